@@ -1,0 +1,44 @@
+"""galaxybench: does generative augmentation help classify galaxy morphologies, and when?
+
+Usage::
+
+    import galaxybench as gb
+    data = gb.load_data()                      # downloaded Galaxy10 if present, else embedded
+    result = gb.evaluate_trial(gb.load_profile("smoke"), data)
+    result.metrics["minority_f1"]
+
+Ray is imported only by ``galaxybench.tune``; ``import galaxybench`` needs neither Ray nor a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public names are imported lazily so ``import galaxybench`` stays cheap (no torch import).
+_LAZY = {
+    "Config": "galaxybench.config",
+    "load_profile": "galaxybench.config",
+    "TrialResult": "galaxybench.results",
+    "evaluate_trial": "galaxybench.trial",
+    "load_data": "galaxybench.data",
+    "prepare": "galaxybench.data",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from galaxybench.config import Config, load_profile
+    from galaxybench.data import load_data, prepare
+    from galaxybench.results import TrialResult
+    from galaxybench.trial import evaluate_trial
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'galaxybench' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, "__version__"]

@@ -1,0 +1,7 @@
+"""``python -m galaxybench`` runs the command line."""
+
+import sys
+
+from galaxybench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""The thin command line: each command parses, loads a config, calls one library function, prints.
+
+Usage: ``galaxybench --help``; ``galaxybench run --profile smoke --json``.
+
+Errors: a ``GalaxybenchError`` becomes one line on stderr and its exit status (2 for bad input,
+3 for a diverged GAN); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from galaxybench import __version__
+from galaxybench.errors import GalaxybenchError
+
+# One module per command family; each defines ``register(subparsers)`` which adds its parsers
+# with ``set_defaults(func=handler)``; a handler takes the parsed args and returns an exit code.
+_COMMAND_MODULES = (
+    "galaxybench.cli.data_cmd",
+    "galaxybench.cli.run_cmd",
+    "galaxybench.cli.sweep_cmd",
+    "galaxybench.cli.report_cmd",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and one line (its default, kept explicit)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="galaxybench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"galaxybench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that command family is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``galaxybench`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GalaxybenchError as exc:
+        if args.debug:
+            raise
+        print(f"galaxybench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("galaxybench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

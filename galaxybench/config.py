@@ -1,0 +1,370 @@
+"""One frozen-dataclass config tree, loaded from YAML, overridden by dotted keys, strict.
+
+Dotted keys (``cgan.lr``) are the single namespace of YAML files, ``--set``, search spaces, Ray's
+flat config and result columns.
+
+Usage::
+
+    cfg = load_profile("smoke", overrides=["cgan.lr=1.0e-4", "rebalance.method=cgan"])
+    cfg.cgan.lr, cfg.key(), to_flat(cfg)["srgan.depth"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from galaxybench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How the data is prepared. DESIGN 1.1-1.2."""
+
+    hr_size: int = 32  # HR side in pixels; LR is hr_size // 2
+    split_seed: int = 0  # fixed for a whole sweep, independent of the trial seed
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class UpscaleConfig:
+    method: str = "bicubic"  # bicubic | srgan | oracle
+
+
+@dataclass(frozen=True)
+class SrganConfig:
+    """SRGAN (Ledig et al. 2017): residual generator + strided-conv discriminator."""
+
+    depth: int = 8  # residual blocks in the generator
+    channels: int = 64
+    pretrain_epochs: int = 5  # pixel-loss (MSE) pre-training, as SRResNet
+    epochs: int = 20  # adversarial epochs
+    lr: float = 1.0e-4
+    batch_size: int = 16
+    adversarial_weight: float = 1.0e-3  # Ledig et al. 2017, eq. 3
+
+
+@dataclass(frozen=True)
+class CganConfig:
+    """Class-conditional DCGAN (label embedding in G and D)."""
+
+    lr: float = 2.0e-4
+    batch_size: int = 16
+    betas: tuple[float, float] = (0.5, 0.999)  # Radford et al. 2016
+    epochs: int = 20
+    latent_dim: int = 100
+    width: int = 64  # base number of filters
+    train_on: str = "augmented"  # augmented (as the paper) | all
+
+
+@dataclass(frozen=True)
+class RebalanceConfig:
+    method: str = "none"  # none | cgan | oversample
+    threshold: float = 0.66  # augment classes below threshold x largest train class count
+    target: float = 0.66  # ... up to target x that count (the paper: 1750 of 2645)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The paper's CNN (DESIGN 1.5) and its training."""
+
+    loss: str = "ce"  # ce | weighted_ce | focal
+    augment: str = "none"  # none | dihedral
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1.0e-3
+    dense_units: int = 512
+    focal_gamma: float = 2.0  # Lin et al. 2017
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    minority_fraction: float = 0.66  # scoring set: classes below this x largest count (1750/2645)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Secondary quality metrics (DESIGN 1.8)."""
+
+    enabled: bool = True
+    inception_weights: str | None = None  # path to Inception weights; else $TORCH_HOME cache
+    max_samples: int = 2048  # cap on images per set for FID/KID
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of one trial."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    upscale: UpscaleConfig = field(default_factory=UpscaleConfig)
+    srgan: SrganConfig = field(default_factory=SrganConfig)
+    cgan: CganConfig = field(default_factory=CganConfig)
+    rebalance: RebalanceConfig = field(default_factory=RebalanceConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    seed: int = 0
+
+    def key(self) -> str:
+        """A stable hash of the whole config (hex, 16 chars)."""
+        return stable_hash(to_flat(self))
+
+    def replace(self, **dotted: Any) -> Config:
+        """A copy with dotted keys replaced: ``cfg.replace(**{"cgan.lr": 1e-4})``."""
+        return from_flat({**to_flat(self), **dotted})
+
+
+# Choices checked by validate(); method names are checked against the registries.
+_CHOICES = {
+    "cgan.train_on": ("augmented", "all"),
+}
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA256 of canonical JSON (sorted keys), first 16 hex chars."""
+    blob = json.dumps(obj, sort_keys=True, default=list, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Value converted to type ``tp`` or ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(key, value, non_none[0])
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"config key {key!r} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(key, v, a) for v, a in zip(value, args, strict=True))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"config key {key!r} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(
+                f"config key {key!r} must be a number, got {value!r}"
+                + (" (write 1.0e-5, not 1e-5, in YAML)" if isinstance(value, str) else "")
+            )
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key {key!r} has unsupported type {tp}")
+
+
+def _build(cls: type, tree: Any, prefix: str) -> Any:
+    if not isinstance(tree, dict):
+        raise ConfigError(f"config section {prefix.rstrip('.') or 'top'!r} must be a mapping")
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(tree) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix + str(unknown[0])!r} "
+            f"(known under {prefix.rstrip('.') or 'top'}: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for name, value in tree.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(prefix + name, value, tp)
+    return cls(**kwargs)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def to_tree(cfg: Config) -> dict[str, Any]:
+    """Nested plain dict (tuples as lists), as written to YAML."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def to_flat(cfg: Config) -> dict[str, Any]:
+    """Flat dict of dotted keys -> values (tuples as lists)."""
+    flat: dict[str, Any] = {}
+
+    def walk(tree: dict, prefix: str) -> None:
+        for k, v in tree.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            else:
+                flat[prefix + k] = v
+
+    walk(to_tree(cfg), "")
+    return flat
+
+
+def flat_keys() -> list[str]:
+    """Every dotted config key."""
+    return sorted(to_flat(Config()))
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"cgan.lr": 1}`` -> ``{"cgan": {"lr": 1}}``; unknown keys are caught by from_tree."""
+    tree: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {key!r} conflicts with a value above it")
+        node[parts[-1]] = value
+    return tree
+
+
+def from_tree(tree: dict[str, Any], base: Config | None = None) -> Config:
+    """Config from a nested dict laid over ``base`` (defaults if None), validated."""
+    merged = _merge(to_tree(base or Config()), tree or {})
+    cfg = _build(Config, merged, "")
+    validate(cfg)
+    return cfg
+
+
+def from_flat(flat: dict[str, Any], base: Config | None = None) -> Config:
+    """Config from dotted keys laid over ``base``, validated."""
+    return from_tree(unflatten(flat), base)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"cgan.lr=1.0e-4"`` -> ``("cgan.lr", 1e-4)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if key not in flat_keys():
+        raise ConfigError(f"unknown config key {key!r} in --set (known: {', '.join(flat_keys())})")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    # Numbers written as 1e-4 on the command line are meant as numbers.
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Config with ``KEY=VALUE`` strings applied."""
+    flat = dict(parse_override(o) for o in overrides)
+    return from_flat(flat, cfg) if flat else cfg
+
+
+def read_yaml(path: str | Path) -> Any:
+    """``yaml.safe_load`` of a file, with a one-line error for a missing or malformed file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML{where}") from None
+
+
+def profile_names() -> list[str]:
+    """Names of the built-in profiles (galaxybench/profiles/*.yaml)."""
+    folder = resources.files("galaxybench") / "profiles"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_profile(name: str = "default", overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """A built-in profile (or a YAML file path) with ``KEY=VALUE`` overrides applied."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = Path(name)
+    else:
+        if name not in profile_names():
+            raise ConfigError(f"unknown profile {name!r} (known: {', '.join(profile_names())})")
+        path = Path(str(resources.files("galaxybench") / "profiles" / f"{name}.yaml"))
+    tree = read_yaml(path) or {}
+    try:
+        cfg = from_tree(tree)
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+    return apply_overrides(cfg, overrides)
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks; ConfigError naming the key on the first problem."""
+    from galaxybench import registry, stages  # noqa: F401  (stages register themselves)
+
+    _check(cfg.data.hr_size >= 8 and cfg.data.hr_size % 8 == 0,
+           f"data.hr_size must be a multiple of 8 and >= 8, got {cfg.data.hr_size}")
+    for key in ("val_fraction", "test_fraction"):
+        v = getattr(cfg.data, key)
+        _check(0.0 < v < 0.5, f"data.{key} must be in (0, 0.5), got {v}")
+    for key, reg in (("upscale.method", registry.UPSCALERS),
+                     ("rebalance.method", registry.REBALANCERS),
+                     ("classifier.loss", registry.CLASSIFIER_LOSSES),
+                     ("classifier.augment", registry.CLASSIFIER_AUGMENTS)):
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _check(value in reg, f"{key} must be one of {', '.join(reg.names())}, got {value!r}")
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _check(value in choices, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    _check(1 <= cfg.srgan.depth <= 64, f"srgan.depth must be in 1..64, got {cfg.srgan.depth}")
+    for section in ("srgan", "cgan"):
+        sub = getattr(cfg, section)
+        _check(sub.lr > 0, f"{section}.lr must be > 0, got {sub.lr}")
+        _check(sub.batch_size >= 2, f"{section}.batch_size must be >= 2, got {sub.batch_size}")
+        _check(sub.epochs >= 0, f"{section}.epochs must be >= 0, got {sub.epochs}")
+    _check(cfg.srgan.pretrain_epochs >= 0, "srgan.pretrain_epochs must be >= 0")
+    _check(all(0.0 <= b < 1.0 for b in cfg.cgan.betas), f"cgan.betas must be in [0, 1), got {cfg.cgan.betas}")
+    _check(0.0 < cfg.rebalance.threshold <= 1.0,
+           f"rebalance.threshold must be in (0, 1], got {cfg.rebalance.threshold}")
+    _check(0.0 < cfg.rebalance.target <= 1.0,
+           f"rebalance.target must be in (0, 1], got {cfg.rebalance.target}")
+    _check(0.0 < cfg.eval.minority_fraction <= 1.0,
+           f"eval.minority_fraction must be in (0, 1], got {cfg.eval.minority_fraction}")
+    _check(cfg.classifier.epochs >= 1, "classifier.epochs must be >= 1")
+    _check(cfg.classifier.batch_size >= 2, "classifier.batch_size must be >= 2")
+    _check(cfg.classifier.lr > 0, "classifier.lr must be > 0")
+    _check(cfg.metrics.max_samples >= 2, "metrics.max_samples must be >= 2")

@@ -1,0 +1,166 @@
+"""Result keys (one place), the objective, TrialResult and provenance.
+
+Usage::
+
+    from galaxybench import results as R
+    result.metrics[R.MINORITY_F1]; R.OBJECTIVE, R.MODE
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# --- metric keys (DESIGN section 3) -------------------------------------------------------------
+MINORITY_F1 = "minority_f1"
+MINORITY_F1_DELTA = "minority_f1_delta"
+MACRO_F1 = "macro_f1"
+ACCURACY = "accuracy"
+BALANCED_ACCURACY = "balanced_accuracy"
+PER_CLASS_F1 = "per_class_f1"
+PER_CLASS_PRECISION = "per_class_precision"
+PER_CLASS_RECALL = "per_class_recall"
+CONFUSION_MATRIX = "confusion_matrix"
+MINORITY_CLASSES = "minority_classes"
+AUGMENTED_CLASSES = "augmented_classes"
+N_SYNTHETIC = "n_synthetic"
+PSNR_SRGAN = "psnr_srgan"
+PSNR_BICUBIC = "psnr_bicubic"
+SSIM_SRGAN = "ssim_srgan"
+SSIM_BICUBIC = "ssim_bicubic"
+FID_DOMAIN = "fid_domain"
+KID_DOMAIN = "kid_domain"
+STAGE_SECONDS = "stage_seconds"
+BEST_EPOCH = "best_epoch"
+BASELINE_MINORITY_F1 = "baseline_minority_f1"
+
+# Validation metrics reported every classifier epoch (what ASHA prunes on).
+VAL_MINORITY_F1 = "val_minority_f1"
+VAL_MACRO_F1 = "val_macro_f1"
+VAL_ACCURACY = "val_accuracy"
+EPOCH = "epoch"
+
+# The search objective, declared once: validation minority F1, maximized (never test).
+OBJECTIVE = VAL_MINORITY_F1
+MODE = "max"
+
+# Trial statuses.
+STATUS_OK = "ok"
+STATUS_DIVERGED = "diverged"
+STATUS_FAILED = "failed"
+
+
+@dataclass
+class TrialResult:
+    """Everything one trial produced.
+
+    Attributes:
+        status: ``ok``, ``diverged`` (a GAN's losses went non-finite or collapsed) or ``failed``.
+        reason: why the trial did not finish ``ok``; None otherwise.
+        metrics: test metrics keyed by the constants above (plus the best-epoch validation score
+            under ``val_minority_f1``), JSON-serializable.
+        config: the resolved config as flat dotted keys.
+        seed: the trial seed.
+        data_fingerprint: SHA256 fingerprint of the data file plus preparation settings.
+        history: one dict per classifier epoch with the validation metrics.
+        cache_hits: stage name -> True when its output came from the stage cache.
+        predictions: test predictions, ``{"index": [...], "label": [...], "prediction": [...]}``.
+        provenance: package versions, git revision, host.
+    """
+
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    data_fingerprint: str = ""
+    reason: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    cache_hits: dict[str, bool] = field(default_factory=dict)
+    predictions: dict[str, list[int]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    def to_dict(self, *, with_predictions: bool = False) -> dict[str, Any]:
+        """JSON-ready dict: the metrics at top level (DESIGN section 3) plus the rest."""
+        d = asdict(self)
+        if not with_predictions:
+            d.pop("predictions")
+        metrics = d.pop("metrics")
+        return {**metrics, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialResult:
+        """Inverse of ``to_dict``."""
+        names = {"status", "config", "seed", "data_fingerprint", "reason", "history",
+                 "cache_hits", "predictions", "provenance"}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        kwargs["metrics"] = {k: v for k, v in d.items() if k not in names}
+        return cls(**kwargs)
+
+
+_PACKAGES = ("galaxybench", "torch", "torchvision", "numpy", "scikit-learn", "ray", "optuna",
+             "torch-fidelity", "h5py", "scipy")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape results."""
+    out: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_revision(cwd: str | Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the galaxybench checkout, or None outside a git checkout."""
+    where = Path(cwd) if cwd else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def provenance() -> dict[str, Any]:
+    """Versions, git revision and host facts, recorded with every result."""
+    import torch
+
+    return {
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (temp file + rename): never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    tmp.replace(path)
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
