@@ -1,0 +1,209 @@
+"""SRGAN upscaler (Ledig et al. 2017): pixel-MSE pre-training (SRResNet), then adversarial training.
+
+Content loss is pixel MSE only. Ledig et al. use VGG19 ImageNet features; those weights cannot be
+downloaded here, and a frozen randomly initialised network would be a perceptual loss in name only,
+so we keep the honest pixel loss: total G loss = MSE + ``adversarial_weight`` x BCE(D(G(lr)), real)
+(eq. 3 and 6 with l_X = MSE, weight 1.0e-3). Trained on the training split's LR/HR pairs only.
+
+Usage::
+
+    up = UPSCALERS.get("srgan")()
+    weights = up.fit(cfg, data.subset("train"), seed=cfg.seed, device=device)
+    hr = up.apply(cfg, weights, lr_uint8, device=device)        # (n, 3, 2h, 2h) uint8
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from galaxybench.config import Config
+from galaxybench.data.prepared import SplitArrays
+from galaxybench.errors import DataError
+from galaxybench.registry import UPSCALERS
+from galaxybench.stages._common import (
+    batches,
+    check_finite,
+    seed_everything,
+    to_float,
+    to_tensor_uint8,
+    to_uint8,
+)
+from galaxybench.stages.base import Weights
+from galaxybench.stages.srgan_nets import Generator, build_discriminator, build_generator
+from galaxybench.stages.upscale_bicubic import check_lr_images
+
+log = logging.getLogger(__name__)
+
+STAGE = "srgan"
+# Images per forward pass in apply(): inference only, so larger than a training batch.
+_APPLY_BATCH = 256
+_ADAM_BETAS = (0.9, 0.999)  # Ledig et al. 2017, section 3.2
+
+
+def _autocast(device: torch.device) -> AbstractContextManager:
+    """bf16 autocast on CUDA; a no-op elsewhere (CPU bf16 is slow and changes the numbers)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=device.type == "cuda")
+
+
+def _prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _batch(images: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Slice uint8 images on the device and convert to float in [-1, 1] there."""
+    x = to_float(images[idx.to(images.device)])
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+class _Trainer:
+    """Holds the networks, optimizers and data tensors of one SRGAN fit."""
+
+    def __init__(self, cfg: Config, train: SplitArrays, *, seed: int, device: torch.device):
+        self.cfg, self.device = cfg.srgan, device
+        self.rng = seed_everything(seed)  # seeds the weight init and the shuffles
+        self.lr_images = to_tensor_uint8(train.lr, device)  # (n, 3, h, h) uint8
+        self.hr_images = to_tensor_uint8(train.hr, device)  # (n, 3, 2h, 2h) uint8
+        self.gen = _prepare_model(build_generator(cfg.srgan), device)
+        self.disc = _prepare_model(build_discriminator(cfg.srgan, train.hr.shape[-1]), device)
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
+        self.history: dict[str, list[float]] = {"pretrain_mse": [], "content_mse": [],
+                                                "adversarial": [], "discriminator": []}
+
+    def _epoch_batches(self) -> list[torch.Tensor]:
+        # drop_last: BatchNorm in train mode fails on a batch of one image.
+        return batches(len(self.lr_images), self.cfg.batch_size, generator=self.rng,
+                       drop_last=True)
+
+    def _pair(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LR, HR) float batches in [-1, 1]: (B, 3, h, h), (B, 3, 2h, 2h)."""
+        return _batch(self.lr_images, idx, self.device), _batch(self.hr_images, idx, self.device)
+
+    def pretrain_epoch(self) -> float:
+        """One epoch of pixel-MSE training of the generator alone (SRResNet); mean MSE."""
+        self.gen.train()
+        total = torch.zeros((), device=self.device)
+        steps = self._epoch_batches()
+        for idx in steps:
+            x, y = self._pair(idx)
+            with _autocast(self.device):
+                sr = self.gen(x)
+            loss = F.mse_loss(sr.float(), y)
+            check_finite(STAGE, loss)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+            total += loss.detach()
+        return float(total) / len(steps)
+
+    def _discriminator_step(self, y: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
+        with _autocast(self.device):
+            d_real, d_fake = self.disc(y).float(), self.disc(sr.detach()).float()
+        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        check_finite(STAGE, loss)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return loss.detach()
+
+    def adversarial_epoch(self) -> tuple[float, float, float]:
+        """One epoch of D then G steps; mean (content MSE, adversarial BCE, D loss)."""
+        self.gen.train()
+        self.disc.train()
+        sums = torch.zeros(3, device=self.device)
+        steps = self._epoch_batches()
+        for idx in steps:
+            x, y = self._pair(idx)
+            with _autocast(self.device):
+                sr = self.gen(x)
+            loss_d = self._discriminator_step(y, sr)
+            with _autocast(self.device):
+                d_gen = self.disc(sr).float()
+            content = F.mse_loss(sr.float(), y)
+            adversarial = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+            loss_g = content + self.cfg.adversarial_weight * adversarial
+            check_finite(STAGE, loss_g)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+            sums += torch.stack([content.detach(), adversarial.detach(), loss_d])
+        content_mean, adv_mean, d_mean = (sums / len(steps)).tolist()
+        return content_mean, adv_mean, d_mean
+
+    def run(self) -> Generator:
+        """Pre-train, then train adversarially; returns the generator."""
+        for epoch in range(self.cfg.pretrain_epochs):
+            mse = self.pretrain_epoch()
+            self.history["pretrain_mse"].append(mse)
+            log.info("srgan pretrain epoch %d/%d: mse %.5f", epoch + 1, self.cfg.pretrain_epochs,
+                     mse)
+        for epoch in range(self.cfg.epochs):
+            content, adversarial, disc = self.adversarial_epoch()
+            self.history["content_mse"].append(content)
+            self.history["adversarial"].append(adversarial)
+            self.history["discriminator"].append(disc)
+            log.info("srgan epoch %d/%d: content %.5f adversarial %.4f discriminator %.4f",
+                     epoch + 1, self.cfg.epochs, content, adversarial, disc)
+        return self.gen
+
+
+@UPSCALERS.register("srgan")
+class SrganUpscaler:
+    """SRGAN x2 upscaler; ``fit`` trains on train LR/HR pairs, ``apply`` runs the generator.
+
+    After ``fit``, ``history`` holds per-epoch mean losses (keys ``pretrain_mse``,
+    ``content_mse``, ``adversarial``, ``discriminator``; MSE in [-1, 1] units squared).
+    """
+
+    trainable = True
+    needs_hr = False
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+
+    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
+            device: torch.device) -> Weights | None:
+        """Train on ``train`` (LR/HR pairs); generator state dict on the CPU.
+
+        Deterministic on a CPU for a given seed. Raises DataError with fewer than 2 training
+        images, TrialDiverged when a loss goes non-finite.
+        """
+        if len(train) < 2:
+            raise DataError(f"srgan needs at least 2 training images, got {len(train)}")
+        trainer = _Trainer(cfg, train, seed=seed, device=device)
+        try:
+            gen = trainer.run()
+        finally:
+            self.history = trainer.history
+        state = gen.state_dict()
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+    def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
+              device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:
+        """(n, 3, h, h) uint8 -> (n, 3, 2h, 2h) uint8 with the trained generator (eval mode)."""
+        check_lr_images(lr)
+        if weights is None:
+            raise ValueError("the srgan upscaler needs the weights returned by fit()")
+        gen = build_generator(cfg.srgan)
+        gen.load_state_dict(weights)
+        gen = _prepare_model(gen, device).eval()
+        images = to_tensor_uint8(lr, device)
+        n, _, h, w = lr.shape
+        out = np.empty((n, 3, 2 * h, 2 * w), dtype=np.uint8)
+        with torch.inference_mode():
+            for idx in batches(n, _APPLY_BATCH):
+                with _autocast(device):
+                    sr = gen(_batch(images, idx, device))
+                out[idx.numpy()] = to_uint8(sr.float()).cpu().numpy()
+        return out
