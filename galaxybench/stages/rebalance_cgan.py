@@ -1,0 +1,312 @@
+"""The ``cgan`` rebalancer: a class-conditional DCGAN trained on training LR images.
+
+Trained with binary cross-entropy on logits (the paper's loss; non-saturating generator loss),
+Adam(``cgan.lr``, ``cgan.betas``), ``cgan.batch_size``, ``cgan.epochs``, ``cgan.width``. The label
+embedding covers only the classes it is trained on: class ids are remapped to 0..k-1 and the
+mapping is stored in the weights as ``meta.class_ids``, so ``generate`` can only be asked for
+those classes. Divergence ends the trial with ``TrialDiverged("cgan", reason)``: a non-finite loss
+at any step, a discriminator that wins outright for several epochs, or mode collapse at the end.
+
+Usage::
+
+    gan = REBALANCERS.get("cgan")()
+    weights = gan.fit(cfg, train, [0, 4, 8], seed=cfg.seed, device=device)   # cached by the trial
+    lr, labels = gan.generate(cfg, weights, train, {0: 665, 4: 1412, 8: 323}, seed=cfg.seed,
+                              device=device)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from galaxybench.config import Config
+from galaxybench.data.prepared import SplitArrays
+from galaxybench.errors import DataError, InputError, TrialDiverged
+from galaxybench.registry import REBALANCERS
+from galaxybench.stages._common import (
+    batches,
+    check_finite,
+    seed_everything,
+    seeded_generator,
+    to_float,
+    to_tensor_uint8,
+    to_uint8,
+)
+from galaxybench.stages.base import Weights
+from galaxybench.stages.cgan_nets import Discriminator, Generator
+from galaxybench.stages.rebalance_none import empty_images
+
+log = logging.getLogger(__name__)
+
+# Mode collapse: per class, the spread of COLLAPSE_SAMPLES generated images (the per-pixel std
+# across samples divided by the std over all their pixels, so it is free of contrast) is below
+# COLLAPSE_FRACTION x that of the real images of the class. Scale-free on purpose: a barely
+# trained DCGAN (weights ~ N(0, 0.02)) draws low-contrast images whose absolute per-pixel std is
+# a few percent of the real one, yet they vary with z as much as real images vary (spread ~ 1);
+# a collapsed generator repeats one image (spread ~ 0), and a flat constant output has no std.
+COLLAPSE_SAMPLES = 64
+COLLAPSE_FRACTION = 0.1
+FLAT_STD = 1e-4  # std over all pixels (in [-1, 1] units) below which generated images are flat
+COLLAPSE_MAX_REAL = 512  # real images per class used for the reference std (bounds the cost)
+# The discriminator has won when, for WON_EPOCHS consecutive epochs, its mean loss is below
+# WON_D_LOSS (D(real) ~ 1 and D(fake) ~ 0) while the generator's is above WON_G_LOSS
+# (D(G(z)) < e^-6 ~ 0.0025): the generator then gets no useful gradient.
+WON_EPOCHS = 3
+WON_D_LOSS = 0.01
+WON_G_LOSS = 6.0
+GENERATE_BATCH = 256
+RECALIBRATION_BATCHES = 8  # batches of COLLAPSE_SAMPLES used to re-estimate BatchNorm statistics
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA only (CPU stays float32 and bit-reproducible)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _class_seed(seed: int, cls: int) -> int:
+    """An independent 63-bit seed per (seed, class), so classes do not share noise streams."""
+    return int(np.random.SeedSequence([seed % 2**63, cls]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def _memory_format(device: torch.device) -> torch.memory_format:
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def _training_images(train: SplitArrays, classes: list[int], device: torch.device
+                     ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """uint8 images (n, 3, h, h) and remapped labels (n,) on device, and the sorted class ids."""
+    class_ids = sorted({int(c) for c in classes})
+    if not class_ids:
+        raise InputError("cgan: no class to learn (the rebalancing plan is empty)")
+    remap = np.full(max(int(train.labels.max(initial=0)), class_ids[-1]) + 1, -1, np.int64)
+    remap[class_ids] = np.arange(len(class_ids))
+    for cls in class_ids:
+        if not (train.labels == cls).any():
+            raise DataError(f"cgan: class {cls} has no training image to learn from")
+    keep = np.flatnonzero(remap[train.labels] >= 0)
+    images = to_tensor_uint8(train.lr[keep], device)
+    labels = torch.from_numpy(remap[train.labels[keep]]).to(device)
+    return images, labels, class_ids
+
+
+def discriminator_won(history: list[tuple[float, float]]) -> str | None:
+    """A reason when the last WON_EPOCHS (d_loss, g_loss) epoch means show D won, else None."""
+    tail = history[-WON_EPOCHS:]
+    if len(tail) < WON_EPOCHS or not all(d < WON_D_LOSS and g > WON_G_LOSS for d, g in tail):
+        return None
+    shown = ", ".join(f"D {d:.2g}/G {g:.3g}" for d, g in tail)
+    return (f"discriminator won for {WON_EPOCHS} epochs (mean losses {shown}; "
+            f"limits D < {WON_D_LOSS}, G > {WON_G_LOSS})")
+
+
+def _sample(gen: Generator, labels: torch.Tensor, latent_dim: int, noise: torch.Generator,
+            device: torch.device) -> torch.Tensor:
+    """Images (B, 3, h, h) float32 in [-1, 1] for ``labels`` (remapped ids), z ~ N(0, 1)."""
+    z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
+    with _autocast(device):
+        return gen(z, labels).float()
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(gen: Generator, num_classes: int, latent_dim: int, *, seed: int,
+                           device: torch.device) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over fresh random batches.
+
+    After a few steps the running statistics (momentum 0.1) still mostly hold their initial
+    values, and an eval-mode generator would then produce outputs unlike those it was trained
+    with; cumulative averages over a few batches match training-mode statistics.
+    """
+    norms = [m for m in gen.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    gen.train()
+    noise = seeded_generator(seed, device)
+    for _ in range(RECALIBRATION_BATCHES):
+        labels = torch.arange(COLLAPSE_SAMPLES, device=device) % num_classes
+        _sample(gen, labels, latent_dim, noise, device)
+    for m in norms:
+        m.momentum = 0.1
+    gen.eval()
+
+
+def spread(images: torch.Tensor) -> tuple[float, float]:
+    """(per-pixel std across images, std over all pixels) of float images (n, 3, h, h)."""
+    images = images.float()
+    return (images.std(dim=0, unbiased=False).mean().item(),
+            images.std(unbiased=False).item())
+
+
+@torch.no_grad()
+def check_mode_collapse(gen: Generator, images: torch.Tensor, labels: torch.Tensor,
+                        class_ids: list[int], latent_dim: int, *, seed: int,
+                        device: torch.device) -> None:
+    """Raise TrialDiverged when some class's samples vary far less than its real images.
+
+    Args:
+        gen: the generator, in eval mode.
+        images: (n, 3, h, h) uint8 real training images; labels: (n,) remapped ids 0..k-1.
+        class_ids: original class id of each remapped id (for the message).
+    """
+    noise = seeded_generator(seed, device)
+    for idx, cls in enumerate(class_ids):
+        real_across, real_total = spread(to_float(images[labels == idx][:COLLAPSE_MAX_REAL]))
+        if real_total == 0 or real_across == 0:
+            continue  # one image (or identical images): no spread to compare with
+        fake = _sample(gen, torch.full((COLLAPSE_SAMPLES,), idx, device=device), latent_dim,
+                       noise, device)
+        fake_across, fake_total = spread(fake)
+        if fake_total < FLAT_STD:
+            raise TrialDiverged("cgan", (
+                f"mode collapse for class {cls}: {COLLAPSE_SAMPLES} generated images are one "
+                f"flat image (pixel std {fake_total:.2e} < {FLAT_STD:.0e})"))
+        fake_ratio, real_ratio = fake_across / fake_total, real_across / real_total
+        if fake_ratio < COLLAPSE_FRACTION * real_ratio:
+            raise TrialDiverged("cgan", (
+                f"mode collapse for class {cls}: spread across {COLLAPSE_SAMPLES} generated "
+                f"images {fake_ratio:.4f} (per-pixel std {fake_across:.4f} / pixel std "
+                f"{fake_total:.4f}) < {COLLAPSE_FRACTION:.0%} of the real images' "
+                f"{real_ratio:.4f}"))
+
+
+def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer, ...],
+          real: torch.Tensor, labels: torch.Tensor, latent_dim: int, noise: torch.Generator
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator then one generator update; returns the two losses (detached)."""
+    opt_g, opt_d = opts
+    device = real.device
+    z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
+    with _autocast(device):
+        fake = gen(z, labels)
+        logits_real = disc(real, labels).float()
+        logits_fake = disc(fake.detach(), labels).float()
+        loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    with _autocast(device):
+        logits_gen = disc(fake, labels).float()
+        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    check_finite("cgan", loss_d, loss_g)
+    return loss_d.detach(), loss_g.detach()
+
+
+def _train(cfg: Config, gen: Generator, disc: Discriminator, images: torch.Tensor,
+           labels: torch.Tensor, *, seed: int) -> list[tuple[float, float]]:
+    """``cgan.epochs`` epochs of alternating updates; returns per-epoch mean (D, G) losses."""
+    device = images.device
+    c = cfg.cgan
+    opts = (torch.optim.Adam(gen.parameters(), lr=c.lr, betas=c.betas),
+            torch.optim.Adam(disc.parameters(), lr=c.lr, betas=c.betas))
+    shuffle = seeded_generator(seed)  # CPU: index permutations
+    noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device
+    history: list[tuple[float, float]] = []
+    for epoch in range(c.epochs):
+        totals = torch.zeros(2, device=device)
+        steps = batches(images.shape[0], c.batch_size, generator=shuffle, drop_last=True)
+        for idx in steps:
+            idx = idx.to(device)  # slice on the device; uint8 -> float there too
+            real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
+            loss_d, loss_g = _step(gen, disc, opts, real, labels[idx], c.latent_dim, noise)
+            totals += torch.stack([loss_d, loss_g])
+        d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
+        history.append((d_mean, g_mean))
+        log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
+        reason = discriminator_won(history)
+        if reason:
+            raise TrialDiverged("cgan", f"{reason} at epoch {epoch + 1}")
+    return history
+
+
+def pack_weights(gen: Generator, class_ids: list[int], latent_dim: int, width: int,
+                 side: int) -> Weights:
+    """Generator state (CPU tensors, ``generator.`` prefix) plus what rebuilds it (``meta.``)."""
+    state = {f"generator.{k}": v.detach().cpu().contiguous().clone()
+             for k, v in gen.state_dict().items()}
+    state["meta.class_ids"] = torch.tensor(class_ids, dtype=torch.int64)
+    state["meta.shape"] = torch.tensor([latent_dim, width, side], dtype=torch.int64)
+    return state
+
+
+def unpack_weights(weights: Weights, device: torch.device) -> tuple[Generator, list[int], int]:
+    """(generator in eval mode on device, class ids, latent_dim) from ``pack_weights``' output."""
+    class_ids = [int(c) for c in weights["meta.class_ids"].tolist()]
+    latent_dim, width, side = (int(v) for v in weights["meta.shape"].tolist())
+    gen = Generator(len(class_ids), latent_dim, width, side)
+    gen.load_state_dict({k[len("generator."):]: v for k, v in weights.items()
+                         if k.startswith("generator.")})
+    gen = gen.to(device, memory_format=_memory_format(device)).eval()
+    return gen, class_ids, latent_dim
+
+
+@REBALANCERS.register("cgan")
+class CganRebalancer:
+    """Class-conditional DCGAN: learns the LR images of ``classes``, then samples new ones."""
+
+    trainable = True
+
+    def fit(self, cfg: Config, train: SplitArrays, classes: list[int], *, seed: int,
+            device: torch.device) -> Weights | None:
+        """Train on the training LR images of ``classes``; deterministic on a CPU for a seed.
+
+        Raises:
+            TrialDiverged: a non-finite loss, a discriminator that won, or mode collapse.
+        """
+        images, labels, class_ids = _training_images(train, classes, device)
+        side = int(images.shape[-1])
+        c = cfg.cgan
+        seed_everything(seed)  # weight initialisation draws from the global generator
+        fmt = _memory_format(device)
+        gen = Generator(len(class_ids), c.latent_dim, c.width, side).to(device, memory_format=fmt)
+        disc = Discriminator(len(class_ids), c.width, side).to(device, memory_format=fmt)
+        gen.train()
+        disc.train()
+        history = _train(cfg, gen, disc, images, labels, seed=seed)
+        recalibrate_batch_norm(gen, len(class_ids), c.latent_dim, seed=seed + 2, device=device)
+        check_mode_collapse(gen, images, labels, class_ids, c.latent_dim, seed=seed + 3,
+                            device=device)
+        if history:
+            log.info("cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
+                     len(history), images.shape[0], class_ids, *history[-1])
+        return pack_weights(gen, class_ids, c.latent_dim, c.width, side)
+
+    def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
+                 counts: dict[int, int], *, seed: int, device: torch.device
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``counts[c]`` new LR images per class (classes in increasing order), uint8.
+
+        Class ``c`` draws its latent vectors from a stream seeded by ``(seed, c)``.
+        """
+        wanted = {int(k): int(v) for k, v in counts.items() if int(v) > 0}
+        if not wanted:
+            return empty_images(train)
+        if weights is None:
+            raise InputError("cgan: generate needs the weights returned by fit")
+        gen, class_ids, latent_dim = unpack_weights(weights, device)
+        missing = sorted(set(wanted) - set(class_ids))
+        if missing:
+            raise InputError(f"cgan: asked for classes {missing} but trained only on {class_ids}")
+        images, labels = [], []
+        with torch.inference_mode():
+            for cls in sorted(wanted):
+                noise = seeded_generator(_class_seed(seed, cls), device)
+                remapped = class_ids.index(cls)
+                for start in range(0, wanted[cls], GENERATE_BATCH):
+                    n = min(GENERATE_BATCH, wanted[cls] - start)
+                    ids = torch.full((n,), remapped, dtype=torch.int64, device=device)
+                    images.append(to_uint8(_sample(gen, ids, latent_dim, noise, device)).cpu())
+                labels.append(np.full(wanted[cls], cls, np.int64))
+        lr = torch.cat(images).contiguous().numpy()
+        return lr, np.concatenate(labels)
