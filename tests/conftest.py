@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny Galaxy10-format HDF5 files and an isolated galaxybench home.
+
+Usage in a test::
+
+    def test_x(make_h5):
+        path = make_h5(counts=[12, 8], size=16, duplicates=2, conflicting=1)
+    def test_y(tiny_h5): ...          # 10 classes, 24 px, random pixels, a few duplicates
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+
+TINY_COUNTS = (12, 10, 14, 11, 9, 12, 10, 13, 9, 10)  # 110 images, every class splittable
+
+
+def write_galaxy10_h5(path: Path, *, counts: Sequence[int] = TINY_COUNTS, size: int = 24,
+                      seed: int = 0, duplicates: int = 3, conflicting: int = 2,
+                      greyscale: bool = False, sort_by_class: bool = True,
+                      class_names: Sequence[str] | None = None, coordinates: bool = True,
+                      extra: dict[str, Any] | None = None, drop: Sequence[str] = ()) -> Path:
+    """Write a Galaxy10-format file with random uint8 pixels.
+
+    Rows are sorted by class (as the real file). The last ``duplicates`` rows repeat the (ra, dec)
+    of earlier rows with the same label (agreeing copies); the ``conflicting`` rows before them
+    repeat a position with a different label. ``extra`` replaces or adds datasets; ``drop``
+    removes them.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    if not sort_by_class:
+        labels = rng.permutation(labels)
+    n = len(labels)
+    shape = (n, size, size) if greyscale else (n, size, size, 3)
+    data: dict[str, Any] = {
+        "images": rng.integers(0, 256, shape, dtype=np.uint8),
+        "ans": labels.astype(np.uint8),
+        "redshift": rng.uniform(0, 0.3, n),
+        "pxscale": np.full(n, 0.262),
+    }
+    if coordinates:
+        ra, dec = rng.uniform(0, 360, n), rng.uniform(-60, 60, n)
+        # Copies: agreeing ones take the position of a row with the same label; conflicting ones
+        # of a row with another label. Sources are taken from the start of the file.
+        for j, row in enumerate(range(n - duplicates, n)):
+            src = int(np.flatnonzero(labels[: n - duplicates - conflicting] == labels[row])[0 + j])
+            ra[row], dec[row] = ra[src] + 1e-5, dec[src]  # 0.036 arcsec apart: same object
+        for j, row in enumerate(range(n - duplicates - conflicting, n - duplicates)):
+            src = int(np.flatnonzero(labels[:n - duplicates - conflicting] != labels[row])[-1 - j])
+            ra[row], dec[row] = ra[src], dec[src]
+        data["ra"], data["dec"] = ra, dec
+    data.update(extra or {})
+    with h5py.File(path, "w") as f:
+        for key, value in data.items():
+            if key not in drop:
+                f.create_dataset(key, data=value)
+        if class_names is not None:
+            f.attrs["class_names"] = np.array(list(class_names), dtype=h5py.string_dtype())
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own $GALAXYBENCH_HOME: no test touches ~/.cache or another's cache."""
+    monkeypatch.setenv("GALAXYBENCH_HOME", str(tmp_path_factory.mktemp("gbhome")))
+
+
+@pytest.fixture
+def make_h5(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``make_h5(name="x.h5", **write_galaxy10_h5 options)`` -> path in tmp_path."""
+    def make(name: str = "galaxy10.h5", **options: Any) -> Path:
+        return write_galaxy10_h5(tmp_path / name, **options)
+    return make
+
+
+@pytest.fixture
+def tiny_h5(make_h5: Callable[..., Path]) -> Path:
+    """A valid 10-class, 24 px file of 110 images with 3 agreeing and 2 conflicting duplicates."""
+    return make_h5("tiny.h5")
