@@ -1,0 +1,110 @@
+"""Content-addressed, atomic, locked stage cache (DESIGN section 2).
+
+An entry lives in ``<root>/<stage>/<key>/`` where key = hash(stage inputs: data fingerprint, stage
+config, seed, CODE_VERSION). It is written to a temp dir and renamed into place, under a file lock,
+so concurrent trials (threads, processes, Ray workers on a shared path) needing the same artifact
+build it once and nobody reads half an entry.
+
+Usage::
+
+    cache = StageCache(root)
+    weights, hit = cache.get_or_create("upscale_srgan", parts, build=lambda: fit(...),
+                                       save=save_weights, load=load_weights)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from filelock import FileLock
+
+from galaxybench.config import stable_hash
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Bump when a stage's code changes what it produces, so old entries are not reused.
+CODE_VERSION = "1"
+
+_DONE = "entry.json"
+
+
+def save_weights(obj: dict[str, torch.Tensor], folder: Path) -> None:
+    """Store a state dict (CPU tensors) as ``weights.pt``."""
+    torch.save({k: v.detach().cpu() for k, v in obj.items()}, folder / "weights.pt")
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Read ``weights.pt`` safely (``weights_only=True``: no unpickling of arbitrary objects)."""
+    return torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+
+
+class StageCache:
+    """A directory of stage outputs keyed by content; ``enabled=False`` always rebuilds.
+
+    Attributes:
+        hits, misses: Counters by stage name, for tests, benchmarks and trial results.
+    """
+
+    def __init__(self, root: str | Path | None, *, enabled: bool = True) -> None:
+        self.root = Path(root) if root is not None else None
+        self.enabled = enabled and self.root is not None
+        self.hits: Counter[str] = Counter()
+        self.misses: Counter[str] = Counter()
+
+    def key(self, stage: str, parts: dict[str, Any]) -> str:
+        """The content key of a stage output."""
+        return stable_hash({"stage": stage, "code": CODE_VERSION, **parts})
+
+    def path(self, stage: str, parts: dict[str, Any]) -> Path | None:
+        """Folder of a finished entry, or None when absent (or the cache is off)."""
+        if not self.enabled:
+            return None
+        folder = self.root / stage / self.key(stage, parts)
+        return folder if (folder / _DONE).exists() else None
+
+    def get_or_create(self, stage: str, parts: dict[str, Any], *, build: Callable[[], T],
+                      save: Callable[[T, Path], None], load: Callable[[Path], T]
+                      ) -> tuple[T, bool]:
+        """The cached output of ``stage`` for ``parts``, building and storing it on a miss.
+
+        Returns:
+            (value, hit): ``hit`` is True when the value came from the cache.
+        """
+        if not self.enabled:
+            self.misses[stage] += 1
+            return build(), False
+        folder = self.root / stage / self.key(stage, parts)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if (folder / _DONE).exists():
+            self.hits[stage] += 1
+            return load(folder), True
+        with FileLock(str(folder) + ".lock"):
+            if (folder / _DONE).exists():  # another trial built it while we waited
+                self.hits[stage] += 1
+                return load(folder), True
+            value = build()
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            try:
+                save(value, tmp)
+                (tmp / _DONE).write_text(json.dumps({"stage": stage, "parts": parts},
+                                                    sort_keys=True, default=str, indent=1))
+                if folder.exists():  # a leftover without its entry.json: replace it
+                    shutil.rmtree(folder)
+                os.replace(tmp, folder)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        self.misses[stage] += 1
+        log.debug("stage cache: stored %s/%s", stage, folder.name)
+        return value, False
