@@ -1,0 +1,153 @@
+"""Build one experiment's report directory from its stored results (never trains).
+
+Usage: ``build_report("runs/default")`` -> ``reports/default/`` with leaderboard.md,
+leaderboard.csv, trials.csv, provenance.json, index.html and figures/*.png.
+
+The report is written into a temporary sibling directory and renamed into place, so a reader
+never sees a half-written report and a failed build leaves the previous one untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from galaxybench import results as R
+from galaxybench.report import display, html, markdown, tables
+from galaxybench.report.experiment import Experiment, load_experiment
+from galaxybench.report.figures import write_figures
+from galaxybench.report.search import SearchSummary, search_summary
+
+log = logging.getLogger(__name__)
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(v for v in values if v is not None))
+
+
+def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
+    """What produced the results: versions, data, split seed, sweep YAML, revision, hardware."""
+    recs = exp.records
+    prov = [r.get("provenance") or {} for r in recs]
+    versions = next((p["versions"] for p in prov if p.get("versions")), {})
+    sweep_data = exp.sweep.get("data")
+    return {
+        "experiment": exp.name, "experiment_dir": str(exp.path.resolve()),
+        "generated_at": generated_at,
+        "data_source": sweep_data if isinstance(sweep_data, str) else None,
+        "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
+        "split_seeds": _distinct([r["config"].get("data.split_seed") for r in recs]),
+        "seeds": {phase: _distinct([r.get("seed") for r in exp.phase(phase)])
+                  for phase in ("baseline", "search", "confirm")},
+        "versions": versions, "git_revisions": _distinct([p.get("git_revision") for p in prov]),
+        "hardware": _distinct([p.get("device") for p in prov]),
+        "platforms": _distinct([p.get("platform") for p in prov]),
+        "sweep_yaml": exp.sweep_text, "summary": exp.summary,
+        "report": {"versions": R.package_versions(), "git_revision": R.git_revision()},
+    }
+
+
+def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
+              per_class: pd.DataFrame, search: SearchSummary) -> str:
+    md = markdown.md_table
+    parts = [f"# Leaderboard: {exp.name}\n",
+             "Confirmed runs only; ranked by mean minority-F1 delta over the baseline "
+             "(paired by seed). Intervals: 95% percentile bootstrap of the mean.\n",
+             md(display.display_leaderboard(board)),
+             "## Ablations\n", md(display.display_ablation(ablation)),
+             f"## Per-class F1: baseline vs {per_class.attrs.get('best_row')}\n",
+             md(display.display_per_class(per_class)),
+             "## Search\n", md(display.display_frame(search.counts)),
+             f"Best validation minority F1: {display.number(search.best_val)} "
+             f"(trial {search.best_trial or display.DASH})\n",
+             "### Failed and diverged trials\n", md(display.display_frame(search.failures)),
+             "### Parameter importance\n",
+             md(display.display_frame(search.importance)) if not search.importance.empty
+             else f"{search.note}\n"]
+    return "\n".join(parts)
+
+
+def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
+          per_class: pd.DataFrame, search: SearchSummary, figures: list[tuple[Path, str]],
+          prov: dict[str, Any]) -> str:
+    best_cfg = "\n".join(f"{k}: {v}" for k, v in sorted(search.best_config.items()))
+    importance = (html.table(display.display_frame(search.importance), "importance")
+                  if not search.importance.empty else html.paragraph(search.note, "note"))
+    sections = [
+        html.section("Leaderboard", html.paragraph(
+            "Confirmed runs only, ranked by mean minority-F1 delta over the baseline (paired by "
+            "seed). Intervals: 95% percentile bootstrap of the mean."),
+            html.table(display.display_leaderboard(board), "leaderboard"), section_id="board"),
+        html.section("Ablations", html.table(display.display_ablation(ablation), "ablation")),
+        html.section(f"Per-class F1: baseline vs {per_class.attrs.get('best_row')}",
+                     html.table(display.display_per_class(per_class), "per-class")),
+        html.section("Search", html.table(display.display_frame(search.counts), "counts"),
+                     html.paragraph(f"Best validation minority F1: "
+                                    f"{display.number(search.best_val)} (trial "
+                                    f"{search.best_trial or display.DASH})"),
+                     html.preformatted(best_cfg) if best_cfg else "",
+                     "<h3>Failed and diverged trials</h3>",
+                     html.table(display.display_frame(search.failures), "failures"),
+                     "<h3>Parameter importance</h3>", importance),
+        html.section("Figures", *(html.figure(p, c) for p, c in figures)),
+        html.section("Provenance", html.preformatted(json.dumps(
+            {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str)),
+            "<h3>Resolved sweep</h3>", html.preformatted(exp.sweep_text or "(no sweep.yaml)")),
+    ]
+    return html.page(f"galaxybench report: {exp.name}", sections,
+                     subtitle=f"generated {prov['generated_at']} from {exp.path}")
+
+
+def _write(exp: Experiment, tmp: Path) -> None:
+    board = tables.leaderboard_table(exp)
+    ablation = tables.ablation_table(board)
+    per_class = tables.per_class_table(exp, board)
+    search = search_summary(exp)
+    generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    prov = provenance(exp, generated_at)
+    figures = write_figures(exp, board, per_class, tmp / "figures")
+    board.to_csv(tmp / "leaderboard.csv", index=False)
+    tables.trials_table(exp).to_csv(tmp / "trials.csv", index=False)
+    (tmp / "leaderboard.md").write_text(_markdown(exp, board, ablation, per_class, search),
+                                        encoding="utf-8")
+    R.write_json(tmp / "provenance.json", prov)
+    (tmp / "index.html").write_text(_html(exp, board, ablation, per_class, search, figures, prov),
+                                    encoding="utf-8")
+
+
+def build_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the report of ``experiment_dir`` to ``out_dir`` (default ``reports/<name>``).
+
+    Returns:
+        The report directory. It replaces any previous report there only once complete.
+
+    Raises:
+        InputError: missing or empty experiment directory, malformed results, or no confirmed
+            result.
+    """
+    exp = load_experiment(experiment_dir)
+    out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a published report is meant to be read
+        _write(exp, tmp)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("report of %s written to %s", exp.name, out)
+    return out

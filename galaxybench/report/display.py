@@ -1,0 +1,112 @@
+"""Human-readable versions of the report tables (strings), shared by Markdown, HTML and rich.
+
+Usage: ``display_leaderboard(board)`` -> DataFrame of strings, NaN shown as "—".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from galaxybench.report.tables import METHOD_KEYS
+
+DASH = "—"
+
+
+def number(x: Any, digits: int = 4, *, sign: bool = False) -> str:
+    """A float with ``digits`` decimals (a leading + when ``sign``), "—" for None/NaN."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return DASH if x is None else str(x)
+    if not math.isfinite(v):
+        return DASH
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def interval(low: Any, high: Any, n: Any, *, digits: int = 4, sign: bool = False) -> str:
+    """"[low, high]", or why there is none (one seed gives a degenerate interval)."""
+    if number(low) == DASH or number(high) == DASH:
+        return "n=1: no interval" if n == 1 else DASH
+    return f"[{number(low, digits, sign=sign)}, {number(high, digits, sign=sign)}]"
+
+
+def value(x: Any) -> str:
+    """A config value: floats in short general form, everything else as text."""
+    if isinstance(x, float):
+        return f"{x:g}"
+    return DASH if x is None else str(x)
+
+
+def mean_std(mean: Any, std: Any, n: Any) -> str:
+    """"mean ± std"; the mean alone with one seed; "—" with none."""
+    if number(mean) == DASH:
+        return DASH
+    return number(mean) if number(std) == DASH else f"{number(mean)} ± {number(std)}"
+
+
+def wins(share: Any, n: Any) -> str:
+    if number(share) == DASH:
+        return DASH
+    return f"{round(float(share) * int(n))}/{int(n)}"
+
+
+def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as strings, in the column order readers expect."""
+    params = [c for c in board.columns if "." in c or c in METHOD_KEYS]
+    out = []
+    for _, r in board.iterrows():
+        baseline_ref = r["row"] == "baseline"
+        upper = r.get("role") == "upper bound"
+        entry = {"Rank": str(r["rank"]), "Row": f"{r['row']} (upper bound)" if upper
+                 else str(r["row"]), "Status": str(r["status"])}
+        entry.update({k: value(r[k]) for k in params})
+        entry.update({
+            "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
+            "95% CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
+            "Δ vs baseline": "reference" if baseline_ref else number(r["gain_mean"], sign=True),
+            "Δ 95% CI": DASH if baseline_ref else interval(
+                r["gain_ci_low"], r["gain_ci_high"], r["gain_n"], sign=True),
+            "Wins": DASH if baseline_ref else wins(r["gain_win_share"], r["gain_n"]),
+            "n": str(r["n"]),
+            "Macro F1": number(r["macro_f1_mean"]), "Accuracy": number(r["accuracy_mean"]),
+            "Bal. acc.": number(r["balanced_accuracy_mean"]),
+            "PSNR SRGAN (dB)": number(r["psnr_srgan_mean"], 2),
+            "PSNR bicubic (dB)": number(r["psnr_bicubic_mean"], 2),
+            "FID (domain)": number(r["fid_domain_mean"], 2),
+            "Compute (s)": number(r["compute_s"], 1),
+        })
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for _, r in table.iterrows():
+        out.append({
+            "Ablation": str(r["ablation"]), "Row": str(r["row"]), "n": str(int(r["n"])),
+            "Failed": str(int(r["n_failed"])),
+            "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
+            "95% CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
+            "Δ vs baseline": number(r["gain_mean"], sign=True),
+            "Δ 95% CI": interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
+            "Macro F1": number(r["macro_f1_mean"]), "Accuracy": number(r["accuracy_mean"]),
+        })
+    return pd.DataFrame(out)
+
+
+def display_per_class(table: pd.DataFrame) -> pd.DataFrame:
+    best = table.attrs.get("best_row", "best")
+    return pd.DataFrame([{
+        "Class": str(r["class"]), "Minority": "yes" if r["minority"] else "",
+        "Baseline F1": number(r["baseline_f1"]), f"{best} F1": number(r["best_f1"]),
+        "Δ": number(r["delta"], sign=True)} for _, r in table.iterrows()])
+
+
+def display_frame(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Any frame as strings: floats rounded, None/NaN as "—"."""
+    return df.apply(lambda col: col.map(
+        lambda x: number(x, digits) if isinstance(x, float) else value(x))).astype(str) \
+        if len(df) else df.astype(str)

@@ -1,0 +1,100 @@
+"""The index of published reports: ``reports/index.html`` and the terminal leaderboard.
+
+Usage: ``publish("reports")`` -> ``reports/index.html``; ``collect_reports("reports").head(10)``.
+
+Each report directory holds ``leaderboard.csv`` and ``provenance.json`` (written by
+``build_report``); the index shows one row per report, newest first, then best gain first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from galaxybench.errors import InputError
+from galaxybench.report import display, html
+
+log = logging.getLogger(__name__)
+
+INDEX_COLUMNS = ["name", "date", "data", "best_row", "gain_mean", "gain_ci_low", "gain_ci_high",
+                 "minority_f1_mean", "n"]
+
+
+def _report_entry(report: Path) -> dict[str, Any] | None:
+    """Headline numbers of one report directory, or None when it is not a report."""
+    board_csv, prov_json = report / "leaderboard.csv", report / "provenance.json"
+    if not (board_csv.is_file() and prov_json.is_file()):
+        return None
+    try:
+        prov = json.loads(prov_json.read_text(encoding="utf-8"))
+        board = pd.read_csv(board_csv)
+    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        log.warning("skipping %s: unreadable (%s)", report, exc)
+        return None
+    if board.empty or "row" not in board.columns:
+        return None
+    board = board.sort_values("rank")
+    # The headline is the best method: the baseline and the oracle (an upper bound) are references.
+    methods = board[board.get("role", pd.Series("", index=board.index)).fillna("") == ""]
+    top = (methods if len(methods) else board).iloc[0]
+    fingerprints = prov.get("data_fingerprints") or []
+    data = prov.get("data_source") or (str(fingerprints[0])[:12] if fingerprints else None)
+    return {"name": report.name, "date": str(prov.get("generated_at") or ""), "data": data,
+            "best_row": str(top["row"]),
+            **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:]}}
+
+
+def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
+    """One row per report under ``reports_dir``, newest first, then highest gain first.
+
+    Raises:
+        InputError: ``reports_dir`` does not exist or holds no report.
+    """
+    root = Path(reports_dir)
+    if not root.is_dir():
+        raise InputError(f"reports directory not found: {root}")
+    entries = [e for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
+               and (e := _report_entry(d)) is not None]
+    if not entries:
+        raise InputError(f"no reports in {root} (build one with `galaxybench report`)")
+    df = pd.DataFrame(entries, columns=INDEX_COLUMNS)
+    # ISO-8601 UTC timestamps sort as text; NaN gains sort last.
+    df = df.sort_values(["date", "gain_mean"], ascending=[False, False], na_position="last",
+                        kind="mergesort")
+    return df.reset_index(drop=True)
+
+
+def display_index(df: pd.DataFrame) -> pd.DataFrame:
+    """The index as strings: name, date, data, best row, gain with its interval, n."""
+    return pd.DataFrame([{
+        "Report": str(r["name"]), "Date": str(r["date"]), "Data": display.value(r["data"]),
+        "Best row": str(r["best_row"]),
+        "Minority F1": display.number(r["minority_f1_mean"]),
+        "Δ vs baseline": display.number(r["gain_mean"], sign=True),
+        "Δ 95% CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
+        "n": display.value(r["n"])} for _, r in df.iterrows()])
+
+
+def publish(reports_dir: str | Path = "reports") -> Path:
+    """Write ``<reports_dir>/index.html`` listing every report; returns its path."""
+    root = Path(reports_dir)
+    df = collect_reports(root)
+    shown = display_index(df)
+    links = "".join(f'<li><a href="{html.esc(quote(name))}/index.html">{html.esc(name)}</a></li>'
+                    for name in df["name"])
+    body = [html.section("Published leaderboards", html.paragraph(
+        "One row per report: its best confirmed row and that row's minority-F1 gain over the "
+        "baseline (paired by seed, 95% bootstrap interval). Newest first, then best first."),
+        html.table(shown, "reports"), f"<ul>{links}</ul>")]
+    out = root / "index.html"
+    tmp = root / ".index.html.tmp"
+    tmp.write_text(html.page("galaxybench leaderboards", body), encoding="utf-8")
+    tmp.replace(out)
+    log.info("index of %d reports written to %s", len(df), out)
+    return out

@@ -1,0 +1,112 @@
+"""Search-phase summary: trials and failures per phase, best validation score, importance.
+
+Usage: ``s = search_summary(exp); s.counts, s.failures, s.best_val, s.importance, s.note``.
+
+Parameter importance comes from the Optuna journal of the search (study "search") through
+``optuna.importance.get_param_importances`` (PED-ANOVA by default in Optuna 5) when enough trials
+completed; otherwise the summary carries a note saying why there is none.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from galaxybench import results as R
+from galaxybench.report.experiment import PHASES, Experiment
+
+log = logging.getLogger(__name__)
+
+STUDY_NAME = "search"
+# Below this many completed trials an importance estimate is noise, so none is reported.
+MIN_TRIALS_FOR_IMPORTANCE = 5
+
+
+@dataclass
+class SearchSummary:
+    """What the search did.
+
+    Attributes:
+        counts: one row per phase: trials, ok, diverged, failed.
+        failures: every trial that did not end ok, with phase, row, trial, seed, status, reason.
+        best_val: the best validation minority F1 of an ok search trial (NaN if none).
+        best_trial: that trial's id, None if none.
+        best_config: that trial's config (dotted keys), {} if none.
+        importance: param, importance (sums to 1), best first; empty when not computed.
+        note: why there is no importance, or "" when there is.
+    """
+
+    counts: pd.DataFrame
+    failures: pd.DataFrame
+    best_val: float
+    best_trial: str | None
+    best_config: dict[str, Any]
+    importance: pd.DataFrame
+    note: str
+
+
+def _counts(exp: Experiment) -> pd.DataFrame:
+    out = []
+    for phase in PHASES:
+        recs = exp.phase(phase)
+        statuses = [r.get("status") for r in recs]
+        out.append({"phase": phase, "trials": len(recs),
+                    **{s: statuses.count(s) for s in (R.STATUS_OK, R.STATUS_DIVERGED,
+                                                      R.STATUS_FAILED)}})
+    return pd.DataFrame(out)
+
+
+def _failures(exp: Experiment) -> pd.DataFrame:
+    cols = ["phase", "row", "trial_id", "seed", "status", "reason"]
+    rows = [{c: r.get(c) for c in cols} for r in exp.records if r.get("status") != R.STATUS_OK]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
+    """Importance of each searched parameter from an Optuna journal, or an empty frame and a note.
+
+    The journal is opened read-only in effect: loading a study appends nothing to it.
+    """
+    empty = pd.DataFrame(columns=["param", "importance"])
+    if journal is None:
+        return empty, "no Optuna journal (grid or random search): no parameter importance"
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
+            return empty, (f"only {len(complete)} completed search trials (fewer than "
+                           f"{MIN_TRIALS_FOR_IMPORTANCE}): no parameter importance")
+        importance = optuna.importance.get_param_importances(study)
+    except Exception as exc:  # a foreign or truncated journal must not sink the whole report
+        log.warning("parameter importance unavailable: %s", exc)
+        return empty, f"parameter importance unavailable: {exc.__class__.__name__}: {exc}"
+    table = pd.DataFrame({"param": list(importance), "importance": list(importance.values())})
+    return table, ""
+
+
+def search_summary(exp: Experiment) -> SearchSummary:
+    """Counts, failures, best validation score and parameter importance of an experiment."""
+    best_val, best = -math.inf, None
+    for r in exp.phase("search"):
+        val = r.get(R.VAL_MINORITY_F1)
+        if r.get("status") == R.STATUS_OK and isinstance(val, (int, float)) and math.isfinite(val) \
+                and val > best_val:
+            best_val, best = float(val), r
+    importance, note = param_importance(exp.journal)
+    return SearchSummary(
+        counts=_counts(exp), failures=_failures(exp),
+        best_val=best_val if best is not None else math.nan,
+        best_trial=None if best is None else str(best.get("trial_id")),
+        best_config={} if best is None else dict(best["config"]),
+        importance=importance, note=note)

@@ -1,0 +1,200 @@
+"""Report tables as pandas DataFrames: trials, leaderboard, ablations, per-class F1.
+
+Usage::
+
+    board = leaderboard_table(exp); ablation_table(board); per_class_table(exp, board)
+
+Only confirmed runs enter the leaderboard (DESIGN 1.7). Failed and diverged trials are never
+dropped silently: they are counted per row (``n_failed``, ``failures``) and listed in trials.csv.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from galaxybench import results as R
+from galaxybench.report import stats
+from galaxybench.report.experiment import BASELINE_ROW, Experiment
+
+# Methods first: they say what a row is; then whatever the sweep varied.
+METHOD_KEYS = ("upscale.method", "rebalance.method", "classifier.loss", "classifier.augment")
+SCALAR_METRICS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY,
+                  R.BALANCED_ACCURACY, R.VAL_MINORITY_F1, R.N_SYNTHETIC, R.PSNR_SRGAN,
+                  R.PSNR_BICUBIC, R.SSIM_SRGAN, R.SSIM_BICUBIC, R.FID_DOMAIN, R.KID_DOMAIN,
+                  R.BEST_EPOCH, "time_total_s")
+MEAN_METRICS = (R.MACRO_F1, R.ACCURACY, R.BALANCED_ACCURACY, R.PSNR_SRGAN, R.PSNR_BICUBIC,
+                R.FID_DOMAIN)
+# (label, row) of the ablation table. "srgan off" is the best config without SRGAN, so cGAN only.
+ABLATIONS = (("baseline", BASELINE_ROW), ("SRGAN only", "cgan off"), ("cGAN only", "srgan off"),
+             ("both (best)", "top-1"), ("oracle", "oracle"), ("oversample", "oversample"),
+             ("weighted CE", "weighted_ce"), ("dihedral", "dihedral"))
+
+
+def _num(value: Any) -> float:
+    """A finite float or NaN (None, strings and non-finite values become NaN)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
+def _ok(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("status") == R.STATUS_OK]
+
+
+def _mean(records: list[dict[str, Any]], key: str) -> float:
+    x = stats.finite(_num(r.get(key)) for r in records)
+    return float(x.mean()) if x.size else math.nan
+
+
+def key_params(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Config keys worth a column: the method keys plus every key whose value varies."""
+    records = list(records)
+    values: dict[str, set[str]] = {}
+    for r in records:
+        for k, v in r["config"].items():
+            values.setdefault(k, set()).add(repr(v))
+    varying = sorted(k for k, v in values.items() if len(v) > 1 and k != "seed")
+    return [k for k in METHOD_KEYS if k in values] + [k for k in varying if k not in METHOD_KEYS]
+
+
+def _failures(records: list[dict[str, Any]]) -> str:
+    return "; ".join(f"seed {r.get('seed')}: {r.get('status')} ({r.get('reason') or 'no reason'})"
+                     for r in records if r.get("status") != R.STATUS_OK)
+
+
+def _compute_seconds(records: list[dict[str, Any]]) -> float:
+    """Compute spent by every trial of the row, failed ones included (they cost time too)."""
+    total = 0.0
+    for r in records:
+        t = _num(r.get("time_total_s"))
+        if math.isnan(t):
+            t = sum(_num(v) for v in (r.get(R.STAGE_SECONDS) or {}).values()
+                    if not math.isnan(_num(v)))
+        total += t
+    return total
+
+
+def _role(row: str, config: dict[str, Any]) -> str:
+    """"baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
+    if row == BASELINE_ROW:
+        return "baseline"
+    return "upper bound" if row == "oracle" or config.get("upscale.method") == "oracle" else ""
+
+
+def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float],
+               params: list[str]) -> dict[str, Any]:
+    ok = _ok(group)
+    minority = stats.summarize(_num(r.get(R.MINORITY_F1)) for r in ok)
+    if row == BASELINE_ROW:
+        gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
+        delta = 0.0
+    else:
+        gain = stats.paired_gain({r["seed"]: _num(r.get(R.MINORITY_F1)) for r in ok}, baseline)
+        delta = _mean(ok, R.MINORITY_F1_DELTA)
+    config = (ok or group)[0]["config"]
+    n_failed = len(group) - len(ok)
+    entry: dict[str, Any] = {
+        "row": row, "role": _role(row, config), "config_id": (ok or group)[0].get("config_id"),
+        "status": "ok" if not n_failed else f"{n_failed} of {len(group)} failed",
+        "n": minority.n, "n_failed": n_failed,
+        "seeds": " ".join(str(s) for s in sorted({r.get("seed") for r in group}, key=str)),
+    }
+    entry.update({k: config.get(k) for k in params})
+    entry.update({
+        "minority_f1_mean": minority.mean, "minority_f1_std": minority.std,
+        "minority_f1_ci_low": minority.ci_low, "minority_f1_ci_high": minority.ci_high,
+        "minority_f1_delta_mean": delta, "gain_mean": gain.mean, "gain_ci_low": gain.ci_low,
+        "gain_ci_high": gain.ci_high, "gain_win_share": gain.win_share, "gain_n": gain.n,
+    })
+    entry.update({f"{k}_mean": _mean(ok, k) for k in MEAN_METRICS})
+    entry["compute_s"] = _compute_seconds(group)
+    entry["failures"] = _failures(group)
+    return entry
+
+
+def leaderboard_table(exp: Experiment) -> pd.DataFrame:
+    """One row per confirmed configuration, ranked by mean ``minority_f1_delta`` (best first).
+
+    The paired gain is recomputed from minority F1 matched by seed against the baseline row; the
+    ranking falls back to it where a row stored no delta. Rows whose every seed failed rank last.
+    """
+    confirmed = exp.confirmed
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in confirmed:
+        groups.setdefault(str(r.get("row")), []).append(r)
+    baseline = {r["seed"]: _num(r.get(R.MINORITY_F1)) for r in _ok(groups.get(BASELINE_ROW, []))}
+    params = key_params(confirmed)
+    board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
+    score = board["minority_f1_delta_mean"].fillna(board["gain_mean"])
+    board = board.assign(_score=score).sort_values(
+        ["_score", "minority_f1_mean", "row"], ascending=[False, False, True], na_position="last",
+        kind="mergesort").drop(columns="_score")
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    return board.reset_index(drop=True)
+
+
+def best_row(board: pd.DataFrame) -> str:
+    """The top-ranked method (not the baseline, not the oracle) with a result, else baseline."""
+    candidates = board[(board["role"].fillna("") == "") & (board["n"] > 0)]
+    return str(candidates.iloc[0]["row"]) if len(candidates) else BASELINE_ROW
+
+
+def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
+    """Baseline, SRGAN only, cGAN only, both, oracle and the classical baselines; not run = n 0."""
+    cols = ["n", "n_failed", "minority_f1_mean", "minority_f1_std", "minority_f1_ci_low",
+            "minority_f1_ci_high", "gain_mean", "gain_ci_low", "gain_ci_high", "gain_win_share",
+            "macro_f1_mean", "accuracy_mean"]
+    by_row = board.set_index("row")
+    out = []
+    for label, row in ABLATIONS:
+        if row in by_row.index:
+            out.append({"ablation": label, "row": row, **by_row.loc[row, cols].to_dict()})
+        else:
+            out.append({"ablation": label, "row": f"{row} (not run)", "n": 0, "n_failed": 0,
+                        **{c: math.nan for c in cols[2:]}})
+    return pd.DataFrame(out, columns=["ablation", "row", *cols])
+
+
+def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
+    """Mean per-class test F1 over the ok seeds of the baseline and of the best row."""
+    best = best_row(board)
+    rows = {name: _ok(r for r in exp.confirmed if r.get("row") == name)
+            for name in (BASELINE_ROW, best)}
+    classes: list[str] = []
+    minority: set[str] = set()
+    for r in rows[BASELINE_ROW] + rows[best]:
+        classes += [c for c in (r.get(R.PER_CLASS_F1) or {}) if c not in classes]
+        minority |= {str(c) for c in (r.get(R.MINORITY_CLASSES) or [])}
+    out = []
+    for c in classes:
+        f1 = {name: _mean([r.get(R.PER_CLASS_F1) or {} for r in recs], c)
+              for name, recs in rows.items()}
+        out.append({"class": c, "minority": c in minority, "baseline_f1": f1[BASELINE_ROW],
+                    "best_f1": f1[best], "delta": f1[best] - f1[BASELINE_ROW]})
+    table = pd.DataFrame(out, columns=["class", "minority", "baseline_f1", "best_f1", "delta"])
+    table.attrs["best_row"] = best
+    return table
+
+
+def trials_table(exp: Experiment) -> pd.DataFrame:
+    """Every trial of every phase, one row each: ids, status, reason, scalar metrics, config."""
+    out = []
+    for r in exp.records:
+        entry: dict[str, Any] = {k: r.get(k) for k in ("phase", "row", "trial_id", "config_id",
+                                                       "seed", "status", "reason")}
+        entry.update({k: _num(r.get(k)) for k in SCALAR_METRICS})
+        for key in (R.MINORITY_CLASSES, R.AUGMENTED_CLASSES):
+            entry[key] = ";".join(str(c) for c in (r.get(key) or []))
+        entry.update({f"per_class_f1.{c}": _num(v)
+                      for c, v in (r.get(R.PER_CLASS_F1) or {}).items()})
+        entry["data_fingerprint"] = r.get("data_fingerprint")
+        entry.update({k: v for k, v in r["config"].items() if k not in entry})
+        out.append(entry)
+    return pd.DataFrame(out)
