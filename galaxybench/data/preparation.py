@@ -58,7 +58,8 @@ class Dedupe:
 def dedupe(ra: np.ndarray | None, dec: np.ndarray | None, labels: np.ndarray, *,
            tolerance_arcsec: float = DEDUPE_TOLERANCE_ARCSEC) -> Dedupe:
     """Find rows of the same object (within ``tolerance_arcsec``); keep one copy if the labels
-    agree, drop every copy if they disagree. Rows with non-finite coordinates are kept as unique.
+    agree (the one with the smallest (ra, dec), whatever the row order), drop every copy if they
+    disagree. Rows with non-finite coordinates are kept as unique.
     """
     n = len(labels)
     if ra is None or dec is None:
@@ -79,8 +80,8 @@ def dedupe(ra: np.ndarray | None, dec: np.ndarray | None, labels: np.ndarray, *,
         if np.unique(labels[rows]).size > 1:
             conflicting += 1
             keep[rows] = False
-        else:
-            keep[rows[1:]] = False
+        else:  # keep the westernmost copy: the choice must not depend on the row order
+            keep[np.delete(rows, np.lexsort((dec[rows], ra[rows]))[0])] = False
     return Dedupe(keep, groups, conflicting, int(n - keep.sum()))
 
 

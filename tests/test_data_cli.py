@@ -1,0 +1,103 @@
+"""End to end through the CLI: data info (table and JSON), data prepare, data synth; and which
+data resolve_data / load_data pick."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import types
+
+import h5py
+import numpy as np
+import pytest
+
+from galaxybench import paths
+from galaxybench.cli import main
+from galaxybench.config import DataConfig
+from galaxybench.data import inspect, load_data, minority_classes, resolve_data
+from galaxybench.data.classes import DECALS_COUNTS
+from galaxybench.errors import DataError
+
+
+def test_info_json(tiny_h5, capsys):
+    assert main(["data", "info", str(tiny_h5), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["shape"] == [110, 24, 24, 3] and facts["native_size"] == 24
+    assert [c["count"] for c in facts["classes"]] == [12, 10, 14, 11, 9, 12, 10, 13, 9, 10]
+    assert facts["imbalance_ratio"] == pytest.approx(14 / 9)
+    assert facts["duplicates"] == {"groups": 5, "conflicting": 2, "dropped": 7,
+                                   "tolerance_arcsec": 0.5}
+    assert facts["minority_classes"] == ["class_4", "class_8"]  # < 0.66 x 14 = 9.24
+    assert facts["fingerprint"] == hashlib.sha256(tiny_h5.read_bytes()).hexdigest()
+
+
+def test_info_table(tiny_h5, capsys):
+    assert main(["data", "info", str(tiny_h5)]) == 0
+    out = capsys.readouterr().out
+    assert "class_4" in out and "imbalance ratio" in out and "5 objects seen more than once" in out
+
+
+def test_minority_set_of_galaxy10_decals_counts():
+    # DESIGN 1.6: below 0.66 x 2645 = 1745.7 -> Disturbed, Cigar Shaped Smooth, Edge-on w/o Bulge.
+    assert minority_classes(list(DECALS_COUNTS), 0.66) == [0, 4, 8]
+
+
+def test_inspect_without_coordinates(make_h5):
+    facts = inspect(make_h5(coordinates=False, duplicates=0, conflicting=0))
+    assert facts["duplicates"] is None and "ra" not in facts["keys"]
+
+
+def test_prepare_command(tiny_h5, capsys):
+    assert main(["data", "prepare", str(tiny_h5), "--profile", "smoke",
+                 "--set", "data.split_seed=5"]) == 0
+    out = capsys.readouterr().out
+    assert "103 images at HR 16 px" in out and "7 duplicates dropped" in out
+    assert len(list(paths.prepared_dir().glob("*.npz"))) == 1
+
+
+def test_resolve_data_prefers_downloads(monkeypatch, tiny_h5):
+    fake = types.SimpleNamespace(ensure_embedded=lambda: tiny_h5)
+    monkeypatch.setitem(sys.modules, "galaxybench.data.synthetic", fake)
+    monkeypatch.setattr("galaxybench.data.synthetic", fake, raising=False)
+    path, what = resolve_data(None)
+    assert path == tiny_h5 and what.startswith("embedded synthetic Galaxy10")
+    assert resolve_data("embedded")[0] == tiny_h5
+    paths.data_dir().mkdir(parents=True)
+    sdss = paths.data_dir() / "Galaxy10.h5"
+    sdss.write_bytes(b"x")
+    assert resolve_data(None) == (sdss, f"downloaded Galaxy10 (SDSS) ({sdss}; galaxy10-sdss)")
+    decals = paths.data_dir() / "Galaxy10_DECals.h5"
+    decals.write_bytes(b"x")
+    assert resolve_data(None)[0] == decals and resolve_data("galaxy10-sdss")[0] == sdss
+    assert resolve_data(str(tiny_h5)) == (tiny_h5, f"Galaxy10-format file {tiny_h5}")
+
+
+def test_resolve_data_errors(tmp_path):
+    with pytest.raises(DataError, match="galaxybench data download galaxy10-decals"):
+        resolve_data("galaxy10-decals")
+    with pytest.raises(DataError, match="no such file"):
+        resolve_data(str(tmp_path / "nope.h5"))
+
+
+def test_load_data_says_which(monkeypatch, tiny_h5):
+    fake = types.SimpleNamespace(ensure_embedded=lambda: tiny_h5)
+    monkeypatch.setitem(sys.modules, "galaxybench.data.synthetic", fake)
+    monkeypatch.setattr("galaxybench.data.synthetic", fake, raising=False)
+    data = load_data(None, DataConfig(hr_size=8))
+    assert data.source.startswith("embedded synthetic Galaxy10") and data.hr.shape[-1] == 8
+    assert len(data.labels) == 103
+
+
+def test_synth_then_info(tmp_path, capsys):
+    pytest.importorskip("galaxybench.data.synthetic")
+    out = tmp_path / "s.h5"
+    assert main(["data", "synth", "--out", str(out), "--scale", "0.004", "--size", "32",
+                 "--seed", "1"]) == 0
+    assert main(["data", "info", str(out), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert facts["native_size"] == 32 and facts["num_classes"] == 10
+    assert facts["classes"][0]["name"] == "Disturbed"
+    with h5py.File(out) as f:
+        assert np.bincount(f["ans"][()], minlength=10).tolist() == [c["count"]
+                                                                    for c in facts["classes"]]

@@ -1,0 +1,162 @@
+"""prepare(): dedupe counts by hand, area resize against hand-computed means, stratified disjoint
+splits (against scikit-learn, independent of row order), fingerprints and the prepared cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+from galaxybench import paths
+from galaxybench.config import DataConfig
+from galaxybench.data import dedupe, file_sha256, prepare, resize_block, stratified_split
+from galaxybench.data import preparation as prep_mod
+
+CFG = DataConfig(hr_size=16, split_seed=3)
+
+
+def _block_mean(x, f):
+    """(n, H, W, 3) -> (n, 3, H/f, W/f) float64 block means: the hand computation of area."""
+    n, h, w, c = x.shape
+    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4)).transpose(0, 3, 1, 2)
+
+
+def test_dedupe_counts_by_hand(tiny_h5):
+    # tiny_h5: 3 agreeing copies (drop the copy) + 2 conflicting pairs (drop both): 5 groups.
+    with h5py.File(tiny_h5) as f:
+        ra, dec, labels = f["ra"][()], f["dec"][()], f["ans"][()].astype(np.int64)
+    out = dedupe(ra, dec, labels)
+    assert (out.groups, out.conflicting, out.dropped) == (5, 2, 7)
+    n = len(labels)
+    assert out.keep[n - 3:].sum() == 0  # copies at ra + 1e-5 deg go, the westernmost stays
+    assert out.keep[n - 5:n - 3].sum() == 0  # both copies of a conflicting object go
+
+
+def test_dedupe_tolerance_is_half_an_arcsec():
+    arcsec = 1 / 3600
+    ra = np.array([10.0, 10.0 + 0.4 * arcsec, 50.0, 50.0 + 0.6 * arcsec, 80.0, np.nan, np.nan])
+    dec = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    out = dedupe(ra, dec, np.array([1, 1, 2, 2, 3, 4, 4]))
+    assert out.keep.tolist() == [True, False, True, True, True, True, True]
+    assert (out.groups, out.dropped) == (1, 1)
+    assert dedupe(None, None, np.zeros(4, int)).keep.all()
+
+
+def test_area_resize_matches_hand_means():
+    rng = np.random.default_rng(1)
+    native = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    hr, lr = resize_block(native, 16)
+    assert hr.dtype == lr.dtype == np.uint8 or str(hr.dtype) == "torch.uint8"
+    assert np.array_equal(hr.numpy(), np.rint(_block_mean(native.astype(np.float64), 2)))
+    assert np.array_equal(lr.numpy(), np.rint(_block_mean(native.astype(np.float64), 4)))
+    tiny = np.zeros((1, 4, 4, 3), np.uint8)
+    tiny[0, :2, :2, 0] = [[10, 20], [30, 41]]  # mean 25.25 -> 25
+    assert resize_block(tiny, 2)[0][0, 0, 0, 0].item() == 25
+
+
+def test_prepare_arrays_are_the_resized_kept_rows(tiny_h5):
+    data = prepare(tiny_h5, DataConfig(hr_size=8), use_cache=False)
+    with h5py.File(tiny_h5) as f:
+        images, labels = f["images"][()], f["ans"][()]
+    keep = dedupe(*(h5py.File(tiny_h5)[k][()] for k in ("ra", "dec")), labels.astype(int)).keep
+    expect = np.rint(_block_mean(images[keep].astype(np.float64), 3))  # 24 px -> 8 px
+    assert data.hr.shape == (103, 3, 8, 8) and data.lr.shape == (103, 3, 4, 4)
+    assert np.array_equal(data.hr, expect) and np.array_equal(data.labels, labels[keep])
+    assert data.info["n_read"] == 110 and data.info["n_duplicates_dropped"] == 7
+    assert data.info["native_size"] == 24 and sum(data.info["counts"]) == 103
+
+
+def test_split_is_disjoint_stratified_and_matches_sklearn(tiny_h5):
+    data = prepare(tiny_h5, CFG, use_cache=False)
+    parts = [data.splits[s] for s in ("train", "val", "test")]
+    together = np.concatenate(parts)
+    assert len(np.unique(together)) == len(together) == len(data.labels)
+    counts = np.bincount(data.labels)
+    for split, frac in (("test", 0.2), ("val", 0.15)):
+        per_class = data.class_counts(split)
+        assert (per_class >= 1).all()
+        assert np.abs(per_class - frac * counts).max() <= 1.5  # stratified within rounding
+    # Reference: scikit-learn's stratified split on the same canonical (sky) order.
+    with h5py.File(tiny_h5) as f:
+        ra, dec = f["ra"][()], f["dec"][()]
+    keep = dedupe(ra, dec, f_labels := h5py.File(tiny_h5)["ans"][()].astype(int)).keep
+    order = np.lexsort((dec[keep], ra[keep]))
+    _, test = train_test_split(order, test_size=0.2, stratify=f_labels[keep][order],
+                               random_state=3)
+    assert np.array_equal(np.sort(test), data.splits["test"])
+
+
+def test_split_does_not_depend_on_row_order(make_h5, tmp_path):
+    a = prepare(make_h5("a.h5", seed=4), CFG, use_cache=False)
+    perm = np.random.default_rng(0).permutation(110)
+    with h5py.File(tmp_path / "a.h5") as f, h5py.File(tmp_path / "b.h5", "w") as g:
+        for key in f:
+            g[key] = f[key][()][perm]
+    b = prepare(tmp_path / "b.h5", CFG, use_cache=False)
+    with h5py.File(tmp_path / "a.h5") as f, h5py.File(tmp_path / "b.h5") as g:
+        ra_a, ra_b = f["ra"][()], g["ra"][()]
+    kept_a = ra_a[dedupe(ra_a, f_dec := h5py.File(tmp_path / "a.h5")["dec"][()],
+                         a_lab := h5py.File(tmp_path / "a.h5")["ans"][()].astype(int)).keep]
+    kept_b = ra_b[dedupe(ra_b, f_dec[perm], a_lab[perm]).keep]
+    for split in ("train", "val", "test"):
+        assert set(kept_a[a.splits[split]]) == set(kept_b[b.splits[split]])
+
+
+def test_split_seed_changes_the_split():
+    labels = np.repeat(np.arange(4), 25)
+    s0 = stratified_split(labels, DataConfig(split_seed=0))
+    s1 = stratified_split(labels, DataConfig(split_seed=1))
+    assert not np.array_equal(s0["test"], s1["test"])
+    assert np.array_equal(s0["test"], stratified_split(labels, DataConfig(split_seed=0))["test"])
+
+
+def test_fingerprint_is_the_file_sha256_and_cached(tiny_h5):
+    expect = hashlib.sha256(tiny_h5.read_bytes()).hexdigest()
+    assert file_sha256(tiny_h5) == expect
+    index = json.loads((paths.home() / "fingerprints.json").read_text())
+    assert index[str(tiny_h5.resolve())]["sha256"] == expect
+    # A stale cache entry is ignored once the mtime changes.
+    entry = index[str(tiny_h5.resolve())]
+    entry["sha256"] = "0" * 64
+    (paths.home() / "fingerprints.json").write_text(json.dumps(index))
+    assert file_sha256(tiny_h5) == "0" * 64  # same path, size, mtime: cached value is used
+    os.utime(tiny_h5, ns=(entry["mtime_ns"] + 10**9, entry["mtime_ns"] + 10**9))
+    assert file_sha256(tiny_h5) == expect
+
+
+def test_prepared_cache_is_keyed_by_file_and_settings(tiny_h5, monkeypatch):
+    first = prepare(tiny_h5, CFG)
+    assert first.info["file_fingerprint"] == hashlib.sha256(tiny_h5.read_bytes()).hexdigest()
+    assert len(list(paths.prepared_dir().glob("*.npz"))) == 1
+
+    def boom(*args, **kwargs):
+        raise AssertionError("re-read the file despite a cache hit")
+
+    monkeypatch.setattr(prep_mod, "_resize_all", boom)
+    again = prepare(tiny_h5, CFG)
+    assert again.fingerprint == first.fingerprint
+    assert np.array_equal(again.hr, first.hr) and np.array_equal(again.lr, first.lr)
+    assert all(np.array_equal(again.splits[s], first.splits[s]) for s in first.splits)
+    assert again.info == first.info and again.class_names == first.class_names
+    monkeypatch.undo()
+    other = prepare(tiny_h5, DataConfig(hr_size=8, split_seed=3))
+    assert other.fingerprint != first.fingerprint and other.hr.shape[-1] == 8
+    assert prepare(tiny_h5, DataConfig(hr_size=16, split_seed=4)).fingerprint != first.fingerprint
+
+
+def test_upsampling_is_allowed_with_a_warning(make_h5, caplog):
+    path = make_h5(size=16)
+    data = prepare(path, DataConfig(hr_size=32), use_cache=False)
+    assert data.hr.shape[-1] == 32 and "upsampled" in caplog.text
+
+
+@pytest.mark.parametrize("size", [69, 20])
+def test_non_integer_factors(make_h5, size):
+    data = prepare(make_h5(size=size), DataConfig(hr_size=16), use_cache=False)
+    assert data.hr.shape[1:] == (3, 16, 16) and data.lr.shape[1:] == (3, 8, 8)
+    assert abs(float(data.hr.mean()) - 127.5) < 3  # area averaging keeps the mean brightness
