@@ -57,20 +57,20 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
 def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
               per_class: pd.DataFrame, search: SearchSummary) -> str:
     md = markdown.md_table
-    parts = [f"# Leaderboard: {exp.name}\n",
+    parts = [f"# Leaderboard: {markdown.inline(exp.name)}\n",
              "Confirmed runs only; ranked by mean minority-F1 delta over the baseline "
              "(paired by seed). Intervals: 95% percentile bootstrap of the mean.\n",
              md(display.display_leaderboard(board)),
              "## Ablations\n", md(display.display_ablation(ablation)),
-             f"## Per-class F1: baseline vs {per_class.attrs.get('best_row')}\n",
+             f"## Per-class F1: baseline vs {markdown.inline(per_class.attrs.get('best_row'))}\n",
              md(display.display_per_class(per_class)),
              "## Search\n", md(display.display_frame(search.counts)),
              f"Best validation minority F1: {display.number(search.best_val)} "
-             f"(trial {search.best_trial or display.DASH})\n",
+             f"(trial {markdown.inline(search.best_trial or display.DASH)})\n",
              "### Failed and diverged trials\n", md(display.display_frame(search.failures)),
              "### Parameter importance\n",
              md(display.display_frame(search.importance)) if not search.importance.empty
-             else f"{search.note}\n"]
+             else f"{markdown.inline(search.note)}\n"]
     return "\n".join(parts)
 
 

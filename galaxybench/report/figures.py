@@ -30,13 +30,13 @@ MAX_TRIAL_IMAGES = 40  # a long sweep can write hundreds; the report shows the f
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=90)
     return path
 
 
 def per_class_figure(per_class: pd.DataFrame) -> Figure:
     """Grouped bars: mean test F1 per class, baseline vs best; minority classes starred."""
-    fig = Figure(figsize=(max(6.0, 0.7 * len(per_class)), 4.0))
+    fig = Figure(figsize=(max(6.0, 0.7 * len(per_class)), 4.0), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(per_class))
     ax.bar(x - 0.2, per_class["baseline_f1"], 0.4, label=BASELINE_ROW)
@@ -55,7 +55,7 @@ def confusion_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figur
     """Row-normalized confusion matrix (rows: true class, columns: prediction)."""
     rows = matrix.sum(axis=1, keepdims=True)
     norm = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
-    fig = Figure(figsize=(6.0, 5.0))
+    fig = Figure(figsize=(6.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
     ticks = np.arange(len(labels))
@@ -73,7 +73,7 @@ def search_progress_figure(records: list[dict[str, Any]]) -> Figure:
     val = np.array([r.get(R.VAL_MINORITY_F1) if r.get("status") == R.STATUS_OK else None
                     for r in records], dtype=float)
     order = np.arange(1, len(records) + 1)
-    fig = Figure(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
     done = np.isfinite(val)
     ax.scatter(order[done], val[done], label="trial")
@@ -97,12 +97,12 @@ def param_figure(records: list[dict[str, Any]], key: str) -> Figure:
           and r.get(R.VAL_MINORITY_F1) is not None]
     values = [r["config"].get(key) for r in ok]
     y = np.array([r[R.VAL_MINORITY_F1] for r in ok], dtype=float)
-    fig = Figure(figsize=(5.0, 3.5))
+    fig = Figure(figsize=(5.0, 3.5), layout="constrained")
     ax = fig.add_subplot()
     if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         x = np.array(values, dtype=float)
         ax.scatter(x, y)
-        if x.min() > 0 and x.max() / x.min() >= 100:  # learning rates span decades
+        if x.min() > 0 and x.max() / x.min() >= 10:  # learning rates span decades
             ax.set_xscale("log")
     else:
         cats = sorted({str(v) for v in values})

@@ -8,11 +8,15 @@ from __future__ import annotations
 import pandas as pd
 
 
+def inline(text: object) -> str:
+    """Text for a Markdown heading or paragraph, with HTML-looking characters escaped."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(text: object) -> str:
     # A pipe or a newline would end the cell; HTML-looking text is escaped so that a renderer
     # that allows inline HTML in Markdown shows it as text.
-    s = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return inline(str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def md_table(df: pd.DataFrame) -> str:

@@ -1,0 +1,202 @@
+"""The report of a fixture experiment: numbers recomputed independently, failures, escaping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from galaxybench.errors import InputError
+from galaxybench.report import build as build_module
+from galaxybench.report import build_report, load_experiment
+
+FIXTURE = Path(__file__).parent / "fixtures" / "experiment_small"
+XSS = "<script>alert(1)</script>"
+
+
+def _jsonl(name: str) -> list[dict]:
+    return [json.loads(line) for line in (FIXTURE / "results" / name).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    return build_report(FIXTURE, tmp_path_factory.mktemp("reports") / "small")
+
+
+@pytest.fixture()
+def experiment(tmp_path) -> Path:
+    dst = tmp_path / "small"
+    shutil.copytree(FIXTURE, dst)
+    return dst
+
+
+def _expected_rows() -> dict[str, dict]:
+    """Leaderboard numbers recomputed from the raw JSON lines, without galaxybench code."""
+    confirm = _jsonl("confirm.jsonl")
+    seeds = {r["seed"] for r in confirm}
+    base = {r["seed"]: r["minority_f1"] for r in _jsonl("baseline.jsonl") if r["seed"] in seeds}
+    rows: dict[str, dict] = {"baseline": {"f1": base, "delta": [0.0] * len(base), "failed": 0,
+                                          "time": 0.0}}
+    for r in _jsonl("baseline.jsonl"):
+        rows["baseline"]["time"] += r["time_total_s"] if r["seed"] in seeds else 0.0
+    for r in confirm:
+        e = rows.setdefault(r["row"], {"f1": {}, "delta": [], "failed": 0, "time": 0.0})
+        e["time"] += r["time_total_s"]
+        if r["status"] == "ok":
+            e["f1"][r["seed"]] = r["minority_f1"]
+            e["delta"].append(r["minority_f1_delta"])
+        else:
+            e["failed"] += 1
+    return rows
+
+
+def test_leaderboard_numbers_match_independent_computation(report):
+    board = pd.read_csv(report / "leaderboard.csv")
+    expected = _expected_rows()
+    base = expected["baseline"]["f1"]
+    assert set(board["row"]) == set(expected)
+    order = sorted(expected, key=lambda k: -np.mean(expected[k]["delta"]))
+    assert list(board["row"]) == order
+    assert list(board["rank"]) == list(range(1, len(order) + 1))
+    for _, got in board.iterrows():
+        e = expected[got["row"]]
+        f1 = np.array(list(e["f1"].values()))
+        ci = scipy.stats.bootstrap((f1,), np.mean, method="percentile", n_resamples=10_000,
+                                   rng=np.random.default_rng(0)).confidence_interval
+        assert got["n"] == len(f1) and got["n_failed"] == e["failed"]
+        assert got["minority_f1_mean"] == pytest.approx(f1.mean())
+        assert got["minority_f1_std"] == pytest.approx(np.std(f1, ddof=1))
+        assert (got["minority_f1_ci_low"], got["minority_f1_ci_high"]) == pytest.approx(
+            (ci.low, ci.high))
+        assert got["minority_f1_delta_mean"] == pytest.approx(np.mean(e["delta"]))
+        assert got["compute_s"] == pytest.approx(e["time"])
+        if got["row"] == "baseline":
+            assert np.isnan(got["gain_mean"])
+            continue
+        diffs = [e["f1"][s] - base[s] for s in sorted(e["f1"])]
+        assert got["gain_n"] == len(diffs)
+        assert got["gain_mean"] == pytest.approx(np.mean(diffs))
+        assert got["gain_win_share"] == pytest.approx(np.mean(np.array(diffs) > 0))
+
+
+def test_hand_checked_rows(report):
+    board = pd.read_csv(report / "leaderboard.csv").set_index("row")
+    # top-1 minus baseline per seed: 0.07, 0.04, 0.07
+    assert board.loc["top-1", "gain_mean"] == pytest.approx(0.06)
+    assert board.loc["top-1", "gain_win_share"] == 1.0
+    # weighted_ce: -0.01, +0.03, 0.00 (a tie is not a win)
+    assert board.loc["weighted_ce", "gain_win_share"] == pytest.approx(1 / 3)
+    # top-2 diverged on seed 101: two seeds paired, and the failure is shown, not dropped
+    assert board.loc["top-2", "gain_n"] == 2
+    assert board.loc["top-2", "status"] == "1 of 3 failed"
+    assert "diverged (cgan: non-finite generator loss" in board.loc["top-2", "failures"]
+    assert board.loc["oracle", "role"] == "upper bound"
+    assert board.loc["top-1", "psnr_srgan_mean"] == pytest.approx(np.mean([26.5 + s % 3
+                                                                          for s in (100, 101,
+                                                                                    102)]))
+
+
+def test_failed_trials_show_everywhere(report):
+    trials = pd.read_csv(report / "trials.csv")
+    assert len(trials) == sum(len(_jsonl(f"{p}.jsonl")) for p in ("baseline", "search",
+                                                                  "confirm"))
+    bad = trials[trials["status"] != "ok"].set_index("trial_id")
+    assert set(bad["status"]) == {"failed", "diverged"}
+    assert bad.loc["search_002", "reason"] == "ray worker died (OOM)"
+    md = (report / "leaderboard.md").read_text()
+    html = (report / "index.html").read_text()
+    for text in ("ray worker died (OOM)", "cgan: discriminator collapse", "1 of 3 failed",
+                 "dihedral (not run)"):
+        assert text in md and text in html
+
+
+def test_per_class_and_search_summary(report):
+    md = (report / "leaderboard.md").read_text()
+    # Disturbed: baseline mean 0.40 - 0.05 = 0.35, top-1 mean 0.46 - 0.05 = 0.41
+    assert "| Disturbed | yes | 0.3500 | 0.4100 | +0.0600 |" in md
+    assert "| search | 7 | 5 | 1 | 1 |" in md
+    assert "Best validation minority F1: 0.4800 (trial search_000)" in md
+    section = md.split("### Parameter importance")[1]
+    for param in ("srgan.depth", "cgan.lr", "rebalance.threshold"):
+        assert param in section
+
+
+def test_provenance_and_files(report):
+    prov = json.loads((report / "provenance.json").read_text())
+    assert prov["split_seeds"] == [7]
+    assert prov["data_fingerprints"] == ["f" * 64]
+    assert prov["git_revisions"] == ["abc123"] and prov["hardware"] == ["cpu"]
+    assert prov["sweep_yaml"] == (FIXTURE / "sweep.yaml").read_text()
+    assert prov["seeds"]["confirm"] == [100, 101, 102]
+    pngs = sorted((report / "figures").glob("*.png"))
+    names = {p.name for p in pngs}
+    assert {"per_class_f1.png", "confusion_baseline.png", "confusion_top-1.png",
+            "search_progress.png", "param_cgan.lr.png"} <= names
+    html = (report / "index.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(pngs)
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_no_journal_gives_a_note(experiment, tmp_path):
+    (experiment / "search" / "optuna.journal").unlink()
+    out = build_report(experiment, tmp_path / "out")
+    assert "no Optuna journal" in (out / "leaderboard.md").read_text()
+
+
+def test_every_embedded_string_is_escaped_and_trial_images_embedded(experiment, tmp_path):
+    lines = (experiment / "results" / "confirm.jsonl").read_text().splitlines()
+    rec = json.loads(lines[0])
+    rec["config"]["classifier.augment"] = XSS
+    rec["row"] = f"top-1 {XSS}"
+    lines[0] = json.dumps(rec)
+    rec = json.loads(lines[4])  # the diverged seed of top-2
+    rec["reason"] = XSS
+    lines[4] = json.dumps(rec)
+    (experiment / "results" / "confirm.jsonl").write_text("\n".join(lines) + "\n")
+    (experiment / "samples" / "t1").mkdir(parents=True)
+    (experiment / "samples" / "not_really.png").write_text("<svg/>")  # not a PNG: skipped
+    from matplotlib.figure import Figure
+
+    Figure(figsize=(1, 1)).savefig(experiment / "samples" / "t1" / "sr_strip.png")
+    out = build_report(experiment, tmp_path / "out")
+    html = (out / "index.html").read_text()
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
+    assert "<script" not in (out / "leaderboard.md").read_text()
+    assert (out / "figures" / "trial_samples_t1_sr_strip.png").is_file()
+    assert not (out / "figures" / "trial_samples_not_really.png").exists()
+    assert "samples/t1/sr_strip.png" in html
+
+
+def test_failed_build_keeps_previous_report(report, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(report, out)
+    before = (out / "index.html").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build_module, "write_figures", boom)
+    with pytest.raises(RuntimeError):
+        build_report(FIXTURE, out)
+    assert (out / "index.html").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp dir left behind
+
+
+def test_bad_inputs_are_one_line_input_errors(tmp_path, experiment):
+    with pytest.raises(InputError, match="not found"):
+        load_experiment(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty"):
+        load_experiment(tmp_path / "empty")
+    (experiment / "results" / "confirm.jsonl").write_text("")
+    with pytest.raises(InputError, match="no confirmed results"):
+        load_experiment(experiment)
+    (experiment / "results" / "confirm.jsonl").write_text('{"row": "top-1"}\n{oops\n')
+    with pytest.raises(InputError, match=r"confirm\.jsonl:2: not valid JSON"):
+        load_experiment(experiment)

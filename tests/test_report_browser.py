@@ -1,0 +1,81 @@
+"""The report's index.html rendered by headless Chromium: the leaderboard is in the DOM.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``; CI installs it); skipped without.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from galaxybench.report import build_report
+
+pytestmark = pytest.mark.browser
+
+FIXTURE = Path(__file__).parent / "fixtures" / "experiment_small"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _LeaderboardRows(HTMLParser):
+    """Collects the cell texts of each body row of ``<table id="leaderboard">``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_table = self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and dict(attrs).get("id") == "leaderboard":
+            self._in_table = True
+        elif self._in_table and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append([])
+        elif self._in_body and tag == "td":
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_table = self._in_body = False
+
+    def handle_data(self, data):
+        if self._in_body and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "
+                    "(apt-get install -y chromium; CI installs it)")
+def test_chromium_renders_the_leaderboard(tmp_path):
+    out = build_report(FIXTURE, tmp_path / "report")
+    url = (out / "index.html").resolve().as_uri()
+    dom = _chromium(tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _LeaderboardRows()
+    parser.feed(dom.stdout)
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert [row[1] for row in parser.rows] == [
+        f"{r} (upper bound)" if role == "upper bound" else r
+        for r, role in zip(board["row"], board["role"].fillna(""), strict=True)]
+    assert len(re.findall(r"<img [^>]*src=\"data:image/png;base64,", dom.stdout)) >= 5
+
+    shot = tmp_path / "shot.png"
+    _chromium(tmp_path, "--window-size=1200,900", f"--screenshot={shot}", url)
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        low, high = img.convert("L").getextrema()
+    assert high - low > 100  # text and tables drawn, not a blank page

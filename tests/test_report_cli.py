@@ -1,0 +1,94 @@
+"""`galaxybench report`, `publish` and `leaderboard` through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from galaxybench.cli import main
+from galaxybench.errors import InputError
+from galaxybench.report import collect_reports
+
+FIXTURE = Path(__file__).parent / "fixtures" / "experiment_small"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    """Three reports: "new" (built now), "old" (an older date), "worse" (same date, lower gain)."""
+    root = tmp_path_factory.mktemp("reports")
+    assert main(["report", str(FIXTURE), "--out", str(root / "new")]) == 0
+    for name in ("old", "worse<b>"):
+        shutil.copytree(root / "new", root / name)
+    prov = json.loads((root / "old" / "provenance.json").read_text())
+    prov["generated_at"] = "2020-01-01T00:00:00+00:00"
+    (root / "old" / "provenance.json").write_text(json.dumps(prov))
+    board = pd.read_csv(root / "worse<b>" / "leaderboard.csv")
+    board.loc[board["row"] == "top-1", "gain_mean"] = 0.001
+    board.to_csv(root / "worse<b>" / "leaderboard.csv", index=False)
+    (root / "not_a_report").mkdir()
+    return root
+
+
+def test_report_command_writes_every_file(reports, capsys):
+    out = reports / "new"
+    for name in ("leaderboard.md", "leaderboard.csv", "trials.csv", "provenance.json",
+                 "index.html"):
+        assert (out / name).is_file()
+    assert any((out / "figures").glob("*.png"))
+
+
+def test_report_default_out_is_reports_slash_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(FIXTURE)]) == 0
+    assert (tmp_path / "reports" / "experiment_small" / "index.html").is_file()
+    assert "reports/experiment_small/index.html" in capsys.readouterr().out
+
+
+def test_report_errors_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("galaxybench: error: experiment directory not found")
+    assert "\n" not in err
+    (tmp_path / "exp" / "results").mkdir(parents=True)
+    (tmp_path / "exp" / "results" / "baseline.jsonl").write_text("")
+    assert main(["report", str(tmp_path / "exp")]) == 2
+    assert "no confirmed results" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_index_is_newest_then_best_first_and_skips_non_reports(reports):
+    df = collect_reports(reports)
+    assert list(df["name"]) == ["new", "worse<b>", "old"]
+    # the headline row is the best method: the oracle (upper bound) and baseline are references
+    assert set(df["best_row"]) == {"top-1"}
+    top1 = pd.read_csv(reports / "new" / "leaderboard.csv").set_index("row").loc["top-1"]
+    assert df.loc[0, "gain_mean"] == pytest.approx(top1["gain_mean"])
+    assert df.loc[0, "n"] == 3
+
+
+def test_publish_writes_escaped_index(reports, capsys):
+    assert main(["publish", "--reports", str(reports)]) == 0
+    html = (reports / "index.html").read_text()
+    assert "worse&lt;b&gt;" in html and "<b>" not in html
+    assert html.index(">new<") < html.index(">worse&lt;b&gt;<") < html.index(">old<")
+    assert "+0.0600" in html  # top-1's paired gain in the fixture
+
+
+def test_leaderboard_prints_top_n(reports, capsys):
+    assert main(["leaderboard", "--reports", str(reports), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "new" in out and "worse<b>" in out and "old" not in out
+
+
+def test_publish_and_leaderboard_errors(tmp_path, capsys):
+    assert main(["publish", "--reports", str(tmp_path / "missing")]) == 2
+    assert "reports directory not found" in capsys.readouterr().err
+    assert main(["leaderboard", "--reports", str(tmp_path)]) == 2
+    assert "no reports in" in capsys.readouterr().err
+    assert main(["leaderboard", "--reports", str(tmp_path), "--top", "0"]) == 2
+    with pytest.raises(InputError):
+        collect_reports(tmp_path)
