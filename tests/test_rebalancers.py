@@ -5,6 +5,8 @@ Tiny on purpose: LR 8 px, 42 images of 3 classes, width 8, 2 epochs (well under 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,7 @@ DECALS = np.array([1081, 1853, 2645, 2027, 334, 2043, 1829, 2628, 1423, 1873])
 
 
 def _toy_train(seed: int = 0) -> SplitArrays:
-    """Galaxy-like LR images: a jittered Gaussian blob whose shape depends on the class, plus noise."""
+    """Galaxy-like LR images: a jittered Gaussian blob shaped by the class, plus noise."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(3), CLASS_COUNTS).astype(np.int64)
     axis = np.linspace(-1, 1, SIDE)
@@ -40,6 +42,15 @@ def _toy_train(seed: int = 0) -> SplitArrays:
     lr = np.stack(images)
     return SplitArrays(lr, np.zeros((len(labels), 3, 2 * SIDE, 2 * SIDE), np.uint8), labels,
                        np.arange(len(labels), dtype=np.int64))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: one thread is faster, and avoids spin-waiting on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +147,116 @@ def test_oversample_seeds(cfg: Config, train: SplitArrays) -> None:
     np.testing.assert_array_equal(a, c[:20])  # a class's copies ignore the other classes
     with pytest.raises(DataError, match="class 5"):
         over.generate(cfg, None, train, {5: 2}, seed=1, device=CPU)
+
+
+# ---- cgan ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("side", [8, 12, 16, 32, 64])
+def test_cgan_nets_any_side_multiple_of_4(side: int) -> None:
+    gen = cgan_nets.Generator(num_classes=3, latent_dim=8, width=4, side=side)
+    disc = cgan_nets.Discriminator(num_classes=3, width=4, side=side)
+    labels = torch.tensor([0, 2])
+    images = gen(torch.randn(2, 8), labels)
+    assert images.shape == (2, 3, side, side) and images.abs().max() <= 1.0  # tanh output
+    assert disc(images, labels).shape == (2,)
+    start, n_up = cgan_nets.layer_plan(side)
+    assert start * 2**n_up == side and n_up >= 2
+    with pytest.raises(ValueError):
+        cgan_nets.layer_plan(side + 2)
+
+
+def test_cgan_weights_are_cpu_tensors_with_class_map(cgan_weights) -> None:
+    assert all(isinstance(v, torch.Tensor) and v.device == CPU for v in cgan_weights.values())
+    assert cgan_weights["meta.class_ids"].tolist() == [1, 2]
+    gen, class_ids, latent = cgan_nets.unpack_weights(cgan_weights)
+    assert class_ids == [1, 2] and latent == 16 and not gen.training
+
+
+def test_cgan_fit_deterministic_on_cpu(cfg: Config, train: SplitArrays, cgan_weights) -> None:
+    gan = rebalance_cgan.CganRebalancer()
+    again = gan.fit(cfg, train, [2, 1], seed=0, device=CPU)
+    other = gan.fit(cfg, train, [1, 2], seed=1, device=CPU)
+    assert again.keys() == cgan_weights.keys()
+    assert all(torch.equal(again[k], cgan_weights[k]) for k in again)
+    assert not torch.equal(other["generator.dense.weight"], cgan_weights["generator.dense.weight"])
+
+
+def test_cgan_generate_seeds_and_classes(cfg: Config, train: SplitArrays, cgan_weights) -> None:
+    gan = rebalance_cgan.CganRebalancer()
+    both, labels = gan.generate(cfg, cgan_weights, train, {1: 3, 2: 300}, seed=5, device=CPU)
+    alone, _ = gan.generate(cfg, cgan_weights, train, {2: 300}, seed=5, device=CPU)
+    other, _ = gan.generate(cfg, cgan_weights, train, {2: 300}, seed=6, device=CPU)
+    assert labels.tolist() == [1] * 3 + [2] * 300  # 300 > one generation batch of 256
+    np.testing.assert_array_equal(both[3:], alone)  # a class's noise ignores the other classes
+    assert not np.array_equal(alone, other)
+    assert len({img.tobytes() for img in alone}) == 300  # distinct samples, not one repeated
+    with pytest.raises(InputError, match=r"trained only on \[1, 2\]"):
+        gan.generate(cfg, cgan_weights, train, {0: 4}, seed=5, device=CPU)
+    empty, _ = gan.generate(cfg, cgan_weights, train, {}, seed=5, device=CPU)
+    assert empty.shape == (0, 3, SIDE, SIDE)
+
+
+def test_cgan_fit_refuses_empty_or_absent_classes(cfg: Config, train: SplitArrays) -> None:
+    gan = rebalance_cgan.CganRebalancer()
+    with pytest.raises(InputError, match="no class"):
+        gan.fit(cfg, train, [], seed=0, device=CPU)
+    with pytest.raises(DataError, match="class 7"):
+        gan.fit(cfg, train, [1, 7], seed=0, device=CPU)
+
+
+# ---- divergence ------------------------------------------------------------------------------
+
+def test_cgan_huge_learning_rate_diverges(cfg: Config, train: SplitArrays) -> None:
+    wild = cfg.replace(**{"cgan.lr": 1.0e30})
+    with pytest.raises(TrialDiverged, match="non-finite") as info:
+        rebalance_cgan.CganRebalancer().fit(wild, train, [0, 1, 2], seed=0, device=CPU)
+    assert info.value.stage == "cgan" and info.value.exit_code == 3
+
+
+def _collapse_check(gen: cgan_nets.Generator, train: SplitArrays, class_ids: list[int]) -> None:
+    images, labels, ids = rebalance_cgan._training_images(train, class_ids, CPU)
+    rebalance_cgan.check_mode_collapse(gen.eval(), images, labels, ids, gen.embed.embedding_dim,
+                                       seed=0, device=CPU)
+
+
+def test_collapse_detected_when_generator_ignores_z(train: SplitArrays, cgan_weights) -> None:
+    gen, class_ids, latent = cgan_nets.unpack_weights(cgan_weights)
+    _collapse_check(gen, train, class_ids)  # the trained one passes
+    with torch.no_grad():
+        gen.dense.weight[:, :latent] = 0  # the latent half of the input: output = f(label) only
+    with pytest.raises(TrialDiverged, match=r"mode collapse for class 1: spread"):
+        _collapse_check(gen, train, class_ids)
+
+
+def test_collapse_detected_for_constant_output(train: SplitArrays, cgan_weights) -> None:
+    gen, class_ids, _ = cgan_nets.unpack_weights(cgan_weights)
+    last = gen.body[-2]  # the ConvTranspose2d to 3 channels before tanh
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.2, -0.1, 0.4]))  # one coloured plane, whatever z
+    with pytest.raises(TrialDiverged, match="spread"):
+        _collapse_check(gen, train, class_ids)
+    with torch.no_grad():
+        last.bias.zero_()  # zeroed weights: one flat grey image
+    with pytest.raises(TrialDiverged, match="flat image"):
+        _collapse_check(gen, train, class_ids)
+
+
+def test_smoke_profile_run_is_not_called_collapsed(train: SplitArrays) -> None:
+    # The smoke profile's cGAN (1 epoch, width 8, latent 16, batch 32) barely trains: noisy, not
+    # collapsed; fit must return weights (it runs check_mode_collapse itself).
+    smoke = Config().replace(**{"cgan.epochs": 1, "cgan.batch_size": 32, "cgan.latent_dim": 16,
+                                "cgan.width": 8})
+    for seed in range(3):
+        weights = rebalance_cgan.CganRebalancer().fit(smoke, train, [0, 1, 2], seed=seed,
+                                                      device=CPU)
+        assert weights is not None
+
+
+def test_discriminator_won_needs_consecutive_epochs() -> None:
+    won = (0.001, 9.0)
+    assert rebalance_cgan.discriminator_won([won] * 2) is None
+    assert rebalance_cgan.discriminator_won([won, (0.5, 9.0), won, won]) is None
+    assert rebalance_cgan.discriminator_won([(1.3, 0.8), won, won]) is None
+    reason = rebalance_cgan.discriminator_won([(1.3, 0.8), won, won, won])
+    assert reason is not None and "discriminator won for 3 epochs" in reason

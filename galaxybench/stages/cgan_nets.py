@@ -11,6 +11,7 @@ Usage::
     gen = Generator(num_classes=3, latent_dim=64, width=32, side=16)
     images = gen(torch.randn(8, 64), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]))  # (8, 3, 16, 16)
     logits = Discriminator(num_classes=3, width=32, side=16)(images, labels)   # (8,)
+    gen, class_ids, latent_dim = unpack_weights(pack_weights(gen, [0, 4, 8], 64, 32, 16))
 """
 
 from __future__ import annotations
@@ -91,3 +92,27 @@ class Discriminator(nn.Module):
         plane = self.label_map(labels).view(-1, 1, self.side, self.side).to(images.dtype)
         h = self.body(torch.cat([images, plane], dim=1))
         return self.head(h.flatten(1)).squeeze(1)
+
+
+def pack_weights(gen: Generator, class_ids: list[int], latent_dim: int, width: int,
+                 side: int) -> dict[str, torch.Tensor]:
+    """Generator state (CPU tensors, ``generator.`` prefix) plus what rebuilds it (``meta.``).
+
+    ``meta.class_ids[i]`` is the original class id of label embedding row ``i``;
+    ``meta.shape`` is (latent_dim, width, side).
+    """
+    state = {f"generator.{k}": v.detach().cpu().contiguous().clone()
+             for k, v in gen.state_dict().items()}
+    state["meta.class_ids"] = torch.tensor(class_ids, dtype=torch.int64)
+    state["meta.shape"] = torch.tensor([latent_dim, width, side], dtype=torch.int64)
+    return state
+
+
+def unpack_weights(weights: dict[str, torch.Tensor]) -> tuple[Generator, list[int], int]:
+    """(generator on the CPU in eval mode, class ids, latent_dim) from ``pack_weights``."""
+    class_ids = [int(c) for c in weights["meta.class_ids"].tolist()]
+    latent_dim, width, side = (int(v) for v in weights["meta.shape"].tolist())
+    gen = Generator(len(class_ids), latent_dim, width, side)
+    gen.load_state_dict({k[len("generator."):]: v for k, v in weights.items()
+                         if k.startswith("generator.")})
+    return gen.eval(), class_ids, latent_dim

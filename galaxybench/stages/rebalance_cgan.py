@@ -39,7 +39,7 @@ from galaxybench.stages._common import (
     to_uint8,
 )
 from galaxybench.stages.base import Weights
-from galaxybench.stages.cgan_nets import Discriminator, Generator
+from galaxybench.stages.cgan_nets import Discriminator, Generator, pack_weights, unpack_weights
 from galaxybench.stages.rebalance_none import empty_images
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ def _training_images(train: SplitArrays, classes: list[int], device: torch.devic
     class_ids = sorted({int(c) for c in classes})
     if not class_ids:
         raise InputError("cgan: no class to learn (the rebalancing plan is empty)")
+    if class_ids[0] < 0:
+        raise InputError(f"cgan: class ids must be >= 0, got {class_ids}")
     remap = np.full(max(int(train.labels.max(initial=0)), class_ids[-1]) + 1, -1, np.int64)
     remap[class_ids] = np.arange(len(class_ids))
     for cls in class_ids:
@@ -230,27 +232,6 @@ def _train(cfg: Config, gen: Generator, disc: Discriminator, images: torch.Tenso
     return history
 
 
-def pack_weights(gen: Generator, class_ids: list[int], latent_dim: int, width: int,
-                 side: int) -> Weights:
-    """Generator state (CPU tensors, ``generator.`` prefix) plus what rebuilds it (``meta.``)."""
-    state = {f"generator.{k}": v.detach().cpu().contiguous().clone()
-             for k, v in gen.state_dict().items()}
-    state["meta.class_ids"] = torch.tensor(class_ids, dtype=torch.int64)
-    state["meta.shape"] = torch.tensor([latent_dim, width, side], dtype=torch.int64)
-    return state
-
-
-def unpack_weights(weights: Weights, device: torch.device) -> tuple[Generator, list[int], int]:
-    """(generator in eval mode on device, class ids, latent_dim) from ``pack_weights``' output."""
-    class_ids = [int(c) for c in weights["meta.class_ids"].tolist()]
-    latent_dim, width, side = (int(v) for v in weights["meta.shape"].tolist())
-    gen = Generator(len(class_ids), latent_dim, width, side)
-    gen.load_state_dict({k[len("generator."):]: v for k, v in weights.items()
-                         if k.startswith("generator.")})
-    gen = gen.to(device, memory_format=_memory_format(device)).eval()
-    return gen, class_ids, latent_dim
-
-
 @REBALANCERS.register("cgan")
 class CganRebalancer:
     """Class-conditional DCGAN: learns the LR images of ``classes``, then samples new ones."""
@@ -294,7 +275,8 @@ class CganRebalancer:
             return empty_images(train)
         if weights is None:
             raise InputError("cgan: generate needs the weights returned by fit")
-        gen, class_ids, latent_dim = unpack_weights(weights, device)
+        gen, class_ids, latent_dim = unpack_weights(weights)
+        gen = gen.to(device, memory_format=_memory_format(device))
         missing = sorted(set(wanted) - set(class_ids))
         if missing:
             raise InputError(f"cgan: asked for classes {missing} but trained only on {class_ids}")
