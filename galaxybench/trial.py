@@ -62,11 +62,16 @@ def check_no_leak(data: PreparedData, **fitted_on: np.ndarray) -> None:
 
 
 class _Timer:
-    def __init__(self) -> None:
+    """Seconds per stage; tells ``on_stage`` when a stage starts (progress bars)."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.on_stage = on_stage
 
     @contextmanager
     def __call__(self, stage: str):
+        if self.on_stage is not None:
+            self.on_stage(stage)
         start = time.perf_counter()
         try:
             yield
@@ -121,7 +126,8 @@ def _baseline_minority_f1(ctx: TrialContext, own: float) -> float:
 def evaluate_trial(cfg: Config, data: PreparedData, report: Reporter | None = None, *,
                    device: torch.device | str | None = None, cache_dir: str | Path | None = None,
                    use_cache: bool = True, num_threads: int | None = None, baseline: bool = True,
-                   artifacts_dir: str | Path | None = None) -> R.TrialResult:
+                   artifacts_dir: str | Path | None = None,
+                   on_stage: Callable[[str], None] | None = None) -> R.TrialResult:
     """Run and score one trial of ``cfg`` on ``data``.
 
     Args:
@@ -131,6 +137,7 @@ def evaluate_trial(cfg: Config, data: PreparedData, report: Reporter | None = No
         num_threads: torch CPU threads (a trial's CPUs, so concurrent trials don't oversubscribe).
         baseline: also compute ``minority_f1_delta`` against the baseline at the same seed.
         artifacts_dir: when given, write the real-vs-synthetic and SR comparison PNGs there.
+        on_stage: called with a stage name when that stage starts.
 
     Returns:
         A TrialResult; a GAN that diverges gives status ``diverged`` with the reason (no raise).
@@ -141,7 +148,7 @@ def evaluate_trial(cfg: Config, data: PreparedData, report: Reporter | None = No
     cache = StageCache(cache_dir, enabled=use_cache)
     counts = np.bincount(data.labels, minlength=data.num_classes)
     ctx = TrialContext(cfg, data, device, cache, minority_classes(counts, cfg.eval.minority_fraction))
-    timer = _Timer()
+    timer = _Timer(on_stage)
     base = R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
                          data_fingerprint=data.fingerprint, provenance=R.provenance())
     try:

@@ -1,0 +1,132 @@
+"""evaluate_trial: baseline delta, determinism, stage cache, leakage, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import write_galaxy10_h5
+
+from galaxybench import results as R
+from galaxybench.config import load_profile
+from galaxybench.data.preparation import prepare
+from galaxybench.trial import check_no_leak, evaluate_trial
+from galaxybench.trial_stages import baseline_config, effective_flat
+
+COUNTS = (40, 40, 36, 30, 10, 34, 28, 24, 14, 12)
+
+
+def _structured_pixels(path):
+    """Class-dependent brightness so that the tiny CNN learns something."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        images, labels = f["images"][...], f["ans"][...]
+        images = (images // 4 + (labels[:, None, None, None] * 20)).astype(np.uint8)
+        f["images"][...] = images
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = write_galaxy10_h5(tmp_path_factory.mktemp("d") / "g.h5", counts=COUNTS, size=32,
+                             duplicates=2, conflicting=1)
+    _structured_pixels(path)
+    return prepare(path, load_profile("smoke").data, use_cache=False)
+
+
+def _cfg(*overrides: str):
+    return load_profile("smoke", list(overrides))
+
+
+def _without_timings(result: R.TrialResult) -> dict:
+    d = result.to_dict(with_predictions=True)
+    d.pop(R.STAGE_SECONDS)
+    d.pop("cache_hits")
+    return d
+
+
+def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
+    reports = []
+    result = evaluate_trial(_cfg(), data, report=reports.append, cache_dir=tmp_path)
+    assert result.ok
+    assert result.metrics[R.MINORITY_F1_DELTA] == 0.0
+    assert [r[R.EPOCH] for r in reports] == [1, 2]  # one report per classifier epoch
+    assert result.metrics[R.VAL_MINORITY_F1] == max(r[R.VAL_MINORITY_F1] for r in reports)
+    assert result.metrics[R.BEST_EPOCH] in (1, 2)
+    assert len(result.predictions["index"]) == len(data.splits["test"])
+
+
+def test_same_seed_same_result_on_cpu(data) -> None:
+    cfg = _cfg("rebalance.method=oversample", "classifier.augment=dihedral")
+    a = evaluate_trial(cfg, data, baseline=False)
+    b = evaluate_trial(cfg, data, baseline=False)
+    assert _without_timings(a) == _without_timings(b)
+    c = evaluate_trial(cfg.replace(seed=1), data, baseline=False)
+    assert c.history != a.history
+
+
+def test_cache_trains_srgan_once_across_cgan_settings(data, tmp_path) -> None:
+    cfg = _cfg("upscale.method=srgan", "rebalance.method=cgan")
+    first = evaluate_trial(cfg, data, cache_dir=tmp_path)
+    assert first.cache_hits == {"upscale_srgan": False, "rebalance_cgan": False,
+                                "classifier": False, "baseline": False}
+    other = evaluate_trial(cfg.replace(**{"cgan.lr": 1.0e-3}), data, cache_dir=tmp_path)
+    assert other.cache_hits["upscale_srgan"] is True  # the SRGAN is reused
+    assert other.cache_hits["rebalance_cgan"] is False
+    assert other.cache_hits["baseline"] is True
+    again = evaluate_trial(cfg, data, cache_dir=tmp_path)
+    assert all(again.cache_hits.values())
+    assert _without_timings(again) == _without_timings(first)  # a hit changes nothing
+    assert len(list((tmp_path / "upscale_srgan").glob("*/entry.json"))) == 1
+
+
+def test_no_test_image_reaches_any_fit(data, monkeypatch) -> None:
+    import galaxybench.trial_stages as stages
+    from galaxybench.registry import REBALANCERS, UPSCALERS
+
+    seen: dict[str, list] = {}
+    for registry, name in ((UPSCALERS, "srgan"), (REBALANCERS, "cgan")):
+        cls = registry.get(name)
+        original = cls.fit
+
+        def spy(self, cfg, train, *args, _orig=original, _name=name, **kwargs):
+            seen.setdefault(_name, []).append(train.index.copy())
+            return _orig(self, cfg, train, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "fit", spy)
+    original_train = stages.train_classifier
+
+    def spy_classifier(cfg, train_x, train_y, val_x, val_y, **kwargs):
+        seen.setdefault("classifier", []).append((train_x.copy(), val_x.copy()))
+        return original_train(cfg, train_x, train_y, val_x, val_y, **kwargs)
+
+    monkeypatch.setattr(stages, "train_classifier", spy_classifier)
+    evaluate_trial(_cfg("upscale.method=srgan", "rebalance.method=cgan"), data)
+    test = set(data.splits["test"].tolist())
+    for name in ("srgan", "cgan"):
+        assert seen[name] and all(not test & set(ix.tolist()) for ix in seen[name])
+    # Oracle-free check on pixels: no true test HR image is among the classifier's inputs.
+    oracle = evaluate_trial(_cfg("upscale.method=oracle"), data, baseline=False)
+    assert oracle.ok
+    test_rows = {row.tobytes() for row in data.hr[data.splits["test"]]}
+    train_x, val_x = seen["classifier"][-1]
+    assert not test_rows & {row.tobytes() for row in np.concatenate([train_x, val_x])}
+
+
+def test_check_no_leak_catches_overlaps(data) -> None:
+    check_no_leak(data, fit=data.splits["train"])
+    with pytest.raises(AssertionError, match="test images reached fit"):
+        check_no_leak(data, fit=data.splits["test"][:2])
+
+
+def test_diverged_gan_ends_trial_with_reason(data) -> None:
+    result = evaluate_trial(_cfg("rebalance.method=cgan", "cgan.lr=1.0e+30"), data,
+                            baseline=False)
+    assert result.status == R.STATUS_DIVERGED
+    assert "cgan diverged" in result.reason
+
+
+def test_effective_config_ignores_settings_of_unused_stages() -> None:
+    cfg = _cfg()
+    assert effective_flat(cfg) == effective_flat(cfg.replace(**{"cgan.lr": 0.5, "srgan.depth": 3}))
+    assert effective_flat(cfg) != effective_flat(cfg.replace(**{"classifier.epochs": 3}))
+    assert effective_flat(baseline_config(_cfg("upscale.method=srgan"))) == effective_flat(cfg)
