@@ -1,0 +1,144 @@
+"""``galaxybench sweep`` and ``galaxybench ablate``: Ray Tune runs with a live progress view.
+
+Usage::
+
+    galaxybench sweep                                   # embedded default space, local Ray
+    galaxybench sweep --space paper --address auto --storage /shared/exp --gpus-per-trial 0.25
+    galaxybench sweep --name NAME --storage DIR --resume
+    galaxybench ablate --space smoke --set cgan.lr=1.0e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from galaxybench import results as R
+
+
+def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
+    p.add_argument("--space", default=None,
+                   help="search space: a built-in name (default, paper, paper-grid, smoke) or a "
+                        "YAML file (default: default)")
+    p.add_argument("--data", default=None, metavar="PATH_OR_NAME",
+                   help="Galaxy10 file or name (default: a downloaded file, else the embedded set)")
+    p.add_argument("--name", default=None,
+                   help=f"experiment name (default: {default_name}-<space>-<date-time>)")
+    p.add_argument("--storage", default="experiments",
+                   help="where experiments live; a shared path on a cluster (default: experiments)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join ('auto' or host:port; default: $RAY_ADDRESS, else a "
+                        "private local Ray)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a base config key (repeatable)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs per trial; a fraction packs trials on one GPU (default: the space's)")
+    p.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the local Ray (default: all of this machine's)")
+    p.add_argument("--no-report", action="store_true", help="skip building the report")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sweep`` and ``ablate`` commands."""
+    p = subparsers.add_parser("sweep", help="baseline -> search -> confirm -> report on Ray Tune",
+                              description="Run a hyperparameter sweep on Ray Tune.")
+    _add_common(p, "sweep")
+    p.add_argument("--num-samples", type=int, default=None, help="search trials (default: space's)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the experiment --name in --storage (finished phases skipped)")
+    p.set_defaults(func=_sweep)
+    a = subparsers.add_parser("ablate", help="ablation and classical rows of one config over seeds",
+                              description="Run the ablation grid of the space's base config "
+                                          "(with --set) on the confirmation seeds.")
+    _add_common(a, "ablate")
+    a.set_defaults(func=_ablate, resume=False, num_samples=None)
+
+
+def _space(args: argparse.Namespace) -> Any:
+    from galaxybench.search_space import load_search_space
+
+    space = load_search_space(args.space or "default")
+    return space.with_options(overrides=args.overrides, gpus_per_trial=args.gpus_per_trial,
+                              num_samples=args.num_samples, max_concurrent=args.max_concurrent)
+
+
+class _View:
+    """A rich live line per phase: done/running/failed, best so far, elapsed."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=True)
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self.phases: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, snap: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        self.phases[snap["phase"]] = snap
+        table = Table(box=None, header_style="bold")
+        for col in ("phase", "done", "running", "pending", "failed", f"best {R.OBJECTIVE}",
+                    "elapsed"):
+            table.add_column(col, justify="right" if col != "phase" else "left")
+        for phase, s in self.phases.items():
+            best = "-" if s.get("best") is None else f"{s['best']:.4f}"
+            table.add_row(phase, str(s["done"]), str(s["running"]), str(s["pending"]),
+                          str(s["failed"]), best, f"{s['elapsed_s']:.0f} s")
+        self.live.update(table)
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+        return
+    print(f"experiment: {summary['experiment_dir']} ({summary['seconds']:.0f} s)")
+    for phase, s in summary["phases"].items():
+        print(f"  {phase:9s} trials {s['trials']:3d}  ok {s['ok']:3d}  diverged {s['diverged']:2d}"
+              f"  failed {s['failed']:2d}  pruned {s['pruned']:2d}  {s['seconds']:.0f} s")
+    best = summary.get("best")
+    if best:
+        print(f"best search trial {best['trial_id']}: {R.OBJECTIVE} {best[R.OBJECTIVE]:.4f}")
+    for row, r in summary.get("rows", {}).items():
+        print(f"  {row:12s} test {R.MINORITY_F1} {r[R.MINORITY_F1]:.4f} (n={r['n']})")
+    if summary.get("failed"):
+        print(f"{summary['failed']} trial(s) failed: see results/*.jsonl (status, reason)")
+    if summary.get("report"):
+        print(f"report: {summary['report']}")
+    elif summary.get("report_error"):
+        print(f"no report: {summary['report_error']}")
+    if summary["exit_code"]:
+        print("a phase produced no usable result", file=sys.stderr)
+
+
+def _execute(args: argparse.Namespace, mode: str) -> int:
+    from galaxybench.tune import run_experiment
+
+    if args.resume and not args.name:
+        print("galaxybench: error: --resume needs the --name of the experiment", file=sys.stderr)
+        return 2
+    space = None if args.resume else _space(args)
+    name = args.name or (f"{mode}-{(args.space or 'default').split('/')[-1].removesuffix('.yaml')}"
+                         f"-{time.strftime('%Y%m%d-%H%M%S')}")
+    view = _View()
+    with view.live:
+        summary = run_experiment(space, name=name, storage=args.storage, mode=mode,
+                                 data_source=args.data, address=args.address, resume=args.resume,
+                                 num_cpus=args.num_cpus, progress=view,
+                                 report=not args.no_report)
+    _print_summary(summary, args.json)
+    return int(summary["exit_code"])
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    return _execute(args, "sweep")
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    return _execute(args, "ablate")

@@ -1,0 +1,304 @@
+"""Search spaces as data: a strict loader for ``search_spaces/*.yaml``.
+
+A space names a base config (a profile plus dotted overrides), the parameters to search and their
+distributions, the search algorithm, the seeds of the search and of the confirmation, top-k and the
+resources of one trial. Conversion to Ray lives in ``galaxybench.tune`` (the only Ray importer).
+
+Usage::
+
+    space = load_search_space("smoke")          # or a path to a YAML file
+    cfg = space.base_config(); space.params[0].key, space.search.num_samples
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from galaxybench import config as C
+from galaxybench.errors import ConfigError
+
+KINDS = ("grid", "choice", "uniform", "loguniform", "int")
+ALGORITHMS = ("optuna", "grid", "random")
+SCHEDULERS = ("asha", "fifo")
+_TOP_KEYS = {"description", "base", "params", "search", "seeds", "top_k", "resources"}
+_BASE_KEYS = {"profile", "set"}
+_SEARCH_KEYS = {"algorithm", "num_samples", "scheduler", "max_concurrent", "grace_period",
+                "reduction_factor", "max_failures"}
+_SEED_KEYS = {"search", "confirm"}
+_RESOURCE_KEYS = {"cpu", "gpu"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched config key.
+
+    Attributes:
+        key: a dotted config key (``cgan.lr``).
+        kind: grid (every value, in grid search) | choice | uniform | loguniform | int (inclusive).
+        values: the candidates of grid/choice; empty otherwise.
+        low, high: the bounds of uniform/loguniform/int; None for grid/choice.
+    """
+
+    key: str
+    kind: str
+    values: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def candidates(self) -> tuple[Any, ...]:
+        """Values a grid search enumerates (grid/choice only)."""
+        return self.values
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the search phase samples and prunes."""
+
+    algorithm: str = "optuna"  # optuna (TPE, seeded) | grid | random
+    num_samples: int = 8  # trials (optuna/random) or passes over the grid (grid)
+    scheduler: str = "asha"  # asha (prune on per-epoch val minority F1) | fifo
+    max_concurrent: int = 2
+    grace_period: int = 1  # epochs before ASHA may stop a trial
+    reduction_factor: int = 2
+    max_failures: int = 1  # retries of a crashed trial (a diverged GAN is never retried)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A whole sweep definition, validated."""
+
+    source: str
+    profile: str
+    overrides: dict[str, Any]
+    params: tuple[Param, ...]
+    search: SearchSettings
+    search_seed: int
+    confirm_seeds: tuple[int, ...]
+    top_k: int
+    cpu: float = 1.0
+    gpu: float = 0.0
+    description: str = ""
+
+    def base_config(self) -> C.Config:
+        """The base config: the profile with the space's (and ``--set``) overrides."""
+        cfg = C.load_profile(self.profile)
+        return C.from_flat(dict(self.overrides), cfg) if self.overrides else cfg
+
+    def param_keys(self) -> list[str]:
+        return [p.key for p in self.params]
+
+    def with_options(self, *, overrides: list[str] | tuple[str, ...] = (),
+                     gpus_per_trial: float | None = None, num_samples: int | None = None,
+                     max_concurrent: int | None = None) -> SearchSpace:
+        """A copy with command-line options applied (``--set``, ``--gpus-per-trial``, ...)."""
+        parsed = dict(C.parse_override(text) for text in overrides)
+        for key in parsed:
+            _require(key not in self.param_keys() and key != "seed", f"--set {key}",
+                     "conflicts with a searched parameter or the seeds", self.source)
+        search = self.search
+        if num_samples is not None:
+            _require(num_samples >= 1, "--num-samples", "must be >= 1", self.source)
+            search = dataclasses.replace(search, num_samples=num_samples)
+        if max_concurrent is not None:
+            _require(max_concurrent >= 1, "--max-concurrent", "must be >= 1", self.source)
+            search = dataclasses.replace(search, max_concurrent=max_concurrent)
+        gpu = self.gpu if gpus_per_trial is None else float(gpus_per_trial)
+        _require(gpu >= 0 and (gpu <= 1 or gpu.is_integer()), "--gpus-per-trial",
+                 "must be a fraction in [0, 1] or a whole number", self.source)
+        out = dataclasses.replace(self, search=search, gpu=gpu,
+                                  overrides={**self.overrides, **parsed})
+        out.base_config()  # fail now, not in a trial
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The space as plain data in the YAML schema (parse_search_space reads it back)."""
+        params = {}
+        for p in self.params:
+            params[p.key] = {p.kind: list(p.values) if p.kind in ("grid", "choice")
+                             else [p.low, p.high]}
+        return {
+            "description": self.description,
+            "base": {"profile": self.profile, "set": dict(self.overrides)},
+            "params": params, "search": dataclasses.asdict(self.search),
+            "seeds": {"search": self.search_seed, "confirm": list(self.confirm_seeds)},
+            "top_k": self.top_k, "resources": {"cpu": self.cpu, "gpu": self.gpu},
+        }
+
+    def optuna_distributions(self) -> dict[str, Any]:
+        """Optuna distributions of the params (grid params become categorical)."""
+        from optuna import distributions as D
+
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.kind in ("grid", "choice"):
+                out[p.key] = D.CategoricalDistribution(list(p.values))
+            elif p.kind == "int":
+                out[p.key] = D.IntDistribution(int(p.low), int(p.high))
+            else:
+                out[p.key] = D.FloatDistribution(p.low, p.high, log=p.kind == "loguniform")
+        return out
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _require(cond: bool, key: str, message: str, source: str) -> None:
+    if not cond:
+        raise ConfigError(f"{source}: {key} {message}")
+
+
+def _mapping(tree: Any, where: str, allowed: set[str], source: str) -> dict[str, Any]:
+    _require(isinstance(tree, dict), where, "must be a mapping", source)
+    unknown = sorted(set(tree) - allowed)
+    _require(not unknown, f"{where}.{unknown[0]}" if unknown else where,
+             f"is not a known key (known: {', '.join(sorted(allowed))})", source)
+    return tree
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_value(base: C.Config, key: str, value: Any, where: str, source: str) -> None:
+    """A candidate value must make a valid config (type and range checks of config.py)."""
+    try:
+        C.from_flat({key: value}, base)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {where}: {exc}") from None
+
+
+def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
+    where = f"params.{key}"
+    _require(key in C.flat_keys() and key != "seed", where,
+             "is not a searchable config key (seeds go under `seeds`)", source)
+    # The data are prepared once per sweep on the driver (DESIGN 7), so they cannot vary.
+    _require(not key.startswith("data."), where, "cannot be searched: data are prepared once",
+             source)
+    _require(isinstance(spec, dict) and len(spec) == 1, where,
+             f"must be a mapping with one of {', '.join(KINDS)}", source)
+    kind, arg = next(iter(spec.items()))
+    _require(kind in KINDS, f"{where}.{kind}", f"is not a distribution ({', '.join(KINDS)})",
+             source)
+    where = f"{where}.{kind}"
+    field_type = type(C.to_flat(base)[key])
+    if kind in ("grid", "choice"):
+        _require(isinstance(arg, list) and len(arg) >= 1, where, "must be a non-empty list", source)
+        _require(len({repr(v) for v in arg}) == len(arg), where, "has repeated values", source)
+        for v in arg:
+            _check_value(base, key, v, where, source)
+        return Param(key, kind, values=tuple(arg))
+    _require(isinstance(arg, list) and len(arg) == 2, where, "must be a list [low, high]", source)
+    low, high = arg
+    _require(_is_number(low) and _is_number(high), where,
+             f"bounds must be numbers, got {low!r}, {high!r} (write 1.0e-5, not 1e-5, in YAML)",
+             source)
+    if kind == "int":
+        _require(_is_int(low) and _is_int(high), where, "bounds must be integers", source)
+        _require(field_type is int, where, f"int needs an integer config key, {key} is not", source)
+        _require(low <= high, where, f"needs low <= high, got [{low}, {high}]", source)
+    else:
+        _require(field_type is float, where, f"{kind} needs a float config key; use int", source)
+        _require(low < high, where, f"needs low < high, got [{low}, {high}]", source)
+        _require(kind != "loguniform" or low > 0, where, "needs low > 0", source)
+    for v in (low, high):
+        _check_value(base, key, v, where, source)
+    return Param(key, kind, low=float(low) if kind != "int" else low,
+                 high=float(high) if kind != "int" else high)
+
+
+def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
+    tree = _mapping(tree, "seeds", _SEED_KEYS, source)
+    search, confirm = tree.get("search", 0), tree.get("confirm", [1, 2, 3])
+    _require(_is_int(search) and search >= 0, "seeds.search", "must be an integer >= 0", source)
+    _require(isinstance(confirm, list) and confirm and all(_is_int(s) and s >= 0 for s in confirm),
+             "seeds.confirm", "must be a non-empty list of integers >= 0", source)
+    _require(len(set(confirm)) == len(confirm), "seeds.confirm", "has repeated seeds", source)
+    # DESIGN 1.7: the confirmed runs use fresh seeds, never the one the search selected on.
+    _require(search not in confirm, "seeds.confirm", f"must not contain the search seed {search}",
+             source)
+    return search, tuple(confirm)
+
+
+def _search(tree: Any, params: tuple[Param, ...], source: str) -> SearchSettings:
+    tree = _mapping(tree if tree is not None else {}, "search", _SEARCH_KEYS, source)
+    defaults = SearchSettings()
+    for key in _SEARCH_KEYS - {"algorithm", "scheduler"}:
+        v = tree.get(key, getattr(defaults, key))
+        low = 0 if key == "max_failures" else 1
+        _require(_is_int(v) and v >= low, f"search.{key}", f"must be an integer >= {low}", source)
+    s = SearchSettings(**tree)
+    _require(s.algorithm in ALGORITHMS, "search.algorithm", f"must be one of {ALGORITHMS}", source)
+    _require(s.scheduler in SCHEDULERS, "search.scheduler", f"must be one of {SCHEDULERS}", source)
+    _require(s.reduction_factor >= 2, "search.reduction_factor", "must be >= 2", source)
+    if s.algorithm == "grid":
+        bad = [p.key for p in params if p.kind != "grid"]
+        _require(not bad, f"params.{bad[0]}" if bad else "params",
+                 "must be a grid parameter when search.algorithm is grid", source)
+    return s
+
+
+def _resources(tree: Any, source: str) -> tuple[float, float]:
+    tree = _mapping(tree if tree is not None else {}, "resources", _RESOURCE_KEYS, source)
+    cpu, gpu = tree.get("cpu", 1), tree.get("gpu", 0)
+    _require(_is_number(cpu) and cpu > 0, "resources.cpu", "must be a number > 0", source)
+    _require(_is_number(gpu) and gpu >= 0 and (gpu <= 1 or float(gpu).is_integer()),
+             "resources.gpu", "must be a fraction in [0, 1] or a whole number", source)
+    return float(cpu), float(gpu)
+
+
+def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace:
+    """A validated SearchSpace from plain data; ConfigError naming ``source`` and the key."""
+    tree = _mapping(tree, "top level", _TOP_KEYS, source)
+    base_tree = _mapping(tree.get("base", {}), "base", _BASE_KEYS, source)
+    profile = base_tree.get("profile", "default")
+    _require(isinstance(profile, str), "base.profile", "must be a profile name", source)
+    overrides = base_tree.get("set") or {}
+    _require(isinstance(overrides, dict), "base.set", "must be a mapping of config keys", source)
+    for key in overrides:
+        _require(key in C.flat_keys() and key != "seed", f"base.set.{key}",
+                 "is not a config key", source)
+    try:
+        base = C.from_flat(dict(overrides), C.load_profile(profile))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: base: {exc}") from None
+    params_tree = tree.get("params") or {}
+    _require(isinstance(params_tree, dict), "params", "must be a mapping", source)
+    params = tuple(_param(k, v, base, source) for k, v in params_tree.items())
+    search_seed, confirm_seeds = _seeds(tree.get("seeds", {}), source)
+    top_k = tree.get("top_k", 1)
+    _require(_is_int(top_k) and top_k >= 1, "top_k", "must be an integer >= 1", source)
+    cpu, gpu = _resources(tree.get("resources"), source)
+    description = tree.get("description", "")
+    _require(isinstance(description, str), "description", "must be a string", source)
+    return SearchSpace(source=source, profile=profile, overrides=dict(overrides), params=params,
+                       search=_search(tree.get("search"), params, source),
+                       search_seed=search_seed, confirm_seeds=confirm_seeds, top_k=top_k,
+                       cpu=cpu, gpu=gpu, description=description)
+
+
+def search_space_names() -> list[str]:
+    """Names of the built-in search spaces (galaxybench/search_spaces/*.yaml)."""
+    folder = resources.files("galaxybench") / "search_spaces"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_search_space(name_or_path: str | Path = "default") -> SearchSpace:
+    """A built-in space by name, or a YAML file; ConfigError naming the file and key if invalid."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        path = Path(text)
+    elif text in search_space_names():
+        path = Path(str(resources.files("galaxybench") / "search_spaces" / f"{text}.yaml"))
+    else:
+        raise ConfigError(f"unknown search space {text!r} "
+                          f"(known: {', '.join(search_space_names())}; or a path to a .yaml file)")
+    return parse_search_space(C.read_yaml(path), source=path.name)

@@ -1,0 +1,95 @@
+"""Live sweep progress from Ray Tune: a Tune Callback that turns trial states into a small dict.
+
+The callback is pickled into Ray's experiment state (``Tuner.restore`` brings it back), so it holds
+no reference to the view: it hands snapshots to the module-level sink that ``galaxybench.tune``
+sets for the running sweep. Only the CLI draws them.
+
+Usage::
+
+    set_sink(lambda snapshot: print(snapshot["done"], snapshot["best"]))
+    RunConfig(callbacks=[ProgressCallback("search")])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune import Callback
+
+from galaxybench import results as R
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[dict[str, Any]], None]
+_SINK: Sink | None = None
+_STARTED: float = time.monotonic()
+
+
+def set_sink(sink: Sink | None, *, started: float | None = None) -> None:
+    """Route progress snapshots to ``sink`` (None: drop them); ``started`` is the sweep's clock."""
+    global _SINK, _STARTED
+    _SINK = sink
+    _STARTED = time.monotonic() if started is None else started
+
+
+def emit(snapshot: dict[str, Any]) -> None:
+    """Send one snapshot to the sink; a failing view never breaks the sweep."""
+    if _SINK is None:
+        return
+    try:
+        _SINK({**snapshot, "elapsed_s": time.monotonic() - _STARTED})
+    except Exception:  # the view is cosmetic; keep the sweep running
+        log.exception("progress view failed")
+
+
+def snapshot(phase: str, trials: list[Any]) -> dict[str, Any]:
+    """Counts by state and the best validation minority F1 so far, from Tune's Trial objects."""
+    counts = {"done": 0, "running": 0, "pending": 0, "failed": 0}
+    best = -math.inf
+    for trial in trials:
+        status = trial.status
+        if status == "TERMINATED":
+            counts["done"] += 1
+        elif status == "ERROR":
+            counts["failed"] += 1
+        elif status == "RUNNING":
+            counts["running"] += 1
+        else:
+            counts["pending"] += 1
+        value = (trial.last_result or {}).get(R.OBJECTIVE)
+        status_ok = (trial.last_result or {}).get("status", R.STATUS_OK) == R.STATUS_OK
+        if isinstance(value, (int, float)) and math.isfinite(value) and status_ok:
+            best = max(best, float(value))
+    return {"phase": phase, "total": len(trials), **counts,
+            "best": None if best == -math.inf else best}
+
+
+class ProgressCallback(Callback):
+    """Emits a snapshot at most every ``interval_s`` seconds and whenever a trial ends."""
+
+    def __init__(self, phase: str, interval_s: float = 0.5) -> None:
+        self.phase = phase
+        self.interval_s = interval_s
+        self._last = 0.0
+
+    def _maybe_emit(self, trials: list[Any], force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval_s:
+            self._last = now
+            emit(snapshot(self.phase, trials))
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self._maybe_emit(trials)
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._maybe_emit(trials, force=True)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._maybe_emit(trials, force=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
