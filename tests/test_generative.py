@@ -1,4 +1,4 @@
-"""Generative quality: galaxy-domain FID/KID/PRC against scipy and hand references; offline Inception.
+"""Generative quality: domain FID/KID/PRC against scipy and hand references; offline Inception.
 
 Usage: ``pytest tests/test_generative.py`` (the Inception wiring test is marked slow).
 """

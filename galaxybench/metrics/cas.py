@@ -59,6 +59,20 @@ def _stratified_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def _why_not(synthetic_labels: np.ndarray, classes: list[int], names: list[str],
+             n_test: int) -> str | None:
+    """Why CAS cannot be computed on these sets, or None."""
+    if len(classes) < 2:
+        return f"CAS needs >= 2 augmented classes, got {len(classes)}"
+    short = [n for c, n in zip(classes, names, strict=True)
+             if np.sum(synthetic_labels == c) < MIN_PER_CLASS]
+    if short:
+        return f"fewer than {MIN_PER_CLASS} synthetic images of {', '.join(short)}"
+    if n_test == 0:
+        return "no real test images of the augmented classes"
+    return None
+
+
 def _nulls(reason: str, n_train: int = 0, n_test: int = 0) -> dict[str, Any]:
     log.info("CAS skipped: %s", reason)
     return {CAS_ACCURACY: None, CAS_PER_CLASS_RECALL: {}, CAS_N_TRAIN: n_train, "cas_n_val": 0,
@@ -88,20 +102,16 @@ def classifier_accuracy_score(cfg: Config, synthetic: np.ndarray, synthetic_labe
     _check("synthetic images", synthetic, synthetic_labels, num_classes)
     _check("test images", test, test_labels, num_classes)
     classes = sorted({int(c) for c in classes})
+    if any(not 0 <= c < num_classes for c in classes):
+        raise InputError(f"augmented classes {classes} outside 0..{num_classes - 1}")
     names = [class_names[c] if class_names is not None else str(c) for c in classes]
-    counts = {c: int(np.sum(synthetic_labels == c)) for c in classes}
     test_pick = np.flatnonzero(np.isin(test_labels, classes))
-    if len(classes) < 2:
-        return _nulls(f"CAS needs >= 2 augmented classes, got {len(classes)}", 0, len(test_pick))
-    short = [n for c, n in zip(classes, names) if counts[c] < MIN_PER_CLASS]
-    if short:
-        return _nulls(f"fewer than {MIN_PER_CLASS} synthetic images of {', '.join(short)}",
-                      sum(counts.values()), len(test_pick))
-    if len(test_pick) == 0:
-        return _nulls("no real test images of the augmented classes", sum(counts.values()), 0)
+    pick = np.flatnonzero(np.isin(synthetic_labels, classes))
+    reason = _why_not(synthetic_labels, classes, names, len(test_pick))
+    if reason is not None:
+        return _nulls(reason, len(pick), len(test_pick))
     remap = np.full(num_classes, -1, np.int64)
     remap[classes] = np.arange(len(classes))  # original class index -> 0..k-1
-    pick = np.flatnonzero(np.isin(synthetic_labels, classes))
     x, y = synthetic[pick], remap[synthetic_labels[pick]]
     train, val = _stratified_split(y, seed)
     run = train_classifier(cfg, x[train], y[train], x[val], y[val], num_classes=len(classes),
@@ -114,7 +124,7 @@ def classifier_accuracy_score(cfg: Config, synthetic: np.ndarray, synthetic_labe
     return {
         CAS_ACCURACY: float(np.trace(cm) / cm.sum()),
         CAS_PER_CLASS_RECALL: {n: float(r) if p else None
-                               for n, r, p in zip(names, recall, present)},
+                               for n, r, p in zip(names, recall, present, strict=True)},
         CAS_N_TRAIN: len(train), "cas_n_val": len(val), CAS_N_TEST: len(test_pick),
         "cas_chance": float(cm.sum(axis=1).max() / cm.sum()),
         "cas_best_epoch": run.best_epoch, "cas_reason": None,
