@@ -93,7 +93,7 @@ def test_hand_checked_rows(report):
     assert board.loc["weighted_ce", "gain_win_share"] == pytest.approx(1 / 3)
     # top-2 diverged on seed 101: two seeds paired, and the failure is shown, not dropped
     assert board.loc["top-2", "gain_n"] == 2
-    assert board.loc["top-2", "status"] == "1 of 3 failed"
+    assert board.loc["top-2", "status"] == "1 diverged of 3"
     assert "diverged (cgan: non-finite generator loss" in board.loc["top-2", "failures"]
     assert board.loc["oracle", "role"] == "upper bound"
     assert board.loc["top-1", "psnr_srgan_mean"] == pytest.approx(np.mean([26.5 + s % 3
@@ -106,11 +106,12 @@ def test_failed_trials_show_everywhere(report):
     assert len(trials) == sum(len(_jsonl(f"{p}.jsonl")) for p in ("baseline", "search",
                                                                   "confirm"))
     bad = trials[trials["status"] != "ok"].set_index("trial_id")
-    assert set(bad["status"]) == {"failed", "diverged"}
+    assert set(bad["status"]) == {"failed", "diverged", "pruned"}
     assert bad.loc["search_002", "reason"] == "ray worker died (OOM)"
+    assert bad.loc["search_007", "reason"] == "stopped early by ASHA after 2 epochs"
     md = (report / "leaderboard.md").read_text()
     html = (report / "index.html").read_text()
-    for text in ("ray worker died (OOM)", "cgan: discriminator collapse", "1 of 3 failed",
+    for text in ("ray worker died (OOM)", "cgan: discriminator collapse", "1 diverged of 3",
                  "dihedral (not run)"):
         assert text in md and text in html
 
@@ -119,7 +120,7 @@ def test_per_class_and_search_summary(report):
     md = (report / "leaderboard.md").read_text()
     # Disturbed: baseline mean 0.40 - 0.05 = 0.35, top-1 mean 0.46 - 0.05 = 0.41
     assert "| Disturbed | yes | 0.3500 | 0.4100 | +0.0600 |" in md
-    assert "| search | 7 | 5 | 1 | 1 |" in md
+    assert "| search | 8 | 5 | 1 | 1 | 1 |" in md  # trials, ok, pruned, diverged, failed
     assert "Best validation minority F1: 0.4800 (trial search_000)" in md
     section = md.split("### Parameter importance")[1]
     for param in ("srgan.depth", "cgan.lr", "rebalance.threshold"):
@@ -133,6 +134,7 @@ def test_provenance_and_files(report):
     assert prov["git_revisions"] == ["abc123"] and prov["hardware"] == ["cpu"]
     assert prov["sweep_yaml"] == (FIXTURE / "sweep.yaml").read_text()
     assert prov["seeds"]["confirm"] == [100, 101, 102]
+    assert prov["data_source"] == "synthetic-small"
     pngs = sorted((report / "figures").glob("*.png"))
     names = {p.name for p in pngs}
     assert {"per_class_f1.png", "confusion_baseline.png", "confusion_top-1.png",
@@ -142,10 +144,16 @@ def test_provenance_and_files(report):
     assert "http://" not in html and "https://" not in html and "<script" not in html
 
 
-def test_no_journal_gives_a_note(experiment, tmp_path):
+def test_ablate_experiment_without_search(experiment, tmp_path):
+    # `galaxybench ablate` writes no search phase and no journal: the report still builds.
     (experiment / "search" / "optuna.journal").unlink()
+    (experiment / "results" / "search.jsonl").unlink()
     out = build_report(experiment, tmp_path / "out")
-    assert "no Optuna journal" in (out / "leaderboard.md").read_text()
+    md = (out / "leaderboard.md").read_text()
+    assert "no Optuna journal" in md
+    assert "| search | 0 | 0 | 0 | 0 | 0 |" in md
+    assert not (out / "figures" / "search_progress.png").exists()
+    assert (out / "figures" / "per_class_f1.png").is_file()
 
 
 def test_every_embedded_string_is_escaped_and_trial_images_embedded(experiment, tmp_path):

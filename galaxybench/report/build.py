@@ -38,12 +38,16 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
     prov = [r.get("provenance") or {} for r in recs]
     versions = next((p["versions"] for p in prov if p.get("versions")), {})
     sweep_data = exp.sweep.get("data")
+    base = exp.sweep.get("resolved_base_config")
+    split_seeds = _distinct([r["config"].get("data.split_seed") for r in recs])
+    if not split_seeds and isinstance(base, dict):  # trials that failed before recording config
+        split_seeds = _distinct([base.get("data.split_seed")])
     return {
         "experiment": exp.name, "experiment_dir": str(exp.path.resolve()),
         "generated_at": generated_at,
         "data_source": sweep_data if isinstance(sweep_data, str) else None,
         "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
-        "split_seeds": _distinct([r["config"].get("data.split_seed") for r in recs]),
+        "split_seeds": split_seeds,
         "seeds": {phase: _distinct([r.get("seed") for r in exp.phase(phase)])
                   for phase in ("baseline", "search", "confirm")},
         "versions": versions, "git_revisions": _distinct([p.get("git_revision") for p in prov]),

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from galaxybench import results as R
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.search import STATUS_PRUNED
 from galaxybench.report.tables import key_params
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def confusion_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figur
 
 def search_progress_figure(records: list[dict[str, Any]]) -> Figure:
     """Validation minority F1 by trial order with the best so far; failed trials as red x."""
+
     val = np.array([r.get(R.VAL_MINORITY_F1) if r.get("status") == R.STATUS_OK else None
                     for r in records], dtype=float)
     order = np.arange(1, len(records) + 1)
@@ -80,9 +82,18 @@ def search_progress_figure(records: list[dict[str, Any]]) -> Figure:
     best = np.fmax.accumulate(np.where(done, val, -np.inf))
     ax.step(order[np.isfinite(best)], best[np.isfinite(best)], where="post", color="C1",
             label="best so far")
-    if (~done).any():
-        floor = float(np.nanmin(val)) if done.any() else 0.0
-        ax.scatter(order[~done], np.full((~done).sum(), floor), marker="x", color="red",
+    # Pruned trials reported validation scores before ASHA stopped them: shown, not counted.
+    pruned = np.array([r.get("status") == STATUS_PRUNED for r in records])
+    pruned_val = np.array([r.get(R.VAL_MINORITY_F1) if p else None
+                           for r, p in zip(records, pruned, strict=True)], dtype=float)
+    if np.isfinite(pruned_val).any():
+        keep = np.isfinite(pruned_val)
+        ax.scatter(order[keep], pruned_val[keep], facecolors="none", edgecolors="grey",
+                   label="pruned (ASHA)")
+    bad = ~done & ~pruned
+    if bad.any():
+        floor = float(np.nanmin(np.concatenate([val, pruned_val]))) if done.any() else 0.0
+        ax.scatter(order[bad], np.full(bad.sum(), floor), marker="x", color="red",
                    label="failed / diverged")
     ax.set_xlabel("trial (order finished)")
     ax.set_ylabel("validation minority F1")

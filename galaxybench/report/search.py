@@ -23,6 +23,9 @@ from galaxybench.report.experiment import PHASES, Experiment
 log = logging.getLogger(__name__)
 
 STUDY_NAME = "search"
+# "pruned" is written by the sweep for trials ASHA stopped early (validation metrics only).
+STATUS_PRUNED = "pruned"
+STATUSES = (R.STATUS_OK, STATUS_PRUNED, R.STATUS_DIVERGED, R.STATUS_FAILED)
 # Below this many completed trials an importance estimate is noise, so none is reported.
 MIN_TRIALS_FOR_IMPORTANCE = 5
 
@@ -32,8 +35,8 @@ class SearchSummary:
     """What the search did.
 
     Attributes:
-        counts: one row per phase: trials, ok, diverged, failed.
-        failures: every trial that did not end ok, with phase, row, trial, seed, status, reason.
+        counts: one row per phase: trials, ok, pruned, diverged, failed (and any other status).
+        failures: every failed or diverged trial: phase, row, trial, seed, status, reason.
         best_val: the best validation minority F1 of an ok search trial (NaN if none).
         best_trial: that trial's id, None if none.
         best_config: that trial's config (dotted keys), {} if none.
@@ -51,19 +54,20 @@ class SearchSummary:
 
 
 def _counts(exp: Experiment) -> pd.DataFrame:
+    """Trials per phase and status (ok, pruned by ASHA, diverged, failed, any other status)."""
+    statuses = list(STATUSES) + sorted({str(r.get("status")) for r in exp.records} - set(STATUSES))
     out = []
     for phase in PHASES:
-        recs = exp.phase(phase)
-        statuses = [r.get("status") for r in recs]
-        out.append({"phase": phase, "trials": len(recs),
-                    **{s: statuses.count(s) for s in (R.STATUS_OK, R.STATUS_DIVERGED,
-                                                      R.STATUS_FAILED)}})
+        found = [str(r.get("status")) for r in exp.phase(phase)]
+        out.append({"phase": phase, "trials": len(found), **{s: found.count(s) for s in statuses}})
     return pd.DataFrame(out)
 
 
 def _failures(exp: Experiment) -> pd.DataFrame:
+    """Every trial that neither finished ok nor was pruned (pruning is the search working)."""
     cols = ["phase", "row", "trial_id", "seed", "status", "reason"]
-    rows = [{c: r.get(c) for c in cols} for r in exp.records if r.get("status") != R.STATUS_OK]
+    rows = [{c: r.get(c) for c in cols} for r in exp.records
+            if r.get("status") not in (R.STATUS_OK, STATUS_PRUNED)]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -11,6 +11,7 @@ dropped silently: they are counted per row (``n_failed``, ``failures``) and list
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,6 +70,14 @@ def _failures(records: list[dict[str, Any]]) -> str:
                      for r in records if r.get("status") != R.STATUS_OK)
 
 
+def _status(group: list[dict[str, Any]]) -> str:
+    """"ok", or e.g. "1 diverged, 1 failed of 3": what went wrong, never hidden."""
+    bad = Counter(str(r.get("status")) for r in group if r.get("status") != R.STATUS_OK)
+    if not bad:
+        return "ok"
+    return ", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(group)}"
+
+
 def _compute_seconds(records: list[dict[str, Any]]) -> float:
     """Compute spent by every trial of the row, failed ones included (they cost time too)."""
     total = 0.0
@@ -102,7 +111,7 @@ def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float]
     n_failed = len(group) - len(ok)
     entry: dict[str, Any] = {
         "row": row, "role": _role(row, config), "config_id": (ok or group)[0].get("config_id"),
-        "status": "ok" if not n_failed else f"{n_failed} of {len(group)} failed",
+        "status": _status(group),
         "n": minority.n, "n_failed": n_failed,
         "seeds": " ".join(str(s) for s in sorted({r.get("seed") for r in group}, key=str)),
     }
