@@ -10,6 +10,7 @@ import os
 import h5py
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import train_test_split
 
 from galaxybench import paths
@@ -51,20 +52,36 @@ def test_area_resize_matches_hand_means():
     rng = np.random.default_rng(1)
     native = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     hr, lr = resize_block(native, 16)
-    assert hr.dtype == lr.dtype == np.uint8 or str(hr.dtype) == "torch.uint8"
-    assert np.array_equal(hr.numpy(), np.rint(_block_mean(native.astype(np.float64), 2)))
-    assert np.array_equal(lr.numpy(), np.rint(_block_mean(native.astype(np.float64), 4)))
+    assert str(hr.dtype) == str(lr.dtype) == "torch.uint8"
+    assert np.array_equal(hr.numpy(), np.floor(0.5 + _block_mean(native.astype(np.float64), 2)))
+    assert np.array_equal(lr.numpy(), np.floor(0.5 + _block_mean(native.astype(np.float64), 4)))
     tiny = np.zeros((1, 4, 4, 3), np.uint8)
     tiny[0, :2, :2, 0] = [[10, 20], [30, 41]]  # mean 25.25 -> 25
     assert resize_block(tiny, 2)[0][0, 0, 0, 0].item() == 25
+    tiny[0, 1, 1, 0] = 42  # mean 25.5 rounds half up to 26
+    assert resize_block(tiny, 2)[0][0, 0, 0, 0].item() == 26
+    hr, lr = resize_block(native[..., 0], 16)  # greyscale is replicated to 3 channels
+    assert hr.shape == (5, 3, 16, 16) and (hr[:, 0] == hr[:, 2]).all()
 
+
+def test_area_resize_non_integer_factor_matches_float_area():
+    rng = np.random.default_rng(2)
+    native = rng.integers(0, 256, (2, 20, 20, 3), dtype=np.uint8)
+    hr, _ = resize_block(native, 8)
+    ref = torch.nn.functional.interpolate(torch.from_numpy(native).permute(0, 3, 1, 2).double(),
+                                          size=(8, 8), mode="area")
+    assert np.abs(hr.numpy() - np.floor(ref.numpy() + 0.5)).max() <= 1  # float32 vs float64
+    # Each HR pixel of a 20 -> 8 area resize averages a 2.5 x 2.5 footprint: check a corner
+    # by hand with adaptive pooling's windows (rows 0..2, cols 0..2).
+    corner = native[0, 0:3, 0:3, 1].astype(np.float64).mean()
+    assert abs(int(hr[0, 1, 0, 0]) - corner) <= 0.5 + 1e-9
 
 def test_prepare_arrays_are_the_resized_kept_rows(tiny_h5):
     data = prepare(tiny_h5, DataConfig(hr_size=8), use_cache=False)
     with h5py.File(tiny_h5) as f:
         images, labels = f["images"][()], f["ans"][()]
     keep = dedupe(*(h5py.File(tiny_h5)[k][()] for k in ("ra", "dec")), labels.astype(int)).keep
-    expect = np.rint(_block_mean(images[keep].astype(np.float64), 3))  # 24 px -> 8 px
+    expect = np.floor(0.5 + _block_mean(images[keep].astype(np.float64), 3))  # 24 px -> 8 px
     assert data.hr.shape == (103, 3, 8, 8) and data.lr.shape == (103, 3, 4, 4)
     assert np.array_equal(data.hr, expect) and np.array_equal(data.labels, labels[keep])
     assert data.info["n_read"] == 110 and data.info["n_duplicates_dropped"] == 7
