@@ -62,3 +62,12 @@ def test_paired_gain_by_hand():
 def test_paired_gain_without_common_seeds_is_empty():
     g = stats.paired_gain({1: 0.5}, {2: 0.4})
     assert g.n == 0 and math.isnan(g.mean) and math.isnan(g.win_share)
+
+
+def test_one_seed_is_shown_as_having_no_interval():
+    from galaxybench.report import display
+
+    s = stats.summarize([0.42])
+    assert display.interval(s.ci_low, s.ci_high, s.n) == "n=1: no interval"
+    assert display.mean_std(s.mean, s.std, s.n) == "0.4200"
+    assert display.interval(0.1, 0.2, 3, sign=True) == "[+0.1000, +0.2000]"

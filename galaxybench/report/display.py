@@ -91,7 +91,8 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
             "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
             "95% CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
             "Δ vs baseline": number(r["gain_mean"], sign=True),
-            "Δ 95% CI": interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
+            "Δ 95% CI": DASH if r["row"] == "baseline" else interval(
+                r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
             "Macro F1": number(r["macro_f1_mean"]), "Accuracy": number(r["accuracy_mean"]),
         })
     return pd.DataFrame(out)

@@ -125,11 +125,20 @@ def param_figure(records: list[dict[str, Any]], key: str) -> Figure:
     return fig
 
 
+def _matrix(value: Any) -> np.ndarray | None:
+    """A square float matrix, or None for anything else (a ragged or malformed entry)."""
+    try:
+        m = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return m if m.ndim == 2 and m.shape[0] == m.shape[1] and m.size else None
+
+
 def _confusion(exp: Experiment, row: str) -> np.ndarray | None:
-    mats = [np.asarray(r[R.CONFUSION_MATRIX], dtype=float) for r in exp.confirmed
-            if r.get("row") == row and r.get("status") == R.STATUS_OK
-            and r.get(R.CONFUSION_MATRIX)]
-    mats = [m for m in mats if m.ndim == 2 and m.shape == mats[0].shape]
+    mats = [_matrix(r.get(R.CONFUSION_MATRIX)) for r in exp.confirmed
+            if r.get("row") == row and r.get("status") == R.STATUS_OK]
+    mats = [m for m in mats if m is not None]
+    mats = [m for m in mats if m.shape == mats[0].shape]
     return np.sum(mats, axis=0) if mats else None  # summed over seeds before normalizing
 
 

@@ -105,7 +105,8 @@ def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float]
         gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
         delta = 0.0
     else:
-        gain = stats.paired_gain({r["seed"]: _num(r.get(R.MINORITY_F1)) for r in ok}, baseline)
+        gain = stats.paired_gain({r.get("seed"): _num(r.get(R.MINORITY_F1)) for r in ok},
+                                 baseline)
         delta = _mean(ok, R.MINORITY_F1_DELTA)
     config = (ok or group)[0]["config"]
     n_failed = len(group) - len(ok)
@@ -138,12 +139,14 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in confirmed:
         groups.setdefault(str(r.get("row")), []).append(r)
-    baseline = {r["seed"]: _num(r.get(R.MINORITY_F1)) for r in _ok(groups.get(BASELINE_ROW, []))}
+    baseline = {r.get("seed"): _num(r.get(R.MINORITY_F1))
+                for r in _ok(groups.get(BASELINE_ROW, []))}
     params = key_params(confirmed)
     board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
     score = board["minority_f1_delta_mean"].fillna(board["gain_mean"])
+    # Ties keep file order (baseline, top-1, top-2, ...): mergesort is stable.
     board = board.assign(_score=score).sort_values(
-        ["_score", "minority_f1_mean", "row"], ascending=[False, False, True], na_position="last",
+        ["_score", "minority_f1_mean"], ascending=[False, False], na_position="last",
         kind="mergesort").drop(columns="_score")
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board.reset_index(drop=True)
