@@ -126,10 +126,10 @@ def test_batch_size_does_not_change_metrics(data):
 
 
 def test_records_protocol_and_ns(data):
-    q = _quality(data, max_samples=50, seed=3)
+    q = _quality(data, max_samples=50, seed=3, kid_subsets=5)
     assert q["quality_n_real"] == 50 and q["quality_n_synthetic"] == 48
     assert q["quality_n_per_class"]["Disturbed"] == {"real": 30, "synthetic": 24}
-    assert q["kid_subset_size"] == 48 and q["fid_low_n"] is True
+    assert q["kid_subset_size"] == 48 and q["kid_subsets"] == 5 and q["fid_low_n"] is True
     assert q["feature_extractor"] == "galaxy-domain:penultimate"
     assert "galaxy-domain" in q["quality_protocol"] and "48" in q["quality_protocol"]
     assert set(q["kid_domain_per_class"]) == {"Disturbed", "Merging"}

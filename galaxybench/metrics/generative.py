@@ -119,7 +119,8 @@ def _too_few(metric: str, n_real: int, n_synthetic: int) -> str | None:
 
 
 def _domain_pair(network: nn.Module, synthetic: np.ndarray, real: np.ndarray, *, with_prc: bool,
-                 cuda: bool, seed: int, batch_size: int) -> tuple[dict[str, Any], dict[str, str]]:
+                 cuda: bool, seed: int, batch_size: int, kid_subsets: int
+                 ) -> tuple[dict[str, Any], dict[str, str]]:
     """FID, KID (and precision/recall) of one synthetic/real pair: (values, reasons for None)."""
     n_real, n_syn = len(real), len(synthetic)
     values: dict[str, Any] = {"fid": None, "kid": None, "kid_std": None, "precision": None,
@@ -131,7 +132,7 @@ def _domain_pair(network: nn.Module, synthetic: np.ndarray, real: np.ndarray, *,
         return values, reasons
     subset = min(KID_MAX_SUBSET, n_real, n_syn)
     # Subsets that contain every sample of both sets are all the same: compute one, not 100.
-    subsets = 1 if subset == n_real == n_syn else KID_SUBSETS
+    subsets = 1 if subset == n_real == n_syn else kid_subsets
     out = _fidelity(synthetic, real, cuda=cuda, seed=seed, batch_size=batch_size,
                     feature_extractor=DOMAIN_EXTRACTOR, kid_subset_size=subset, kid_subsets=subsets,
                     prc_neighborhood=PRC_NEIGHBORHOOD, **wanted, **{DOMAIN_NETWORK_KWARG: network})
@@ -176,7 +177,8 @@ def _protocol(max_samples: int, seed: int, subset: int | None, subsets: int | No
 def domain_quality(feature_net: nn.Module, real: np.ndarray, real_labels: np.ndarray,
                    synthetic: np.ndarray, synthetic_labels: np.ndarray, classes: Sequence[int],
                    class_names: Sequence[str], *, device: torch.device, max_samples: int = 2048,
-                   seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+                   seed: int = 0, batch_size: int = 256, kid_subsets: int = KID_SUBSETS
+                   ) -> dict[str, Any]:
     """FID, KID and precision/recall of synthetic vs real train images, galaxy-domain features.
 
     Args:
@@ -186,6 +188,9 @@ def domain_quality(feature_net: nn.Module, real: np.ndarray, real_labels: np.nda
         real_labels, synthetic_labels: (n,) class indices.
         classes: the augmented classes (indices into ``class_names``).
         max_samples: cap per image set, overall and per class, drawn deterministically by ``seed``.
+        batch_size: images per feature-extraction batch (does not change the values).
+        kid_subsets: KID subsets (torch-fidelity's default 100); the polynomial kernels of the
+            subsets are most of the cost, so a budget-bound trial may lower it.
 
     Returns:
         ``fid_domain``, ``kid_domain``, ``kid_domain_std``, ``precision_domain``, ``recall_domain``
@@ -198,11 +203,13 @@ def domain_quality(feature_net: nn.Module, real: np.ndarray, real_labels: np.nda
     _check_images("synthetic images", synthetic, synthetic_labels)
     if real.shape[2:] != synthetic.shape[2:]:
         raise InputError(f"real images are {real.shape[2:]} but synthetic {synthetic.shape[2:]}")
+    if kid_subsets < 1:
+        raise InputError(f"kid_subsets must be >= 1, got {kid_subsets}")
     ensure_registered()  # a Ray worker may hold a fresh torch-fidelity registry
     cuda, scope = _device_scope(device)
     real_labels, synthetic_labels = np.asarray(real_labels), np.asarray(synthetic_labels)
     classes = [int(c) for c in classes]
-    kwargs = dict(cuda=cuda, seed=seed, batch_size=batch_size)
+    kwargs = dict(cuda=cuda, seed=seed, batch_size=batch_size, kid_subsets=kid_subsets)
     pick_real = _subsample(np.flatnonzero(np.isin(real_labels, classes)), max_samples, seed)
     pick_syn = _subsample(np.flatnonzero(np.isin(synthetic_labels, classes)), max_samples, seed)
     with scope:
