@@ -1,0 +1,210 @@
+"""Tests of the embedded synthetic Galaxy10 generator (issue 2, part 6).
+
+Usage: ``pytest tests/test_synthetic.py``. Tiny scales (12 images per class) at 16-32 px.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from scipy.special import gammainc
+
+from galaxybench.data import morphology, render, synthetic
+from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
+from galaxybench.errors import InputError
+
+TINY = 0.001  # every class at its minimum of 12 images: 120 rows
+
+
+@pytest.fixture(scope="module")
+def tiny() -> dict[str, np.ndarray]:
+    return synthetic.generate(scale=TINY, size=16, seed=3)
+
+
+def test_keys_dtypes_shapes_ranges(tiny):
+    assert set(tiny) == {"images", "ans", "ra", "dec", "redshift", "pxscale"}
+    n = 10 * synthetic.MIN_PER_CLASS
+    assert tiny["images"].shape == (n, 16, 16, 3) and tiny["images"].dtype == np.uint8
+    assert tiny["ans"].dtype == np.int64 and set(np.unique(tiny["ans"])) == set(range(10))
+    for key in ("ra", "dec", "redshift", "pxscale"):
+        assert tiny[key].shape == (n,) and tiny[key].dtype == np.float64
+    assert np.all((tiny["ra"] >= 0) & (tiny["ra"] < 360))
+    assert np.all((tiny["dec"] >= -20) & (tiny["dec"] <= 35))
+    assert set(np.unique(tiny["pxscale"])) <= {0.262, 0.524}
+    z = tiny["redshift"]
+    assert np.isnan(z).any() and np.all((z[~np.isnan(z)] > 0) & (z[~np.isnan(z)] < 0.5))
+    # Images are not blank: a dark sky with a brighter galaxy in the middle.
+    centre = tiny["images"][:, 6:10, 6:10].mean(axis=(1, 2, 3))
+    corner = tiny["images"][:, :3, :3].mean(axis=(1, 2, 3))
+    assert np.mean(centre > corner + 10) > 0.9
+
+
+def test_rows_sorted_by_class(tiny):
+    assert np.all(np.diff(tiny["ans"]) >= 0)
+
+
+def test_counts_proportional_to_decals():
+    assert synthetic.class_counts(1.0).tolist() == list(DECALS_COUNTS)
+    assert synthetic.class_counts(1.0).sum() == 17_736
+    for scale in (0.15, 0.05, 0.5):
+        counts = synthetic.class_counts(scale)
+        expected = np.maximum(np.asarray(DECALS_COUNTS) * scale, synthetic.MIN_PER_CLASS)
+        assert np.all(np.abs(counts - expected) <= 0.5)
+    assert synthetic.class_counts(TINY).tolist() == [12] * 10
+    labels = synthetic.generate(scale=0.007, size=16, seed=0)["ans"]
+    assert np.bincount(labels).tolist() == synthetic.class_counts(0.007).tolist()
+
+
+def test_duplicates_share_position_with_same_and_conflicting_labels(tiny):
+    pos = np.stack([tiny["ra"], tiny["dec"]], axis=1)
+    _, inverse, counts = np.unique(pos, axis=0, return_inverse=True, return_counts=True)
+    groups = [np.flatnonzero(inverse.ravel() == g) for g in np.flatnonzero(counts > 1)]
+    assert all(len(g) == 2 for g in groups)
+    same = [g for g in groups if tiny["ans"][g[0]] == tiny["ans"][g[1]]]
+    conflict = [g for g in groups if tiny["ans"][g[0]] != tiny["ans"][g[1]]]
+    assert len(conflict) == 3 and len(same) == 2  # the minimum handful at a tiny scale
+    for a, b in groups:  # the same object: identical pixels and redshift
+        assert np.array_equal(tiny["images"][a], tiny["images"][b])
+        assert np.array_equal(tiny["redshift"][a], tiny["redshift"][b], equal_nan=True)
+
+
+def test_file_is_byte_identical_for_same_arguments(tmp_path):
+    a = synthetic.write_synthetic(tmp_path / "a.h5", scale=TINY, size=16, seed=7)
+    b = synthetic.write_synthetic(tmp_path / "b.h5", scale=TINY, size=16, seed=7)
+    c = synthetic.write_synthetic(tmp_path / "c.h5", scale=TINY, size=16, seed=8)
+    assert a.read_bytes() == b.read_bytes()
+    with h5py.File(a) as fa, h5py.File(c) as fc:
+        assert not np.array_equal(fa["images"][:], fc["images"][:])
+        assert fa["ans"].dtype == np.int64 and fa["images"].shape == (120, 16, 16, 3)
+        assert [str(x) for x in fa.attrs["class_names"]] == list(DECALS_CLASS_NAMES)
+        assert bool(fa.attrs["synthetic"]) and int(fa.attrs["seed"]) == 7
+        assert float(fa.attrs["scale"]) == TINY
+        assert int(fa.attrs["generator_version"]) == synthetic.GENERATOR_VERSION
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "b.h5", "c.h5"]
+
+
+def test_file_matches_in_memory_generate(tmp_path):
+    path = synthetic.write_synthetic(tmp_path / "s.h5", scale=TINY, size=16, seed=3)
+    mem = synthetic.generate(scale=TINY, size=16, seed=3)
+    with h5py.File(path) as f:
+        for key, value in mem.items():
+            assert np.array_equal(f[key][:], value, equal_nan=key == "redshift"), key
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def boom(rng, label, size):
+        raise RuntimeError("renderer failed")
+
+    monkeypatch.setattr(synthetic, "render_galaxy", boom)
+    with pytest.raises(RuntimeError):
+        synthetic.write_synthetic(tmp_path / "x.h5", scale=TINY, size=16)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"scale": 0}, {"scale": float("nan")}, {"size": 8}, {"size": 32.5}, {"seed": -1}]
+)
+def test_bad_arguments_are_refused(kwargs, tmp_path):
+    with pytest.raises(InputError):
+        synthetic.write_synthetic(tmp_path / "x.h5", **kwargs)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_preview_png(tmp_path):
+    from PIL import Image
+
+    h5 = synthetic.write_synthetic(tmp_path / "s.h5", scale=TINY, size=16, seed=1)
+    png = synthetic.write_preview(h5, tmp_path / "prev" / "p.png", per_class=3)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as im:
+        width, height = im.size
+    assert height > 300 and width > 200  # ten labelled rows of three thumbnails
+
+
+def test_ensure_embedded_generates_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("GALAXYBENCH_HOME", str(tmp_path))
+    monkeypatch.setattr(synthetic, "EMBEDDED_SCALE", TINY)
+    monkeypatch.setattr(synthetic, "EMBEDDED_SIZE", 16)
+    first = synthetic.ensure_embedded()
+    assert first.parent == tmp_path / "embedded" and first.exists()
+    assert "scale0.001" in first.name and "size16" in first.name and "seed0" in first.name
+    stamp = first.stat().st_mtime_ns
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("regenerated the embedded set")
+
+    monkeypatch.setattr(synthetic, "write_synthetic", must_not_run)
+    assert synthetic.ensure_embedded() == first
+    assert first.stat().st_mtime_ns == stamp
+
+
+def test_embedded_defaults_are_meaningful():
+    counts = synthetic.class_counts(synthetic.EMBEDDED_SCALE)
+    assert 2000 <= counts.sum() <= 4000 and counts.min() >= 40
+    assert synthetic.EMBEDDED_SIZE >= 64  # leaves room for HR 32 / LR 16 by area averaging
+
+
+# Rendering primitives: reference values from analytic integrals.
+
+
+def test_sersic_is_unit_flux_with_half_light_at_re():
+    canvas = render.Canvas(128)
+    for n in (1.0, 2.5):
+        b = render._sersic_b(n)
+        # Flux inside the square field lies between the analytic fractions inside r=1 and r=sqrt 2.
+        total = render.sersic(canvas, re=0.12, n=n, q=1.0, pa=0.0).sum()
+        assert gammainc(2 * n, b * (1 / 0.12) ** (1 / n)) - 0.01 < total
+        assert total < gammainc(2 * n, b * (2**0.5 / 0.12) ** (1 / n)) + 0.01
+        # Flattening keeps the flux; sampling the cusp at pixel centres (and the half-pixel
+        # softening) loses ~2% when re is only 4 pixels, as here.
+        flat = render.sersic(canvas, re=0.06, n=n, q=0.5, pa=0.4).sum()
+        assert flat == pytest.approx(0.98, abs=0.015)
+        # Fraction of light inside re (q=1): the regularised gamma P(2n, b_n) must equal 1/2.
+        assert gammainc(2 * n, b) == pytest.approx(0.5, abs=1e-4)
+        round_profile = render.sersic(canvas, re=0.12, n=n, q=1.0, pa=0.0)
+        inside = np.hypot(canvas.x, canvas.y) < 0.12
+        assert round_profile[inside].sum() == pytest.approx(0.5, abs=0.03)
+
+
+def test_exponential_disk_is_unit_flux():
+    canvas = render.Canvas(128)
+    assert render.exp_disk(canvas, h=0.08, q=0.5, pa=1.0).sum() == pytest.approx(1.0, abs=0.01)
+
+
+def test_resample_matrix_area_and_linear():
+    down = render._resample_matrix(6, 3)
+    img = np.arange(36, dtype=np.float32).reshape(6, 6)
+    expected = img.reshape(3, 2, 3, 2).mean(axis=(1, 3))  # block means, by hand
+    assert np.allclose(down @ img @ down.T, expected)
+    up = render._resample_matrix(4, 10)
+    assert np.allclose(up.sum(axis=1), 1) and np.allclose(up @ np.full(4, 5.0), 5.0)
+    ramp = np.arange(4, dtype=np.float32)
+    assert np.all(np.diff(up @ ramp) >= 0)  # interpolation keeps a ramp monotonic
+
+
+def _axis_ratio(image: np.ndarray) -> float:
+    """Minor/major axis ratio from second moments of the central light above the sky."""
+    light = image.astype(np.float64).sum(axis=2)
+    light = np.clip(light - np.median(light) - 40, 0, None)
+    y, x = np.mgrid[: light.shape[0], : light.shape[1]]
+    w = light / light.sum()
+    mx, my = (w * x).sum(), (w * y).sum()
+    cov = np.cov(np.stack([x.ravel() - mx, y.ravel() - my]), aweights=w.ravel() + 1e-12)
+    lo, hi = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(lo / hi))
+
+
+def test_smooth_classes_order_by_axis_ratio():
+    # Round > In-between > Cigar in median measured axis ratio, although their ranges overlap.
+    medians = []
+    for label in (2, 3, 4):
+        ratios = [
+            _axis_ratio(
+                morphology.render_galaxy(np.random.default_rng([5, label, j]), label, 32)[0]
+            )
+            for j in range(12)
+        ]
+        medians.append(np.median(ratios))
+    assert medians[0] > medians[1] > medians[2]
+    assert medians[0] > 0.7 and medians[2] < 0.5
