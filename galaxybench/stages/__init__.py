@@ -5,23 +5,14 @@ Each module registers itself into a registry of ``galaxybench.registry`` on impo
 
 from __future__ import annotations
 
-import importlib
-
-_STAGE_MODULES = (
-    "upscale_bicubic",
-    "upscale_srgan",
-    "upscale_oracle",
-    "rebalance_none",
-    "rebalance_oversample",
-    "rebalance_cgan",
-    "classify_losses",
-    "classify_augment",
-    "classify_cnn",
+from galaxybench.stages import (  # noqa: F401
+    classify_augment,
+    classify_cnn,
+    classify_losses,
+    rebalance_cgan,
+    rebalance_none,
+    rebalance_oversample,
+    upscale_bicubic,
+    upscale_oracle,
+    upscale_srgan,
 )
-
-for _name in _STAGE_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:  # TEMPORARY while stages land in parallel
-        if _exc.name != f"{__name__}.{_name}":
-            raise
