@@ -163,3 +163,14 @@ def test_srgan_needs_weights_and_two_images(train):
         up.apply(_tiny_cfg(), None, train.lr[:2], device=CPU)
     with pytest.raises(DataError, match="at least 2"):
         up.fit(_tiny_cfg(), train.take(np.array([0])), seed=0, device=CPU)
+
+
+def test_srgan_bicubic_skip_starts_at_bicubic_and_keeps_training(train):
+    up = UPSCALERS.get("srgan")()
+    untrained = up.fit(_tiny_cfg(bicubic_skip=True, pretrain_epochs=0, epochs=0), train, seed=0,
+                       device=CPU)
+    out = up.apply(_tiny_cfg(bicubic_skip=True), untrained, train.lr, device=CPU).astype(int)
+    bicubic = upscale_bicubic.bicubic_x2(train.lr, CPU).astype(int)
+    assert np.abs(out - bicubic).max() <= 1  # float rounding only
+    trained = up.fit(_tiny_cfg(bicubic_skip=True), train, seed=0, device=CPU)
+    assert not torch.equal(trained["tail.weight"], untrained["tail.weight"])

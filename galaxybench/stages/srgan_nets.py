@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from galaxybench.config import SrganConfig
@@ -37,22 +38,34 @@ class Generator(nn.Module):
     Layout: conv9x9-PReLU; ``depth`` residual blocks; conv3x3-BN plus a long skip from the first
     layer; conv3x3 to 4C channels, PixelShuffle(2), PReLU; conv9x9 to RGB, tanh (images live in
     [-1, 1], so tanh bounds the output to the valid range).
+
+    With ``bicubic_skip`` (not in Ledig et al.; VDSR's global residual, Kim et al. 2016) the
+    network predicts a correction added to bicubic x2 of the input, clamped to [-1, 1]; the last
+    conv starts at zero, so the untrained generator is exactly bicubic.
     """
 
-    def __init__(self, depth: int, channels: int) -> None:
+    def __init__(self, depth: int, channels: int, bicubic_skip: bool = False) -> None:
         super().__init__()
         c = channels
+        self.bicubic_skip = bicubic_skip
         self.head = nn.Sequential(nn.Conv2d(3, c, 9, padding=4), nn.PReLU(c))
         self.body = nn.Sequential(*[ResidualBlock(c) for _ in range(depth)])
         self.body_tail = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
         self.upsample = nn.Sequential(nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2),
                                       nn.PReLU(c))
         self.tail = nn.Conv2d(c, 3, 9, padding=4)
+        if bicubic_skip:
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         head = self.head(x)  # (B, C, h, h)
         feats = head + self.body_tail(self.body(head))  # long skip
-        return torch.tanh(self.tail(self.upsample(feats)))  # (B, 3, 2h, 2h)
+        out = self.tail(self.upsample(feats))  # (B, 3, 2h, 2h)
+        if not self.bicubic_skip:
+            return torch.tanh(out)
+        base = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        return (base + out).clamp(-1.0, 1.0)
 
 
 def _conv_bn_lrelu(cin: int, cout: int, stride: int) -> list[nn.Module]:
@@ -89,7 +102,7 @@ class Discriminator(nn.Module):
 
 def build_generator(cfg: SrganConfig) -> Generator:
     """The generator for ``cfg`` (``depth`` residual blocks of ``channels`` filters)."""
-    return Generator(cfg.depth, cfg.channels)
+    return Generator(cfg.depth, cfg.channels, cfg.bicubic_skip)
 
 
 def build_discriminator(cfg: SrganConfig, hr_size: int) -> Discriminator:
