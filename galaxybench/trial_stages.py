@@ -212,11 +212,12 @@ def _generative_quality(ctx: TrialContext, out: dict[str, Any]) -> dict[str, Any
     metrics = dict(domain_quality(
         feature_run.model, up.train[real_mask], train.labels[real_mask], up.synthetic, synth_y,
         classes, data.class_names, device=ctx.device, max_samples=cfg.metrics.max_samples,
-        seed=cfg.seed))
+        seed=cfg.seed, kid_subsets=cfg.metrics.kid_subsets))
     metrics.update(inception_quality(up.train[real_mask], up.synthetic,
                                      weights_path=cfg.metrics.inception_weights, device=ctx.device))
     test_mask = np.isin(test.labels, classes)
     metrics.update(classifier_accuracy_score(
         cfg, up.synthetic, synth_y, up.test[test_mask], test.labels[test_mask], classes,
-        num_classes=data.num_classes, seed=stage_seed(cfg.seed, "cas"), device=ctx.device))
+        num_classes=data.num_classes, seed=stage_seed(cfg.seed, "cas"), device=ctx.device,
+        class_names=data.class_names))
     return metrics

@@ -17,7 +17,11 @@ from sklearn.utils.class_weight import compute_class_weight
 from galaxybench import results as R
 from galaxybench.config import Config, from_flat
 from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
-from galaxybench.metrics.classification import classification_metrics, minority_classes, quick_scores
+from galaxybench.metrics.classification import (
+    classification_metrics,
+    minority_classes,
+    quick_scores,
+)
 from galaxybench.stages.classify_augment import dihedral
 from galaxybench.stages.classify_losses import cross_entropy, focal, inverse_frequency_weights
 
