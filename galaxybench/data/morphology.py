@@ -174,7 +174,7 @@ def _disturbed(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> No
     _clumps(c, rng, flux * f_knots, int(rng.integers(5, 25)), 1.3 * h, incl, pa)
     if rng.random() < 0.5:
         _tails(c, rng, flux * rng.uniform(0.04, 0.12), 1, h, 0.0, 0.0)
-    if rng.random() < 0.3:  # a faint minor companion: what makes these look like mergers
+    if rng.random() < 0.45:  # a faint minor companion: what makes these look like mergers
         d, a = rng.uniform(0.35, 0.7), rng.uniform(0, 2 * np.pi)
         _spheroid(
             c,
@@ -210,8 +210,8 @@ def _tails(
 
 
 def _merging(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> None:
-    """Two galaxies with tidal tails; a third are late-stage, clumpy and close (like Disturbed)."""
-    late = rng.random() < 0.35
+    """Two galaxies with tidal tails; 45% are late-stage, clumpy and close (like Disturbed)."""
+    late = rng.random() < 0.45
     sep = rng.uniform(0.03, 0.12) if late else rng.uniform(0.15, 0.55)
     a = rng.uniform(0, 2 * np.pi)
     ratio = rng.uniform(0.25, 1.0)
