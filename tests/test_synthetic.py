@@ -12,7 +12,7 @@ from scipy.special import gammainc
 
 from galaxybench.data import morphology, render, synthetic
 from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
-from galaxybench.errors import InputError
+from galaxybench.errors import DataError, InputError
 
 TINY = 0.001  # every class at its minimum of 12 images: 120 rows
 
@@ -103,12 +103,28 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"scale": 0}, {"scale": float("nan")}, {"size": 8}, {"size": 32.5}, {"seed": -1}]
+    "kwargs",
+    [
+        {"scale": 0},
+        {"scale": float("nan")},
+        {"scale": "1"},
+        {"size": 8},
+        {"size": 32.5},
+        {"seed": -1},
+    ],
 )
 def test_bad_arguments_are_refused(kwargs, tmp_path):
     with pytest.raises(InputError):
         synthetic.write_synthetic(tmp_path / "x.h5", **kwargs)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_preview_of_a_non_hdf5_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(DataError, match=r"bad\.h5"):
+        synthetic.write_preview(bad, tmp_path / "p.png")
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_preview_png(tmp_path):

@@ -11,6 +11,7 @@ conflicting label, as in the real file. Every image is rendered from its own ran
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from galaxybench import paths
 from galaxybench.data._progress import progress_bar
 from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
 from galaxybench.data.morphology import render_galaxy
-from galaxybench.errors import InputError
+from galaxybench.errors import DataError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def class_counts(scale: float) -> np.ndarray:
 
 
 def _check_args(scale: float, size: int, seed: int) -> None:
-    if not (np.isfinite(scale) and scale > 0):
+    """Refuse bad generator arguments with one line naming the problem (InputError)."""
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < np.inf:
         raise InputError(f"synthetic scale must be a positive number, got {scale!r}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
         raise InputError(f"synthetic image size must be an integer >= 16 pixels, got {size!r}")
@@ -210,6 +212,11 @@ def write_synthetic(
     return path
 
 
+def _text(value: object) -> str:
+    """An HDF5 string attribute element as str (h5py gives bytes or str by storage type)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def write_preview(
     h5_path: str | os.PathLike, png_path: str | os.PathLike, per_class: int = 6
 ) -> Path:
@@ -225,14 +232,18 @@ def write_preview(
 
     if per_class < 1:
         raise InputError(f"preview needs at least one image per class, got per_class={per_class}")
-    with h5py.File(h5_path, "r") as f:
-        labels = f["ans"][:]
-        n_classes = int(labels.max()) + 1
-        names = [
-            str(x) for x in f.attrs.get("class_names", [f"class_{k}" for k in range(n_classes)])
-        ]
-        rows = [np.flatnonzero(labels == k)[:per_class] for k in range(n_classes)]
-        images = [f["images"][np.sort(r)] if r.size else None for r in rows]
+    try:
+        with h5py.File(h5_path, "r") as f:
+            labels = f["ans"][:]
+            n_classes = int(labels.max()) + 1
+            default = [f"class_{k}" for k in range(n_classes)]
+            names = [_text(x) for x in f.attrs.get("class_names", default)]
+            rows = [np.sort(np.flatnonzero(labels == k)[:per_class]) for k in range(n_classes)]
+            images = [f["images"][r] for r in rows]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(
+            f"cannot preview {h5_path}: not a Galaxy10-format HDF5 file ({exc})"
+        ) from exc
     fig = Figure(figsize=(1.2 * per_class + 1.8, 1.25 * n_classes))
     FigureCanvasAgg(fig)
     axes = fig.subplots(n_classes, per_class, squeeze=False)
@@ -241,7 +252,7 @@ def write_preview(
             ax = axes[k, j]
             ax.set_xticks([])
             ax.set_yticks([])
-            if images[k] is not None and j < len(images[k]):
+            if j < len(images[k]):
                 ax.imshow(images[k][j][:, :, ::-1])  # (g, r, z) -> RGB (z, r, g)
         axes[k, 0].set_ylabel(
             f"{k} {names[k] if k < len(names) else ''}",
