@@ -52,8 +52,9 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
               cpus: float, gpus: float) -> None:
     """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
-    A diverged GAN is reported with ``status=diverged`` and objective 0.0 (the worst F1, so the
-    searcher learns to avoid it) and is not retried; any exception propagates for Ray to retry.
+    A diverged GAN (``status=diverged``) or a finished trial without the objective (``failed``)
+    reports objective 0.0, the worst F1, so the searcher learns to avoid it, and is not retried;
+    any exception propagates for Ray to retry.
     """
     keys = set(C.flat_keys())
     cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
@@ -64,16 +65,18 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     result = trial_fn(cfg, data, report, device="cuda" if gpus > 0 else "cpu",
                       cache_dir=cache_dir, num_threads=max(1, int(cpus)))
     payload = result.to_dict()
-    final: dict[str, Any] = {k: payload[k] for k in _SCALARS if isinstance(payload.get(k),
-                                                                         (int, float))}
-    final.update(status=result.status, reason=result.reason or "",
-                 **{RESULT_JSON: json.dumps(payload, default=str)})
     objective = result.metrics.get(R.OBJECTIVE)
-    if result.status == R.STATUS_DIVERGED:
-        final[R.OBJECTIVE] = 0.0
-    elif isinstance(objective, (int, float)):
-        final[R.OBJECTIVE] = float(objective)
-    # else: no objective -> Tune flags the trial as failed (DESIGN 6: a result without its metric).
+    if result.status == R.STATUS_OK and not isinstance(objective, (int, float)):
+        # Tune aborts the whole run on a result without its metric, so the trial reports the
+        # worst value and is recorded as failed (DESIGN 6); retrying would not change it.
+        payload.update(status=R.STATUS_FAILED,
+                       reason=f"trial ended without reporting {R.OBJECTIVE}")
+    final: dict[str, Any] = {k: payload[k] for k in _SCALARS
+                             if isinstance(payload.get(k), (int, float))}
+    final.update(status=payload["status"], reason=payload["reason"] or "",
+                 **{RESULT_JSON: json.dumps(payload, default=str)})
+    ok = payload["status"] == R.STATUS_OK
+    final[R.OBJECTIVE] = float(objective) if ok else 0.0
     tune.report(final)
 
 

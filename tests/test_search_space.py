@@ -1,0 +1,157 @@
+"""Search spaces as strict data: the built-in files, every error path, round trips.
+
+Usage: ``pytest tests/test_search_space.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from galaxybench import config as C
+from galaxybench.errors import ConfigError
+from galaxybench.search_space import (
+    load_search_space,
+    parse_search_space,
+    search_space_names,
+)
+
+VALID = {
+    "base": {"profile": "smoke", "set": {"upscale.method": "srgan", "rebalance.method": "cgan"}},
+    "params": {"srgan.depth": {"grid": [1, 2]}, "cgan.lr": {"loguniform": [1.0e-4, 1.0e-2]},
+               "rebalance.threshold": {"uniform": [0.3, 0.9]},
+               "cgan.batch_size": {"choice": [8, 16]}, "srgan.channels": {"int": [4, 8]}},
+    "search": {"algorithm": "optuna", "num_samples": 3, "scheduler": "asha", "max_concurrent": 2},
+    "seeds": {"search": 0, "confirm": [1, 2]},
+    "top_k": 2,
+    "resources": {"cpu": 1, "gpu": 0.25},
+}
+
+
+def _with(path: str, value) -> dict:
+    """VALID with the dotted ``path`` (into the YAML tree) set to ``value`` (None deletes)."""
+    tree = copy.deepcopy(VALID)
+    *parents, last = path.split("/")
+    node = tree
+    for p in parents:
+        node = node[p]
+    if value is None:
+        node.pop(last)
+    else:
+        node[last] = value
+    return tree
+
+
+def test_builtin_spaces_load_and_paper_matches_the_issue():
+    assert {"default", "paper", "paper-grid", "smoke"} <= set(search_space_names())
+    for name in search_space_names():
+        load_search_space(name).base_config()
+    paper = {p.key: p for p in load_search_space("paper").params}
+    assert set(paper["srgan.depth"].values) == {4, 8, 16}
+    assert (paper["cgan.lr"].kind, paper["cgan.lr"].low, paper["cgan.lr"].high) == (
+        "loguniform", 1.0e-5, 1.0e-2)
+    assert set(paper["cgan.batch_size"].values) == {6, 16, 32, 64}
+    assert (paper["rebalance.threshold"].low, paper["rebalance.threshold"].high) == (0.3, 0.9)
+    grid = load_search_space("paper-grid")
+    assert grid.search.algorithm == "grid" and all(p.kind == "grid" for p in grid.params)
+
+
+def test_valid_space_parses_with_its_settings():
+    s = parse_search_space(VALID, "v.yaml")
+    assert s.param_keys() == list(VALID["params"])
+    assert (s.search_seed, s.confirm_seeds, s.top_k, s.cpu, s.gpu) == (0, (1, 2), 2, 1.0, 0.25)
+    base = s.base_config()
+    assert (base.upscale.method, base.rebalance.method, base.data.hr_size) == ("srgan", "cgan", 16)
+
+
+def test_round_trip_through_to_dict_and_yaml():
+    s = parse_search_space(VALID, "v.yaml")
+    again = parse_search_space(yaml.safe_load(yaml.safe_dump(s.to_dict())), "v.yaml")
+    assert again == s
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    ("colour", 1, "colour"),
+    ("params/cgan.learning_rate", {"uniform": [0.1, 0.2]}, "params.cgan.learning_rate"),
+    ("params/seed", {"grid": [1, 2]}, "params.seed"),
+    ("params/data.hr_size", {"grid": [16, 32]}, "params.data.hr_size"),
+    ("params/cgan.lr", {"loguniform": ["1e-5", 1.0e-2]}, "1.0e-5"),
+    ("params/cgan.lr", {"loguniform": [0.0, 1.0e-2]}, "low > 0"),
+    ("params/cgan.lr", {"uniform": [0.1, 0.01]}, "low < high"),
+    ("params/cgan.lr", {"normal": [0.1, 0.01]}, "params.cgan.lr.normal"),
+    ("params/cgan.lr", {"int": [1, 3]}, "integer config key"),
+    ("params/srgan.depth", {"uniform": [1.0, 3.0]}, "use int"),
+    ("params/srgan.depth", {"grid": [1, 1]}, "repeated"),
+    ("params/srgan.depth", {"grid": [1, 999]}, "srgan.depth must be in 1..64"),
+    ("params/upscale.method", {"choice": ["bicubic", "magic"]}, "upscale.method"),
+    ("params/rebalance.threshold", {"uniform": [0.3, 1.5]}, "rebalance.threshold"),
+    ("base/profile", "nope", "unknown profile"),
+    ("base/set", {"cgan.lrr": 1.0}, "base.set.cgan.lrr"),
+    ("search/algorithm", "bayes", "search.algorithm"),
+    ("search/scheduler", "hyperband", "search.scheduler"),
+    ("search/num_samples", 0, "search.num_samples"),
+    ("search/max_concurrent", 1.5, "search.max_concurrent"),
+    ("search/budget", 3, "search.budget"),
+    ("seeds/confirm", [0, 1], "search seed 0"),
+    ("seeds/confirm", [], "seeds.confirm"),
+    ("top_k", 0, "top_k"),
+    ("resources/gpu", 1.5, "resources.gpu"),
+    ("resources/cpu", "1", "resources.cpu"),
+])
+def test_bad_spaces_name_the_file_and_the_key(path, value, needle):
+    with pytest.raises(ConfigError) as err:
+        parse_search_space(_with(path, value), "bad.yaml")
+    message = str(err.value)
+    assert message.startswith("bad.yaml") and needle in message, message
+
+
+def test_grid_search_needs_grid_params():
+    tree = _with("search/algorithm", "grid")
+    with pytest.raises(ConfigError, match=r"params.cgan.lr must be a grid parameter"):
+        parse_search_space(tree, "g.yaml")
+    tree["params"] = {"srgan.depth": {"grid": [1, 2]}}
+    assert parse_search_space(tree, "g.yaml").search.algorithm == "grid"
+
+
+def test_yaml_1e_minus_5_string_is_refused_from_a_file(tmp_path: Path):
+    text = yaml.safe_dump(VALID).replace("0.0001", "1e-4")
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    assert yaml.safe_load(text)["params"]["cgan.lr"]["loguniform"][0] == "1e-4"  # PyYAML's quirk
+    with pytest.raises(ConfigError, match=r"^space.yaml: params.cgan.lr.loguniform bounds"):
+        load_search_space(path)
+
+
+def test_unknown_name_and_missing_file():
+    with pytest.raises(ConfigError, match=r"unknown search space 'nope'.*smoke"):
+        load_search_space("nope")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_search_space("/no/such/space.yaml")
+
+
+def test_with_options_applies_and_checks_command_line_settings():
+    s = parse_search_space(VALID, "v.yaml")
+    t = s.with_options(overrides=["classifier.epochs=3"], gpus_per_trial=0.5, num_samples=7,
+                       max_concurrent=4)
+    assert t.base_config().classifier.epochs == 3 and t.gpu == 0.5
+    assert (t.search.num_samples, t.search.max_concurrent) == (7, 4)
+    assert s.base_config().classifier.epochs == C.load_profile("smoke").classifier.epochs
+    with pytest.raises(ConfigError, match=r"--set cgan.lr conflicts"):
+        s.with_options(overrides=["cgan.lr=1.0e-3"])
+    with pytest.raises(ConfigError, match="--gpus-per-trial"):
+        s.with_options(gpus_per_trial=1.5)
+    with pytest.raises(ConfigError, match=r"classifier.epochs must be >= 1"):
+        s.with_options(overrides=["classifier.epochs=0"])
+
+
+def test_optuna_distributions_match_the_params():
+    from optuna import distributions as D
+
+    dist = parse_search_space(VALID, "v.yaml").optuna_distributions()
+    assert dist["srgan.depth"] == D.CategoricalDistribution([1, 2])
+    assert dist["cgan.lr"] == D.FloatDistribution(1.0e-4, 1.0e-2, log=True)
+    assert dist["rebalance.threshold"] == D.FloatDistribution(0.3, 0.9)
+    assert dist["srgan.channels"] == D.IntDistribution(4, 8)  # inclusive, as the YAML says

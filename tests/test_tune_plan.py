@@ -1,0 +1,96 @@
+"""The sweep's pure planning: confirm rows, top-k, results lines from Tune results (no Ray session).
+
+Usage: ``pytest tests/test_tune_plan.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from galaxybench import config as C
+from galaxybench import results as R
+from galaxybench import tune as T
+from galaxybench import tune_phases as P
+
+BASE = {k: v for k, v in C.to_flat(C.load_profile("smoke")).items() if k != "seed"}
+BASELINE = {**BASE, **T.BASELINE}
+BEST = {**BASE, "upscale.method": "srgan", "rebalance.method": "cgan", "cgan.lr": 1.0e-3,
+        "rebalance.threshold": 0.5}
+
+
+def _row(tid: str, value: float, status: str = R.STATUS_OK, **change) -> dict:
+    flat = {**BEST, **change, "seed": 0}
+    return {"trial_id": tid, "status": status, R.OBJECTIVE: value, "config": flat,
+            "config_id": P.config_id(flat)}
+
+
+def test_confirm_points_rows_seeds_and_changes():
+    second = {**BEST, "cgan.lr": 1.0e-4}
+    points = T.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
+    rows = [p["row"] for p in points]
+    expected = ["top-1", "top-2", "srgan off", "cgan off", "oversample", "weighted_ce",
+                "dihedral", "oracle"]
+    assert rows == [r for r in expected for _ in (1, 2)]
+    assert {p["seed"] for p in points} == {1, 2}
+    by_row = {p["row"]: p for p in points}
+    assert by_row["srgan off"]["upscale.method"] == "bicubic"
+    assert by_row["srgan off"]["rebalance.method"] == "cgan"
+    assert by_row["cgan off"]["rebalance.method"] == "none"
+    assert by_row["cgan off"]["upscale.method"] == "srgan"
+    assert by_row["oversample"]["rebalance.method"] == "oversample"
+    assert by_row["oversample"]["rebalance.threshold"] == 0.5  # the best config's threshold
+    assert by_row["weighted_ce"]["classifier.loss"] == "weighted_ce"
+    assert by_row["dihedral"]["classifier.augment"] == "dihedral"
+    assert by_row["oracle"]["upscale.method"] == "oracle"
+    assert by_row["oracle"]["rebalance.method"] == "none"
+    for p in points:  # every point is a valid config
+        C.from_flat({k: v for k, v in p.items() if k != "row"})
+
+
+def test_confirm_points_drop_rows_equal_to_earlier_ones_or_the_baseline():
+    best = {**BASE, "upscale.method": "srgan", "rebalance.method": "none"}  # no cGAN
+    rows = [p["row"] for p in T.confirm_points(best, [best], BASELINE, (1,))]
+    assert "cgan off" not in rows  # identical to top-1
+    best = dict(BASELINE)  # the search found the baseline itself
+    rows = [p["row"] for p in T.confirm_points(best, [best], BASELINE, (1,))]
+    assert "top-1" not in rows and "srgan off" not in rows and "cgan off" not in rows
+
+
+def test_top_configs_rank_ok_distinct_configs():
+    rows = [_row("a", 0.5), _row("b", 0.7, **{"cgan.lr": 2.0e-3}), _row("c", 0.9, R.STATUS_FAILED),
+            _row("d", 0.6), _row("e", 0.4, P.STATUS_PRUNED, **{"cgan.lr": 5.0e-3}),
+            _row("f", 0.3, **{"cgan.lr": 3.0e-3})]
+    top = T.top_configs(rows, 3)
+    assert [t["cgan.lr"] for t in top] == [2.0e-3, 1.0e-3, 3.0e-3]  # d repeats a's config
+    assert all("seed" not in t for t in top)
+    assert T.top_configs([_row("c", 0.9, R.STATUS_DIVERGED)], 2) == []
+
+
+def test_phase_stats_counts_each_status():
+    rows = [{"status": s} for s in ("ok", "ok", "diverged", "failed", "pruned")]
+    assert T.phase_stats(rows, 12.345) == {"trials": 5, "ok": 2, "diverged": 1, "failed": 1,
+                                           "pruned": 1, "seconds": 12.35}
+
+
+def _result(metrics: dict, error=None, row: str = "search") -> SimpleNamespace:
+    return SimpleNamespace(metrics=metrics, error=error, config={**BEST, "seed": 3, "row": row},
+                           path="/x/search/trial_abc123")
+
+
+def test_row_of_ok_failed_pruned_and_metricless_results():
+    done = R.TrialResult(status="ok", metrics={"minority_f1": 0.4, R.OBJECTIVE: 0.5},
+                         config={**BEST, "seed": 3}, seed=3).to_dict()
+    line = P.row_of(_result({P.RESULT_JSON: json.dumps(done), "trial_id": "abc123",
+                             "time_total_s": 4.5}), "search")
+    assert line["status"] == "ok" and line["minority_f1"] == 0.4
+    assert (line["phase"], line["row"], line["trial_id"], line["time_total_s"]) == (
+        "search", "search", "abc123", 4.5)
+    assert line["config_id"] == P.config_id({**BEST, "seed": 99})  # seeds share a config id
+    failed = P.row_of(_result({}, error=RuntimeError("boom\nValueError: bad things")), "confirm")
+    assert failed["status"] == "failed" and "bad things" in failed["reason"]
+    assert failed["trial_id"] == "abc123" and failed["seed"] == 3
+    pruned = P.row_of(_result({R.OBJECTIVE: 0.2, "training_iteration": 1}), "search")
+    assert pruned["status"] == "pruned" and "1 epochs" in pruned["reason"]
+    silent = P.row_of(_result({"time_total_s": 1.0}), "search")
+    assert silent["status"] == "failed" and R.OBJECTIVE in silent["reason"]

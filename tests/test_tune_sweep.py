@@ -1,0 +1,156 @@
+"""Sweeps on a local Ray (one session for the module): end to end, failures, the GPU guard.
+
+Usage: ``pytest -m ray tests/test_tune_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from conftest import write_galaxy10_h5  # noqa: E402
+
+from galaxybench import results as R  # noqa: E402
+from galaxybench.config import DataConfig, to_flat  # noqa: E402
+from galaxybench.errors import InputError  # noqa: E402
+from galaxybench.search_space import load_search_space  # noqa: E402
+from galaxybench.tune import run_experiment  # noqa: E402
+
+pytestmark = pytest.mark.ray
+LINE_KEYS = {"phase", "row", "trial_id", "config_id", "time_total_s", "status", "config", "seed"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_session():
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from galaxybench.data import prepare
+
+    folder = tmp_path_factory.mktemp("data")
+    path = write_galaxy10_h5(folder / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
+    return prepare(path, DataConfig(hr_size=16))
+
+
+def _lines(exp: Path, phase: str) -> list[dict]:
+    return [json.loads(x) for x in (exp / "results" / f"{phase}.jsonl").read_text().splitlines()]
+
+
+def _crash_once(marker_dir: str):
+    """A trial function that crashes on its first call (a marker file remembers) then runs."""
+
+    def trial(cfg, data, report=None, **kwargs):
+        from galaxybench.trial import evaluate_trial
+
+        marker = Path(marker_dir) / "crashed"
+        if not marker.exists():
+            marker.write_text("first attempt crashed")
+            raise RuntimeError("simulated worker crash")
+        return evaluate_trial(cfg, data, report, **kwargs)
+
+    return trial
+
+
+@pytest.mark.slow
+def test_smoke_sweep_end_to_end_with_a_crash_retried(tmp_path, data):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from ray.tune import ExperimentAnalysis
+
+    space = load_search_space("smoke")
+    summary = run_experiment(space, name="smoke", storage=tmp_path, data=data,
+                             trial_fn=_crash_once(str(tmp_path)), report=False)
+    exp = tmp_path / "smoke"
+    assert (tmp_path / "crashed").exists()
+    assert summary["exit_code"] == 0 and summary["failed"] == 0
+    assert summary["phases"]["baseline"]["ok"] == 1  # the crashed first attempt was retried
+    search = _lines(exp, "search")
+    assert len(search) == space.search.num_samples
+    for phase in ("baseline", "search", "confirm"):
+        for line in _lines(exp, phase):
+            assert set(line) >= LINE_KEYS and line["phase"] == phase
+    confirm = _lines(exp, "confirm")
+    assert {line["row"] for line in confirm} >= {"top-1", "srgan off", "oversample", "oracle"}
+    assert all(line["seed"] == 1 for line in confirm)  # the confirmation seeds only
+    assert summary["best"]["trial_id"] in {line["trial_id"] for line in search}
+    json.loads((exp / "summary.json").read_text())
+    assert (exp / "sweep.yaml").exists() and (exp / "ray.log").exists()
+    # Ray Tune's own API reads the phases; Optuna's reads the journal.
+    analysis = ExperimentAnalysis(str(exp / "search"))
+    frame = analysis.dataframe()
+    assert len(frame) == 2 and R.OBJECTIVE in frame
+    study = JournalStorage(JournalFileBackend(str(exp / "search" / "optuna.journal")))
+    trials = study.get_all_trials(study.get_study_id_from_name("search"))
+    assert len(trials) == 2 and all(t.value is not None for t in trials)
+
+
+def _scripted(calls_dir: str):
+    """A fast fake trial: cgan diverges, oracle crashes, dihedral ends without its metric."""
+
+    def trial(cfg, data, report=None, **kwargs):
+        flat = to_flat(cfg)
+        tag = f"{flat['upscale.method']}-{flat['rebalance.method']}-{flat['classifier.augment']}"
+        (Path(calls_dir) / f"{tag}-{uuid.uuid4().hex}").write_text("")
+        if cfg.upscale.method == "oracle":
+            raise RuntimeError("oracle stage crashed")
+        if cfg.rebalance.method == "cgan":
+            return R.TrialResult(status=R.STATUS_DIVERGED, reason="cgan: loss is NaN",
+                                 config=flat, seed=cfg.seed)
+        for epoch in (1, 2):
+            report({R.EPOCH: epoch, R.OBJECTIVE: 0.1 * epoch})
+        metrics = {R.MINORITY_F1: 0.3}
+        if cfg.classifier.augment != "dihedral":
+            metrics[R.OBJECTIVE] = 0.2
+        return R.TrialResult(status=R.STATUS_OK, metrics=metrics, config=flat, seed=cfg.seed)
+
+    return trial
+
+
+def test_ablate_contains_diverged_crashed_and_metricless_trials(tmp_path, data):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    summary = run_experiment(load_search_space("smoke"), name="abl", storage=tmp_path,
+                             mode="ablate", data=data, trial_fn=_scripted(str(calls)),
+                             report=False)
+    lines = {line["row"]: line for line in _lines(tmp_path / "abl", "confirm")}
+    assert lines["top-1"]["status"] == "diverged" and "NaN" in lines["top-1"]["reason"]
+    assert lines["srgan off"]["status"] == "diverged"
+    assert lines["oracle"]["status"] == "failed"
+    assert "oracle stage crashed" in lines["oracle"]["reason"]
+    assert lines["dihedral"]["status"] == "failed" and R.OBJECTIVE in lines["dihedral"]["reason"]
+    assert {lines[r]["status"] for r in ("cgan off", "oversample", "weighted_ce")} == {"ok"}
+    assert summary["phases"]["confirm"] == {"trials": 7, "ok": 3, "diverged": 2, "failed": 2,
+                                            "pruned": 0, "seconds": pytest.approx(
+                                                summary["phases"]["confirm"]["seconds"])}
+    assert summary["exit_code"] == 0 and summary["failed"] == 2 and summary["diverged"] == 2
+    assert "search" not in summary["phases"]
+    names = [p.name.rsplit("-", 1)[0] for p in calls.iterdir()]
+    assert names.count("srgan-cgan-none") == 1  # diverged: never retried
+    assert names.count("oracle-none-none") == 2  # crashed: retried once (max_failures: 1)
+
+
+def test_gpu_request_is_refused_before_launch(tmp_path, data):
+    space = load_search_space("smoke").with_options(gpus_per_trial=0.5)
+    with pytest.raises(InputError, match=r"0.5 GPU per trial requested but the Ray cluster has 0"):
+        run_experiment(space, name="gpu", storage=tmp_path, data=data, trial_fn=_scripted("/x"))
+    assert not (tmp_path / "gpu").exists()  # nothing written, nothing launched
+
+
+def test_existing_experiment_needs_resume_and_resume_needs_one(tmp_path, data):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "sweep.yaml").write_text("{}")
+    with pytest.raises(InputError, match="already exists: pass --resume"):
+        run_experiment(load_search_space("smoke"), name="taken", storage=tmp_path, data=data)
+    with pytest.raises(InputError, match="nothing to resume"):
+        run_experiment(None, name="absent", storage=tmp_path, data=data, resume=True)
