@@ -23,6 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# DESIGN 8: Ray's auth mode is set explicitly, before Ray reads its config at import; "token"
+# makes ray.init() generate ~/.ray/auth_token for a local cluster (library facts).
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
 import ray
 import yaml
 from ray import tune
@@ -74,7 +78,6 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -193,9 +196,9 @@ def _run_phase(spec: P.PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpac
 # --- public API -----------------------------------------------------------------------------------
 
 
-def _prepare_experiment(space: SearchSpace | None, exp_dir: Path, resume: bool,
-                        data_source: str | None) -> tuple[SearchSpace, str | None]:
-    """The space and data source of the experiment: written at the start, read back on resume."""
+def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
+                data_source: str | None) -> tuple[SearchSpace, str | None]:
+    """The space and data source: as given when new, read back from sweep.yaml on resume."""
     sweep_yaml = exp_dir / "sweep.yaml"
     if resume:
         if not sweep_yaml.exists():
@@ -207,13 +210,16 @@ def _prepare_experiment(space: SearchSpace | None, exp_dir: Path, resume: bool,
     if exp_dir.exists() and any(exp_dir.iterdir()):
         raise InputError(f"experiment {exp_dir} already exists: pass --resume to continue it, "
                          "or choose another --name")
+    return space, data_source
+
+
+def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None) -> None:
     exp_dir.mkdir(parents=True, exist_ok=True)
     doc = {"space": space.to_dict(), "data": data_source, "source": space.source,
            "resolved_base_config": C.to_flat(space.base_config())}
     tmp = exp_dir / ".sweep.yaml.tmp"
     tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tmp.replace(sweep_yaml)
-    return space, data_source
+    tmp.replace(exp_dir / "sweep.yaml")
 
 
 def _best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -274,12 +280,14 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
     """
     started = time.monotonic()
     exp_dir = Path(storage).expanduser().resolve() / name
-    space, data_source = _prepare_experiment(space, exp_dir, resume, data_source)
-    _ray_logging_to(exp_dir / "ray.log")
+    space, data_source = _load_space(space, exp_dir, resume, data_source)
     owns_ray = connect(address, num_cpus)
     tune_progress.set_sink(progress, started=started)
     try:
-        check_resources(space)
+        check_resources(space)  # before anything is written or launched
+        if not resume:
+            _write_sweep_yaml(space, exp_dir, data_source)
+        _ray_logging_to(exp_dir / "ray.log")
         return _run_phases(space, exp_dir, mode, data_source, data, resume, trial_fn,
                            report, started)
     finally:

@@ -110,6 +110,7 @@ def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], 
         from optuna.storages.journal import JournalFileBackend
         from ray.tune.search.optuna import OptunaSearch
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines would cut the view
         phase_dir.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(phase_dir / "optuna.journal")))
         # Optuna 5 changed TPE defaults: pass the sampler and its seed explicitly (library facts).

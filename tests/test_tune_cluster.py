@@ -1,0 +1,67 @@
+"""A two-node Ray cluster simulated on one machine: trials run on both nodes, results complete.
+
+Usage: ``pytest -m ray tests/test_tune_cluster.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from conftest import write_galaxy10_h5  # noqa: E402
+
+from galaxybench import results as R  # noqa: E402
+from galaxybench.config import DataConfig, to_flat  # noqa: E402
+from galaxybench.search_space import load_search_space  # noqa: E402
+from galaxybench.tune import run_experiment  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    ray.init(address=c.address)  # run_experiment joins this session instead of its own
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def _node_recording_trial(cfg, data, report=None, **kwargs):
+    """Records the Ray node it ran on in the result's provenance; a second of work."""
+    node = ray.get_runtime_context().get_node_id()
+    time.sleep(1.0)
+    report({R.EPOCH: 1, R.OBJECTIVE: 0.5})
+    return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
+                         metrics={R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4},
+                         provenance={"node_id": node})
+
+
+def test_trials_run_on_both_nodes_and_results_are_complete(cluster, tmp_path: Path):
+    path = write_galaxy10_h5(tmp_path / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
+    from galaxybench.data import prepare
+
+    data = prepare(path, DataConfig(hr_size=16))
+    space = load_search_space("smoke").with_options(num_samples=4)
+    summary = run_experiment(space, name="two", storage=tmp_path, data=data,
+                             trial_fn=_node_recording_trial, report=False)
+    assert summary["exit_code"] == 0 and summary["failed"] == 0
+    nodes = set()
+    for phase, expected in (("baseline", 1), ("search", 4), ("confirm", None)):
+        lines = [json.loads(x) for x in
+                 (tmp_path / "two" / "results" / f"{phase}.jsonl").read_text().splitlines()]
+        assert expected is None or len(lines) == expected
+        assert all(line["status"] == "ok" for line in lines)
+        nodes |= {line["provenance"]["node_id"] for line in lines}
+    assert nodes == {n["NodeID"] for n in ray.nodes() if n["Alive"]} and len(nodes) == 2
