@@ -99,9 +99,17 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
 def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param_space, num_samples) of a phase."""
     if spec.space is None:  # a fixed list of configs, each run once
-        # Preset points may only set keys the param_space has: the first point supplies them.
+        # Preset points may only set keys the param_space has; a key that varies across points
+        # is a choice over its values, so Tune accepts each preset without a warning.
+        fixed: dict[str, Any] = {}
+        for key in spec.points[0]:
+            values = []
+            for point in spec.points:
+                if point[key] not in values:
+                    values.append(point[key])
+            fixed[key] = values[0] if len(values) == 1 else tune.choice(values)
         alg = BasicVariantGenerator(points_to_evaluate=spec.points)
-        return alg, dict(spec.points[0]), len(spec.points)
+        return alg, fixed, len(spec.points)
     space, s = spec.space, spec.space.search
     constants = {**spec.base_flat, "seed": space.search_seed, "row": "search"}
     if s.algorithm == "optuna":

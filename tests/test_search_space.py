@@ -69,7 +69,8 @@ def test_valid_space_parses_with_its_settings():
 
 def test_round_trip_through_to_dict_and_yaml():
     s = parse_search_space(VALID, "v.yaml")
-    again = parse_search_space(yaml.safe_load(yaml.safe_dump(s.to_dict())), "v.yaml")
+    again = parse_search_space(yaml.safe_load(yaml.safe_dump(s.to_dict(), sort_keys=False)),
+                               "v.yaml")
     assert again == s
 
 
@@ -155,3 +156,14 @@ def test_optuna_distributions_match_the_params():
     assert dist["cgan.lr"] == D.FloatDistribution(1.0e-4, 1.0e-2, log=True)
     assert dist["rebalance.threshold"] == D.FloatDistribution(0.3, 0.9)
     assert dist["srgan.channels"] == D.IntDistribution(4, 8)  # inclusive, as the YAML says
+
+
+def test_cli_refuses_a_bad_space_and_a_nameless_resume_in_one_line(capsys):
+    from galaxybench.cli import main
+
+    assert main(["sweep", "--space", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown search space 'nope'" in err[0]
+    assert main(["sweep", "--resume"]) == 2
+    assert "--resume needs the --name" in capsys.readouterr().err
+    assert main(["ablate", "--space", "smoke", "--set", "cgan.lr=1.0e-3"]) == 2  # a searched key

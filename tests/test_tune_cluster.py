@@ -32,20 +32,27 @@ def cluster():
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     c.add_node(num_cpus=1)
     c.wait_for_nodes()
-    ray.init(address=c.address)  # run_experiment joins this session instead of its own
+    ray.init(address=c.address, log_to_driver=False)  # run_experiment joins this session
     yield c
     ray.shutdown()
     c.shutdown()
 
 
-def _node_recording_trial(cfg, data, report=None, **kwargs):
-    """Records the Ray node it ran on in the result's provenance; a second of work."""
-    node = ray.get_runtime_context().get_node_id()
-    time.sleep(1.0)
-    report({R.EPOCH: 1, R.OBJECTIVE: 0.5})
-    return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                         metrics={R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4},
-                         provenance={"node_id": node})
+def _node_recording_trial():
+    """A trial that records its Ray node in the result's provenance; a second of work.
+
+    Built in a function so that cloudpickle ships it by value (workers cannot import tests).
+    """
+
+    def trial(cfg, data, report=None, **kwargs):
+        node = ray.get_runtime_context().get_node_id()
+        time.sleep(1.0)
+        report({R.EPOCH: 1, R.OBJECTIVE: 0.5})
+        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
+                             metrics={R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4},
+                             provenance={"node_id": node})
+
+    return trial
 
 
 def test_trials_run_on_both_nodes_and_results_are_complete(cluster, tmp_path: Path):
@@ -55,7 +62,7 @@ def test_trials_run_on_both_nodes_and_results_are_complete(cluster, tmp_path: Pa
     data = prepare(path, DataConfig(hr_size=16))
     space = load_search_space("smoke").with_options(num_samples=4)
     summary = run_experiment(space, name="two", storage=tmp_path, data=data,
-                             trial_fn=_node_recording_trial, report=False)
+                             trial_fn=_node_recording_trial(), report=False)
     assert summary["exit_code"] == 0 and summary["failed"] == 0
     nodes = set()
     for phase, expected in (("baseline", 1), ("search", 4), ("confirm", None)):

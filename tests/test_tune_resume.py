@@ -105,7 +105,8 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
         if resumed.poll() is None:
             os.killpg(resumed.pid, signal.SIGKILL)
     search = [json.loads(x) for x in (exp / "results" / "search.jsonl").read_text().splitlines()]
-    assert len(search) == NUM_SAMPLES and {r["status"] for r in search} == {"ok"}
+    assert len(search) == NUM_SAMPLES  # exactly the requested trials, none lost
+    assert {r["status"] for r in search} <= {"ok", "pruned"}  # ASHA may stop the weakest
     after = log.read_text().splitlines()
     assert sum(line.startswith("bicubic") for line in after) == sum(
         line.startswith("bicubic") for line in before)  # the finished baseline was not re-run
@@ -114,6 +115,6 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
     # restarts (it had not finished, so nothing finished is repeated).
     assert len(search_runs) <= NUM_SAMPLES + 1
     assert {float(line.split()[-1]) for line in search_runs} == {
-        r["config"]["cgan.lr"] for r in search}
+        r["config"]["cgan.lr"] for r in search if r["status"] == "ok"}
     summary = json.loads((exp / "summary.json").read_text())
-    assert summary["phases"]["search"]["ok"] == NUM_SAMPLES and summary["exit_code"] == 0
+    assert summary["phases"]["search"]["trials"] == NUM_SAMPLES and summary["exit_code"] == 0

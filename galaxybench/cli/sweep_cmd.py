@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from galaxybench import results as R
+from galaxybench.errors import InputError
 
 
 def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -121,8 +122,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     from galaxybench.tune import run_experiment
 
     if args.resume and not args.name:
-        print("galaxybench: error: --resume needs the --name of the experiment", file=sys.stderr)
-        return 2
+        raise InputError("--resume needs the --name of the experiment to continue")
     space = None if args.resume else _space(args)
     name = args.name or (f"{mode}-{(args.space or 'default').split('/')[-1].removesuffix('.yaml')}"
                          f"-{time.strftime('%Y%m%d-%H%M%S')}")
