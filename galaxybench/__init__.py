@@ -41,4 +41,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'galaxybench' has no attribute {name!r}")
 
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "Config",
+    "TrialResult",
+    "__version__",
+    "evaluate_trial",
+    "load_data",
+    "load_profile",
+    "prepare",
+]

@@ -73,9 +73,15 @@ class StageCache:
         folder = self.root / stage / self.key(stage, parts)
         return folder if (folder / _DONE).exists() else None
 
-    def get_or_create(self, stage: str, parts: dict[str, Any], *, build: Callable[[], T],
-                      save: Callable[[T, Path], None], load: Callable[[Path], T]
-                      ) -> tuple[T, bool]:
+    def get_or_create(
+        self,
+        stage: str,
+        parts: dict[str, Any],
+        *,
+        build: Callable[[], T],
+        save: Callable[[T, Path], None],
+        load: Callable[[Path], T],
+    ) -> tuple[T, bool]:
         """The cached output of ``stage`` for ``parts``, building and storing it on a miss.
 
         Returns:
@@ -97,8 +103,11 @@ class StageCache:
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
                 save(value, tmp)
-                (tmp / _DONE).write_text(json.dumps({"stage": stage, "parts": parts},
-                                                    sort_keys=True, default=str, indent=1))
+                (tmp / _DONE).write_text(
+                    json.dumps(
+                        {"stage": stage, "parts": parts}, sort_keys=True, default=str, indent=1
+                    )
+                )
                 if folder.exists():  # a leftover without its entry.json: replace it
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)

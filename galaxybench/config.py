@@ -157,7 +157,9 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"config key {key!r} must be a list of {len(args)} values, got {value!r}")
+            raise ConfigError(
+                f"config key {key!r} must be a list of {len(args)} values, got {value!r}"
+            )
         return tuple(_coerce(key, v, a) for v, a in zip(value, args, strict=True))
     if tp is bool:
         if isinstance(value, bool):
@@ -337,15 +339,19 @@ def validate(cfg: Config) -> None:
     """Range and choice checks; ConfigError naming the key on the first problem."""
     from galaxybench import registry, stages  # noqa: F401  (stages register themselves)
 
-    _check(cfg.data.hr_size >= 8 and cfg.data.hr_size % 8 == 0,
-           f"data.hr_size must be a multiple of 8 and >= 8, got {cfg.data.hr_size}")
+    _check(
+        cfg.data.hr_size >= 8 and cfg.data.hr_size % 8 == 0,
+        f"data.hr_size must be a multiple of 8 and >= 8, got {cfg.data.hr_size}",
+    )
     for key in ("val_fraction", "test_fraction"):
         v = getattr(cfg.data, key)
         _check(0.0 < v < 0.5, f"data.{key} must be in (0, 0.5), got {v}")
-    for key, reg in (("upscale.method", registry.UPSCALERS),
-                     ("rebalance.method", registry.REBALANCERS),
-                     ("classifier.loss", registry.CLASSIFIER_LOSSES),
-                     ("classifier.augment", registry.CLASSIFIER_AUGMENTS)):
+    for key, reg in (
+        ("upscale.method", registry.UPSCALERS),
+        ("rebalance.method", registry.REBALANCERS),
+        ("classifier.loss", registry.CLASSIFIER_LOSSES),
+        ("classifier.augment", registry.CLASSIFIER_AUGMENTS),
+    ):
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
         _check(value in reg, f"{key} must be one of {', '.join(reg.names())}, got {value!r}")
@@ -360,13 +366,22 @@ def validate(cfg: Config) -> None:
         _check(sub.batch_size >= 2, f"{section}.batch_size must be >= 2, got {sub.batch_size}")
         _check(sub.epochs >= 0, f"{section}.epochs must be >= 0, got {sub.epochs}")
     _check(cfg.srgan.pretrain_epochs >= 0, "srgan.pretrain_epochs must be >= 0")
-    _check(all(0.0 <= b < 1.0 for b in cfg.cgan.betas), f"cgan.betas must be in [0, 1), got {cfg.cgan.betas}")
-    _check(0.0 < cfg.rebalance.threshold <= 1.0,
-           f"rebalance.threshold must be in (0, 1], got {cfg.rebalance.threshold}")
-    _check(0.0 < cfg.rebalance.target <= 1.0,
-           f"rebalance.target must be in (0, 1], got {cfg.rebalance.target}")
-    _check(0.0 < cfg.eval.minority_fraction <= 1.0,
-           f"eval.minority_fraction must be in (0, 1], got {cfg.eval.minority_fraction}")
+    _check(
+        all(0.0 <= b < 1.0 for b in cfg.cgan.betas),
+        f"cgan.betas must be in [0, 1), got {cfg.cgan.betas}",
+    )
+    _check(
+        0.0 < cfg.rebalance.threshold <= 1.0,
+        f"rebalance.threshold must be in (0, 1], got {cfg.rebalance.threshold}",
+    )
+    _check(
+        0.0 < cfg.rebalance.target <= 1.0,
+        f"rebalance.target must be in (0, 1], got {cfg.rebalance.target}",
+    )
+    _check(
+        0.0 < cfg.eval.minority_fraction <= 1.0,
+        f"eval.minority_fraction must be in (0, 1], got {cfg.eval.minority_fraction}",
+    )
     _check(cfg.classifier.epochs >= 1, "classifier.epochs must be >= 1")
     _check(cfg.classifier.batch_size >= 2, "classifier.batch_size must be >= 2")
     _check(cfg.classifier.lr > 0, "classifier.lr must be > 0")

@@ -1,6 +1,7 @@
 """Where galaxybench keeps downloads, the embedded dataset and caches.
 
-Usage: ``galaxybench.paths.home() / "data"``. ``$GALAXYBENCH_HOME`` overrides ``~/.cache/galaxybench``.
+Usage: ``galaxybench.paths.home() / "data"``.
+``$GALAXYBENCH_HOME`` overrides ``~/.cache/galaxybench``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """evaluate_trial: the one objective. Chains the stages of DESIGN section 1 for one config and seed.
 
 upscaler.fit (train pairs) -> rebalancer.fit/generate (train LR) -> upscale every split and the
-synthetic images -> classifier (best validation epoch) -> test scores -> minority_f1_delta against the
-baseline (bicubic + none + ce + none) at the same seed, through the stage cache -> quality metrics.
+synthetic images -> classifier (best validation epoch) -> test scores -> minority_f1_delta
+against the baseline (bicubic + none + ce + none) at the same seed, through the stage cache
+-> quality metrics.
 The test split reaches no fit and no validation; it is predicted once, at the end.
 
 Usage::
@@ -76,58 +77,91 @@ class _Timer:
         try:
             yield
         finally:
-            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - start, 3)
+            self.seconds[stage] = round(
+                self.seconds.get(stage, 0.0) + time.perf_counter() - start, 3
+            )
 
 
-def _score(ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray, run_model) -> tuple[dict, dict]:
+def _score(
+    ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray, run_model
+) -> tuple[dict, dict]:
     from galaxybench.stages.classify_cnn import predict
 
     pred = predict(run_model, test_hr, device=ctx.device)
     metrics = classification_metrics(test.labels, pred, ctx.data.class_names, ctx.minority)
-    predictions = {"index": test.index.tolist(), "label": test.labels.tolist(),
-                   "prediction": pred.tolist()}
+    predictions = {
+        "index": test.index.tolist(),
+        "label": test.labels.tolist(),
+        "prediction": pred.tolist(),
+    }
     return metrics, predictions
 
 
 def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> dict[str, Any]:
-    """Every stage of one trial; returns metrics, predictions, history and the arrays for figures."""
-    data, _cfg = ctx.data, ctx.cfg
+    """Every stage of one trial: metrics, predictions, history and the arrays for figures."""
+    data = ctx.data
     train, val, test = (data.subset(s) for s in SPLITS)
     with timer("rebalance"):
         synth_lr, synth_y, plan = rebalance(ctx, train)
     with timer("upscale"):
         up = upscale_all(ctx, train, val, test, synth_lr)
-    check_no_leak(data, upscaler_fit=up.fitted_on, rebalancer_fit=train.index,
-                  classifier_train=train.index, classifier_val=val.index)
+    check_no_leak(
+        data,
+        upscaler_fit=up.fitted_on,
+        rebalancer_fit=train.index,
+        classifier_train=train.index,
+        classifier_val=val.index,
+    )
     with timer("classify"):
-        run = classify(ctx, np.concatenate([up.train, up.synthetic]),
-                       np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
+        run = classify(
+            ctx,
+            np.concatenate([up.train, up.synthetic]),
+            np.concatenate([train.labels, synth_y]),
+            up.val,
+            val.labels,
+            report,
+        )
     with timer("score"):
         metrics, predictions = _score(ctx, test, up.test, run.model)
     metrics[R.BEST_EPOCH] = run.best_epoch
     metrics[R.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][R.VAL_MINORITY_F1]
     metrics[R.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
     metrics[R.N_SYNTHETIC] = int(synth_y.shape[0])
-    return {"metrics": metrics, "predictions": predictions, "history": run.history,
-            "model": run.model, "upscaled": up, "synthetic": (synth_lr, synth_y), "plan": plan}
+    return {
+        "metrics": metrics,
+        "predictions": predictions,
+        "history": run.history,
+        "model": run.model,
+        "upscaled": up,
+        "synthetic": (synth_lr, synth_y),
+        "plan": plan,
+    }
 
 
-def _baseline_minority_f1(ctx: TrialContext, own: float) -> float:
-    """Test minority F1 of the baseline at the same seed and split (cached, so trained once)."""
+def _baseline_run(ctx: TrialContext, own: dict[str, Any]) -> dict[str, Any]:
+    """The baseline pipeline at the same seed and split (cached, so trained once per sweep)."""
     base_cfg = baseline_config(ctx.cfg)
     if effective_flat(base_cfg) == effective_flat(ctx.cfg):  # this trial is the baseline
         return own
     base = ctx.with_config(base_cfg)
     out = _run_pipeline(base, None, _Timer())
     ctx.cache_hits["baseline"] = base.cache_hits.get("classifier", False)
-    return float(out["metrics"][R.MINORITY_F1])
+    return out
 
 
-def evaluate_trial(cfg: Config, data: PreparedData, report: Reporter | None = None, *,
-                   device: torch.device | str | None = None, cache_dir: str | Path | None = None,
-                   use_cache: bool = True, num_threads: int | None = None, baseline: bool = True,
-                   artifacts_dir: str | Path | None = None,
-                   on_stage: Callable[[str], None] | None = None) -> R.TrialResult:
+def evaluate_trial(
+    cfg: Config,
+    data: PreparedData,
+    report: Reporter | None = None,
+    *,
+    device: torch.device | str | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    num_threads: int | None = None,
+    baseline: bool = True,
+    artifacts_dir: str | Path | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> R.TrialResult:
     """Run and score one trial of ``cfg`` on ``data``.
 
     Args:
@@ -147,21 +181,31 @@ def evaluate_trial(cfg: Config, data: PreparedData, report: Reporter | None = No
     set_threads(num_threads)
     cache = StageCache(cache_dir, enabled=use_cache)
     counts = np.bincount(data.labels, minlength=data.num_classes)
-    ctx = TrialContext(cfg, data, device, cache, minority_classes(counts, cfg.eval.minority_fraction))
+    ctx = TrialContext(
+        cfg, data, device, cache, minority_classes(counts, cfg.eval.minority_fraction)
+    )
     timer = _Timer(on_stage)
-    base = R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                         data_fingerprint=data.fingerprint, provenance=R.provenance())
+    base = R.TrialResult(
+        status=R.STATUS_OK,
+        config=to_flat(cfg),
+        seed=cfg.seed,
+        data_fingerprint=data.fingerprint,
+        provenance=R.provenance(),
+    )
     try:
         out = _run_pipeline(ctx, report, timer)
         metrics = out["metrics"]
+        base_out = None
         if baseline:
             with timer("baseline"):
-                base_f1 = _baseline_minority_f1(ctx, metrics[R.MINORITY_F1])
+                base_out = _baseline_run(ctx, out)
+            base_f1 = float(base_out["metrics"][R.MINORITY_F1])
             metrics[R.BASELINE_MINORITY_F1] = base_f1
             metrics[R.MINORITY_F1_DELTA] = metrics[R.MINORITY_F1] - base_f1
         if cfg.metrics.enabled:
             with timer("quality"):
-                metrics.update(quality_metrics(ctx, out))
+                feature_model = base_out["model"] if base_out is not None else None
+                metrics.update(quality_metrics(ctx, out, feature_model))
         if artifacts_dir is not None:
             from galaxybench.trial_figures import write_trial_figures
 

@@ -29,8 +29,9 @@ def _save(fig, path: Path) -> None:
     tmp.replace(path)
 
 
-def real_vs_synthetic(path: Path, real: np.ndarray, synthetic: np.ndarray, title: str,
-                      n: int = 8) -> None:
+def real_vs_synthetic(
+    path: Path, real: np.ndarray, synthetic: np.ndarray, title: str, n: int = 8
+) -> None:
     """Two rows of up to ``n`` images: real (top) and synthetic (bottom), uint8 (m, 3, H, W)."""
     import matplotlib
 
@@ -60,8 +61,9 @@ def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
 
     names = list(columns)
     rows = min(n, len(next(iter(columns.values()))))
-    fig, axes = plt.subplots(rows, len(names), figsize=(1.6 * len(names), 1.6 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, len(names), figsize=(1.6 * len(names), 1.6 * rows), squeeze=False
+    )
     for r in range(rows):
         for c, name in enumerate(names):
             ax = axes[r][c]
@@ -83,16 +85,22 @@ def write_trial_figures(out_dir: Path, ctx: Any, out: dict[str, Any], n: int = 8
     for cls in sorted(out["plan"]):
         name = data.class_names[cls]
         path = out_dir / f"real_vs_synthetic_{_slug(name)}.png"
-        real_vs_synthetic(path, up.train[train_labels == cls][:n], up.synthetic[synth_y == cls][:n],
-                          f"{name}: real (top) vs added by {ctx.cfg.rebalance.method} (bottom)")
+        real_vs_synthetic(
+            path,
+            up.train[train_labels == cls][:n],
+            up.synthetic[synth_y == cls][:n],
+            f"{name}: real (top) vs added by {ctx.cfg.rebalance.method} (bottom)",
+        )
         written.append(path)
     test = data.subset("test")
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(len(test), size=min(4, len(test)), replace=False))
     lr = test.lr[pick]
     lr_big = np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2)  # nearest-neighbour, to show pixels
-    columns = {"LR": lr_big,
-               "bicubic": UPSCALERS.get("bicubic")().apply(ctx.cfg, None, lr, device=ctx.device)}
+    columns = {
+        "LR": lr_big,
+        "bicubic": UPSCALERS.get("bicubic")().apply(ctx.cfg, None, lr, device=ctx.device),
+    }
     if ctx.cfg.upscale.method == "srgan":
         columns["SRGAN"] = up.test[pick]
     columns["true HR"] = test.hr[pick]

@@ -23,8 +23,12 @@ from galaxybench.stages.classify_cnn import ClassifierRun, PaperCNN, train_class
 from galaxybench.stages.rebalance_plan import plan_counts
 
 # The baseline is a configuration, not a code path (STYLE rule 4).
-BASELINE = {"upscale.method": "bicubic", "rebalance.method": "none", "classifier.loss": "ce",
-            "classifier.augment": "none"}
+BASELINE = {
+    "upscale.method": "bicubic",
+    "rebalance.method": "none",
+    "classifier.loss": "ce",
+    "classifier.augment": "none",
+}
 
 
 def baseline_config(cfg: Config) -> Config:
@@ -73,8 +77,12 @@ class TrialContext:
 
     def parts(self, **extra: Any) -> dict[str, Any]:
         """Cache-key parts common to every stage: data, preparation settings, seed."""
-        return {"data": self.data.fingerprint, "prep": dataclasses.asdict(self.cfg.data),
-                "seed": self.cfg.seed, **extra}
+        return {
+            "data": self.data.fingerprint,
+            "prep": dataclasses.asdict(self.cfg.data),
+            "seed": self.cfg.seed,
+            **extra,
+        }
 
     def section(self, name: str) -> dict[str, Any]:
         """The config section named after a method (``srgan``, ``cgan``), or {} if none."""
@@ -100,27 +108,44 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
     empty = (np.empty((0, 3, h, h), np.uint8), np.empty(0, np.int64))
     method = cfg.rebalance.method
     rebalancer = REBALANCERS.get(method)()
-    plan = {} if method == "none" else plan_counts(
-        np.bincount(train.labels, minlength=k), cfg.rebalance.threshold, cfg.rebalance.target)
+    plan = (
+        {}
+        if method == "none"
+        else plan_counts(
+            np.bincount(train.labels, minlength=k), cfg.rebalance.threshold, cfg.rebalance.target
+        )
+    )
     if not plan:
         return (*empty, plan)
-    classes = sorted(plan) if cfg.cgan.train_on == "augmented" else sorted(set(train.labels.tolist()))
+    classes = (
+        sorted(plan) if cfg.cgan.train_on == "augmented" else sorted(set(train.labels.tolist()))
+    )
     weights = None
     if rebalancer.trainable:
         stage = f"rebalance_{method}"
         weights, hit = ctx.cache.get_or_create(
-            stage, ctx.parts(stage_cfg=ctx.section(method), classes=classes),
-            build=lambda: rebalancer.fit(cfg, train, classes, seed=stage_seed(cfg.seed, stage),
-                                         device=ctx.device),
-            save=save_weights, load=load_weights)
+            stage,
+            ctx.parts(stage_cfg=ctx.section(method), classes=classes),
+            build=lambda: rebalancer.fit(
+                cfg, train, classes, seed=stage_seed(cfg.seed, stage), device=ctx.device
+            ),
+            save=save_weights,
+            load=load_weights,
+        )
         ctx.cache_hits[stage] = hit
-    lr, labels = rebalancer.generate(cfg, weights, train, plan,
-                                     seed=stage_seed(cfg.seed, "generate"), device=ctx.device)
+    lr, labels = rebalancer.generate(
+        cfg, weights, train, plan, seed=stage_seed(cfg.seed, "generate"), device=ctx.device
+    )
     return lr, labels, plan
 
 
-def upscale_all(ctx: TrialContext, train: SplitArrays, val: SplitArrays, test: SplitArrays,
-                synthetic_lr: np.ndarray) -> Upscaled:
+def upscale_all(
+    ctx: TrialContext,
+    train: SplitArrays,
+    val: SplitArrays,
+    test: SplitArrays,
+    synthetic_lr: np.ndarray,
+) -> Upscaled:
     """Fit the upscaler on train LR/HR pairs (cached) and apply it to every split and synthetic.
 
     The oracle has no true HR for synthetic images: those are upscaled bicubically.
@@ -131,30 +156,49 @@ def upscale_all(ctx: TrialContext, train: SplitArrays, val: SplitArrays, test: S
     if upscaler.trainable:
         stage = f"upscale_{method}"
         weights, hit = ctx.cache.get_or_create(
-            stage, ctx.parts(stage_cfg=ctx.section(method)),
-            build=lambda: upscaler.fit(cfg, train, seed=stage_seed(cfg.seed, stage),
-                                       device=ctx.device),
-            save=save_weights, load=load_weights)
+            stage,
+            ctx.parts(stage_cfg=ctx.section(method)),
+            build=lambda: upscaler.fit(
+                cfg, train, seed=stage_seed(cfg.seed, stage), device=ctx.device
+            ),
+            save=save_weights,
+            load=load_weights,
+        )
         ctx.cache_hits[stage] = hit
 
     def apply(split: SplitArrays) -> np.ndarray:
-        return upscaler.apply(cfg, weights, split.lr, device=ctx.device,
-                              hr_true=split.hr if upscaler.needs_hr else None)
+        return upscaler.apply(
+            cfg,
+            weights,
+            split.lr,
+            device=ctx.device,
+            hr_true=split.hr if upscaler.needs_hr else None,
+        )
 
     synth_up = UPSCALERS.get("bicubic")() if upscaler.needs_hr else upscaler
-    synthetic = synth_up.apply(cfg, weights, synthetic_lr, device=ctx.device) if len(
-        synthetic_lr) else np.empty((0, *train.hr.shape[1:]), np.uint8)
+    synthetic = (
+        synth_up.apply(cfg, weights, synthetic_lr, device=ctx.device)
+        if len(synthetic_lr)
+        else np.empty((0, *train.hr.shape[1:]), np.uint8)
+    )
     return Upscaled(apply(train), apply(val), apply(test), synthetic, train.index)
 
 
 def _save_classifier(run: ClassifierRun, folder: Path) -> None:
     save_weights(run.model.state_dict(), folder)
-    (folder / "history.json").write_text(json.dumps({"best_epoch": run.best_epoch,
-                                                     "history": run.history}))
+    (folder / "history.json").write_text(
+        json.dumps({"best_epoch": run.best_epoch, "history": run.history})
+    )
 
 
-def classify(ctx: TrialContext, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
-             val_y: np.ndarray, report) -> ClassifierRun:
+def classify(
+    ctx: TrialContext,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    report,
+) -> ClassifierRun:
     """Train the paper's CNN (cached by effective config); replay the history on a cache hit."""
     cfg, k = ctx.cfg, ctx.data.num_classes
 
@@ -165,12 +209,26 @@ def classify(ctx: TrialContext, train_x: np.ndarray, train_y: np.ndarray, val_x:
         return ClassifierRun(model.to(ctx.device).eval(), meta["best_epoch"], meta["history"])
 
     def build() -> ClassifierRun:
-        return train_classifier(cfg, train_x, train_y, val_x, val_y, num_classes=k,
-                                minority_classes=ctx.minority, seed=stage_seed(cfg.seed, "classify"),
-                                device=ctx.device, on_epoch=report)
+        return train_classifier(
+            cfg,
+            train_x,
+            train_y,
+            val_x,
+            val_y,
+            num_classes=k,
+            minority_classes=ctx.minority,
+            seed=stage_seed(cfg.seed, "classify"),
+            device=ctx.device,
+            on_epoch=report,
+        )
 
-    run, hit = ctx.cache.get_or_create("classifier", ctx.parts(config=effective_flat(cfg)),
-                                       build=build, save=_save_classifier, load=load)
+    run, hit = ctx.cache.get_or_create(
+        "classifier",
+        ctx.parts(config=effective_flat(cfg)),
+        build=build,
+        save=_save_classifier,
+        load=load,
+    )
     ctx.cache_hits["classifier"] = hit
     if hit and report is not None:  # ASHA still sees one report per epoch
         for scores in run.history:
@@ -178,8 +236,14 @@ def classify(ctx: TrialContext, train_x: np.ndarray, train_y: np.ndarray, val_x:
     return run
 
 
-def quality_metrics(ctx: TrialContext, out: dict[str, Any]) -> dict[str, Any]:
-    """Secondary quality metrics (DESIGN 1.8): SR quality on test; generative quality of cGAN images."""
+def quality_metrics(
+    ctx: TrialContext, out: dict[str, Any], feature_model: torch.nn.Module | None = None
+) -> dict[str, Any]:
+    """Secondary quality metrics (DESIGN 1.8): SR on the test split; cGAN image quality.
+
+    ``feature_model`` is the baseline's classifier (trained on real images only) when the caller
+    has it; otherwise it is taken from the stage cache or trained.
+    """
     from galaxybench.metrics.image_quality import sr_quality
 
     cfg, data = ctx.cfg, ctx.data
@@ -189,11 +253,29 @@ def quality_metrics(ctx: TrialContext, out: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, Any] = dict(sr_quality(test.lr, test.hr, srgan, device=ctx.device))
     _synth_lr, synth_y = out["synthetic"]
     if len(synth_y) and REBALANCERS.get(cfg.rebalance.method)().trainable:
-        metrics.update(_generative_quality(ctx, out))
+        metrics.update(_generative_quality(ctx, out, feature_model))
     return metrics
 
 
-def _generative_quality(ctx: TrialContext, out: dict[str, Any]) -> dict[str, Any]:
+def _baseline_model(ctx: TrialContext) -> torch.nn.Module:
+    """The baseline's classifier (bicubic, real images only), from the stage cache or trained."""
+    data, cfg = ctx.data, ctx.cfg
+    train, val = data.subset("train"), data.subset("val")
+    bicubic = UPSCALERS.get("bicubic")()
+    run = classify(
+        ctx.with_config(cfg.replace(**BASELINE)),
+        bicubic.apply(cfg, None, train.lr, device=ctx.device),
+        train.labels,
+        bicubic.apply(cfg, None, val.lr, device=ctx.device),
+        val.labels,
+        None,
+    )
+    return run.model
+
+
+def _generative_quality(
+    ctx: TrialContext, out: dict[str, Any], feature_model: torch.nn.Module | None
+) -> dict[str, Any]:
     """FID/KID/PRC in the galaxy domain, Inception FID/IS when offline weights exist, and CAS."""
     from galaxybench.metrics.cas import classifier_accuracy_score
     from galaxybench.metrics.generative import domain_quality, inception_quality
@@ -203,21 +285,44 @@ def _generative_quality(ctx: TrialContext, out: dict[str, Any]) -> dict[str, Any
     train, test = data.subset("train"), data.subset("test")
     classes = sorted(out["plan"])
     # The extractor is the baseline's classifier: trained on real training images only.
-    base = ctx.with_config(cfg.replace(**BASELINE))
-    val = data.subset("val")
-    bicubic = UPSCALERS.get("bicubic")()
-    feature_run = classify(base, bicubic.apply(cfg, None, train.lr, device=ctx.device), train.labels,
-                           bicubic.apply(cfg, None, val.lr, device=ctx.device), val.labels, None)
+    feature_model = feature_model if feature_model is not None else _baseline_model(ctx)
     real_mask = np.isin(train.labels, classes)
-    metrics = dict(domain_quality(
-        feature_run.model, up.train[real_mask], train.labels[real_mask], up.synthetic, synth_y,
-        classes, data.class_names, device=ctx.device, max_samples=cfg.metrics.max_samples,
-        seed=cfg.seed, kid_subsets=cfg.metrics.kid_subsets))
-    metrics.update(inception_quality(up.train[real_mask], up.synthetic,
-                                     weights_path=cfg.metrics.inception_weights, device=ctx.device))
+    metrics = dict(
+        domain_quality(
+            feature_model,
+            up.train[real_mask],
+            train.labels[real_mask],
+            up.synthetic,
+            synth_y,
+            classes,
+            data.class_names,
+            device=ctx.device,
+            max_samples=cfg.metrics.max_samples,
+            seed=cfg.seed,
+            kid_subsets=cfg.metrics.kid_subsets,
+        )
+    )
+    metrics.update(
+        inception_quality(
+            up.train[real_mask],
+            up.synthetic,
+            weights_path=cfg.metrics.inception_weights,
+            device=ctx.device,
+        )
+    )
     test_mask = np.isin(test.labels, classes)
-    metrics.update(classifier_accuracy_score(
-        cfg, up.synthetic, synth_y, up.test[test_mask], test.labels[test_mask], classes,
-        num_classes=data.num_classes, seed=stage_seed(cfg.seed, "cas"), device=ctx.device,
-        class_names=data.class_names))
+    metrics.update(
+        classifier_accuracy_score(
+            cfg,
+            up.synthetic,
+            synth_y,
+            up.test[test_mask],
+            test.labels[test_mask],
+            classes,
+            num_classes=data.num_classes,
+            seed=stage_seed(cfg.seed, "cas"),
+            device=ctx.device,
+            class_names=data.class_names,
+        )
+    )
     return metrics

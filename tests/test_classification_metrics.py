@@ -1,4 +1,4 @@
-"""Reference tests: our classification metrics, losses and augmentation against scikit-learn and hand values."""
+"""Reference tests: classification metrics, losses and augmentation vs scikit-learn and by hand."""
 
 from __future__ import annotations
 
@@ -41,9 +41,11 @@ def test_metrics_equal_sklearn(seed: int) -> None:
     assert m[R.PER_CLASS_PRECISION] == pytest.approx(dict(zip(NAMES, p, strict=True)))
     assert m[R.PER_CLASS_RECALL] == pytest.approx(dict(zip(NAMES, r, strict=True)))
     assert m[R.MACRO_F1] == pytest.approx(
-        f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
     assert m[R.MINORITY_F1] == pytest.approx(
-        f1_score(y_true, y_pred, labels=minority, average="macro", zero_division=0))
+        f1_score(y_true, y_pred, labels=minority, average="macro", zero_division=0)
+    )
     assert m[R.ACCURACY] == pytest.approx(accuracy_score(y_true, y_pred))
     with pytest.warns(UserWarning):  # sklearn warns that class 5 is predicted but never true
         expected_bal = balanced_accuracy_score(y_true, y_pred)
@@ -58,7 +60,10 @@ def test_minority_set_of_decals_is_the_papers() -> None:
     # 0.66 x 2645 = 1745.7: Disturbed 1081, Cigar Shaped Smooth 334, Edge-on without Bulge 1423.
     got = minority_classes(np.array(DECALS_COUNTS), 0.66)
     assert [DECALS_CLASS_NAMES[c] for c in got] == [
-        "Disturbed", "Cigar Shaped Smooth", "Edge-on without Bulge"]
+        "Disturbed",
+        "Cigar Shaped Smooth",
+        "Edge-on without Bulge",
+    ]
     assert minority_classes(np.array([10, 5, 7]), 0.7) == [1]  # 7 is not below 7.0
 
 
@@ -75,7 +80,9 @@ def test_focal_with_gamma_zero_is_cross_entropy_and_downweights_easy_examples() 
     cfg0 = from_flat({"classifier.focal_gamma": 0.0, "classifier.loss": "focal"})
     counts = np.ones(5)
     ce = cross_entropy(cfg0, counts, torch.device("cpu"))(logits, target)
-    assert focal(cfg0, counts, torch.device("cpu"))(logits, target).item() == pytest.approx(ce.item(), rel=1e-6)
+    assert focal(cfg0, counts, torch.device("cpu"))(logits, target).item() == pytest.approx(
+        ce.item(), rel=1e-6
+    )
     # By hand: one example with p_t = 0.9, gamma 2: -(0.1^2) log 0.9.
     easy = torch.log(torch.tensor([[0.9, 0.1]]))
     loss = focal(Config(), counts[:2], torch.device("cpu"))(easy, torch.tensor([0]))
@@ -88,7 +95,9 @@ def test_dihedral_outputs_are_symmetries_of_inputs() -> None:
     out = dihedral(x, gen)
     seen = set()
     for i in range(64):
-        variants = [torch.rot90(v, k, dims=(-2, -1)) for v in (x[i], x[i].flip(-1)) for k in range(4)]
+        variants = [
+            torch.rot90(v, k, dims=(-2, -1)) for v in (x[i], x[i].flip(-1)) for k in range(4)
+        ]
         matches = [j for j, v in enumerate(variants) if torch.equal(v, out[i])]
         assert matches, "an output is not a flip/rotation of its input"
         seen.add(matches[0])

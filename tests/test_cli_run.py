@@ -17,8 +17,13 @@ COUNTS = (30, 30, 26, 24, 9, 26, 22, 20, 12, 10)
 
 
 def _run(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "galaxybench", *args], capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "galaxybench", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +35,21 @@ def test_run_writes_metrics_and_predictions_reproducibly(tiny, tmp_path) -> None
     outs = []
     for i in range(2):
         out = tmp_path / f"run{i}"
-        proc = _run("run", "--profile", "smoke", "--data", str(tiny), "--out", str(out),
-                    "--set", "rebalance.method=oversample", "--seed", "4", "--no-cache", "--json")
+        proc = _run(
+            "run",
+            "--profile",
+            "smoke",
+            "--data",
+            str(tiny),
+            "--out",
+            str(out),
+            "--set",
+            "rebalance.method=oversample",
+            "--seed",
+            "4",
+            "--no-cache",
+            "--json",
+        )
         assert proc.returncode == 0, proc.stderr
         printed = json.loads(proc.stdout)
         metrics = json.loads((out / "metrics.json").read_text())
@@ -43,9 +61,21 @@ def test_run_writes_metrics_and_predictions_reproducibly(tiny, tmp_path) -> None
         m.pop(R.STAGE_SECONDS)
         m["provenance"].pop("git_revision")  # others may commit between the two runs
     assert m0 == m1 and p0 == p1  # identical on a CPU but for timings
-    for key in (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY, R.BALANCED_ACCURACY,
-                R.PER_CLASS_F1, R.MINORITY_CLASSES, R.AUGMENTED_CLASSES, R.N_SYNTHETIC,
-                "config", "seed", "data_fingerprint", "provenance"):
+    for key in (
+        R.MINORITY_F1,
+        R.MINORITY_F1_DELTA,
+        R.MACRO_F1,
+        R.ACCURACY,
+        R.BALANCED_ACCURACY,
+        R.PER_CLASS_F1,
+        R.MINORITY_CLASSES,
+        R.AUGMENTED_CLASSES,
+        R.N_SYNTHETIC,
+        "config",
+        "seed",
+        "data_fingerprint",
+        "provenance",
+    ):
         assert key in m0
     assert m0["seed"] == 4 and m0["config"]["rebalance.method"] == "oversample"
     rows = list(csv.DictReader(p0.splitlines()))
@@ -56,13 +86,16 @@ def test_run_writes_metrics_and_predictions_reproducibly(tiny, tmp_path) -> None
     assert (tmp_path / "run0" / "sr_strip.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--set", "cgan.lrr=1"), "unknown config key 'cgan.lrr'"),
-    (("--set", "cgan.lr=fast"), "config key 'cgan.lr' must be a number"),
-    (("--set", "upscale.method=magic"), "upscale.method must be one of"),
-    (("--profile", "nope"), "unknown profile 'nope'"),
-    (("--data", "/nonexistent/file.h5"), "/nonexistent/file.h5"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--set", "cgan.lrr=1"), "unknown config key 'cgan.lrr'"),
+        (("--set", "cgan.lr=fast"), "config key 'cgan.lr' must be a number"),
+        (("--set", "upscale.method=magic"), "upscale.method must be one of"),
+        (("--profile", "nope"), "unknown profile 'nope'"),
+        (("--data", "/nonexistent/file.h5"), "/nonexistent/file.h5"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tiny, tmp_path, args, message) -> None:
     base = ["run", "--profile", "smoke", "--data", str(tiny), "--out", str(tmp_path / "o")]
     proc = _run(*base, *args)
@@ -73,9 +106,20 @@ def test_bad_input_is_one_line_and_exit_2(tiny, tmp_path, args, message) -> None
 
 
 def test_diverged_run_exits_3_with_one_line(tiny, tmp_path) -> None:
-    proc = _run("run", "--profile", "smoke", "--data", str(tiny), "--no-cache",
-                "--set", "rebalance.method=cgan", "--set", "cgan.lr=1.0e+30",
-                "--out", str(tmp_path / "o"))
+    proc = _run(
+        "run",
+        "--profile",
+        "smoke",
+        "--data",
+        str(tiny),
+        "--no-cache",
+        "--set",
+        "rebalance.method=cgan",
+        "--set",
+        "cgan.lr=1.0e+30",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode == 3
     assert "diverged" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr

@@ -42,8 +42,9 @@ def test_upscaler_contract(name: str) -> None:
     for _ in range(2):
         weights = up.fit(CFG, train, seed=3, device=CPU)
         assert (weights is None) == (not up.trainable)
-        hr = up.apply(CFG, weights, train.lr[:10], device=CPU,
-                      hr_true=train.hr[:10] if up.needs_hr else None)
+        hr = up.apply(
+            CFG, weights, train.lr[:10], device=CPU, hr_true=train.hr[:10] if up.needs_hr else None
+        )
         runs.append(hr)
     assert time.perf_counter() - start < 60
     hr = runs[0]
@@ -73,11 +74,23 @@ def test_rebalancer_contract(name: str) -> None:
 @pytest.mark.parametrize("loss", CLASSIFIER_LOSSES.names())
 def test_classifier_option_contract(loss: str, augment: str) -> None:
     train = _split(n=60, h=8, k=3)
-    cfg = CFG.replace(**{"classifier.loss": loss, "classifier.augment": augment,
-                         "classifier.epochs": 2})
-    runs = [train_classifier(cfg, train.hr, train.labels, train.hr[:20], train.labels[:20],
-                             num_classes=3, minority_classes=[1], seed=0, device=CPU)
-            for _ in range(2)]
+    cfg = CFG.replace(
+        **{"classifier.loss": loss, "classifier.augment": augment, "classifier.epochs": 2}
+    )
+    runs = [
+        train_classifier(
+            cfg,
+            train.hr,
+            train.labels,
+            train.hr[:20],
+            train.labels[:20],
+            num_classes=3,
+            minority_classes=[1],
+            seed=0,
+            device=CPU,
+        )
+        for _ in range(2)
+    ]
     assert runs[0].history == runs[1].history
     assert all(np.isfinite(h["train_loss"]) for h in runs[0].history)
     pred = predict(runs[0].model, train.hr, device=CPU)

@@ -27,8 +27,9 @@ def _structured_pixels(path):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    path = write_galaxy10_h5(tmp_path_factory.mktemp("d") / "g.h5", counts=COUNTS, size=32,
-                             duplicates=2, conflicting=1)
+    path = write_galaxy10_h5(
+        tmp_path_factory.mktemp("d") / "g.h5", counts=COUNTS, size=32, duplicates=2, conflicting=1
+    )
     _structured_pixels(path)
     return prepare(path, load_profile("smoke").data, use_cache=False)
 
@@ -67,8 +68,12 @@ def test_same_seed_same_result_on_cpu(data) -> None:
 def test_cache_trains_srgan_once_across_cgan_settings(data, tmp_path) -> None:
     cfg = _cfg("upscale.method=srgan", "rebalance.method=cgan")
     first = evaluate_trial(cfg, data, cache_dir=tmp_path)
-    assert first.cache_hits == {"upscale_srgan": False, "rebalance_cgan": False,
-                                "classifier": False, "baseline": False}
+    assert first.cache_hits == {
+        "upscale_srgan": False,
+        "rebalance_cgan": False,
+        "classifier": False,
+        "baseline": False,
+    }
     other = evaluate_trial(cfg.replace(**{"cgan.lr": 1.0e-3}), data, cache_dir=tmp_path)
     assert other.cache_hits["upscale_srgan"] is True  # the SRGAN is reused
     assert other.cache_hits["rebalance_cgan"] is False
@@ -119,8 +124,7 @@ def test_check_no_leak_catches_overlaps(data) -> None:
 
 
 def test_diverged_gan_ends_trial_with_reason(data) -> None:
-    result = evaluate_trial(_cfg("rebalance.method=cgan", "cgan.lr=1.0e+30"), data,
-                            baseline=False)
+    result = evaluate_trial(_cfg("rebalance.method=cgan", "cgan.lr=1.0e+30"), data, baseline=False)
     assert result.status == R.STATUS_DIVERGED
     assert "cgan diverged" in result.reason
 

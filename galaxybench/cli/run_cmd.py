@@ -17,18 +17,39 @@ from galaxybench import results as R
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run one full augment-then-classify trial",
-                       description="Run one full augment-then-classify trial and score it.")
-    p.add_argument("--data", metavar="PATH_OR_NAME", default=None,
-                   help="Galaxy10-format file or name (default: downloaded Galaxy10, else embedded)")
+    p = sub.add_parser(
+        "run",
+        help="run one full augment-then-classify trial",
+        description="Run one full augment-then-classify trial and score it.",
+    )
+    p.add_argument(
+        "--data",
+        metavar="PATH_OR_NAME",
+        default=None,
+        help="Galaxy10-format file or name (default: downloaded Galaxy10, else embedded)",
+    )
     p.add_argument("--profile", default="default", help="built-in profile or YAML file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set cgan.lr=1.0e-4 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set cgan.lr=1.0e-4 (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=None, help="trial seed (config key `seed`)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="write metrics.json, predictions.csv and figures here")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="stage cache directory (default: ~/.cache/galaxybench/stage_cache)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write metrics.json, predictions.csv and figures here",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="stage cache directory (default: ~/.cache/galaxybench/stage_cache)",
+    )
     p.add_argument("--no-cache", action="store_true", help="train every stage anew")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument("--json", action="store_true", help="print the metrics object on stdout")
@@ -39,23 +60,28 @@ def _write_predictions(path: Path, predictions: dict[str, list[int]]) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["index", "label", "prediction"])
-        writer.writerows(zip(predictions["index"], predictions["label"],
-                             predictions["prediction"], strict=True))
+        writer.writerows(
+            zip(predictions["index"], predictions["label"], predictions["prediction"], strict=True)
+        )
 
 
 def _summary(result: R.TrialResult) -> str:
     m = result.metrics
-    lines = [f"minority F1 {m[R.MINORITY_F1]:.4f}  (delta vs baseline "
-             f"{m.get(R.MINORITY_F1_DELTA, float('nan')):+.4f})",
-             f"macro F1 {m[R.MACRO_F1]:.4f}  accuracy {m[R.ACCURACY]:.4f}  "
-             f"balanced accuracy {m[R.BALANCED_ACCURACY]:.4f}  best epoch {m[R.BEST_EPOCH]}",
-             f"minority classes: {', '.join(m[R.MINORITY_CLASSES])}",
-             f"augmented classes: {', '.join(m[R.AUGMENTED_CLASSES]) or 'none'} "
-             f"({m[R.N_SYNTHETIC]} images added)"]
+    lines = [
+        f"minority F1 {m[R.MINORITY_F1]:.4f}  (delta vs baseline "
+        f"{m.get(R.MINORITY_F1_DELTA, float('nan')):+.4f})",
+        f"macro F1 {m[R.MACRO_F1]:.4f}  accuracy {m[R.ACCURACY]:.4f}  "
+        f"balanced accuracy {m[R.BALANCED_ACCURACY]:.4f}  best epoch {m[R.BEST_EPOCH]}",
+        f"minority classes: {', '.join(m[R.MINORITY_CLASSES])}",
+        f"augmented classes: {', '.join(m[R.AUGMENTED_CLASSES]) or 'none'} "
+        f"({m[R.N_SYNTHETIC]} images added)",
+    ]
     if m.get(R.PSNR_BICUBIC) is not None:
         srgan = m.get(R.PSNR_SRGAN)
-        lines.append(f"PSNR bicubic {m[R.PSNR_BICUBIC]:.2f} dB"
-                     + (f", SRGAN {srgan:.2f} dB" if srgan is not None else ""))
+        lines.append(
+            f"PSNR bicubic {m[R.PSNR_BICUBIC]:.2f} dB"
+            + (f", SRGAN {srgan:.2f} dB" if srgan is not None else "")
+        )
     if m.get(R.FID_DOMAIN) is not None:
         lines.append(f"domain FID {m[R.FID_DOMAIN]:.2f}")
     hits = [k for k, v in result.cache_hits.items() if v]
@@ -88,10 +114,16 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"data: {description}", file=sys.stderr)
     data = load_data(str(path), cfg.data, progress=True)
     with tempfile.TemporaryDirectory() as figures, TrialProgress(cfg) as progress:
-        result = evaluate_trial(cfg, data, report=progress.epoch, device=args.device,
-                                cache_dir=args.cache or stage_cache_dir(),
-                                use_cache=not args.no_cache, on_stage=progress.stage,
-                                artifacts_dir=figures if args.out else None)
+        result = evaluate_trial(
+            cfg,
+            data,
+            report=progress.epoch,
+            device=args.device,
+            cache_dir=args.cache or stage_cache_dir(),
+            use_cache=not args.no_cache,
+            on_stage=progress.stage,
+            artifacts_dir=figures if args.out else None,
+        )
         if result.status == R.STATUS_DIVERGED:
             print(f"galaxybench: trial diverged: {result.reason}", file=sys.stderr)
             return 3

@@ -33,7 +33,10 @@ def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gen
 
 
 def to_tensor_uint8(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(n, 3, h, w) uint8 numpy -> uint8 tensor on device (copied: object-store arrays are read-only)."""
+    """(n, 3, h, w) uint8 numpy -> uint8 tensor on device.
+
+    Copied: arrays from Ray's object store are read-only.
+    """
     return torch.from_numpy(np.ascontiguousarray(images)).to(device)
 
 

@@ -33,7 +33,8 @@ class Upscaler(Protocol):
     #: True when ``apply`` needs the true HR images (only the oracle).
     needs_hr: bool
 
-    def fit(self, cfg: Config, train: SplitArrays, *, seed: int, device: torch.device) -> Weights | None:
+    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
+            device: torch.device) -> Weights | None:
         """Called once per (data, stage config, seed) on the training split only (LR/HR pairs).
 
         Returns weights to cache, or None for an upscaler with nothing to learn. Raises

@@ -38,13 +38,17 @@ class PaperCNN(nn.Module):
         layers: list[nn.Module] = []
         channels = 3
         for width in (32, 64, 128):
-            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             channels = width
         self.conv = nn.Sequential(*layers)
         side = hr_size // 8  # three 2x2 poolings
-        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(128 * side * side, dense_units),
-                                   nn.ReLU(inplace=True))
+        self.dense = nn.Sequential(
+            nn.Flatten(), nn.Linear(128 * side * side, dense_units), nn.ReLU(inplace=True)
+        )
         self.head = nn.Linear(dense_units, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,27 +78,41 @@ def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def _logits(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int
-            ) -> torch.Tensor:
+def _logits(
+    model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int
+) -> torch.Tensor:
     """(n, K) float32 logits of uint8 images ``x`` already on ``device``, in batches."""
     model.eval()
     out = []
     with torch.inference_mode(), _autocast(device):
         for i in range(0, x.shape[0], batch_size):
-            out.append(model(to_float(x[i:i + batch_size])).float())
+            out.append(model(to_float(x[i : i + batch_size])).float())
     return torch.cat(out) if out else torch.empty(0, model.head.out_features, device=device)
 
 
-def predict(model: nn.Module, images: np.ndarray | torch.Tensor, *, device: torch.device,
-            batch_size: int = 256) -> np.ndarray:
+def predict(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    device: torch.device,
+    batch_size: int = 256,
+) -> np.ndarray:
     """(n,) int64 predicted labels of (n, 3, H, W) uint8 images."""
     x = images if isinstance(images, torch.Tensor) else to_tensor_uint8(images, device)
     return _logits(model, x.to(device), device, batch_size).argmax(1).cpu().numpy()
 
 
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
-                 augment: Callable, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                 generator: torch.Generator, device: torch.device) -> float:
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    augment: Callable,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> float:
     """One pass over (x, y) in shuffled batches sliced on the device; returns the mean loss."""
     model.train()
     total = torch.zeros((), device=device)
@@ -112,10 +130,19 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Ca
     return float(total) / max(x.shape[0], 1)
 
 
-def train_classifier(cfg: Config, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
-                     val_y: np.ndarray, *, num_classes: int, minority_classes: Sequence[int],
-                     seed: int, device: torch.device,
-                     on_epoch: Callable[[dict[str, Any]], None] | None = None) -> ClassifierRun:
+def train_classifier(
+    cfg: Config,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    *,
+    num_classes: int,
+    minority_classes: Sequence[int],
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> ClassifierRun:
     """Train the paper's CNN and keep the best epoch by validation minority F1.
 
     Args:
@@ -137,16 +164,23 @@ def train_classifier(cfg: Config, train_x: np.ndarray, train_y: np.ndarray, val_
     counts = np.bincount(train_y, minlength=num_classes)
     loss_fn = CLASSIFIER_LOSSES.get(ccfg.loss)(cfg, counts, device)
     augment = CLASSIFIER_AUGMENTS.get(ccfg.augment)
-    x, y = to_tensor_uint8(train_x, device), torch.as_tensor(train_y, dtype=torch.long, device=device)
+    x, y = (
+        to_tensor_uint8(train_x, device),
+        torch.as_tensor(train_y, dtype=torch.long, device=device),
+    )
     xv = to_tensor_uint8(val_x, device)
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_score = None, 0, -np.inf
     for epoch in range(1, ccfg.epochs + 1):
-        train_loss = _train_epoch(model, optimizer, loss_fn, augment, x, y, ccfg.batch_size,
-                                  generator, device)
+        train_loss = _train_epoch(
+            model, optimizer, loss_fn, augment, x, y, ccfg.batch_size, generator, device
+        )
         pred = _logits(model, xv, device, 512).argmax(1).cpu().numpy()
-        scores = {R.EPOCH: epoch, **quick_scores(val_y, pred, num_classes, minority_classes),
-                  "train_loss": train_loss}
+        scores = {
+            R.EPOCH: epoch,
+            **quick_scores(val_y, pred, num_classes, minority_classes),
+            "train_loss": train_loss,
+        }
         history.append(scores)
         if on_epoch is not None:
             on_epoch(dict(scores))
