@@ -94,12 +94,18 @@ class SearchSpace:
 
     def with_options(self, *, overrides: list[str] | tuple[str, ...] = (),
                      gpus_per_trial: float | None = None, num_samples: int | None = None,
-                     max_concurrent: int | None = None) -> SearchSpace:
-        """A copy with command-line options applied (``--set``, ``--gpus-per-trial``, ...)."""
+                     max_concurrent: int | None = None,
+                     fix_params: bool = False) -> SearchSpace:
+        """A copy with command-line options applied (``--set``, ``--gpus-per-trial``, ...).
+
+        ``fix_params`` lets ``--set`` give searched keys a value (``ablate`` runs one config);
+        a sweep refuses that, since the search would override it.
+        """
         parsed = dict(C.parse_override(text) for text in overrides)
         for key in parsed:
-            _require(key not in self.param_keys() and key != "seed", f"--set {key}",
-                     "conflicts with a searched parameter or the seeds", self.source)
+            _require(key != "seed" and (fix_params or key not in self.param_keys()),
+                     f"--set {key}", "conflicts with a searched parameter or the seeds",
+                     self.source)
         search = self.search
         if num_samples is not None:
             _require(num_samples >= 1, "--num-samples", "must be >= 1", self.source)

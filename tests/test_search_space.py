@@ -142,6 +142,8 @@ def test_with_options_applies_and_checks_command_line_settings():
     assert s.base_config().classifier.epochs == C.load_profile("smoke").classifier.epochs
     with pytest.raises(ConfigError, match=r"--set cgan.lr conflicts"):
         s.with_options(overrides=["cgan.lr=1.0e-3"])
+    fixed = s.with_options(overrides=["cgan.lr=1.0e-3"], fix_params=True)  # ablate: one config
+    assert fixed.base_config().cgan.lr == 1.0e-3
     with pytest.raises(ConfigError, match="--gpus-per-trial"):
         s.with_options(gpus_per_trial=1.5)
     with pytest.raises(ConfigError, match=r"classifier.epochs must be >= 1"):
@@ -166,4 +168,4 @@ def test_cli_refuses_a_bad_space_and_a_nameless_resume_in_one_line(capsys):
     assert len(err) == 1 and "unknown search space 'nope'" in err[0]
     assert main(["sweep", "--resume"]) == 2
     assert "--resume needs the --name" in capsys.readouterr().err
-    assert main(["ablate", "--space", "smoke", "--set", "cgan.lr=1.0e-3"]) == 2  # a searched key
+    assert main(["ablate", "--space", "smoke", "--set", "cgan.learning_rate=1.0e-3"]) == 2

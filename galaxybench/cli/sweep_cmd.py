@@ -59,12 +59,13 @@ def register(subparsers: Any) -> None:
     a.set_defaults(func=_ablate, resume=False, num_samples=None)
 
 
-def _space(args: argparse.Namespace) -> Any:
+def _space(args: argparse.Namespace, mode: str) -> Any:
     from galaxybench.search_space import load_search_space
 
     space = load_search_space(args.space or "default")
     return space.with_options(overrides=args.overrides, gpus_per_trial=args.gpus_per_trial,
-                              num_samples=args.num_samples, max_concurrent=args.max_concurrent)
+                              num_samples=args.num_samples, max_concurrent=args.max_concurrent,
+                              fix_params=mode == "ablate")
 
 
 class _View:
@@ -123,7 +124,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
 
     if args.resume and not args.name:
         raise InputError("--resume needs the --name of the experiment to continue")
-    space = None if args.resume else _space(args)
+    space = None if args.resume else _space(args, mode)
     name = args.name or (f"{mode}-{(args.space or 'default').split('/')[-1].removesuffix('.yaml')}"
                          f"-{time.strftime('%Y%m%d-%H%M%S')}")
     view = _View()
