@@ -246,9 +246,8 @@ def _build_report(exp_dir: Path) -> dict[str, Any]:
         from galaxybench.report import build_report  # type: ignore[attr-defined]
     except ImportError:
         return {"report": None, "report_error": "galaxybench.report.build_report not available"}
-    out_dir = exp_dir / "report"
     try:
-        build_report(exp_dir, out_dir)
+        out_dir = build_report(exp_dir, exp_dir / "report")
     except Exception as exc:  # the sweep's results stand even if the report cannot be drawn
         log.exception("report failed")
         return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"}
@@ -296,28 +295,45 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
             ray.shutdown()
 
 
+def _wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
+                       trial_fn: Callable[..., Any] | None) -> Any:
+    """The trainable with the data in the object store (once) and the trial's resources."""
+    if trial_fn is None:
+        from galaxybench.trial import evaluate_trial as trial_fn
+    return tune.with_resources(
+        tune.with_parameters(P.trainable, data=data, trial_fn=trial_fn,
+                             cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu),
+        {"cpu": space.cpu, "gpu": space.gpu})
+
+
+def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
+             phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
+    needed = PHASES if mode == "sweep" else ("baseline", "confirm")
+    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in needed)
+    return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
+            "space": space.source, "data": source, "phases": stats, **_best_and_rows(phases),
+            "failed": sum(s["failed"] for s in stats.values()),
+            "diverged": sum(s["diverged"] for s in stats.values()),
+            "exit_code": 0 if usable else 1}
+
+
 def _run_phases(space: SearchSpace, exp_dir: Path, mode: str, data_source: str | None, data: Any,
                 resume: bool, trial_fn: Callable[..., Any] | None, report: bool,
                 started: float) -> dict[str, Any]:
     base_cfg = space.base_config()
-    if data is None:
+    if data is None:  # prepared once, on the driver (DESIGN 7)
         from galaxybench.data import load_data
 
         data = load_data(data_source, base_cfg.data)
-    if trial_fn is None:
-        from galaxybench.trial import evaluate_trial as trial_fn
-    wrapped = tune.with_resources(
-        tune.with_parameters(P.trainable, data=data, trial_fn=trial_fn,
-                             cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu),
-        {"cpu": space.cpu, "gpu": space.gpu})
+    wrapped = _wrapped_trainable(space, exp_dir, data, trial_fn)
     flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **BASELINE}
-    phases: dict[str, list[dict[str, Any]]] = {}
-    stats: dict[str, Any] = {}
     seeds = space.confirm_seeds
     plan = [P.PhaseSpec("baseline", points=[_point(baseline, "baseline", s) for s in seeds])]
     if mode == "sweep":
         plan.append(P.PhaseSpec("search", space=space, base_flat=flat))
+    phases: dict[str, list[dict[str, Any]]] = {}
+    stats: dict[str, Any] = {}
     for spec in [*plan, None]:
         if spec is None:  # confirm depends on the search
             top = top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
@@ -327,15 +343,8 @@ def _run_phases(space: SearchSpace, exp_dir: Path, mode: str, data_source: str |
         rows, seconds = _run_phase(spec, wrapped, exp_dir, space, resume)
         phases[spec.name] = rows
         stats[spec.name] = phase_stats(rows, seconds)
-    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in
-                 (PHASES if mode == "sweep" else ("baseline", "confirm")))
-    summary = {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
-               "space": space.source, "data": getattr(data, "source", data_source),
-               "phases": stats, **_best_and_rows(phases),
-               "failed": sum(s["failed"] for s in stats.values()),
-               "diverged": sum(s["diverged"] for s in stats.values()),
-               "exit_code": 0 if usable else 1}
-    if report and usable:
+    summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
+    if report and summary["exit_code"] == 0:
         summary.update(_build_report(exp_dir))
     summary["seconds"] = round(time.monotonic() - started, 2)
     R.write_json(exp_dir / "summary.json", summary)
