@@ -96,8 +96,13 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
                          reduction_factor=space.search.reduction_factor)
 
 
-def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], int]:
-    """(search algorithm, param_space, num_samples) of a phase."""
+def _search_alg(spec: PhaseSpec, phase_dir: Path,
+                max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param_space, num_samples) of a phase.
+
+    The algorithm limits concurrency itself (Tune ignores ``max_concurrent_trials`` next to a
+    search algorithm).
+    """
     if spec.space is None:  # a fixed list of configs, each run once
         # Preset points may only set keys the param_space has; a key that varies across points
         # is a choice over its values, so Tune accepts each preset without a warning.
@@ -108,7 +113,7 @@ def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], 
                 if point[key] not in values:
                     values.append(point[key])
             fixed[key] = values[0] if len(values) == 1 else tune.choice(values)
-        alg = BasicVariantGenerator(points_to_evaluate=spec.points)
+        alg = BasicVariantGenerator(points_to_evaluate=spec.points, max_concurrent=max_concurrent)
         return alg, fixed, len(spec.points)
     space, s = spec.space, spec.space.search
     constants = {**spec.base_flat, "seed": space.search_seed, "row": "search"}
@@ -125,7 +130,7 @@ def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], 
         searcher = OptunaSearch(space=space.optuna_distributions(), metric=R.OBJECTIVE, mode=R.MODE,
                                 sampler=optuna.samplers.TPESampler(seed=space.search_seed),
                                 study_name="search", storage=storage)
-        alg = ConcurrencyLimiter(searcher, max_concurrent=s.max_concurrent)
+        alg = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
         params = {k: v for k, v in constants.items() if k not in space.param_keys()}
         return alg, params, s.num_samples
     domains: dict[str, Any] = {}
@@ -140,17 +145,16 @@ def _search_alg(spec: PhaseSpec, phase_dir: Path) -> tuple[Any, dict[str, Any], 
             domains[p.key] = tune.loguniform(p.low, p.high)
         else:
             domains[p.key] = tune.uniform(p.low, p.high)
-    alg = BasicVariantGenerator(max_concurrent=s.max_concurrent, random_state=space.search_seed)
+    alg = BasicVariantGenerator(max_concurrent=max_concurrent, random_state=space.search_seed)
     return alg, {**constants, **domains}, s.num_samples
 
 
 def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: int,
                max_failures: int, epochs: int) -> tune.Tuner:
     """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``."""
-    alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name)
+    alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name, max_concurrent)
     tune_config = tune.TuneConfig(metric=R.OBJECTIVE, mode=R.MODE, search_alg=alg,
                                   scheduler=_scheduler(spec, epochs), num_samples=num_samples,
-                                  max_concurrent_trials=max_concurrent,
                                   trial_dirname_creator=trial_dirname)
     run_config = tune.RunConfig(
         name=spec.name, storage_path=str(exp_dir), verbose=0, log_to_file=True,
