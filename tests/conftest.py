@@ -16,6 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+import torch
 
 TINY_COUNTS = (12, 10, 14, 11, 9, 12, 10, 13, 9, 10)  # 110 images, every class splittable
 
@@ -63,6 +64,11 @@ def write_galaxy10_h5(path: Path, *, counts: Sequence[int] = TINY_COUNTS, size: 
         if class_names is not None:
             f.attrs["class_names"] = np.array(list(class_names), dtype=h5py.string_dtype())
     return path
+
+
+# One torch thread in tests: on a 2-core machine shared with Ray workers and other processes,
+# two OpenMP threads spin against each other (measured here: 5x slower for the paper's CNN).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
