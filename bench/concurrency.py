@@ -3,7 +3,8 @@
 The same batch of baseline trials (no GANs: the classifier dominates) runs through the sweep's own
 trainable on a local Ray twice: one trial at a time holding both CPUs (torch uses 2 threads), then
 two at a time with one CPU each (1 thread each, as ``galaxybench.tune`` sets). Throughput is
-trials per second; the ratio is concurrent over sequential, measured in the same process.
+trials per second; the ratio is concurrent over sequential, measured in the same process in
+ABBA order (each setting's time is the mean of two runs).
 
 Usage: ``python bench/concurrency.py [--trials 4] [--out reports/bench/concurrency.json]``;
 the last line printed is JSON with ``bench``, ``ratio`` and ``goal``.
@@ -65,8 +66,11 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            one = _batch(data, flats, cpus=2, concurrent=1, storage=tmp)
-            two = _batch(data, flats, cpus=1, concurrent=2, storage=tmp)
+            # ABBA order: Ray's first-run start-up costs and load drift fall on both settings.
+            runs = [(2, 1), (1, 2), (1, 2), (2, 1)]
+            times = [_batch(data, flats, cpus=c, concurrent=n, storage=f"{tmp}/{i}")
+                     for i, (c, n) in enumerate(runs)]
+            one, two = (times[0] + times[3]) / 2, (times[1] + times[2]) / 2
     finally:
         ray.shutdown()
     ratio = one / two  # throughput ratio = inverse time ratio for the same batch
