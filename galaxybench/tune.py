@@ -140,7 +140,8 @@ def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[s
 
 def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
-    ok = [r for r in rows if r["status"] == R.STATUS_OK and isinstance(r.get(R.OBJECTIVE), float)]
+    ok = [r for r in rows
+          if r["status"] == R.STATUS_OK and isinstance(r.get(R.OBJECTIVE), (int, float))]
     ok.sort(key=lambda r: (-r[R.OBJECTIVE], r["trial_id"]))
     out, seen = [], set()
     for r in ok:
