@@ -97,6 +97,7 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
     assert not (exp / "results" / "search.jsonl").exists()  # killed mid-search
     before = log.read_text().splitlines()
     assert sum(line.startswith("srgan") for line in before) >= 2
+    baseline = (exp / "results" / "baseline.jsonl").read_text()  # finished before the kill
 
     resumed = _driver(tmp_path, "resume")
     try:
@@ -108,8 +109,8 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
     assert len(search) == NUM_SAMPLES  # exactly the requested trials, none lost
     assert {r["status"] for r in search} <= {"ok", "pruned"}  # ASHA may stop the weakest
     after = log.read_text().splitlines()
-    assert sum(line.startswith("bicubic") for line in after) == sum(
-        line.startswith("bicubic") for line in before)  # the finished baseline was not re-run
+    assert (exp / "results" / "baseline.jsonl").read_text() == baseline  # not re-run
+    assert len(list((exp / "baseline").glob("trial_*"))) == 1
     search_runs = [line for line in after if line.startswith("srgan") and " 0 " in line]
     # Each search config ran to the end once, except a trial killed while running, which
     # restarts (it had not finished, so nothing finished is repeated).
