@@ -213,7 +213,7 @@ def evaluate_trial(
 
             write_trial_figures(Path(artifacts_dir), ctx, out)
     except TrialDiverged as exc:
-        log.warning("trial diverged: %s", exc)
+        log.info("trial diverged: %s", exc)
         base.status, base.reason = R.STATUS_DIVERGED, str(exc)
         base.metrics = {R.STAGE_SECONDS: timer.seconds}
         base.cache_hits = ctx.cache_hits
