@@ -37,17 +37,16 @@ from galaxybench import tune_phases as P
 from galaxybench import tune_progress
 from galaxybench.errors import InputError
 from galaxybench.search_space import SearchSpace, parse_search_space
+from galaxybench.tune_phases import (  # the phase plans, re-exported
+    BASELINE,
+    confirm_points,
+    point,
+    top_configs,
+)
 
 log = logging.getLogger(__name__)
 
 PHASES = ("baseline", "search", "confirm")
-# DESIGN 1.1: the baseline is a configuration: bicubic + none + ce + none.
-BASELINE = {"upscale.method": "bicubic", "rebalance.method": "none", "classifier.loss": "ce",
-            "classifier.augment": "none"}
-# The classical rows: one classical change to the baseline each (DESIGN 1.4, 1.7).
-CLASSICAL = {"oversample": {"rebalance.method": "oversample"},
-             "weighted_ce": {"classifier.loss": "weighted_ce"},
-             "dihedral": {"classifier.augment": "dihedral"}}
 
 
 # --- Ray session ----------------------------------------------------------------------------------
@@ -97,60 +96,6 @@ def check_resources(space: SearchSpace) -> None:
     if space.cpu > cpus:
         raise InputError(f"{space.cpu:g} CPUs per trial requested but the Ray cluster has "
                          f"{cpus:g} CPUs: lower resources.cpu in the search space")
-
-
-# --- phase plans ----------------------------------------------------------------------------------
-
-
-def _point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
-    return {**flat, "seed": seed, "row": row}
-
-
-def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[str, Any],
-                   seeds: tuple[int, ...]) -> list[dict[str, Any]]:
-    """The confirm phase: top-k, the ablations of the best, the classical rows and the oracle.
-
-    Args:
-        best: flat config of the best search trial (also ``top[0]``).
-        top: flat configs of the top-k distinct search configs, best first.
-        base: flat baseline config of the sweep.
-        seeds: the confirmation seeds; every row runs on each.
-
-    A row whose config equals an earlier row's (e.g. "cgan off" of a config without cGAN) is
-    dropped so no config is run twice on a seed.
-    """
-    rows: list[tuple[str, dict[str, Any]]] = [(f"top-{i + 1}", f) for i, f in enumerate(top)]
-    rows.append(("srgan off", {**best, "upscale.method": "bicubic"}))
-    rows.append(("cgan off", {**best, "rebalance.method": "none"}))
-    # Classical rows keep the best config's threshold and target so oversampling is like-for-like.
-    keep = {k: best[k] for k in ("rebalance.threshold", "rebalance.target")}
-    for name, change in CLASSICAL.items():
-        rows.append((name, {**base, **keep, **change}))
-    rows.append(("oracle", {**base, "upscale.method": "oracle"}))  # true HR: an upper bound
-    seen: set[str] = {P.config_id(base)}
-    points = []
-    for row, flat in rows:
-        cid = P.config_id(flat)
-        if cid in seen:
-            continue
-        seen.add(cid)
-        points.extend(_point(flat, row, s) for s in seeds)
-    return points
-
-
-def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
-    ok = [r for r in rows
-          if r["status"] == R.STATUS_OK and isinstance(r.get(R.OBJECTIVE), (int, float))]
-    ok.sort(key=lambda r: (-r[R.OBJECTIVE], r["trial_id"]))
-    out, seen = [], set()
-    for r in ok:
-        if r["config_id"] not in seen:
-            seen.add(r["config_id"])
-            out.append({k2: v for k2, v in r["config"].items() if k2 != "seed"})
-        if len(out) == k:
-            break
-    return out
 
 
 # --- running a phase ------------------------------------------------------------------------------
@@ -330,7 +275,7 @@ def _run_phases(space: SearchSpace, exp_dir: Path, mode: str, data_source: str |
     flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **BASELINE}
     seeds = space.confirm_seeds
-    plan = [P.PhaseSpec("baseline", points=[_point(baseline, "baseline", s) for s in seeds])]
+    plan = [P.PhaseSpec("baseline", points=[point(baseline, "baseline", s) for s in seeds])]
     if mode == "sweep":
         plan.append(P.PhaseSpec("search", space=space, base_flat=flat))
     phases: dict[str, list[dict[str, Any]]] = {}

@@ -38,6 +38,16 @@ _SCALARS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY, R.BALANC
             R.BASELINE_MINORITY_F1, R.N_SYNTHETIC)
 
 
+# DESIGN 1.1: the baseline is a configuration: bicubic + none + ce + none.
+BASELINE = {"upscale.method": "bicubic", "rebalance.method": "none", "classifier.loss": "ce",
+            "classifier.augment": "none"}
+# The classical rows: one classical change to the baseline each (DESIGN 1.4, 1.7).
+CLASSICAL = {"oversample": {"rebalance.method": "oversample"},
+             "weighted_ce": {"classifier.loss": "weighted_ce"},
+             "dihedral": {"classifier.augment": "dihedral"}}
+
+
+
 @dataclass
 class PhaseSpec:
     """One Tune run: a fixed list of configs (baseline/confirm) or a search over ``space``."""
@@ -78,6 +88,60 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     ok = payload["status"] == R.STATUS_OK
     final[R.OBJECTIVE] = float(objective) if ok else 0.0
     tune.report(final)
+
+
+# --- phase plans ----------------------------------------------------------------------------------
+
+
+def point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
+    return {**flat, "seed": seed, "row": row}
+
+
+def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[str, Any],
+                   seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The confirm phase: top-k, the ablations of the best, the classical rows and the oracle.
+
+    Args:
+        best: flat config of the best search trial (also ``top[0]``).
+        top: flat configs of the top-k distinct search configs, best first.
+        base: flat baseline config of the sweep.
+        seeds: the confirmation seeds; every row runs on each.
+
+    A row whose config equals an earlier row's (e.g. "cgan off" of a config without cGAN) is
+    dropped so no config is run twice on a seed.
+    """
+    rows: list[tuple[str, dict[str, Any]]] = [(f"top-{i + 1}", f) for i, f in enumerate(top)]
+    rows.append(("srgan off", {**best, "upscale.method": "bicubic"}))
+    rows.append(("cgan off", {**best, "rebalance.method": "none"}))
+    # Classical rows keep the best config's threshold and target so oversampling is like-for-like.
+    keep = {k: best[k] for k in ("rebalance.threshold", "rebalance.target")}
+    for name, change in CLASSICAL.items():
+        rows.append((name, {**base, **keep, **change}))
+    rows.append(("oracle", {**base, "upscale.method": "oracle"}))  # true HR: an upper bound
+    seen: set[str] = {config_id(base)}
+    points = []
+    for row, flat in rows:
+        cid = config_id(flat)
+        if cid in seen:
+            continue
+        seen.add(cid)
+        points.extend(point(flat, row, s) for s in seeds)
+    return points
+
+
+def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
+    ok = [r for r in rows
+          if r["status"] == R.STATUS_OK and isinstance(r.get(R.OBJECTIVE), (int, float))]
+    ok.sort(key=lambda r: (-r[R.OBJECTIVE], r["trial_id"]))
+    out, seen = [], set()
+    for r in ok:
+        if r["config_id"] not in seen:
+            seen.add(r["config_id"])
+            out.append({k2: v for k2, v in r["config"].items() if k2 != "seed"})
+        if len(out) == k:
+            break
+    return out
 
 
 def trial_dirname(trial: Any) -> str:

@@ -5,6 +5,12 @@ Usage: ``pytest tests/test_tune_plan.py``.
 
 from __future__ import annotations
 
+import os
+
+# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.tune
+# would otherwise set "token" for this whole pytest process).
+os.environ["RAY_AUTH_MODE"] = "disabled"
+
 import json
 from types import SimpleNamespace
 

@@ -5,8 +5,13 @@ Usage: ``pytest -m ray tests/test_tune_sweep.py``.
 
 from __future__ import annotations
 
-import json
 import os
+
+# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.tune
+# would otherwise set "token" for this whole pytest process).
+os.environ["RAY_AUTH_MODE"] = "disabled"
+
+import json
 import uuid
 from pathlib import Path
 
