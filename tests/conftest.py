@@ -9,6 +9,7 @@ Usage in a test::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ def write_galaxy10_h5(path: Path, *, counts: Sequence[int] = TINY_COUNTS, size: 
             f.attrs["class_names"] = np.array(list(class_names), dtype=h5py.string_dtype())
     return path
 
+
+# Ray reads its auth mode once, at import: set it explicitly before any test module imports Ray
+# (conftest is imported before the test modules).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 # One torch thread in tests: on a 2-core machine shared with Ray workers and other processes,
 # two OpenMP threads spin against each other (measured here: 5x slower for the paper's CNN).
