@@ -69,6 +69,7 @@ class CganConfig:
     latent_dim: int = 100
     width: int = 64  # base number of filters
     train_on: str = "augmented"  # augmented (as the paper) | all
+    d_lr_scale: float = 1.0  # discriminator lr = lr x d_lr_scale (TTUR; 1 = the paper's one lr)
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,7 @@ def validate(cfg: Config) -> None:
         _check(sub.batch_size >= 2, f"{section}.batch_size must be >= 2, got {sub.batch_size}")
         _check(sub.epochs >= 0, f"{section}.epochs must be >= 0, got {sub.epochs}")
     _check(cfg.srgan.pretrain_epochs >= 0, "srgan.pretrain_epochs must be >= 0")
+    _check(cfg.cgan.d_lr_scale > 0, f"cgan.d_lr_scale must be > 0, got {cfg.cgan.d_lr_scale}")
     _check(
         all(0.0 <= b < 1.0 for b in cfg.cgan.betas),
         f"cgan.betas must be in [0, 1), got {cfg.cgan.betas}",

@@ -224,8 +224,43 @@ def test_collapse_detected_when_generator_ignores_z(train: SplitArrays, cgan_wei
     _collapse_check(gen, train, class_ids)  # the trained one passes
     with torch.no_grad():
         gen.dense.weight[:, :latent] = 0  # the latent half of the input: output = f(label) only
-    with pytest.raises(TrialDiverged, match=r"mode collapse for class 1: spread"):
+    with pytest.raises(TrialDiverged, match=r"mode collapse for class 1: diversity"):
         _collapse_check(gen, train, class_ids)
+
+
+def test_collapse_detected_when_z_is_swamped(train: SplitArrays, cgan_weights) -> None:
+    # The embedded-set collapse: one image per class plus faint z-dependent speckle.
+    gen, class_ids, latent = cgan_nets.unpack_weights(cgan_weights)
+    with torch.no_grad():
+        gen.dense.weight[:, :latent] *= 0.05
+        gen.embed.weight.mul_(50.0)
+    with pytest.raises(TrialDiverged, match=r"mode collapse for class \d: diversity"):
+        _collapse_check(gen, train, class_ids)
+
+
+def test_diversity_by_hand() -> None:
+    one = torch.rand(1, 3, 4, 4).expand(5, 3, 4, 4)
+    assert rebalance_cgan.diversity(one)[0] == pytest.approx(0.0, abs=1e-3)
+    assert rebalance_cgan.diversity(torch.zeros(4, 3, 4, 4)) == (0.0, 0.0)
+    two = torch.stack([torch.zeros(3, 2, 2), torch.ones(3, 2, 2)])
+    # distance sqrt(12); pixel std 0.5 over 12 pixels: sqrt(12) / (sqrt(24) x 0.5) = sqrt(2)
+    div, total = rebalance_cgan.diversity(two)
+    assert total == pytest.approx(0.5) and div == pytest.approx(2**0.5, rel=1e-5)
+    noise = torch.randn(64, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert rebalance_cgan.diversity(noise)[0] == pytest.approx(1.0, abs=0.02)  # iid pixels
+    # contrast-free: scaling and shifting all images changes nothing
+    assert rebalance_cgan.diversity(0.1 * noise - 0.7)[0] == pytest.approx(
+        rebalance_cgan.diversity(noise)[0], rel=1e-4)
+
+
+def test_minibatch_stddev_is_per_class() -> None:
+    h = torch.randn(2, 5, 2, 2).repeat_interleave(3, dim=0)  # each class: 3 copies of one map
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    out = cgan_nets.minibatch_stddev(h, labels)
+    assert out.shape == (6, 6, 2, 2) and torch.equal(out[:, :5], h)
+    assert out[:, 5].abs().max() < 1e-2  # alike within a class, though the classes differ
+    varied = cgan_nets.minibatch_stddev(torch.randn(6, 5, 2, 2), labels)
+    assert varied[:, 5].min() > 0.1
 
 
 def test_collapse_detected_for_constant_output(train: SplitArrays, cgan_weights) -> None:
@@ -234,7 +269,7 @@ def test_collapse_detected_for_constant_output(train: SplitArrays, cgan_weights)
     with torch.no_grad():
         last.weight.zero_()
         last.bias.copy_(torch.tensor([0.2, -0.1, 0.4]))  # one coloured plane, whatever z
-    with pytest.raises(TrialDiverged, match="spread"):
+    with pytest.raises(TrialDiverged, match="diversity"):
         _collapse_check(gen, train, class_ids)
     with torch.no_grad():
         last.bias.zero_()  # zeroed weights: one flat grey image

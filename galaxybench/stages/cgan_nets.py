@@ -3,8 +3,10 @@
 Generator: latent z concatenated with a learned label embedding -> dense -> (C0, s0, s0) ->
 transposed convs (kernel 4, stride 2) with BatchNorm + ReLU, doubling the side each time, the last
 one to 3 channels -> tanh. Discriminator: the label embedding projected to one image-sized channel,
-concatenated to the image -> strided convs with LeakyReLU(0.2) (BatchNorm but on the first) ->
-one logit. Works for any LR side that is a multiple of 4 (8, 16, 32, 64, also 12, 20, ...).
+concatenated to the image -> strided convs with LeakyReLU(0.2) (no BatchNorm: with separate real
+and fake batches it normalises away how alike the fakes are) -> a per-class minibatch-stddev
+feature map -> one logit. Works for any LR side that is a multiple of 4 (8, 16, 32, 64, also 12,
+20, ...).
 
 Usage::
 
@@ -17,7 +19,14 @@ Usage::
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+EMBED_STD = 0.1  # std of the generator's initial label embedding (z ~ N(0, 1))
+# The per-class minibatch-stddev feature is multiplied by STDDEV_GAIN before D's head: one input
+# of ~1000 at default init would need thousands of steps to matter; ~x30 makes it usable in the
+# few hundred steps of a default run.
+STDDEV_GAIN = 30.0
 
 
 def layer_plan(side: int) -> tuple[int, int]:
@@ -64,6 +73,9 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(ch, 3, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
         init_dcgan(self)
+        # A label embedding of std EMBED_STD (not nn.Embedding's 1) so that z (std 1) is not
+        # swamped by the class code: with equal scales G learnt one image per class, ignoring z.
+        nn.init.normal_(self.embed.weight, 0.0, EMBED_STD)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.dense(torch.cat([z, self.embed(labels)], dim=1))
@@ -74,6 +86,8 @@ class Discriminator(nn.Module):
     """(images (B, 3, side, side), labels (B,)) -> real/fake logits (B,)."""
 
     def __init__(self, num_classes: int, width: int, side: int) -> None:
+        # PyTorch's default init, not DCGAN's N(0, 0.02): without BatchNorm that one shrinks the
+        # activations ~6x a layer and D then learns too slowly to stop G collapsing.
         super().__init__()
         start, n_down = layer_plan(side)
         self.side = side
@@ -81,17 +95,34 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(4, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         ch = width
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
             ch *= 2
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(ch * start * start, 1)
-        init_dcgan(self)
+        # +1 feature map: the minibatch standard deviation (Karras et al. 2018), which lets D
+        # see that a batch of fakes is too uniform and so penalises mode collapse.
+        self.head = nn.Linear((ch + 1) * start * start, 1)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         plane = self.label_map(labels).view(-1, 1, self.side, self.side).to(images.dtype)
         h = self.body(torch.cat([images, plane], dim=1))
-        return self.head(h.flatten(1)).squeeze(1)
+        return self.head(minibatch_stddev(h, labels).flatten(1)).squeeze(1)
+
+
+def minibatch_stddev(h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``h`` (B, C, s, s) plus one channel: the std of features over the batch's same-class images.
+
+    Per class rather than over the whole batch (Karras et al. 2018 use the whole batch): a
+    conditional generator that ignores z still varies ACROSS classes, only not within one.
+    Each image gets the mean over features of the std among the images of its own label
+    (0 for a label that occurs once in the batch).
+    """
+    flat = h.float().flatten(1)
+    onehot = F.one_hot(labels, int(labels.max().item()) + 1).to(flat.dtype)  # (B, k)
+    counts = onehot.sum(0).clamp(min=1).unsqueeze(1)
+    mean = onehot.T @ flat / counts
+    var = (onehot.T @ flat.square() / counts - mean.square()).clamp(min=0)
+    std = (var + 1e-8).sqrt().mean(1)[labels] * STDDEV_GAIN  # (B,)
+    return torch.cat([h, std.to(h.dtype).view(-1, 1, 1, 1).expand(-1, 1, *h.shape[2:])], dim=1)
 
 
 def pack_weights(gen: Generator, class_ids: list[int], latent_dim: int, width: int,
