@@ -101,11 +101,15 @@ class Discriminator(nn.Module):
         # +1 feature map: the minibatch standard deviation (Karras et al. 2018), which lets D
         # see that a batch of fakes is too uniform and so penalises mode collapse.
         self.head = nn.Linear((ch + 1) * start * start, 1)
+        # Projection conditioning (Miyato & Koyama 2018): logit += <embed(label), features>, a
+        # stronger class signal than the input label plane alone.
+        self.project = nn.Embedding(num_classes, (ch + 1) * start * start)
+        nn.init.normal_(self.project.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         plane = self.label_map(labels).view(-1, 1, self.side, self.side).to(images.dtype)
-        h = self.body(torch.cat([images, plane], dim=1))
-        return self.head(minibatch_stddev(h, labels).flatten(1)).squeeze(1)
+        h = minibatch_stddev(self.body(torch.cat([images, plane], dim=1)), labels).flatten(1)
+        return self.head(h).squeeze(1) + (self.project(labels).to(h.dtype) * h).sum(1)
 
 
 def minibatch_stddev(h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
