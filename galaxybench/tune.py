@@ -37,8 +37,8 @@ from galaxybench import tune_phases as P
 from galaxybench import tune_progress
 from galaxybench.errors import InputError
 from galaxybench.search_space import SearchSpace, parse_search_space
+from galaxybench.trial_stages import BASELINE
 from galaxybench.tune_phases import (  # the phase plans, re-exported
-    BASELINE,
     confirm_points,
     point,
     top_configs,
@@ -248,7 +248,8 @@ def _wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
         from galaxybench.trial import evaluate_trial as trial_fn
     return tune.with_resources(
         tune.with_parameters(P.trainable, data=data, trial_fn=trial_fn,
-                             cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu),
+                             cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu,
+                             samples_dir=str(exp_dir / "samples")),
         {"cpu": space.cpu, "gpu": space.gpu})
 
 

@@ -38,9 +38,6 @@ _SCALARS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY, R.BALANC
             R.BASELINE_MINORITY_F1, R.N_SYNTHETIC)
 
 
-# DESIGN 1.1: the baseline is a configuration: bicubic + none + ce + none.
-BASELINE = {"upscale.method": "bicubic", "rebalance.method": "none", "classifier.loss": "ce",
-            "classifier.augment": "none"}
 # The classical rows: one classical change to the baseline each (DESIGN 1.4, 1.7).
 CLASSICAL = {"oversample": {"rebalance.method": "oversample"},
              "weighted_ce": {"classifier.loss": "weighted_ce"},
@@ -59,12 +56,13 @@ class PhaseSpec:
 
 
 def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any], cache_dir: str,
-              cpus: float, gpus: float) -> None:
+              cpus: float, gpus: float, samples_dir: str | None = None) -> None:
     """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
     A diverged GAN (``status=diverged``) or a finished trial without the objective (``failed``)
     reports objective 0.0, the worst F1, so the searcher learns to avoid it, and is not retried;
-    any exception propagates for Ray to retry.
+    any exception propagates for Ray to retry. The confirmed best row ("top-1") also writes its
+    real-vs-synthetic and SR comparison images under ``samples_dir`` for the report.
     """
     keys = set(C.flat_keys())
     cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
@@ -72,8 +70,11 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     def report(metrics: dict[str, Any]) -> None:
         tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
 
+    artifacts = None
+    if samples_dir is not None and config.get("row") == "top-1":
+        artifacts = f"{samples_dir}/top-1_seed{cfg.seed}"
     result = trial_fn(cfg, data, report, device="cuda" if gpus > 0 else "cpu",
-                      cache_dir=cache_dir, num_threads=max(1, int(cpus)))
+                      cache_dir=cache_dir, num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
     payload = result.to_dict()
     objective = result.metrics.get(R.OBJECTIVE)
     if result.status == R.STATUS_OK and not isinstance(objective, (int, float)):
