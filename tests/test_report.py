@@ -101,6 +101,17 @@ def test_hand_checked_rows(report):
                                                                                     102)]))
 
 
+def test_settings_of_unused_stages_are_blank(report):
+    board = pd.read_csv(report / "leaderboard.csv").set_index("row")
+    assert board.loc["top-1", "cgan.lr"] == pytest.approx(1.0e-4)
+    assert board.loc["top-1", "srgan.depth"] == 4
+    # the oversample row uses neither GAN; "srgan off" keeps its cGAN but has no SRGAN
+    assert np.isnan(board.loc["oversample", "cgan.lr"])
+    assert np.isnan(board.loc["oversample", "srgan.depth"])
+    assert np.isnan(board.loc["srgan off", "srgan.depth"])
+    assert board.loc["srgan off", "cgan.lr"] == pytest.approx(1.0e-4)
+
+
 def test_failed_trials_show_everywhere(report):
     trials = pd.read_csv(report / "trials.csv")
     assert len(trials) == sum(len(_jsonl(f"{p}.jsonl")) for p in ("baseline", "search",

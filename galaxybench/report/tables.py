@@ -97,6 +97,19 @@ def _role(row: str, config: dict[str, Any]) -> str:
     return "upper bound" if row == "oracle" or config.get("upscale.method") == "oracle" else ""
 
 
+def _used_keys(config: dict[str, Any]) -> set[str]:
+    """Keys that can change a row's outcome; the others (cgan.lr of a row without the cGAN, ...)
+    show as blank, so a table does not suggest a setting a row never used."""
+    from galaxybench.config import from_flat
+    from galaxybench.errors import ConfigError
+    from galaxybench.trial_stages import effective_flat
+
+    try:
+        return set(effective_flat(from_flat(config)))
+    except (ConfigError, TypeError):  # results of another galaxybench version: show everything
+        return set(config)
+
+
 def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float],
                params: list[str]) -> dict[str, Any]:
     ok = _ok(group)
@@ -116,7 +129,8 @@ def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float]
         "n": minority.n, "n_failed": n_failed,
         "seeds": " ".join(str(s) for s in sorted({r.get("seed") for r in group}, key=str)),
     }
-    entry.update({k: config.get(k) for k in params})
+    used = _used_keys(config)
+    entry.update({k: config.get(k) if k in used else None for k in params})
     entry.update({
         "minority_f1_mean": minority.mean, "minority_f1_std": minority.std,
         "minority_f1_ci_low": minority.ci_low, "minority_f1_ci_high": minority.ci_high,
