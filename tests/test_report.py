@@ -110,6 +110,9 @@ def test_settings_of_unused_stages_are_blank(report):
     assert np.isnan(board.loc["oversample", "srgan.depth"])
     assert np.isnan(board.loc["srgan off", "srgan.depth"])
     assert board.loc["srgan off", "cgan.lr"] == pytest.approx(1.0e-4)
+    oversample = next(line for line in (report / "leaderboard.md").read_text().splitlines()
+                      if "| oversample |" in line)
+    assert "nan" not in oversample and "—" in oversample
 
 
 def test_failed_trials_show_everywhere(report):

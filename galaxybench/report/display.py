@@ -34,9 +34,9 @@ def interval(low: Any, high: Any, n: Any, *, digits: int = 4, sign: bool = False
 
 
 def value(x: Any) -> str:
-    """A config value: floats in short general form, everything else as text."""
+    """A config value: floats in short general form, everything else as text; "—" when unset."""
     if isinstance(x, float):
-        return f"{x:g}"
+        return DASH if math.isnan(x) else f"{x:g}"
     return DASH if x is None else str(x)
 
 
