@@ -150,11 +150,12 @@ def write_json(path: str | Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
     tmp.replace(path)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays, tuples and sets."""
     import numpy as np
 
     if isinstance(obj, np.generic):

@@ -130,7 +130,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.out:
             _write_outputs(args.out, result, Path(figures))
     if args.json:
-        print(json.dumps(result.to_dict(), default=R._json_default))
+        print(json.dumps(result.to_dict(), default=R.json_default))
     else:
         print(_summary(result))
         if args.out:

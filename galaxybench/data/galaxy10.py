@@ -13,13 +13,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from galaxybench import paths
 from galaxybench.config import DataConfig
 from galaxybench.data.prepared import PreparedData
 from galaxybench.data.read import iter_chunks, read_meta, rows_per_chunk
 from galaxybench.errors import DataError
+from galaxybench.metrics.classification import minority_classes
 
 # Names accepted wherever a data path is: name -> (file name in paths.data_dir(), description).
 DOWNLOADED = {
@@ -77,12 +76,6 @@ def load_data(name_or_path: str | None = None, data_cfg: DataConfig | None = Non
     path, what = resolve_data(name_or_path)
     data = prepare(path, data_cfg or DataConfig(), progress=progress)
     return dataclasses.replace(data, source=what)
-
-
-def minority_classes(counts: np.ndarray | list[int], minority_fraction: float) -> list[int]:
-    """Scoring minority set (DESIGN 1.6): classes with count < fraction x the largest count."""
-    counts = np.asarray(counts)
-    return [int(k) for k in np.flatnonzero(counts < minority_fraction * counts.max())]
 
 
 def _scan_pixels(meta: Any) -> None:

@@ -69,6 +69,13 @@ def batches(n: int, batch_size: int, *, generator: torch.Generator | None = None
     return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
 
 
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on CUDA; a no-op on a CPU, where bf16 is slow and would change the numbers
+    (CPU runs stay float32 and bit-reproducible)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=device.type == "cuda")
+
+
 def set_threads(num_threads: int | None) -> None:
     """torch.set_num_threads for CPU trials so concurrent trials don't oversubscribe cores."""
     if num_threads and num_threads > 0:

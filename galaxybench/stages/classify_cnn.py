@@ -27,7 +27,13 @@ from galaxybench import results as R
 from galaxybench.config import Config
 from galaxybench.metrics.classification import quick_scores
 from galaxybench.registry import CLASSIFIER_AUGMENTS, CLASSIFIER_LOSSES
-from galaxybench.stages._common import batches, seed_everything, to_float, to_tensor_uint8
+from galaxybench.stages._common import (
+    autocast,
+    batches,
+    seed_everything,
+    to_float,
+    to_tensor_uint8,
+)
 
 
 class PaperCNN(nn.Module):
@@ -73,18 +79,13 @@ class ClassifierRun:
         return self.history[self.best_epoch - 1]
 
 
-def _autocast(device: torch.device):
-    # bf16 autocast on GPUs only; on a CPU it would slow training and change numerics.
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def _logits(
     model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int
 ) -> torch.Tensor:
     """(n, K) float32 logits of uint8 images ``x`` already on ``device``, in batches."""
     model.eval()
     out = []
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device):
         for i in range(0, x.shape[0], batch_size):
             xb = to_float(x[i : i + batch_size]).contiguous(memory_format=torch.channels_last)
             out.append(model(xb).float())
@@ -120,7 +121,7 @@ def _train_epoch(
     for idx in batches(x.shape[0], batch_size, generator=generator):
         idx = idx.to(device)
         xb = augment(to_float(x[idx]), generator).contiguous(memory_format=torch.channels_last)
-        with _autocast(device):
+        with autocast(device):
             loss = loss_fn(model(xb).float(), y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

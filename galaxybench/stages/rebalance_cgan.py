@@ -17,7 +17,6 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
@@ -30,6 +29,7 @@ from galaxybench.data.prepared import SplitArrays
 from galaxybench.errors import DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages._common import (
+    autocast,
     batches,
     check_finite,
     seed_everything,
@@ -63,13 +63,6 @@ WON_G_LOSS = 6.0
 REAL_TARGET = 0.9
 GENERATE_BATCH = 256
 RECALIBRATION_BATCHES = 8  # batches of COLLAPSE_SAMPLES used to re-estimate BatchNorm statistics
-
-
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA only (CPU stays float32 and bit-reproducible)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _class_seed(seed: int, cls: int) -> int:
@@ -114,7 +107,7 @@ def _sample(gen: Generator, labels: torch.Tensor, latent_dim: int, noise: torch.
             device: torch.device) -> torch.Tensor:
     """Images (B, 3, h, h) float32 in [-1, 1] for ``labels`` (remapped ids), z ~ N(0, 1)."""
     z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
-    with _autocast(device):
+    with autocast(device):
         return gen(z, labels).float()
 
 
@@ -195,7 +188,7 @@ def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer
     opt_g, opt_d = opts
     device = real.device
     z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
-    with _autocast(device):
+    with autocast(device):
         fake = gen(z, labels)
         logits_real = disc(real, labels).float()
         logits_fake = disc(fake.detach(), labels).float()
@@ -207,7 +200,7 @@ def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    with _autocast(device):
+    with autocast(device):
         logits_gen = disc(fake, labels).float()
         loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
     opt_g.zero_grad(set_to_none=True)

@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -27,6 +26,7 @@ from galaxybench.data.prepared import SplitArrays
 from galaxybench.errors import DataError
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages._common import (
+    autocast,
     batches,
     check_finite,
     seed_everything,
@@ -44,12 +44,6 @@ STAGE = "srgan"
 # Images per forward pass in apply(): inference only, so larger than a training batch.
 _APPLY_BATCH = 256
 _ADAM_BETAS = (0.9, 0.999)  # Ledig et al. 2017, section 3.2
-
-
-def _autocast(device: torch.device) -> AbstractContextManager:
-    """bf16 autocast on CUDA; a no-op elsewhere (CPU bf16 is slow and changes the numbers)."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
 
 
 def _prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
@@ -94,7 +88,7 @@ class _Trainer:
         steps = self._epoch_batches()
         for idx in steps:
             x, y = self._pair(idx)
-            with _autocast(self.device):
+            with autocast(self.device):
                 sr = self.gen(x)
             loss = F.mse_loss(sr.float(), y)
             check_finite(STAGE, loss)
@@ -105,7 +99,7 @@ class _Trainer:
         return float(total) / len(steps)
 
     def _discriminator_step(self, y: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
-        with _autocast(self.device):
+        with autocast(self.device):
             d_real, d_fake = self.disc(y).float(), self.disc(sr.detach()).float()
         loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
@@ -123,10 +117,10 @@ class _Trainer:
         steps = self._epoch_batches()
         for idx in steps:
             x, y = self._pair(idx)
-            with _autocast(self.device):
+            with autocast(self.device):
                 sr = self.gen(x)
             loss_d = self._discriminator_step(y, sr)
-            with _autocast(self.device):
+            with autocast(self.device):
                 d_gen = self.disc(sr).float()
             content = F.mse_loss(sr.float(), y)
             adversarial = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
@@ -201,7 +195,7 @@ class SrganUpscaler:
         out = np.empty((n, 3, 2 * h, 2 * w), dtype=np.uint8)
         with torch.inference_mode():
             for idx in batches(n, _APPLY_BATCH):
-                with _autocast(device):
+                with autocast(device):
                     sr = gen(_batch(images, idx, device))
                 out[idx.numpy()] = to_uint8(sr.float()).cpu().numpy()
         return out
