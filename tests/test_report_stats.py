@@ -12,24 +12,36 @@ from galaxybench.report import stats
 
 
 @pytest.mark.parametrize("values", [[0.47, 0.46, 0.45, 0.40], [0.1, 0.9, 0.35, 0.52, 0.61, 0.2]])
-def test_bootstrap_interval_matches_scipy_percentile(values):
-    ref = scipy.stats.bootstrap((np.array(values),), np.mean, method="percentile",
-                                n_resamples=10_000, rng=np.random.default_rng(3))
-    low, high = stats.bootstrap_ci(values, seed=3)
-    assert low == pytest.approx(ref.confidence_interval.low, rel=1e-12)
-    assert high == pytest.approx(ref.confidence_interval.high, rel=1e-12)
+def test_t_interval_matches_scipy(values):
+    x = np.array(values)
+    ref = scipy.stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=scipy.stats.sem(x))
+    assert stats.t_interval(values) == pytest.approx(ref, rel=1e-12)
 
 
-def test_bootstrap_of_two_values_spans_them():
-    # Resampled means of {a, b} are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4, so the 2.5th
-    # and 97.5th percentiles are a and b exactly.
-    assert stats.bootstrap_ci([0.2, 0.6]) == (0.2, 0.6)
+def test_t_interval_by_hand():
+    # x = 0.40, 0.42, 0.38: mean 0.40, s = 0.02, sem = 0.02 / sqrt(3) = 0.011547;
+    # t_{0.975, 2} = 4.302653 (tables), half-width = 0.049683.
+    low, high = stats.t_interval([0.40, 0.42, 0.38])
+    assert low == pytest.approx(0.40 - 0.049683, abs=1e-6)
+    assert high == pytest.approx(0.40 + 0.049683, abs=1e-6)
 
 
-def test_bootstrap_is_seeded_and_constant_data_is_degenerate():
-    x = [0.3, 0.5, 0.4, 0.45]
-    assert stats.bootstrap_ci(x, seed=1) == stats.bootstrap_ci(x, seed=1)
-    assert stats.bootstrap_ci([0.4, 0.4, 0.4]) == pytest.approx((0.4, 0.4))
+def test_three_seeds_are_not_the_min_and_max():
+    # The percentile bootstrap with n = 3 gave the extremes; the t-interval is much wider.
+    low, high = stats.t_interval([0.40, 0.42, 0.38])
+    assert low < 0.38 - 0.02 and high > 0.42 + 0.02
+
+
+def test_two_values_and_constant_data():
+    # n = 2: t_{0.975, 1} = 12.7062; mean 0.4, s = 0.2 * sqrt(2), sem = s / sqrt(2) = 0.2
+    assert stats.t_interval([0.2, 0.6]) == pytest.approx((0.4 - 2.541241, 0.4 + 2.541241),
+                                                         abs=1e-5)
+    assert stats.t_interval([0.4, 0.4, 0.4]) == pytest.approx((0.4, 0.4))
+    assert all(math.isnan(v) for v in stats.t_interval([0.4]))
+
+
+def test_interval_label_names_method_and_n():
+    assert stats.interval_label(5) == "95% t-interval, n=5"
 
 
 def test_summarize_mean_std_ddof1_and_drops_missing():
@@ -56,7 +68,21 @@ def test_paired_gain_by_hand():
     assert g.n == 3
     assert g.mean == pytest.approx(sum(diffs) / 3)
     assert g.win_share == pytest.approx(2 / 3)  # the tie on seed 2 is not a win
-    assert (g.ci_low, g.ci_high) == stats.bootstrap_ci(diffs)
+    assert (g.ci_low, g.ci_high) == stats.t_interval(diffs)
+    assert not g.resolved  # [-0.07, +0.16]: includes 0
+
+
+def test_paired_gain_pairs_by_seed_and_split():
+    # the same seed on two different splits are two different pairs; a split the baseline
+    # never ran on is not paired
+    row = {(1, 10): 0.50, (1, 11): 0.60, (2, 12): 0.55}
+    base = {(1, 10): 0.40, (1, 11): 0.45, (2, 99): 0.0}
+    g = stats.paired_gain(row, base)
+    assert g.n == 2 and g.mean == pytest.approx((0.10 + 0.15) / 2)
+    assert not g.resolved  # n = 2: t = 12.7 makes [-0.19, +0.44]
+    three = stats.paired_gain({**row, (2, 99): 0.12}, base)
+    assert three.n == 3 and three.resolved  # diffs 0.10, 0.15, 0.12: [+0.06, +0.19]
+
 
 
 def test_paired_gain_without_common_seeds_is_empty():

@@ -63,7 +63,7 @@ def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
     md = markdown.md_table
     parts = [f"# Leaderboard: {markdown.inline(exp.name)}\n",
              "Confirmed runs only; ranked by mean minority-F1 delta over the baseline "
-             "(paired by seed). Intervals: 95% percentile bootstrap of the mean.\n",
+             f"(paired by seed and split). Intervals: {display.interval_note(board)}.\n",
              md(display.display_leaderboard(board)),
              "## Ablations\n", md(display.display_ablation(ablation)),
              f"## Per-class F1: baseline vs {markdown.inline(per_class.attrs.get('best_row'))}\n",
@@ -87,7 +87,7 @@ def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
     sections = [
         html.section("Leaderboard", html.paragraph(
             "Confirmed runs only, ranked by mean minority-F1 delta over the baseline (paired by "
-            "seed). Intervals: 95% percentile bootstrap of the mean."),
+            f"seed and split). Intervals: {display.interval_note(board)}."),
             html.table(display.display_leaderboard(board), "leaderboard"), section_id="board"),
         html.section("Ablations", html.table(display.display_ablation(ablation), "ablation")),
         html.section(f"Per-class F1: baseline vs {per_class.attrs.get('best_row')}",

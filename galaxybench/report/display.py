@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from galaxybench.report.stats import interval_label
 from galaxybench.report.tables import METHOD_KEYS
 
 DASH = "—"
@@ -31,6 +32,15 @@ def interval(low: Any, high: Any, n: Any, *, digits: int = 4, sign: bool = False
     if number(low) == DASH or number(high) == DASH:
         return "n=1: no interval" if n == 1 else DASH
     return f"[{number(low, digits, sign=sign)}, {number(high, digits, sign=sign)}]"
+
+
+def interval_note(table: pd.DataFrame, n_col: str = "n") -> str:
+    """The method and n of a table's intervals, e.g. "95% t-interval, n=5" (or "n=2-3")."""
+    ns = sorted({int(v) for v in table.get(n_col, pd.Series(dtype=float)).dropna() if v > 0})
+    if not ns:
+        return interval_label()
+    n = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]} (column n)"
+    return f"{interval_label()}, n={n}"
 
 
 def value(x: Any) -> str:
@@ -65,9 +75,9 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
         entry.update({k: value(r[k]) for k in params})
         entry.update({
             "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
-            "95% CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
+            "95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
             "Δ vs baseline": "reference" if baseline_ref else number(r["gain_mean"], sign=True),
-            "Δ 95% CI": DASH if baseline_ref else interval(
+            "Δ 95% t-CI": DASH if baseline_ref else interval(
                 r["gain_ci_low"], r["gain_ci_high"], r["gain_n"], sign=True),
             "Wins": DASH if baseline_ref else wins(r["gain_win_share"], r["gain_n"]),
             "n": str(r["n"]),
@@ -89,9 +99,9 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
             "Ablation": str(r["ablation"]), "Row": str(r["row"]), "n": str(int(r["n"])),
             "Failed": str(int(r["n_failed"])),
             "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
-            "95% CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
+            "95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
             "Δ vs baseline": number(r["gain_mean"], sign=True),
-            "Δ 95% CI": DASH if r["row"] == "baseline" else interval(
+            "Δ 95% t-CI": DASH if r["row"] == "baseline" else interval(
                 r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
             "Macro F1": number(r["macro_f1_mean"]), "Accuracy": number(r["accuracy_mean"]),
         })

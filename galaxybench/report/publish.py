@@ -77,7 +77,7 @@ def display_index(df: pd.DataFrame) -> pd.DataFrame:
         "Best row": str(r["best_row"]),
         "Minority F1": display.number(r["minority_f1_mean"]),
         "Δ vs baseline": display.number(r["gain_mean"], sign=True),
-        "Δ 95% CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
+        "Δ 95% t-CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
         "n": display.value(r["n"])} for _, r in df.iterrows()])
 
 
@@ -90,7 +90,8 @@ def publish(reports_dir: str | Path = "reports") -> Path:
                     for name in df["name"])
     body = [html.section("Published leaderboards", html.paragraph(
         "One row per report: its best confirmed row and that row's minority-F1 gain over the "
-        "baseline (paired by seed, 95% bootstrap interval). Newest first, then best first."),
+        "baseline (paired by seed and split, 95% t-interval over n seeds). Newest first, then "
+        "best first."),
         html.table(shown, "reports"), f"<ul>{links}</ul>")]
     out = root / "index.html"
     tmp = root / ".index.html.tmp"

@@ -110,7 +110,22 @@ def _used_keys(config: dict[str, Any]) -> set[str]:
         return set(config)
 
 
-def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float],
+def pair_key(record: dict[str, Any]) -> tuple[Any, Any]:
+    """What pairs a run with the baseline's: its seed and its split seed (None when absent).
+
+    Confirmation runs may draw a fresh split per seed; pairing on both keeps each difference
+    between runs on the same training seed and the same test set.
+    """
+    return record.get("seed"), record["config"].get("data.split_seed")
+
+
+def row_scores(exp: Experiment, row: str) -> dict[tuple[Any, Any], float]:
+    """Pairing key -> test minority F1 of the ok confirmed runs of ``row``."""
+    return {pair_key(r): _num(r.get(R.MINORITY_F1)) for r in _ok(exp.confirmed)
+            if str(r.get("row")) == row}
+
+
+def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[Any, float],
                params: list[str]) -> dict[str, Any]:
     ok = _ok(group)
     minority = stats.summarize(_num(r.get(R.MINORITY_F1)) for r in ok)
@@ -118,7 +133,7 @@ def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[int, float]
         gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
         delta = 0.0
     else:
-        gain = stats.paired_gain({r.get("seed"): _num(r.get(R.MINORITY_F1)) for r in ok},
+        gain = stats.paired_gain({pair_key(r): _num(r.get(R.MINORITY_F1)) for r in ok},
                                  baseline)
         delta = _mean(ok, R.MINORITY_F1_DELTA)
     config = (ok or group)[0]["config"]
@@ -153,7 +168,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in confirmed:
         groups.setdefault(str(r.get("row")), []).append(r)
-    baseline = {r.get("seed"): _num(r.get(R.MINORITY_F1))
+    baseline = {pair_key(r): _num(r.get(R.MINORITY_F1))
                 for r in _ok(groups.get(BASELINE_ROW, []))}
     params = key_params(confirmed)
     board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
