@@ -92,3 +92,62 @@ def test_publish_and_leaderboard_errors(tmp_path, capsys):
     assert main(["leaderboard", "--reports", str(tmp_path), "--top", "0"]) == 2
     with pytest.raises(InputError):
         collect_reports(tmp_path)
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_report_out_refuses_a_users_folder(tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    (thesis / "chapters").mkdir(parents=True)
+    (thesis / "main.tex").write_text("\\documentclass{article}")
+    (thesis / "chapters" / "intro.tex").write_text("intro")
+    (thesis / "index.html").write_text("<p>my page</p>")
+    before = _snapshot(thesis)
+    assert main(["report", str(FIXTURE), "--out", str(thesis)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not empty and holds no galaxybench report" in err and "\n" not in err
+    assert _snapshot(thesis) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # no temp dir left
+    # a published-reports folder (index.html and report subfolders) is refused too
+    assert main(["report", str(FIXTURE), "--out", str(tmp_path)]) == 2
+    (tmp_path / "file").write_text("x")
+    assert main(["report", str(FIXTURE), "--out", str(tmp_path / "file")]) == 2
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_report_out_into_empty_dir_and_over_an_earlier_report(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert main(["report", str(FIXTURE), "--out", str(out)]) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["generator"] == "galaxybench"
+    # rebuilding over it works, and a file the user put beside the report stays
+    (out / "notes.txt").write_text("mine")
+    (out / "figures" / "stale.png").write_bytes(b"old")
+    assert main(["report", str(FIXTURE), "--out", str(out)]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "figures" / "stale.png").exists()  # figures/ is the report's own
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_provenance_has_no_absolute_paths(tmp_path):
+    exp = tmp_path / "exp"
+    shutil.copytree(FIXTURE, exp)
+    text = (exp / "sweep.yaml").read_text().replace("data: synthetic-small",
+                                                    "data: /home/someone/private/galaxy10.h5")
+    (exp / "sweep.yaml").write_text(text)
+    summary = json.loads((exp / "summary.json").read_text())
+    summary.update(experiment_dir=str(exp.resolve()), report=str(exp.resolve() / "report"))
+    (exp / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "out"
+    assert main(["report", str(exp), "--out", str(out)]) == 0
+    for name in ("provenance.json", "index.html", "leaderboard.md"):
+        text = (out / name).read_text()
+        assert "/home/someone" not in text and str(tmp_path) not in text, name
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["data_source"] == "galaxy10.h5"
+    assert prov["summary"]["report"] == "report"

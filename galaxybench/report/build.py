@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -20,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from galaxybench import results as R
+from galaxybench.errors import InputError
 from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
 from galaxybench.report.figures import write_figures
@@ -27,13 +30,45 @@ from galaxybench.report.search import SearchSummary, search_summary
 
 log = logging.getLogger(__name__)
 
+GENERATOR = "galaxybench"
+
 
 def _distinct(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(v for v in values if v is not None))
 
 
+_ABS_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/:'\",]+/)*([^\s/:'\",]+)")
+
+
+def strip_paths(obj: Any, root: Path | None = None) -> Any:
+    """``obj`` with every absolute path made relative to ``root`` or cut to its basename.
+
+    A published report must not reveal the machine's directory layout (home directories, temp
+    folders): paths inside the experiment become relative to it, every other one its basename.
+    """
+    if isinstance(obj, dict):
+        return {k: strip_paths(v, root) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [strip_paths(v, root) for v in obj]
+    if not isinstance(obj, str) or "/" not in obj:
+        return obj
+    prefix = str(root.resolve()) if root is not None else None
+
+    def repl(m: re.Match[str]) -> str:
+        path = m.group(0)
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            return path[len(prefix) + 1:] or "."
+        return m.group(1)
+
+    return _ABS_PATH.sub(repl, obj)
+
+
 def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
-    """What produced the results: versions, data, split seed, sweep YAML, revision, hardware."""
+    """What produced the results: versions, data, split seed, sweep YAML, revision, hardware.
+
+    Absolute paths are stripped (see ``strip_paths``); ``generator`` marks the directory as a
+    galaxybench report, which is what lets a later ``report --out`` replace it.
+    """
     recs = exp.records
     prov = [r.get("provenance") or {} for r in recs]
     versions = next((p["versions"] for p in prov if p.get("versions")), {})
@@ -42,8 +77,8 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
     split_seeds = _distinct([r["config"].get("data.split_seed") for r in recs])
     if not split_seeds and isinstance(base, dict):  # trials that failed before recording config
         split_seeds = _distinct([base.get("data.split_seed")])
-    return {
-        "experiment": exp.name, "experiment_dir": str(exp.path.resolve()),
+    return strip_paths({
+        "generator": GENERATOR, "experiment": exp.name, "experiment_dir": exp.name,
         "generated_at": generated_at,
         "data_source": sweep_data if isinstance(sweep_data, str) else None,
         "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
@@ -55,7 +90,7 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
         "platforms": _distinct([p.get("platform") for p in prov]),
         "sweep_yaml": exp.sweep_text, "summary": exp.summary,
         "report": {"versions": R.package_versions(), "git_revision": R.git_revision()},
-    }
+    }, exp.path)
 
 
 def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
@@ -103,10 +138,11 @@ def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
         html.section("Figures", *(html.figure(p, c) for p, c in figures)),
         html.section("Provenance", html.preformatted(json.dumps(
             {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str)),
-            "<h3>Resolved sweep</h3>", html.preformatted(exp.sweep_text or "(no sweep.yaml)")),
+            "<h3>Resolved sweep</h3>",
+            html.preformatted(strip_paths(exp.sweep_text, exp.path) or "(no sweep.yaml)")),
     ]
     return html.page(f"galaxybench report: {exp.name}", sections,
-                     subtitle=f"generated {prov['generated_at']} from {exp.path}")
+                     subtitle=f"generated {prov['generated_at']} from experiment {exp.name}")
 
 
 def _write(exp: Experiment, tmp: Path) -> None:
@@ -126,30 +162,95 @@ def _write(exp: Experiment, tmp: Path) -> None:
                                     encoding="utf-8")
 
 
+# What build_report writes into a report directory; nothing else there is ever touched.
+REPORT_FILES = ("figures", "leaderboard.csv", "trials.csv", "leaderboard.md", "provenance.json",
+                "index.html")
+
+
+def is_report_dir(path: Path) -> bool:
+    """True when ``path`` holds a galaxybench report: its provenance.json says it wrote it.
+
+    Reports written before the ``generator`` field existed are recognised by the keys only this
+    writer put together (experiment, generated_at, data_fingerprints) beside a leaderboard.csv.
+    """
+    try:
+        prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(prov, dict):
+        return False
+    if prov.get("generator") == GENERATOR:
+        return True
+    legacy = {"experiment", "generated_at", "data_fingerprints"} <= prov.keys()
+    return legacy and (path / "leaderboard.csv").is_file()
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path that is not empty, absent, or an earlier galaxybench report."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise InputError(f"--out {out}: exists and is not a directory; choose a new directory")
+    if any(out.iterdir()) and not is_report_dir(out):
+        raise InputError(f"--out {out}: directory is not empty and holds no galaxybench report; "
+                         "choose an empty or new directory (nothing was changed)")
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move the finished report from ``tmp`` into ``out``, touching only the report's own files.
+
+    A new or empty ``out`` is replaced whole (one rename). Into an earlier report each file is
+    swapped with ``os.replace`` (atomic per file) and the figures folder by rename, so a reader
+    sees an old or a new file, never a half-written one, and foreign files in ``out`` stay.
+    """
+    if not out.exists():
+        tmp.rename(out)
+        return
+    if not any(out.iterdir()):
+        out.rmdir()
+        tmp.rename(out)
+        return
+    suffix = tmp.name.rsplit("-", 1)[-1]
+    for name in REPORT_FILES:  # index.html last: it is what a reader opens
+        src, dst = tmp / name, out / name
+        if not src.exists():
+            continue
+        if src.is_dir():
+            old = out / f".{name}.old-{suffix}"
+            if dst.is_dir() and not dst.is_symlink():
+                dst.rename(old)
+            elif dst.exists() or dst.is_symlink():
+                dst.unlink()
+            src.rename(dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(src, dst)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the report of ``experiment_dir`` to ``out_dir`` (default ``reports/<name>``).
+
+    ``out_dir`` must be new, empty, or an earlier galaxybench report (its provenance.json names
+    the generator); anything else is refused before anything is written.
 
     Returns:
         The report directory. It replaces any previous report there only once complete.
 
     Raises:
-        InputError: missing or empty experiment directory, malformed results, or no confirmed
-            result.
+        InputError: missing or empty experiment directory, malformed results, no confirmed
+            result, or an ``out_dir`` that holds something other than a report.
     """
     exp = load_experiment(experiment_dir)
     out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; a published report is meant to be read
         _write(exp, tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _check_out(out)  # again: another writer may have filled it meanwhile
+        _install(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -102,7 +102,10 @@ def _used_keys(config: dict[str, Any]) -> set[str]:
     show as blank, so a table does not suggest a setting a row never used."""
     from galaxybench.config import from_flat
     from galaxybench.errors import ConfigError
-    from galaxybench.trial_stages import effective_flat
+    try:
+        from galaxybench.protocol import effective_flat
+    except ImportError:  # before the protocol module existed
+        from galaxybench.trial_stages import effective_flat
 
     try:
         return set(effective_flat(from_flat(config)))
