@@ -224,3 +224,46 @@ def test_bad_inputs_are_one_line_input_errors(tmp_path, experiment):
     (experiment / "results" / "confirm.jsonl").write_text('{"row": "top-1"}\n{oops\n')
     with pytest.raises(InputError, match=r"confirm\.jsonl:2: not valid JSON"):
         load_experiment(experiment)
+
+
+HOSTILE_CLASS = "[/bold]oops"
+HOSTILE_MATH = "$\\undefinedmacro{$"
+
+
+def test_hostile_class_and_row_names_render(experiment, tmp_path, capsys):
+    """Rich markup and TeX math in class, row and data names are shown as text, never parsed."""
+    for phase in ("baseline", "confirm"):
+        path = experiment / "results" / f"{phase}.jsonl"
+        recs = [json.loads(line) for line in path.read_text().splitlines()]
+        for rec in recs:
+            rename = {"Disturbed": HOSTILE_CLASS, "Barred Spiral": HOSTILE_MATH}
+            if rec.get("per_class_f1"):
+                rec["per_class_f1"] = {rename.get(k, k): v for k, v in rec["per_class_f1"].items()}
+            rec["minority_classes"] = [rename.get(c, c) for c in rec["minority_classes"]]
+            if rec["row"] == "top-1":
+                rec["row"] = f"top-1 {HOSTILE_MATH}"
+        path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = build_report(experiment, tmp_path / "out")
+    md = (out / "leaderboard.md").read_text()
+    assert HOSTILE_CLASS in md and "undefinedmacro" in md
+    assert (out / "figures" / "per_class_f1.png").stat().st_size > 1000
+    from galaxybench.cli import main
+
+    (tmp_path / "pub").mkdir()
+    shutil.copytree(out, tmp_path / "pub" / HOSTILE_CLASS.replace("/", "_"))
+    assert main(["leaderboard", "--reports", str(tmp_path / "pub")]) == 0
+    assert "oops" in capsys.readouterr().out
+
+
+def test_figures_never_parse_mathtext():
+    from galaxybench.report.figures import per_class_figure
+
+    table = pd.DataFrame({"class": [HOSTILE_MATH, "b"], "minority": [True, False],
+                          "baseline_f1": [0.1, 0.2], "best_f1": [0.3, 0.4], "delta": [0.2, 0.2]})
+    table.attrs["best_row"] = HOSTILE_MATH
+    import io
+
+    from galaxybench.report.figures import plain_text
+
+    fig = plain_text(per_class_figure(table))
+    fig.savefig(io.BytesIO(), format="png")  # raises ValueError when mathtext parses the label

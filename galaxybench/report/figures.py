@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from galaxybench import results as R
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
@@ -30,8 +31,16 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_TRIAL_IMAGES = 40  # a long sweep can write hundreds; the report shows the first ones
 
 
+def plain_text(fig: Figure) -> Figure:
+    """Turn off mathtext on every text of ``fig``: labels carry data-derived strings (class and
+    row names) in which a ``$`` would otherwise start TeX math and can crash the render."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
+
+
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=90)
+    plain_text(fig).savefig(path, dpi=90)
     return path
 
 
@@ -44,7 +53,7 @@ def per_class_figure(per_class: pd.DataFrame) -> Figure:
     ax.bar(x + 0.2, per_class["best_f1"], 0.4, label=per_class.attrs.get("best_row", "best"))
     labels = [f"{c} *" if m else str(c) for c, m in zip(per_class["class"],
                                                          per_class["minority"], strict=True)]
-    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8, parse_math=False)
     ax.set_ylabel("test F1 (mean over seeds)")
     ax.set_ylim(0, 1)
     ax.set_title("Per-class F1 (* = scoring minority class)")
@@ -60,8 +69,8 @@ def confusion_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figur
     ax = fig.add_subplot()
     im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
     ticks = np.arange(len(labels))
-    ax.set_xticks(ticks, labels, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xticks(ticks, labels, rotation=60, ha="right", fontsize=7, parse_math=False)
+    ax.set_yticks(ticks, labels, fontsize=7, parse_math=False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -118,7 +127,8 @@ def param_figure(records: list[dict[str, Any]], key: str) -> Figure:
     else:
         cats = sorted({str(v) for v in values})
         ax.scatter([cats.index(str(v)) for v in values], y)
-        ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right", fontsize=8,
+                      parse_math=False)
     ax.set_xlabel(key)
     ax.set_ylabel("validation minority F1")
     ax.set_title(f"{key} vs score")

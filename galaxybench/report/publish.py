@@ -70,15 +70,27 @@ def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def display_index(df: pd.DataFrame) -> pd.DataFrame:
-    """The index as strings: name, date, data, best row, gain with its interval, n."""
-    return pd.DataFrame([{
-        "Report": str(r["name"]), "Date": str(r["date"]), "Data": display.value(r["data"]),
-        "Best row": str(r["best_row"]),
-        "Minority F1": display.number(r["minority_f1_mean"]),
-        "Δ vs baseline": display.number(r["gain_mean"], sign=True),
-        "Δ 95% t-CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
-        "n": display.value(r["n"])} for _, r in df.iterrows()])
+def display_index(df: pd.DataFrame, digits: int = 4, *, terminal: bool = False) -> pd.DataFrame:
+    """The index as strings: name, date, data, best row, gain with its interval, n.
+
+    ``terminal`` drops the date and the minority F1 so that the table fits 80 columns.
+    """
+    out = []
+    for _, r in df.iterrows():
+        entry = {"Report": str(r["name"]), "Date": str(r["date"])[:10],
+                 "Data": display.value(r["data"]), "Best row": str(r["best_row"]),
+                 "Minority F1": display.number(r["minority_f1_mean"], digits),
+                 "Δ vs baseline": display.number(r["gain_mean"], digits, sign=True),
+                 "Δ 95% t-CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"],
+                                                digits=digits, sign=True),
+                 "n": display.value(r["n"])}
+        if terminal:
+            entry = {k: v for k, v in entry.items() if k not in ("Date", "Minority F1")}
+            entry["Δ"] = entry.pop("Δ vs baseline")
+            entry["95% t-CI"] = entry.pop("Δ 95% t-CI")
+            entry["n"] = entry.pop("n")
+        out.append(entry)
+    return pd.DataFrame(out)
 
 
 def publish(reports_dir: str | Path = "reports") -> Path:
