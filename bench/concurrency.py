@@ -2,7 +2,7 @@
 
 The same batch of baseline trials (no GANs: the classifier dominates) runs through the sweep's own
 trainable on a local Ray twice: one trial at a time holding both CPUs (torch uses 2 threads), then
-two at a time with one CPU each (1 thread each, as ``galaxybench.tune`` sets). Throughput is
+two at a time with one CPU each (1 thread each, as ``galaxybench.sweep.ray_backend`` sets). Throughput is
 trials per second; the ratio is concurrent over sequential, measured in the same process in
 ABBA order (each setting's time is the mean of two runs).
 
@@ -29,7 +29,7 @@ from galaxybench import results as R
 from galaxybench.config import load_profile, to_flat
 from galaxybench.data import load_data
 from galaxybench.trial import evaluate_trial
-from galaxybench.tune_phases import trainable
+from galaxybench.sweep.ray_backend import trainable
 
 GOAL = 1.6
 OVERRIDES = ["classifier.epochs=3", "metrics.enabled=false"]

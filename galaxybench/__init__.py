@@ -7,7 +7,7 @@ Usage::
     result = gb.evaluate_trial(gb.load_profile("smoke"), data)
     result.metrics["minority_f1"]
 
-Ray is imported only by ``galaxybench.tune``; ``import galaxybench`` needs neither Ray nor a GPU.
+Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`` needs neither Ray nor a GPU.
 """
 
 from __future__ import annotations

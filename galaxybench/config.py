@@ -27,6 +27,11 @@ import yaml
 from galaxybench.errors import ConfigError
 
 
+# The paper's cut: a class is a minority when it has fewer than 1750 of the largest class's 2645
+# images (1750 / 2645 = 0.66). The default of ``eval.minority_fraction`` and ``rebalance.*``.
+MINORITY_FRACTION = 0.66
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How the data is prepared. DESIGN 1.1-1.2."""
@@ -35,6 +40,9 @@ class DataConfig:
     split_seed: int = 0  # fixed for a whole sweep, independent of the trial seed
     val_fraction: float = 0.15
     test_fraction: float = 0.2
+    # "" (labels must be 0..K-1, every class present) | "auto" (sorted present labels -> 0..K-1)
+    # | "2,5,8" (2 -> 0, 5 -> 1, 8 -> 2; other labels refused). Part of the prepared cache key.
+    remap_labels: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,8 @@ class CganConfig:
 @dataclass(frozen=True)
 class RebalanceConfig:
     method: str = "none"  # none | cgan | oversample
-    threshold: float = 0.66  # augment classes below threshold x largest train class count
-    target: float = 0.66  # ... up to target x that count (the paper: 1750 of 2645)
+    threshold: float = MINORITY_FRACTION  # augment classes below threshold x largest train class count
+    target: float = MINORITY_FRACTION  # ... up to target x that count (the paper: 1750 of 2645)
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class ClassifierConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    minority_fraction: float = 0.66  # scoring set: classes below this x largest count (1750/2645)
+    minority_fraction: float = MINORITY_FRACTION  # scoring set: classes below this x largest count (1750/2645)
 
 
 @dataclass(frozen=True)
@@ -343,6 +351,13 @@ def validate(cfg: Config) -> None:
     _check(
         cfg.data.hr_size >= 8 and cfg.data.hr_size % 8 == 0,
         f"data.hr_size must be a multiple of 8 and >= 8, got {cfg.data.hr_size}",
+    )
+    remap = [p.strip() for p in cfg.data.remap_labels.split(",")]
+    _check(
+        cfg.data.remap_labels in ("", "auto")
+        or (len(remap) >= 2 and all(p.isdigit() for p in remap) and len(set(remap)) == len(remap)),
+        "data.remap_labels must be empty, 'auto' or at least two distinct labels like '2,5,8', "
+        f"got {cfg.data.remap_labels!r}",
     )
     for key in ("val_fraction", "test_fraction"):
         v = getattr(cfg.data, key)

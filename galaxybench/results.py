@@ -16,7 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-# --- metric keys (DESIGN section 3) -------------------------------------------------------------
+from galaxybench.io import atomic_write_json
+
+# --- metric keys  -------------------------------------------------------------
 MINORITY_F1 = "minority_f1"
 MINORITY_F1_DELTA = "minority_f1_delta"
 MACRO_F1 = "macro_f1"
@@ -53,6 +55,14 @@ MODE = "max"
 STATUS_OK = "ok"
 STATUS_DIVERGED = "diverged"
 STATUS_FAILED = "failed"
+STATUS_PRUNED = "pruned"  # stopped early by the scheduler: validation metrics only, never confirmed
+STATUSES = (STATUS_OK, STATUS_DIVERGED, STATUS_FAILED, STATUS_PRUNED)
+
+# The phases of a sweep, in order, and the files the sweep writes that others read.
+PHASES = ("baseline", "search", "confirm")
+STUDY_NAME = "search"  # the Optuna study of the search phase
+OPTUNA_JOURNAL = "optuna.journal"  # <experiment>/search/optuna.journal
+RESULT_JSON = "trial_result_json"  # the whole TrialResult, reported once at the end of a trial
 
 
 @dataclass
@@ -89,21 +99,12 @@ class TrialResult:
         return self.status == STATUS_OK
 
     def to_dict(self, *, with_predictions: bool = False) -> dict[str, Any]:
-        """JSON-ready dict: the metrics at top level (DESIGN section 3) plus the rest."""
+        """JSON-ready dict: the metrics at top level  plus the rest."""
         d = asdict(self)
         if not with_predictions:
             d.pop("predictions")
         metrics = d.pop("metrics")
         return {**metrics, **d}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrialResult:
-        """Inverse of ``to_dict``."""
-        names = {"status", "config", "seed", "data_fingerprint", "reason", "history",
-                 "cache_hits", "predictions", "provenance"}
-        kwargs = {k: v for k, v in d.items() if k in names}
-        kwargs["metrics"] = {k: v for k, v in d.items() if k not in names}
-        return cls(**kwargs)
 
 
 _PACKAGES = ("galaxybench", "torch", "torchvision", "numpy", "scikit-learn", "ray", "optuna",
@@ -147,11 +148,7 @@ def provenance() -> dict[str, Any]:
 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (temp file + rename): never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, obj, default=json_default)
 
 
 def json_default(obj: Any) -> Any:

@@ -11,7 +11,7 @@ import torch
 
 from galaxybench.config import Config
 from galaxybench.errors import InputError
-from galaxybench.metrics import cas
+from galaxybench.trial import cas
 
 CPU = torch.device("cpu")
 NAMES = ["Disturbed", "Merging", "Round Smooth"]

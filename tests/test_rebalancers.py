@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import ConfigError, DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
-from galaxybench.stages import cgan_nets, rebalance_cgan, rebalance_none, rebalance_oversample
+from galaxybench.stages import rebalance_cgan_nets as cgan_nets, rebalance_cgan, rebalance_none, rebalance_oversample
 from galaxybench.stages.rebalance_plan import plan_counts
 
 CPU = torch.device("cpu")

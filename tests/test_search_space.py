@@ -13,7 +13,7 @@ import yaml
 
 from galaxybench import config as C
 from galaxybench.errors import ConfigError
-from galaxybench.search_space import (
+from galaxybench.sweep.space import (
     load_search_space,
     parse_search_space,
     search_space_names,

@@ -1,26 +1,21 @@
-"""The sweep's pure planning: confirm rows, top-k, results lines from Tune results (no Ray session).
+"""The sweep's pure planning: confirm rows, top-k, results lines from Tune results (Ray-free).
 
-Usage: ``pytest tests/test_tune_plan.py``.
+Usage: ``pytest tests/test_sweep_plan.py``.
 """
 
 from __future__ import annotations
 
-import os
-
-# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.tune
-# would otherwise set "token" for this whole pytest process).
-os.environ["RAY_AUTH_MODE"] = "disabled"
-
 import json
+import sys
 from types import SimpleNamespace
 
 from galaxybench import config as C
+from galaxybench import protocol
 from galaxybench import results as R
-from galaxybench import tune as T
-from galaxybench import tune_phases as P
+from galaxybench.sweep import plan as P
 
 BASE = {k: v for k, v in C.to_flat(C.load_profile("smoke")).items() if k != "seed"}
-BASELINE = {**BASE, **T.BASELINE}
+BASELINE = {**BASE, **protocol.BASELINE}
 BEST = {**BASE, "upscale.method": "srgan", "rebalance.method": "cgan", "cgan.lr": 1.0e-3,
         "rebalance.threshold": 0.5}
 
@@ -33,7 +28,7 @@ def _row(tid: str, value: float, status: str = R.STATUS_OK, **change) -> dict:
 
 def test_confirm_points_rows_seeds_and_changes():
     second = {**BEST, "cgan.lr": 1.0e-4}
-    points = T.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
+    points = P.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
     rows = [p["row"] for p in points]
     expected = ["top-1", "top-2", "srgan off", "cgan off", "oversample", "weighted_ce",
                 "dihedral", "oracle"]
@@ -56,26 +51,26 @@ def test_confirm_points_rows_seeds_and_changes():
 
 def test_confirm_points_drop_rows_equal_to_earlier_ones_or_the_baseline():
     best = {**BASE, "upscale.method": "srgan", "rebalance.method": "none"}  # no cGAN
-    rows = [p["row"] for p in T.confirm_points(best, [best], BASELINE, (1,))]
+    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
     assert "cgan off" not in rows  # identical to top-1
     best = dict(BASELINE)  # the search found the baseline itself
-    rows = [p["row"] for p in T.confirm_points(best, [best], BASELINE, (1,))]
+    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
     assert "top-1" not in rows and "srgan off" not in rows and "cgan off" not in rows
 
 
 def test_top_configs_rank_ok_distinct_configs():
     rows = [_row("a", 0.5), _row("b", 0.7, **{"cgan.lr": 2.0e-3}), _row("c", 0.9, R.STATUS_FAILED),
-            _row("d", 0.6), _row("e", 0.4, P.STATUS_PRUNED, **{"cgan.lr": 5.0e-3}),
+            _row("d", 0.6), _row("e", 0.4, R.STATUS_PRUNED, **{"cgan.lr": 5.0e-3}),
             _row("f", 0.3, **{"cgan.lr": 3.0e-3})]
-    top = T.top_configs(rows, 3)
+    top = P.top_configs(rows, 3)
     assert [t["cgan.lr"] for t in top] == [2.0e-3, 1.0e-3, 3.0e-3]  # d repeats a's config
     assert all("seed" not in t for t in top)
-    assert T.top_configs([_row("c", 0.9, R.STATUS_DIVERGED)], 2) == []
+    assert P.top_configs([_row("c", 0.9, R.STATUS_DIVERGED)], 2) == []
 
 
 def test_phase_stats_counts_each_status():
     rows = [{"status": s} for s in ("ok", "ok", "diverged", "failed", "pruned")]
-    assert T.phase_stats(rows, 12.345) == {"trials": 5, "ok": 2, "diverged": 1, "failed": 1,
+    assert P.phase_stats(rows, 12.345) == {"trials": 5, "ok": 2, "diverged": 1, "failed": 1,
                                            "pruned": 1, "seconds": 12.35}
 
 
@@ -87,7 +82,7 @@ def _result(metrics: dict, error=None, row: str = "search") -> SimpleNamespace:
 def test_row_of_ok_failed_pruned_and_metricless_results():
     done = R.TrialResult(status="ok", metrics={"minority_f1": 0.4, R.OBJECTIVE: 0.5},
                          config={**BEST, "seed": 3}, seed=3).to_dict()
-    line = P.row_of(_result({P.RESULT_JSON: json.dumps(done), "trial_id": "abc123",
+    line = P.row_of(_result({R.RESULT_JSON: json.dumps(done), "trial_id": "abc123",
                              "time_total_s": 4.5}), "search")
     assert line["status"] == "ok" and line["minority_f1"] == 0.4
     assert (line["phase"], line["row"], line["trial_id"], line["time_total_s"]) == (
@@ -100,3 +95,12 @@ def test_row_of_ok_failed_pruned_and_metricless_results():
     assert pruned["status"] == "pruned" and "1 epochs" in pruned["reason"]
     silent = P.row_of(_result({"time_total_s": 1.0}), "search")
     assert silent["status"] == "failed" and R.OBJECTIVE in silent["reason"]
+
+
+def test_planning_imports_no_ray():
+    """The plan, the space and the experiment's order of phases are importable without Ray."""
+    import subprocess
+
+    code = ("import sys, galaxybench.sweep, galaxybench.sweep.plan, galaxybench.sweep.space; "
+            "assert 'ray' not in sys.modules, 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,7 +10,7 @@ from galaxybench import results as R
 from galaxybench.config import load_profile
 from galaxybench.data.preparation import prepare
 from galaxybench.trial import check_no_leak, evaluate_trial
-from galaxybench.trial_stages import baseline_config, effective_flat
+from galaxybench.protocol import baseline_config, effective_flat
 
 COUNTS = (40, 40, 36, 30, 10, 34, 28, 24, 14, 12)
 
@@ -85,7 +85,7 @@ def test_cache_trains_srgan_once_across_cgan_settings(data, tmp_path) -> None:
 
 
 def test_no_test_image_reaches_any_fit(data, monkeypatch) -> None:
-    import galaxybench.trial_stages as stages
+    import galaxybench.trial.steps as stages
     from galaxybench.registry import REBALANCERS, UPSCALERS
 
     seen: dict[str, list] = {}

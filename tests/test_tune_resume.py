@@ -32,8 +32,8 @@ from conftest import write_galaxy10_h5
 from galaxybench import results as R
 from galaxybench.config import DataConfig, to_flat
 from galaxybench.data import prepare
-from galaxybench.search_space import load_search_space
-from galaxybench.tune import run_experiment
+from galaxybench.sweep.space import load_search_space
+from galaxybench.sweep import run_experiment
 
 LOG = {log!r}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.tune
+# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.sweep.ray_backend
 # would otherwise set "token" for this whole pytest process).
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
@@ -24,8 +24,8 @@ from conftest import write_galaxy10_h5  # noqa: E402
 from galaxybench import results as R  # noqa: E402
 from galaxybench.config import DataConfig, to_flat  # noqa: E402
 from galaxybench.errors import InputError  # noqa: E402
-from galaxybench.search_space import load_search_space  # noqa: E402
-from galaxybench.tune import run_experiment  # noqa: E402
+from galaxybench.sweep.space import load_search_space  # noqa: E402
+from galaxybench.sweep import run_experiment  # noqa: E402
 
 pytestmark = pytest.mark.ray
 LINE_KEYS = {"phase", "row", "trial_id", "config_id", "time_total_s", "status", "config", "seed"}

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from galaxybench import images
 from galaxybench.config import Config, SrganConfig
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError, TrialDiverged
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages import upscale_bicubic, upscale_oracle, upscale_srgan  # noqa: F401
@@ -89,8 +90,8 @@ def test_bicubic_of_a_constant_image_is_constant():
 def test_bicubic_matches_torch_interpolate_and_batching(monkeypatch, train):
     expected = F.interpolate(torch.from_numpy(train.lr).float(), scale_factor=2, mode="bicubic",
                              align_corners=False).clamp(0, 255).round().byte().numpy()
-    monkeypatch.setattr(upscale_bicubic, "_BATCH", 7)  # chunking must not change a pixel
-    np.testing.assert_array_equal(upscale_bicubic.bicubic_x2(train.lr, CPU), expected)
+    monkeypatch.setattr(images, "_BATCH", 7)  # chunking must not change a pixel
+    np.testing.assert_array_equal(images.bicubic_x2(train.lr, CPU), expected)
 
 
 def test_oracle_returns_a_writable_copy_of_hr_true(train):
@@ -170,7 +171,7 @@ def test_srgan_bicubic_skip_starts_at_bicubic_and_keeps_training(train):
     untrained = up.fit(_tiny_cfg(bicubic_skip=True, pretrain_epochs=0, epochs=0), train, seed=0,
                        device=CPU)
     out = up.apply(_tiny_cfg(bicubic_skip=True), untrained, train.lr, device=CPU).astype(int)
-    bicubic = upscale_bicubic.bicubic_x2(train.lr, CPU).astype(int)
+    bicubic = images.bicubic_x2(train.lr, CPU).astype(int)
     assert np.abs(out - bicubic).max() <= 1  # float rounding only
     trained = up.fit(_tiny_cfg(bicubic_skip=True), train, seed=0, device=CPU)
     assert not torch.equal(trained["tail.weight"], untrained["tail.weight"])

@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set cgan.lr=1.0e-4 (repeatable)",
     )
+    from galaxybench.cli.data_cmd import add_remap_labels_option  # -> data.remap_labels
+    add_remap_labels_option(p, "overrides")
     p.add_argument("--seed", type=int, default=None, help="trial seed (config key `seed`)")
     p.add_argument(
         "--out",

@@ -34,6 +34,8 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
                         "private local Ray)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base config key (repeatable)")
+    from galaxybench.cli.data_cmd import add_remap_labels_option  # -> data.remap_labels
+    add_remap_labels_option(p, "overrides")
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help="GPUs per trial; a fraction packs trials on one GPU (default: the space's)")
     p.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
@@ -60,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 def _space(args: argparse.Namespace, mode: str) -> Any:
-    from galaxybench.search_space import load_search_space
+    from galaxybench.sweep.space import load_search_space
 
     space = load_search_space(args.space or "default")
     return space.with_options(overrides=args.overrides, gpus_per_trial=args.gpus_per_trial,
@@ -120,7 +122,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def _execute(args: argparse.Namespace, mode: str) -> int:
-    from galaxybench.tune import run_experiment
+    from galaxybench.sweep import run_experiment
 
     if args.resume and not args.name:
         raise InputError("--resume needs the --name of the experiment to continue")

@@ -5,7 +5,7 @@ Usage::
     from galaxybench.data import load_data, prepare, resolve_data, inspect
     data = load_data()            # downloaded Galaxy10 if present, else the embedded synthetic set
 
-Names are imported lazily so that ``import galaxybench.data.prepared`` does not import torch.
+Names are imported lazily so that ``import galaxybench.data.arrays`` does not import torch.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ _LAZY = {
     "read_meta": "galaxybench.data.read",
     "Galaxy10Meta": "galaxybench.data.read",
     "file_sha256": "galaxybench.data.store",
-    "PreparedData": "galaxybench.data.prepared",
-    "SplitArrays": "galaxybench.data.prepared",
+    "PreparedData": "galaxybench.data.arrays",
+    "SplitArrays": "galaxybench.data.arrays",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from galaxybench.data.galaxy10 import inspect, load_data, minority_classes, resolve_data
     from galaxybench.data.preparation import dedupe, prepare, resize_block, stratified_split
-    from galaxybench.data.prepared import PreparedData, SplitArrays
+    from galaxybench.data.arrays import PreparedData, SplitArrays
     from galaxybench.data.read import Galaxy10Meta, read_meta
     from galaxybench.data.store import file_sha256
 

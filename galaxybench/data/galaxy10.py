@@ -15,10 +15,10 @@ from typing import Any
 
 from galaxybench import paths
 from galaxybench.config import DataConfig
-from galaxybench.data.prepared import PreparedData
+from galaxybench.data.arrays import PreparedData
 from galaxybench.data.read import iter_chunks, read_meta, rows_per_chunk
 from galaxybench.errors import DataError
-from galaxybench.metrics.classification import minority_classes
+from galaxybench.protocol import minority_classes
 
 # Names accepted wherever a data path is: name -> (file name in paths.data_dir(), description).
 DOWNLOADED = {
@@ -84,14 +84,16 @@ def _scan_pixels(meta: Any) -> None:
         pass
 
 
-def inspect(path: str | Path, *, minority_fraction: float = 0.66,
+def inspect(path: str | Path, *, minority_fraction: float = 0.66, remap_labels: str = "",
             progress: bool = False) -> dict[str, Any]:
     """Facts about a Galaxy10-format file for ``galaxybench data info`` (JSON-serializable).
 
     Keys: path, shape, native_size, channels, dtype, keys, num_images, num_classes, classes
     (id, name, count), imbalance_ratio (largest / smallest class count), duplicates (groups,
     conflicting, dropped, tolerance_arcsec; None without coordinates), minority_fraction,
-    minority_classes (names), fingerprint (the file's SHA256).
+    minority_classes (names), fingerprint (the file's SHA256; the reader refuses external links,
+    external storage and virtual datasets, so those bytes are all it reads), remap (source label
+    -> label as strings, or None; with ``remap_labels`` as in ``data.remap_labels``).
 
     Raises:
         DataError: the file is not a valid Galaxy10-format file.
@@ -99,7 +101,7 @@ def inspect(path: str | Path, *, minority_fraction: float = 0.66,
     from galaxybench.data.preparation import DEDUPE_TOLERANCE_ARCSEC, dedupe
     from galaxybench.data.store import file_sha256
 
-    meta = read_meta(path)
+    meta = read_meta(path, remap_labels)
     if meta.dtype != "uint8":
         _scan_pixels(meta)
     counts = meta.counts()
@@ -124,4 +126,5 @@ def inspect(path: str | Path, *, minority_fraction: float = 0.66,
         "minority_classes": [meta.class_names[k] for k in minority_classes(counts,
                                                                              minority_fraction)],
         "fingerprint": file_sha256(meta.path, progress=progress),
+        "remap": None if meta.remap is None else {str(k): v for k, v in meta.remap.items()},
     }

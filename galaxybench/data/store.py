@@ -3,7 +3,7 @@
 Usage::
 
     sha = file_sha256("Galaxy10_DECals.h5")        # hashes once; later calls read the cache
-    data = load_prepared(key)                       # PreparedData or None
+    data = load_prepared(key)                       # PreparedData or None (damaged: deleted)
     save_prepared(key, data)                        # temp file + rename: never half-written
 """
 
@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,16 @@ from filelock import FileLock
 
 from galaxybench import paths
 from galaxybench.data._progress import progress_bar
-from galaxybench.data.prepared import SPLITS, PreparedData
+from galaxybench.data.arrays import SPLITS, PreparedData
 
 log = logging.getLogger(__name__)
 
 _BLOCK = 8 << 20  # bytes per hash update; hashlib releases the GIL on large buffers
+
+
+# What a damaged .npz raises: truncated or bad CRC (BadZipFile, zlib.error), empty (EOFError),
+# a missing or mis-shaped member (KeyError, ValueError), an unreadable file (OSError).
+_DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def _index_path() -> Path:
@@ -34,7 +41,7 @@ def _index_path() -> Path:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as out:
@@ -81,7 +88,7 @@ def file_sha256(path: str | Path, *, progress: bool = False) -> str:
             adv(len(block))
     sha = digest.hexdigest()
     index_path = _index_path()
-    index_path.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(index_path.parent)
     with FileLock(str(index_path) + ".lock"):
         index = _read_index()
         index[key] = {**stat, "sha256": sha}
@@ -96,14 +103,14 @@ def prepared_path(key: str) -> Path:
 
 def prepared_lock(key: str) -> FileLock:
     """A lock so that concurrent processes prepare one file once."""
-    paths.prepared_dir().mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(paths.prepared_dir())
     return FileLock(str(prepared_path(key)) + ".lock")
 
 
 def save_prepared(key: str, data: PreparedData) -> Path:
     """Write ``data`` to the cache atomically (temp file in the same folder, then rename)."""
     dest = prepared_path(key)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(dest.parent)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{key}.", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -119,19 +126,41 @@ def save_prepared(key: str, data: PreparedData) -> Path:
     return dest
 
 
+def _check_consistent(data: PreparedData) -> None:
+    """ValueError unless the arrays agree with each other (a damaged entry can still unzip)."""
+    n = len(data.labels)
+    if len(data.lr) != n or len(data.hr) != n or data.lr.ndim != 4 or data.hr.ndim != 4:
+        raise ValueError("array lengths disagree")
+    if n and (data.labels.min() < 0 or data.labels.max() >= len(data.class_names)):
+        raise ValueError("labels out of range")
+    for s in SPLITS:
+        idx = data.splits[s]
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"split {s} out of range")
+
+
 def load_prepared(key: str) -> PreparedData | None:
-    """The cached PreparedData for ``key``, or None (absent or unreadable: prepare again)."""
+    """The cached PreparedData for ``key``, or None (absent, or damaged: then deleted).
+
+    Call it under :func:`prepared_lock` ``(key)``: a damaged entry (truncated, bad CRC, empty,
+    inconsistent) is deleted with one log line, so the caller rebuilds it instead of failing on
+    every later run.
+    """
     path = prepared_path(key)
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            return PreparedData(
+            data = PreparedData(
                 lr=z["lr"], hr=z["hr"], labels=z["labels"],
                 class_names=tuple(str(c) for c in z["class_names"]),
                 splits={s: z[f"split_{s}"] for s in SPLITS},
                 fingerprint=meta["fingerprint"], source=meta["source"], info=meta["info"])
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring unreadable prepared cache %s (%s)", path, exc)
+        _check_consistent(data)
+        return data
+    except _DAMAGED as exc:
+        log.warning("deleted damaged prepared cache %s (%s: %s); rebuilding", path,
+                    type(exc).__name__, exc)
+        path.unlink(missing_ok=True)
         return None

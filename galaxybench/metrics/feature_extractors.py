@@ -29,8 +29,7 @@ import torch_fidelity
 from torch import nn
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from galaxybench.registry import FEATURE_EXTRACTORS
-from galaxybench.stages._common import to_float
+from galaxybench.images import to_float
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class FeatureExtractorGalaxyDomain(torch_fidelity.FeatureExtractorBase):
 
     torch-fidelity calls the constructor once per ``calculate_metrics`` call, then ``forward`` on
     uint8 (B, 3, H, W) batches already on its device. The network must take float (B, 3, H, W) in
-    [-1, 1] (``stages._common.to_float``) and expose ``features(x) -> (B, D)``.
+    [-1, 1] (``galaxybench.images.to_float``) and expose ``features(x) -> (B, D)``.
     """
 
     def __init__(self, name: str, features_list: list[str],
@@ -94,7 +93,7 @@ class FeatureExtractorGalaxyDomain(torch_fidelity.FeatureExtractorBase):
 
 
 def ensure_registered() -> None:
-    """Register the galaxy-domain extractor with torch-fidelity and galaxybench, once.
+    """Register the galaxy-domain extractor with torch-fidelity, once.
 
     Safe to call any number of times and in any process (Ray workers import this module afresh).
     A re-imported copy of this module finds the name taken by an equal class and keeps it; a
@@ -108,8 +107,6 @@ def ensure_registered() -> None:
             FeatureExtractorGalaxyDomain.__module__, FeatureExtractorGalaxyDomain.__qualname__):
         raise ValueError(f"torch-fidelity feature extractor {DOMAIN_EXTRACTOR!r} is already "
                          f"registered as {current.__module__}.{current.__qualname__}")
-    if DOMAIN_EXTRACTOR not in FEATURE_EXTRACTORS:
-        FEATURE_EXTRACTORS.register(DOMAIN_EXTRACTOR)(FeatureExtractorGalaxyDomain)
 
 
 ensure_registered()

@@ -33,7 +33,9 @@ from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
 from galaxybench import results as R
+from galaxybench.config import MetricsConfig
 from galaxybench.errors import InputError
+from galaxybench.images import check_images, check_labels
 from galaxybench.metrics.feature_extractors import (
     DOMAIN_EXTRACTOR,
     DOMAIN_NETWORK_KWARG,
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 
 FID_LOW_N = 2048  # FID is biased upward below ~2,048 samples (Heusel et al. 2017; torch-fidelity)
 KID_MAX_SUBSET = 1000  # torch-fidelity's default KID subset size (Binkowski et al. 2018)
-KID_SUBSETS = 100  # torch-fidelity's default number of KID subsets
+KID_SUBSETS = MetricsConfig.kid_subsets  # torch-fidelity's default number of KID subsets
 PRC_NEIGHBORHOOD = 3  # k of the k-NN manifolds of precision/recall (Kynkaanniemi et al. 2019)
 MIN_SAMPLES = {"fid": 2, "kid": 2, "prc": PRC_NEIGHBORHOOD + 1}  # per set, below: None + reason
 INCEPTION_EXTRACTOR = "inception-v3-compat"
@@ -78,13 +80,9 @@ class UInt8Images(Dataset):
 
 
 def _check_images(what: str, images: np.ndarray, labels: np.ndarray | None = None) -> None:
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
-            or images.shape[1] != 3:
-        shape = getattr(images, "shape", None)
-        raise InputError(f"{what}: expected uint8 (n, 3, H, W) images, got "
-                         f"{getattr(images, 'dtype', type(images).__name__)} {shape}")
-    if labels is not None and len(labels) != images.shape[0]:
-        raise InputError(f"{what}: {len(labels)} labels for {images.shape[0]} images")
+    check_images(images, what, error=InputError)
+    if labels is not None:
+        check_labels(labels, images.shape[0], what, error=InputError)
 
 
 def _subsample(indices: np.ndarray, max_samples: int, seed: int) -> np.ndarray:

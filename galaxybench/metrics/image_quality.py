@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from galaxybench.results import PSNR_BICUBIC, PSNR_SRGAN, SSIM_BICUBIC, SSIM_SRGAN
-from galaxybench.stages.upscale_bicubic import bicubic_x2
+from galaxybench.images import bicubic_x2, check_images
 
 SR_N = "sr_n"  # number of test images behind the SR metrics
 SSIM_WINDOW = 11  # Wang et al. 2004, section III-C
@@ -31,10 +31,8 @@ _SSIM_CHUNK = 64
 
 def _check_pair(pred: np.ndarray, true: np.ndarray) -> None:
     """ValueError unless both are uint8 (n, c, H, W) arrays of one shape with n >= 1."""
-    for name, arr in (("pred", pred), ("true", true)):
-        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.ndim != 4:
-            raise ValueError(f"{name} must be a (n, c, H, W) uint8 array, got "
-                             f"{getattr(arr, 'shape', None)} {getattr(arr, 'dtype', type(arr))}")
+    check_images(pred, "pred", channels=None)
+    check_images(true, "true", channels=None)
     if pred.shape != true.shape or pred.shape[0] == 0:
         raise ValueError(f"pred and true must have one non-empty shape, got {pred.shape} and "
                          f"{true.shape}")

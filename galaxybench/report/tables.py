@@ -22,6 +22,13 @@ from galaxybench import results as R
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 
+# Stored by the trial's quality metrics (metrics/generative.py); not in results.py's key list.
+QUALITY_N_REAL = "quality_n_real"
+QUALITY_N_SYNTHETIC = "quality_n_synthetic"
+FID_REAL_REAL = "fid_domain_real_real"  # FID of two disjoint halves of the real train images
+# FID is strongly biased with few images; below this many per set the table flags it.
+FID_LOW_N = 50
+
 # Methods first: they say what a row is; then whatever the sweep varied.
 METHOD_KEYS = ("upscale.method", "rebalance.method", "classifier.loss", "classifier.augment")
 SCALAR_METRICS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY,
@@ -94,7 +101,8 @@ def _role(row: str, config: dict[str, Any]) -> str:
     """"baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
     if row == BASELINE_ROW:
         return "baseline"
-    return "upper bound" if row == "oracle" or config.get("upscale.method") == "oracle" else ""
+    return "upper bound" if row.startswith("oracle") or config.get("upscale.method") == "oracle" \
+        else ""
 
 
 def _used_keys(config: dict[str, Any]) -> set[str]:
@@ -105,12 +113,28 @@ def _used_keys(config: dict[str, Any]) -> set[str]:
     try:
         from galaxybench.protocol import effective_flat
     except ImportError:  # before the protocol module existed
-        from galaxybench.trial_stages import effective_flat
+        from galaxybench.protocol import effective_flat
 
     try:
         return set(effective_flat(from_flat(config)))
     except (ConfigError, TypeError):  # results of another galaxybench version: show everything
         return set(config)
+
+
+def _fid_n(records: list[dict[str, Any]]) -> float:
+    """Images per set behind the domain FID: the smaller of the real and synthetic sets."""
+    ns = [min(_num(r.get(QUALITY_N_REAL)), _num(r.get(QUALITY_N_SYNTHETIC))) for r in records
+          if r.get(R.FID_DOMAIN) is not None]
+    ns = [n for n in ns if not math.isnan(n)]
+    return float(min(ns)) if ns else math.nan
+
+
+def _fid_low_n(records: list[dict[str, Any]], n: float) -> bool:
+    """The trial's own low-N flag when stored, else N below FID_LOW_N."""
+    flags = [r.get("fid_low_n") for r in records if r.get("fid_low_n") is not None]
+    if flags:
+        return any(bool(f) for f in flags)
+    return not math.isnan(n) and n < FID_LOW_N
 
 
 def pair_key(record: dict[str, Any]) -> tuple[Any, Any]:
@@ -156,6 +180,9 @@ def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[Any, float]
         "gain_ci_high": gain.ci_high, "gain_win_share": gain.win_share, "gain_n": gain.n,
     })
     entry.update({f"{k}_mean": _mean(ok, k) for k in MEAN_METRICS})
+    entry["fid_n"] = _fid_n(ok)
+    entry["fid_low_n"] = _fid_low_n(ok, entry["fid_n"])
+    entry["fid_real_real_mean"] = _mean(ok, FID_REAL_REAL)
     entry["compute_s"] = _compute_seconds(group)
     entry["failures"] = _failures(group)
     return entry
@@ -206,6 +233,20 @@ def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["ablation", "row", *cols])
 
 
+def _support(records: list[dict[str, Any]], n_classes: int) -> list[float] | None:
+    """Mean test images per class: the confusion matrix's row sums (rows are true classes, in
+    the order of per_class_f1), averaged over runs since a varied split can change them."""
+    sums = []
+    for r in records:
+        try:
+            m = np.asarray(r.get(R.CONFUSION_MATRIX), dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if m.ndim == 2 and m.shape == (n_classes, n_classes):
+            sums.append(m.sum(axis=1))
+    return [float(v) for v in np.mean(sums, axis=0)] if sums else None
+
+
 def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     """Mean per-class test F1 over the ok seeds of the baseline and of the best row."""
     best = best_row(board)
@@ -216,13 +257,17 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     for r in rows[BASELINE_ROW] + rows[best]:
         classes += [c for c in (r.get(R.PER_CLASS_F1) or {}) if c not in classes]
         minority |= {str(c) for c in (r.get(R.MINORITY_CLASSES) or [])}
+    support = _support(rows[BASELINE_ROW] + rows[best], len(classes))
     out = []
-    for c in classes:
+    for i, c in enumerate(classes):
         f1 = {name: _mean([r.get(R.PER_CLASS_F1) or {} for r in recs], c)
               for name, recs in rows.items()}
-        out.append({"class": c, "minority": c in minority, "baseline_f1": f1[BASELINE_ROW],
+        out.append({"class": c, "minority": c in minority,
+                    "support": support[i] if support is not None else math.nan,
+                    "baseline_f1": f1[BASELINE_ROW],
                     "best_f1": f1[best], "delta": f1[best] - f1[BASELINE_ROW]})
-    table = pd.DataFrame(out, columns=["class", "minority", "baseline_f1", "best_f1", "delta"])
+    table = pd.DataFrame(out, columns=["class", "minority", "support", "baseline_f1", "best_f1",
+                                       "delta"])
     table.attrs["best_row"] = best
     return table
 

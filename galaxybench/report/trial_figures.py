@@ -1,18 +1,53 @@
 """PNGs of one trial: real vs synthetic images per augmented class, and an SR comparison strip.
 
-Usage: ``write_trial_figures(out_dir, ctx, pipeline_output)`` (called by evaluate_trial when given
-``artifacts_dir``). Files: ``real_vs_synthetic_<class>.png`` and ``sr_strip.png``.
+Arrays in, files out: the trial picks the images (``TrialSamples.pick``), this module only draws,
+so the report layer stays free of torch. Files: ``real_vs_synthetic_<class>.png``, ``sr_strip.png``.
+
+Usage::
+
+    write_trial_figures(out_dir, TrialSamples.pick(...))
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from galaxybench.registry import UPSCALERS
+from galaxybench.report.style import save_figure, setup_matplotlib
+
+
+@dataclass
+class TrialSamples:
+    """The images one trial's figures show; every array uint8 (m, 3, H, W)."""
+
+    rebalancer: str
+    per_class: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # real, synth
+    sr_columns: dict[str, np.ndarray] = field(default_factory=dict)  # method -> test images
+
+    @classmethod
+    def pick(cls, *, class_names: Sequence[str], train_hr: np.ndarray, train_labels: np.ndarray,
+             synthetic_hr: np.ndarray, synthetic_labels: np.ndarray, plan: Sequence[int],
+             test_lr: np.ndarray, test_hr: np.ndarray, test_upscaled: np.ndarray, method: str,
+             rebalancer: str, bicubic: Callable[[np.ndarray], np.ndarray],
+             n: int = 8) -> TrialSamples:
+        """Up to ``n`` real and synthetic images per augmented class, and 4 test galaxies
+        (a fixed draw, so every trial shows the same ones) at LR, bicubic, the method and true HR.
+        """
+        per_class = {class_names[c]: (train_hr[train_labels == c][:n],
+                                      synthetic_hr[synthetic_labels == c][:n]) for c in plan}
+        rng = np.random.default_rng(0)
+        pick = np.sort(rng.choice(len(test_lr), size=min(4, len(test_lr)), replace=False))
+        lr = test_lr[pick]
+        columns = {"LR": np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2),  # nearest: show pixels
+                   "bicubic": bicubic(lr)}
+        if method == "srgan":
+            columns["SRGAN"] = test_upscaled[pick]
+        columns["true HR"] = test_hr[pick]
+        return cls(rebalancer, per_class, columns)
 
 
 def _hwc(image: np.ndarray) -> np.ndarray:
@@ -23,21 +58,10 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    tmp.replace(path)
-
-
-def real_vs_synthetic(
-    path: Path, real: np.ndarray, synthetic: np.ndarray, title: str, n: int = 8
-) -> None:
+def real_vs_synthetic(path: Path, real: np.ndarray, synthetic: np.ndarray, title: str,
+                      n: int = 8) -> None:
     """Two rows of up to ``n`` images: real (top) and synthetic (bottom), uint8 (m, 3, H, W)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = setup_matplotlib()
     cols = max(1, min(n, max(len(real), len(synthetic))))
     fig, axes = plt.subplots(2, cols, figsize=(1.4 * cols, 3.2), squeeze=False)
     for row, (label, images) in enumerate((("real", real), ("synthetic", synthetic))):
@@ -47,23 +71,17 @@ def real_vs_synthetic(
             if col < len(images):
                 ax.imshow(_hwc(images[col]))
         axes[row][0].set_title(label, fontsize=8, loc="left")
-    fig.suptitle(title, fontsize=9)
-    _save(fig, path)
-    plt.close(fig)
+    fig.suptitle(title, fontsize=9, parse_math=False)
+    save_figure(fig, path)
 
 
 def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
     """One row per test galaxy, one column per method (LR, bicubic, SRGAN, true HR)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = setup_matplotlib()
     names = list(columns)
     rows = min(n, len(next(iter(columns.values()))))
-    fig, axes = plt.subplots(
-        rows, len(names), figsize=(1.6 * len(names), 1.6 * rows), squeeze=False
-    )
+    fig, axes = plt.subplots(rows, len(names), figsize=(1.6 * len(names), 1.6 * rows),
+                             squeeze=False)
     for r in range(rows):
         for c, name in enumerate(names):
             ax = axes[r][c]
@@ -71,40 +89,19 @@ def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
             ax.axis("off")
             if r == 0:
                 ax.set_title(name, fontsize=8)
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
-def write_trial_figures(out_dir: Path, ctx: Any, out: dict[str, Any], n: int = 8) -> list[Path]:
+def write_trial_figures(out_dir: Path, samples: TrialSamples) -> list[Path]:
     """Write the figures of one trial into ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    data, up = ctx.data, out["upscaled"]
     written: list[Path] = []
-    _, synth_y = out["synthetic"]
-    train_labels = data.subset("train").labels
-    for cls in sorted(out["plan"]):
-        name = data.class_names[cls]
+    for name, (real, synthetic) in samples.per_class.items():
         path = out_dir / f"real_vs_synthetic_{_slug(name)}.png"
-        real_vs_synthetic(
-            path,
-            up.train[train_labels == cls][:n],
-            up.synthetic[synth_y == cls][:n],
-            f"{name}: real (top) vs added by {ctx.cfg.rebalance.method} (bottom)",
-        )
+        real_vs_synthetic(path, real, synthetic,
+                          f"{name}: real (top) vs added by {samples.rebalancer} (bottom)")
         written.append(path)
-    test = data.subset("test")
-    rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(len(test), size=min(4, len(test)), replace=False))
-    lr = test.lr[pick]
-    lr_big = np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2)  # nearest-neighbour, to show pixels
-    columns = {
-        "LR": lr_big,
-        "bicubic": UPSCALERS.get("bicubic")().apply(ctx.cfg, None, lr, device=ctx.device),
-    }
-    if ctx.cfg.upscale.method == "srgan":
-        columns["SRGAN"] = up.test[pick]
-    columns["true HR"] = test.hr[pick]
     path = out_dir / "sr_strip.png"
-    sr_strip(path, columns)
+    sr_strip(path, samples.sr_columns)
     written.append(path)
     return written

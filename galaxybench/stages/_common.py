@@ -1,4 +1,6 @@
-"""Helpers shared by the torch stages: seeding, uint8 <-> float on the device, divergence checks.
+"""Helpers shared by the torch stages: seeding, batching, autocast, divergence checks.
+
+The uint8 <-> float conversions live in ``galaxybench.images`` and are re-exported here.
 
 Usage::
 
@@ -15,6 +17,12 @@ import numpy as np
 import torch
 
 from galaxybench.errors import TrialDiverged
+from galaxybench.images import to_float, to_tensor_uint8, to_uint8
+
+__all__ = [
+    "autocast", "batches", "check_finite", "seed_everything", "seeded_generator", "set_threads",
+    "to_float", "to_tensor_uint8", "to_uint8",
+]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -30,28 +38,6 @@ def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gen
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
     return gen
-
-
-def to_tensor_uint8(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(n, 3, h, w) uint8 numpy -> uint8 tensor on device.
-
-    Copied: arrays from Ray's object store are read-only.
-    """
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
-
-
-def to_float(images: torch.Tensor | np.ndarray, device: torch.device | None = None) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> float32 in [-1, 1] on device (conversion happens on the device)."""
-    if isinstance(images, np.ndarray):
-        images = to_tensor_uint8(images, device or torch.device("cpu"))
-    elif device is not None:
-        images = images.to(device)
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float in [-1, 1] (B, 3, H, W) -> uint8, rounded and clamped."""
-    return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def check_finite(stage: str, *losses: torch.Tensor) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 
 Weights = dict[str, torch.Tensor]
 

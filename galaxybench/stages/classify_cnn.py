@@ -74,10 +74,6 @@ class ClassifierRun:
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def best_scores(self) -> dict[str, Any]:
-        return self.history[self.best_epoch - 1]
-
 
 def _logits(
     model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages._common import (
@@ -39,7 +39,7 @@ from galaxybench.stages._common import (
     to_uint8,
 )
 from galaxybench.stages.base import Weights
-from galaxybench.stages.cgan_nets import Discriminator, Generator, pack_weights, unpack_weights
+from galaxybench.stages.rebalance_cgan_nets import Discriminator, Generator, pack_weights, unpack_weights
 from galaxybench.stages.rebalance_none import empty_images
 
 log = logging.getLogger(__name__)

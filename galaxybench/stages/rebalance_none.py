@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages.base import Weights
 from galaxybench.stages.rebalance_plan import plan_counts

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages.base import Weights

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages.base import Weights
-from galaxybench.stages.upscale_bicubic import check_lr_images
+from galaxybench.images import check_images
 
 
 @UPSCALERS.register("oracle")
@@ -36,7 +36,7 @@ class OracleUpscaler:
         The copy matters: arrays from Ray's object store are read-only, and callers may edit
         the result in place.
         """
-        check_lr_images(lr)
+        check_images(lr, "upscaler input")
         if hr_true is None:
             raise ValueError("the oracle upscaler needs hr_true (the true HR images)")
         n, _, h, w = lr.shape

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from galaxybench.config import Config
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages._common import (
@@ -35,8 +35,8 @@ from galaxybench.stages._common import (
     to_uint8,
 )
 from galaxybench.stages.base import Weights
-from galaxybench.stages.srgan_nets import Generator, build_discriminator, build_generator
-from galaxybench.stages.upscale_bicubic import check_lr_images
+from galaxybench.stages.upscale_srgan_nets import Generator, build_discriminator, build_generator
+from galaxybench.images import check_images
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class SrganUpscaler:
     def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
               device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:
         """(n, 3, h, h) uint8 -> (n, 3, 2h, 2h) uint8 with the trained generator (eval mode)."""
-        check_lr_images(lr)
+        check_images(lr, "upscaler input")
         if weights is None:
             raise ValueError("the srgan upscaler needs the weights returned by fit()")
         gen = build_generator(cfg.srgan)

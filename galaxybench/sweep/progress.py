@@ -1,13 +1,13 @@
-"""Live sweep progress from Ray Tune: a Tune Callback that turns trial states into a small dict.
+"""Live sweep progress as small dicts, routed to one sink (free of Ray).
 
-The callback is pickled into Ray's experiment state (``Tuner.restore`` brings it back), so it holds
-no reference to the view: it hands snapshots to the module-level sink that ``galaxybench.tune``
-sets for the running sweep. Only the CLI draws them.
+``sweep.ray_backend.ProgressCallback`` is pickled into Ray's experiment state (``Tuner.restore``
+brings it back), so it holds no reference to the view: it hands snapshots to the module-level sink
+that the running sweep sets here. Only the CLI draws them.
 
 Usage::
 
     set_sink(lambda snapshot: print(snapshot["done"], snapshot["best"]))
-    RunConfig(callbacks=[ProgressCallback("search")])
+    emit(snapshot("search", trials))   # trials: objects with .status and .last_result
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
-
-from ray.tune import Callback
 
 from galaxybench import results as R
 
@@ -66,30 +64,3 @@ def snapshot(phase: str, trials: list[Any]) -> dict[str, Any]:
             best = max(best, float(value))
     return {"phase": phase, "total": len(trials), **counts,
             "best": None if best == -math.inf else best}
-
-
-class ProgressCallback(Callback):
-    """Emits a snapshot at most every ``interval_s`` seconds and whenever a trial ends."""
-
-    def __init__(self, phase: str, interval_s: float = 0.5) -> None:
-        self.phase = phase
-        self.interval_s = interval_s
-        self._last = 0.0
-
-    def _maybe_emit(self, trials: list[Any], force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._last >= self.interval_s:
-            self._last = now
-            emit(snapshot(self.phase, trials))
-
-    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
-        self._maybe_emit(trials)
-
-    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self._maybe_emit(trials, force=True)
-
-    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self._maybe_emit(trials, force=True)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}

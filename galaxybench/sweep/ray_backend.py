@@ -1,16 +1,19 @@
-"""Sweeps on Ray Tune: baseline -> search -> confirm -> report, resumable; the only Ray importer.
+"""Ray Tune behind the sweep: the only module that imports Ray.
 
-An experiment directory ``<storage>/<name>/`` holds Ray Tune's own run per phase (``baseline/``,
-``search/``, ``confirm/``; readable with ``tune.ExperimentAnalysis`` or ``Tuner.restore``),
-``sweep.yaml`` (the resolved space, what ``--resume`` reruns), ``cache/`` (the stage cache),
-``search/optuna.journal`` (the Optuna study "search"), ``ray.log``, ``results/<phase>.jsonl`` (one
-line per trial: ``TrialResult.to_dict()`` plus phase, row, trial_id, config_id, time_total_s) and
-``summary.json``. A phase whose ``results/<phase>.jsonl`` exists is finished and skipped on resume.
+It connects to (or starts) Ray, turns a ``PhaseSpec`` into a Tuner (search algorithm, scheduler,
+resources, failure policy), runs or restores it, and turns Tune's results into the rows of
+``results/<phase>.jsonl``. The orchestration of the phases is ``sweep.experiment``; the layout of
+an experiment directory is in ``docs/architecture.md``.
+
+Every trial's Ray config is the full flat config (dotted keys, ``seed`` included) plus ``row``, so
+``tune.ExperimentAnalysis`` shows every setting as a column. Baseline and confirm run a fixed list
+of configs (``BasicVariantGenerator(points_to_evaluate=...)``, FIFO); the search samples (Optuna
+TPE in a ConcurrencyLimiter, random or grid) and prunes with ASHA on the per-epoch objective.
 
 Usage::
 
-    summary = run_sweep(load_search_space("smoke"), name="demo", storage="experiments")
-    summary["phases"]["search"]["ok"], summary["best"]["config"]
+    owns = connect(address=None)
+    rows = run_phase(spec, wrapped_trainable(space, exp_dir, data), exp_dir, space, resume=False)
 """
 
 from __future__ import annotations
@@ -23,36 +26,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# DESIGN 8: Ray's auth mode is set explicitly, before Ray reads its config at import; "token"
-# makes ray.init() generate ~/.ray/auth_token for a local cluster (library facts).
+# Ray's auth mode is set explicitly, before Ray reads its config at import: "token" makes
+# ray.init() generate ~/.ray/auth_token for a local cluster.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
-import ray
-import yaml
-from ray import tune
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: E402
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # noqa: E402
 
-from galaxybench import config as C
-from galaxybench import results as R
-from galaxybench import tune_phases as P
-from galaxybench import tune_progress
-from galaxybench.errors import InputError
-from galaxybench.search_space import SearchSpace, parse_search_space
-from galaxybench.trial_stages import BASELINE
-from galaxybench.tune_phases import (  # the phase plans, re-exported
-    confirm_points,
-    point,
-    top_configs,
-)
+from galaxybench import config as C  # noqa: E402
+from galaxybench import results as R  # noqa: E402
+from galaxybench.errors import InputError  # noqa: E402
+from galaxybench.protocol import top_row  # noqa: E402
+from galaxybench.sweep import progress  # noqa: E402
+from galaxybench.sweep import plan  # noqa: E402
+from galaxybench.sweep.plan import SCALARS, PhaseSpec  # noqa: E402
+from galaxybench.sweep.space import SearchSpace  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-PHASES = ("baseline", "search", "confirm")
 
 
 # --- Ray session ----------------------------------------------------------------------------------
 
 
-def _ray_logging_to(path: Path) -> None:
+def ray_logging_to(path: Path) -> None:
     """Ray's own log lines go to ``path`` instead of the console (the CLI draws its own view)."""
     logger = logging.getLogger("ray")
     for handler in list(logger.handlers):
@@ -60,7 +58,6 @@ def _ray_logging_to(path: Path) -> None:
         if isinstance(handler, logging.StreamHandler):
             logger.removeHandler(handler)
     handler = logging.FileHandler(path)
-    handler._galaxybench = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
@@ -69,9 +66,8 @@ def _ray_logging_to(path: Path) -> None:
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Join the cluster at ``address``/``$RAY_ADDRESS``, or start a private local Ray.
 
-    Returns True when this call started Ray (the caller shuts it down). A local Ray binds its
-    dashboard to nothing (include_dashboard=False, host 127.0.0.1) and uses token auth unless
-    ``RAY_AUTH_MODE`` says otherwise (DESIGN 8).
+    Returns True when this call started Ray (the caller shuts it down with ``shutdown``). A local
+    Ray starts no dashboard and uses token auth unless ``RAY_AUTH_MODE`` says otherwise.
     """
     # Ray Tune's console tables stay off (verbose=0 alone does not silence the new output engine).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -86,6 +82,11 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def shutdown() -> None:
+    """Stop the Ray this process started."""
+    ray.shutdown()
+
+
 def check_resources(space: SearchSpace) -> None:
     """Refuse, before launch, a trial the cluster can never place (Ray would wait forever)."""
     have = ray.cluster_resources()
@@ -98,201 +99,211 @@ def check_resources(space: SearchSpace) -> None:
                          f"{cpus:g} CPUs: lower resources.cpu in the search space")
 
 
-# --- running a phase ------------------------------------------------------------------------------
+# --- the trainable --------------------------------------------------------------------------------
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any], cache_dir: str,
+              cpus: float, gpus: float, samples_dir: str | None = None) -> None:
+    """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
-
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows))
-    tmp.replace(path)  # atomic: a phase is finished exactly when its file exists
-
-
-def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """Per-phase counts for summary.json."""
-    count = {s: sum(r["status"] == s for r in rows)
-             for s in (R.STATUS_OK, R.STATUS_DIVERGED, R.STATUS_FAILED, P.STATUS_PRUNED)}
-    return {"trials": len(rows), **count, "seconds": round(seconds, 2)}
-
-
-def _run_phase(spec: P.PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpace,
-               resume: bool) -> tuple[list[dict[str, Any]], float]:
-    """Rows of a phase: read back when finished earlier, else run (or restore) it."""
-    out = exp_dir / "results" / f"{spec.name}.jsonl"
-    if out.exists():
-        log.info("phase %s already finished: %s", spec.name, out)
-        return _read_rows(out), 0.0
-    started = time.monotonic()
-    tuner = P.restore_tuner(exp_dir / spec.name, wrapped) if resume else None
-    if tuner is None:
-        epochs = space.base_config().classifier.epochs
-        tuner = P.make_tuner(spec, wrapped, exp_dir, max_concurrent=space.search.max_concurrent,
-                             max_failures=space.search.max_failures, epochs=epochs)
-    tune_progress.emit({"phase": spec.name, "total": 0, "done": 0, "running": 0, "pending": 0,
-                        "failed": 0, "best": None})
-    rows = P.collect_rows(tuner.fit(), spec.name)
-    _write_rows(out, rows)
-    return rows, time.monotonic() - started
-
-
-# --- public API -----------------------------------------------------------------------------------
-
-
-def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
-                data_source: str | None) -> tuple[SearchSpace, str | None]:
-    """The space and data source: as given when new, read back from sweep.yaml on resume."""
-    sweep_yaml = exp_dir / "sweep.yaml"
-    if resume:
-        if not sweep_yaml.exists():
-            raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
-        stored = C.read_yaml(sweep_yaml)
-        return parse_search_space(stored["space"], source=str(sweep_yaml)), stored.get("data")
-    if space is None:
-        raise InputError("a search space is needed to start a sweep")
-    if exp_dir.exists() and any(exp_dir.iterdir()):
-        raise InputError(f"experiment {exp_dir} already exists: pass --resume to continue it, "
-                         "or choose another --name")
-    return space, data_source
-
-
-def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None) -> None:
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"space": space.to_dict(), "data": data_source, "source": space.source,
-           "resolved_base_config": C.to_flat(space.base_config())}
-    tmp = exp_dir / ".sweep.yaml.tmp"
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tmp.replace(exp_dir / "sweep.yaml")
-
-
-def _best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Best search config, and per confirm row the mean test minority F1 (and delta) over seeds."""
-    top = [r for r in phases.get("search", []) if r["status"] == R.STATUS_OK]
-    top.sort(key=lambda r: (-r.get(R.OBJECTIVE, -1.0), r["trial_id"]))
-    best = None
-    if top:
-        best = {k: top[0].get(k) for k in ("trial_id", "config_id", R.OBJECTIVE, R.MINORITY_F1)}
-        best["config"] = top[0]["config"]
-    rows: dict[str, dict[str, Any]] = {}
-    for r in phases.get("baseline", []) + phases.get("confirm", []):
-        if r["status"] == R.STATUS_OK:
-            entry = rows.setdefault(r["row"], {"n": 0, R.MINORITY_F1: 0.0})
-            entry["n"] += 1
-            entry[R.MINORITY_F1] += float(r.get(R.MINORITY_F1, 0.0))
-    for entry in rows.values():
-        entry[R.MINORITY_F1] = round(entry[R.MINORITY_F1] / entry["n"], 4)
-    return {"best": best, "rows": rows}
-
-
-def _build_report(exp_dir: Path) -> dict[str, Any]:
-    try:
-        from galaxybench.report import build_report  # type: ignore[attr-defined]
-    except ImportError:
-        return {"report": None, "report_error": "galaxybench.report.build_report not available"}
-    try:
-        out_dir = build_report(exp_dir, exp_dir / "report")
-    except Exception as exc:  # the sweep's results stand even if the report cannot be drawn
-        log.exception("report failed")
-        return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"}
-    return {"report": str(out_dir), "report_error": None}
-
-
-def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
-                   mode: str = "sweep", data_source: str | None = None, data: Any = None,
-                   address: str | None = None, resume: bool = False,
-                   trial_fn: Callable[..., Any] | None = None, num_cpus: int | None = None,
-                   progress: tune_progress.Sink | None = None,
-                   report: bool = True) -> dict[str, Any]:
-    """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
-
-    Args:
-        space: the search space (None on resume: ``sweep.yaml`` is read back).
-        name, storage: the experiment is ``<storage>/<name>/`` (shared storage on a cluster).
-        mode: ``sweep`` or ``ablate`` (the base config's ablation and classical rows only).
-        data_source: a Galaxy10 file or name for ``galaxybench.data.load_data`` (None: default).
-        data: already prepared data (tests); else loaded once here, on the driver.
-        address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
-        trial_fn: the objective, ``galaxybench.trial.evaluate_trial`` unless given (tests).
-        progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
-
-    Returns:
-        The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
-        and seconds, the best search config, per-row mean test minority F1, ``exit_code`` (1 when a
-        phase had no usable result), the report directory.
+    A diverged GAN (``status=diverged``) or a finished trial without the objective (``failed``)
+    reports objective 0.0, the worst F1, and is not retried; any exception propagates for Ray to
+    retry. The confirmed best row ("top-1") also writes its real-vs-synthetic and SR comparison
+    images under ``samples_dir`` for the report.
     """
-    started = time.monotonic()
-    exp_dir = Path(storage).expanduser().resolve() / name
-    space, data_source = _load_space(space, exp_dir, resume, data_source)
-    owns_ray = connect(address, num_cpus)
-    tune_progress.set_sink(progress, started=started)
-    try:
-        check_resources(space)  # before anything is written or launched
-        if not resume:
-            _write_sweep_yaml(space, exp_dir, data_source)
-        _ray_logging_to(exp_dir / "ray.log")
-        return _run_phases(space, exp_dir, mode, data_source, data, resume, trial_fn,
-                           report, started)
-    finally:
-        tune_progress.set_sink(None)
-        if owns_ray:
-            ray.shutdown()
+    keys = set(C.flat_keys())
+    cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
+
+    def report(metrics: dict[str, Any]) -> None:
+        tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+
+    artifacts = None
+    if samples_dir is not None and config.get("row") == top_row(1):
+        artifacts = f"{samples_dir}/{top_row(1)}_seed{cfg.seed}"
+    result = trial_fn(cfg, data, report, device="cuda" if gpus > 0 else "cpu",
+                      cache_dir=cache_dir, num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
+    payload = result.to_dict()
+    objective = result.metrics.get(R.OBJECTIVE)
+    if result.status == R.STATUS_OK and not isinstance(objective, (int, float)):
+        # Tune aborts the whole run on a result without its metric, so the trial reports the
+        # worst value and is recorded as failed; retrying would not change it.
+        payload.update(status=R.STATUS_FAILED,
+                       reason=f"trial ended without reporting {R.OBJECTIVE}")
+    final: dict[str, Any] = {k: payload[k] for k in SCALARS
+                             if isinstance(payload.get(k), (int, float))}
+    final.update(status=payload["status"], reason=payload["reason"] or "",
+                 **{R.RESULT_JSON: json.dumps(payload, default=str)})
+    ok = payload["status"] == R.STATUS_OK
+    final[R.OBJECTIVE] = float(objective) if ok else 0.0
+    tune.report(final)
 
 
-def _wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
-                       trial_fn: Callable[..., Any] | None) -> Any:
+def wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
+                      trial_fn: Callable[..., Any] | None) -> Any:
     """The trainable with the data in the object store (once) and the trial's resources."""
     if trial_fn is None:
         from galaxybench.trial import evaluate_trial as trial_fn
     return tune.with_resources(
-        tune.with_parameters(P.trainable, data=data, trial_fn=trial_fn,
+        tune.with_parameters(trainable, data=data, trial_fn=trial_fn,
                              cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu,
                              samples_dir=str(exp_dir / "samples")),
         {"cpu": space.cpu, "gpu": space.gpu})
 
 
-def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
-             phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
-    needed = PHASES if mode == "sweep" else ("baseline", "confirm")
-    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in needed)
-    return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
-            "space": space.source, "data": source, "phases": stats, **_best_and_rows(phases),
-            "failed": sum(s["failed"] for s in stats.values()),
-            "diverged": sum(s["diverged"] for s in stats.values()),
-            "exit_code": 0 if usable else 1}
+# --- progress -------------------------------------------------------------------------------------
 
 
-def _run_phases(space: SearchSpace, exp_dir: Path, mode: str, data_source: str | None, data: Any,
-                resume: bool, trial_fn: Callable[..., Any] | None, report: bool,
-                started: float) -> dict[str, Any]:
-    base_cfg = space.base_config()
-    if data is None:  # prepared once, on the driver (DESIGN 7)
-        from galaxybench.data import load_data
+class ProgressCallback(tune.Callback):
+    """Emits a progress snapshot at most every ``interval_s`` seconds and whenever a trial ends."""
 
-        data = load_data(data_source, base_cfg.data)
-    wrapped = _wrapped_trainable(space, exp_dir, data, trial_fn)
-    flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
-    baseline = {**flat, **BASELINE}
-    seeds = space.confirm_seeds
-    plan = [P.PhaseSpec("baseline", points=[point(baseline, "baseline", s) for s in seeds])]
-    if mode == "sweep":
-        plan.append(P.PhaseSpec("search", space=space, base_flat=flat))
-    phases: dict[str, list[dict[str, Any]]] = {}
-    stats: dict[str, Any] = {}
-    for spec in [*plan, None]:
-        if spec is None:  # confirm depends on the search
-            top = top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
-            if not top:
-                break
-            spec = P.PhaseSpec("confirm", points=confirm_points(top[0], top, baseline, seeds))
-        rows, seconds = _run_phase(spec, wrapped, exp_dir, space, resume)
-        phases[spec.name] = rows
-        stats[spec.name] = phase_stats(rows, seconds)
-    summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
-    if report and summary["exit_code"] == 0:
-        summary.update(_build_report(exp_dir))
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    R.write_json(exp_dir / "summary.json", summary)
-    return summary
+    def __init__(self, phase: str, interval_s: float = 0.5) -> None:
+        self.phase = phase
+        self.interval_s = interval_s
+        self._last = 0.0
+
+    def _maybe_emit(self, trials: list[Any], force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval_s:
+            self._last = now
+            progress.emit(progress.snapshot(self.phase, trials))
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self._maybe_emit(trials)
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._maybe_emit(trials, force=True)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._maybe_emit(trials, force=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
+
+
+# --- one Tuner per phase --------------------------------------------------------------------------
+
+
+def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
+    space = spec.space
+    if space is None or space.search.scheduler == "fifo":
+        return FIFOScheduler()
+    # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
+    # trial at its last epoch, before its test metrics are reported.
+    return ASHAScheduler(time_attr="training_iteration", max_t=epochs + 1,
+                         grace_period=min(space.search.grace_period, max(epochs, 1)),
+                         reduction_factor=space.search.reduction_factor)
+
+
+def _preset_points(spec: PhaseSpec, max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+    """A fixed list of configs, each run once (baseline, confirm)."""
+    # Preset points may only set keys the param_space has; a key that varies across points
+    # is a choice over its values, so Tune accepts each preset without a warning.
+    fixed: dict[str, Any] = {}
+    for key in spec.points[0]:
+        values: list[Any] = []
+        for p in spec.points:
+            if p[key] not in values:
+                values.append(p[key])
+        fixed[key] = values[0] if len(values) == 1 else tune.choice(values)
+    alg = BasicVariantGenerator(points_to_evaluate=spec.points, max_concurrent=max_concurrent)
+    return alg, fixed, len(spec.points)
+
+
+def _optuna_search(spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any],
+                   max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+    """Optuna TPE with its study in ``<phase_dir>/optuna.journal`` (readable by optuna-dashboard)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from ray.tune.search.optuna import OptunaSearch
+
+    space = spec.space
+    assert space is not None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines would cut the view
+    phase_dir.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(phase_dir / R.OPTUNA_JOURNAL)))
+    # Optuna 5 changed TPE's defaults: pass the sampler and its seed explicitly.
+    searcher = OptunaSearch(space=space.optuna_distributions(), metric=R.OBJECTIVE, mode=R.MODE,
+                            sampler=optuna.samplers.TPESampler(seed=space.search_seed),
+                            study_name=R.STUDY_NAME, storage=storage)
+    alg = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
+    params = {k: v for k, v in constants.items() if k not in space.param_keys()}
+    return alg, params, space.search.num_samples
+
+
+def _tune_domains(spec: PhaseSpec, constants: dict[str, Any],
+                  max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+    """Random or grid search with Tune's own domains."""
+    space = spec.space
+    assert space is not None
+    domains: dict[str, Any] = {}
+    for p in space.params:
+        if space.search.algorithm == "grid":
+            domains[p.key] = tune.grid_search(list(p.values))
+        elif p.kind in ("grid", "choice"):
+            domains[p.key] = tune.choice(list(p.values))
+        elif p.kind == "int":
+            domains[p.key] = tune.randint(int(p.low), int(p.high) + 1)  # randint excludes high
+        elif p.kind == "loguniform":
+            domains[p.key] = tune.loguniform(p.low, p.high)
+        else:
+            domains[p.key] = tune.uniform(p.low, p.high)
+    alg = BasicVariantGenerator(max_concurrent=max_concurrent, random_state=space.search_seed)
+    return alg, {**constants, **domains}, space.search.num_samples
+
+
+def _search_alg(spec: PhaseSpec, phase_dir: Path,
+                max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param_space, num_samples) of a phase.
+
+    The algorithm limits concurrency itself (Tune ignores ``max_concurrent_trials`` next to a
+    search algorithm).
+    """
+    if spec.space is None:
+        return _preset_points(spec, max_concurrent)
+    constants = {**spec.base_flat, "seed": spec.space.search_seed, "row": "search"}
+    if spec.space.search.algorithm == "optuna":
+        return _optuna_search(spec, phase_dir, constants, max_concurrent)
+    return _tune_domains(spec, constants, max_concurrent)
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial directories (Ray's default embeds the whole flat config in the name)."""
+    return f"trial_{trial.trial_id}"
+
+
+def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: int,
+               max_failures: int, epochs: int) -> tune.Tuner:
+    """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``."""
+    alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name, max_concurrent)
+    tune_config = tune.TuneConfig(metric=R.OBJECTIVE, mode=R.MODE, search_alg=alg,
+                                  scheduler=_scheduler(spec, epochs), num_samples=num_samples,
+                                  trial_dirname_creator=trial_dirname)
+    run_config = tune.RunConfig(
+        name=spec.name, storage_path=str(exp_dir), verbose=0, log_to_file=True,
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+        callbacks=[ProgressCallback(spec.name)])
+    return tune.Tuner(wrapped, param_space=param_space, tune_config=tune_config,
+                      run_config=run_config)
+
+
+def restore_tuner(phase_dir: Path, wrapped: Any) -> tune.Tuner | None:
+    """The interrupted Tune run of a phase, or None when there is none to restore."""
+    if not tune.Tuner.can_restore(str(phase_dir)):
+        return None
+    # The same wrapped trainable as the first run; errored trials run again.
+    return tune.Tuner.restore(str(phase_dir), trainable=wrapped, resume_errored=True)
+
+
+# --- running a phase ------------------------------------------------------------------------------
+
+
+def run_phase(spec: PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpace,
+              resume: bool) -> list[dict[str, Any]]:
+    """Run (or restore and finish) one phase on Ray Tune; its rows."""
+    tuner = restore_tuner(exp_dir / spec.name, wrapped) if resume else None
+    if tuner is None:
+        epochs = space.base_config().classifier.epochs
+        tuner = make_tuner(spec, wrapped, exp_dir, max_concurrent=space.search.max_concurrent,
+                           max_failures=space.search.max_failures, epochs=epochs)
+    return plan.collect_rows(tuner.fit(), spec.name)

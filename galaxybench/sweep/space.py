@@ -2,7 +2,7 @@
 
 A space names a base config (a profile plus dotted overrides), the parameters to search and their
 distributions, the search algorithm, the seeds of the search and of the confirmation, top-k and the
-resources of one trial. Conversion to Ray lives in ``galaxybench.tune`` (the only Ray importer).
+resources of one trial. Conversion to Ray lives in ``galaxybench.sweep.ray_backend`` (the only Ray importer).
 
 Usage::
 

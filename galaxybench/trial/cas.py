@@ -23,6 +23,7 @@ import torch
 
 from galaxybench.config import Config
 from galaxybench.errors import InputError
+from galaxybench.images import check_images, check_labels
 from galaxybench.metrics.classification import confusion_matrix, per_class_scores
 from galaxybench.stages.classify_cnn import predict, train_classifier
 
@@ -37,14 +38,8 @@ MIN_PER_CLASS = 2  # one to train on and one to validate on
 
 
 def _check(what: str, images: np.ndarray, labels: np.ndarray, num_classes: int) -> None:
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
-            or images.shape[1] != 3:
-        raise InputError(f"{what}: expected uint8 (n, 3, H, W) images, got "
-                         f"{getattr(images, 'dtype', None)} {getattr(images, 'shape', None)}")
-    if len(labels) != len(images):
-        raise InputError(f"{what}: {len(labels)} labels for {len(images)} images")
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise InputError(f"{what}: labels outside 0..{num_classes - 1}")
+    check_images(images, what, error=InputError)
+    check_labels(labels, len(images), what, num_classes=num_classes, error=InputError)
 
 
 def _stratified_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

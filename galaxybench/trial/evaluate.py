@@ -1,10 +1,10 @@
-"""evaluate_trial: the one objective. Chains the stages of DESIGN section 1 for one config and seed.
+"""evaluate_trial: the one objective. Chains the stages of one config and seed.
 
-upscaler.fit (train pairs) -> rebalancer.fit/generate (train LR) -> upscale every split and the
-synthetic images -> classifier (best validation epoch) -> test scores -> minority_f1_delta
-against the baseline (bicubic + none + ce + none) at the same seed, through the stage cache
--> quality metrics.
-The test split reaches no fit and no validation; it is predicted once, at the end.
+rebalancer.fit/generate (train LR) -> upscaler.fit (train pairs) -> upscale every split and the
+synthetic images -> classifier (best validation epoch) -> test scores -> ``minority_f1_delta``
+against the baseline (bicubic + none + ce + none) at the same seed, through the stage cache ->
+quality metrics. The test split reaches no fit and no validation; it is predicted once, at the end.
+The protocol is written down in ``docs/protocol.md``.
 
 Usage::
 
@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +28,30 @@ import torch
 from galaxybench import results as R
 from galaxybench.cache import StageCache
 from galaxybench.config import Config, to_flat
-from galaxybench.data.prepared import SPLITS, PreparedData, SplitArrays
+from galaxybench.data.arrays import SPLITS, PreparedData, SplitArrays
 from galaxybench.errors import TrialDiverged
-from galaxybench.metrics.classification import classification_metrics, minority_classes
+from galaxybench.images import bicubic_x2
+from galaxybench.metrics.classification import classification_metrics
+from galaxybench.protocol import baseline_config, effective_flat, minority_classes
 from galaxybench.stages._common import set_threads
-from galaxybench.trial_stages import (
-    TrialContext,
-    baseline_config,
-    classify,
-    effective_flat,
-    quality_metrics,
-    rebalance,
-    upscale_all,
-)
+from galaxybench.stages.classify_cnn import ClassifierRun, predict
+from galaxybench.trial.steps import TrialContext, Upscaled, classify, rebalance, upscale_all
 
 log = logging.getLogger(__name__)
 
 Reporter = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class PipelineOutput:
+    """What one pass of the pipeline produced, for scoring, quality metrics and figures."""
+
+    metrics: dict[str, Any]
+    predictions: dict[str, list[int]]  # index, label, prediction of every test image
+    run: ClassifierRun  # the classifier at its best validation epoch, and its history
+    upscaled: Upscaled  # every split and the synthetic images at HR, uint8
+    synthetic: tuple[np.ndarray, np.ndarray]  # (LR images (m, 3, h, h) uint8, labels (m,))
+    plan: dict[int, int]  # class id -> synthetic images added
 
 
 def default_device() -> torch.device:
@@ -82,63 +90,39 @@ class _Timer:
             )
 
 
-def _score(
-    ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray, run_model
-) -> tuple[dict, dict]:
-    from galaxybench.stages.classify_cnn import predict
-
-    pred = predict(run_model, test_hr, device=ctx.device)
+def _score(ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray,
+           model: torch.nn.Module) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """Test metrics and per-image predictions: the only place the test split is predicted."""
+    pred = predict(model, test_hr, device=ctx.device)
     metrics = classification_metrics(test.labels, pred, ctx.data.class_names, ctx.minority)
-    predictions = {
-        "index": test.index.tolist(),
-        "label": test.labels.tolist(),
-        "prediction": pred.tolist(),
-    }
+    predictions = {"index": test.index.tolist(), "label": test.labels.tolist(),
+                   "prediction": pred.tolist()}
     return metrics, predictions
 
 
-def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> dict[str, Any]:
-    """Every stage of one trial: metrics, predictions, history and the arrays for figures."""
+def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> PipelineOutput:
+    """Every stage of one trial, scored on the test split."""
     data = ctx.data
     train, val, test = (data.subset(s) for s in SPLITS)
     with timer("rebalance"):
         synth_lr, synth_y, plan = rebalance(ctx, train)
     with timer("upscale"):
         up = upscale_all(ctx, train, val, test, synth_lr)
-    check_no_leak(
-        data,
-        upscaler_fit=up.fitted_on,
-        rebalancer_fit=train.index,
-        classifier_train=train.index,
-        classifier_val=val.index,
-    )
+    check_no_leak(data, upscaler_fit=up.fitted_on, rebalancer_fit=train.index,
+                  classifier_train=train.index, classifier_val=val.index)
     with timer("classify"):
-        run = classify(
-            ctx,
-            np.concatenate([up.train, up.synthetic]),
-            np.concatenate([train.labels, synth_y]),
-            up.val,
-            val.labels,
-            report,
-        )
+        run = classify(ctx, np.concatenate([up.train, up.synthetic]),
+                       np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
     with timer("score"):
         metrics, predictions = _score(ctx, test, up.test, run.model)
     metrics[R.BEST_EPOCH] = run.best_epoch
     metrics[R.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][R.VAL_MINORITY_F1]
     metrics[R.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
     metrics[R.N_SYNTHETIC] = int(synth_y.shape[0])
-    return {
-        "metrics": metrics,
-        "predictions": predictions,
-        "history": run.history,
-        "model": run.model,
-        "upscaled": up,
-        "synthetic": (synth_lr, synth_y),
-        "plan": plan,
-    }
+    return PipelineOutput(metrics, predictions, run, up, (synth_lr, synth_y), plan)
 
 
-def _baseline_run(ctx: TrialContext, own: dict[str, Any]) -> dict[str, Any]:
+def _baseline_run(ctx: TrialContext, own: PipelineOutput) -> PipelineOutput:
     """The baseline pipeline at the same seed and split (cached, so trained once per sweep)."""
     base_cfg = baseline_config(ctx.cfg)
     if effective_flat(base_cfg) == effective_flat(ctx.cfg):  # this trial is the baseline
@@ -146,6 +130,42 @@ def _baseline_run(ctx: TrialContext, own: dict[str, Any]) -> dict[str, Any]:
     base = ctx.with_config(base_cfg)
     out = _run_pipeline(base, None, _Timer())
     ctx.cache_hits["baseline"] = base.cache_hits.get("classifier", False)
+    return out
+
+
+def _write_figures(artifacts_dir: Path, ctx: TrialContext, out: PipelineOutput) -> None:
+    """The real-vs-synthetic and SR comparison PNGs of this trial (arrays in, files out)."""
+    from galaxybench.report.trial_figures import TrialSamples, write_trial_figures
+
+    test = ctx.data.subset("test")
+    samples = TrialSamples.pick(
+        class_names=ctx.data.class_names, train_hr=out.upscaled.train,
+        train_labels=ctx.data.subset("train").labels, synthetic_hr=out.upscaled.synthetic,
+        synthetic_labels=out.synthetic[1], plan=sorted(out.plan), test_lr=test.lr,
+        test_hr=test.hr, test_upscaled=out.upscaled.test, method=ctx.cfg.upscale.method,
+        rebalancer=ctx.cfg.rebalance.method, bicubic=lambda lr: bicubic_x2(lr, ctx.device))
+    write_trial_figures(artifacts_dir, samples)
+
+
+def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, baseline: bool,
+              artifacts_dir: str | Path | None) -> PipelineOutput:
+    """The pipeline, the baseline delta, quality metrics and figures of one trial."""
+    out = _run_pipeline(ctx, report, timer)
+    metrics, base_out = out.metrics, None
+    if baseline:
+        with timer("baseline"):
+            base_out = _baseline_run(ctx, out)
+        base_f1 = float(base_out.metrics[R.MINORITY_F1])
+        metrics[R.BASELINE_MINORITY_F1] = base_f1
+        metrics[R.MINORITY_F1_DELTA] = metrics[R.MINORITY_F1] - base_f1
+    if ctx.cfg.metrics.enabled:
+        from galaxybench.trial.quality import quality_metrics
+
+        with timer("quality"):
+            feature_model = base_out.run.model if base_out is not None else None
+            metrics.update(quality_metrics(ctx, out, feature_model))
+    if artifacts_dir is not None:
+        _write_figures(Path(artifacts_dir), ctx, out)
     return out
 
 
@@ -166,7 +186,7 @@ def evaluate_trial(
 
     Args:
         report: called after every classifier epoch with {epoch, val_minority_f1, val_macro_f1,
-            val_accuracy, train_loss} (Ray Tune's ASHA prunes on it).
+            val_accuracy, train_loss} (Ray Tune's scheduler prunes on it).
         cache_dir: the stage cache root (None: no cache, everything is trained).
         num_threads: torch CPU threads (a trial's CPUs, so concurrent trials don't oversubscribe).
         baseline: also compute ``minority_f1_delta`` against the baseline at the same seed.
@@ -181,44 +201,21 @@ def evaluate_trial(
     set_threads(num_threads)
     if device.type == "cuda":  # fixed shapes per trial: let cuDNN pick the fastest kernels
         torch.backends.cudnn.benchmark = True
-    cache = StageCache(cache_dir, enabled=use_cache)
     counts = np.bincount(data.labels, minlength=data.num_classes)
-    ctx = TrialContext(
-        cfg, data, device, cache, minority_classes(counts, cfg.eval.minority_fraction)
-    )
+    ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache),
+                       minority_classes(counts, cfg.eval.minority_fraction))
     timer = _Timer(on_stage)
-    base = R.TrialResult(
-        status=R.STATUS_OK,
-        config=to_flat(cfg),
-        seed=cfg.seed,
-        data_fingerprint=data.fingerprint,
-        provenance=R.provenance(),
-    )
+    result = R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
+                           data_fingerprint=data.fingerprint, provenance=R.provenance())
     try:
-        out = _run_pipeline(ctx, report, timer)
-        metrics = out["metrics"]
-        base_out = None
-        if baseline:
-            with timer("baseline"):
-                base_out = _baseline_run(ctx, out)
-            base_f1 = float(base_out["metrics"][R.MINORITY_F1])
-            metrics[R.BASELINE_MINORITY_F1] = base_f1
-            metrics[R.MINORITY_F1_DELTA] = metrics[R.MINORITY_F1] - base_f1
-        if cfg.metrics.enabled:
-            with timer("quality"):
-                feature_model = base_out["model"] if base_out is not None else None
-                metrics.update(quality_metrics(ctx, out, feature_model))
-        if artifacts_dir is not None:
-            from galaxybench.trial_figures import write_trial_figures
-
-            write_trial_figures(Path(artifacts_dir), ctx, out)
+        out = _evaluate(ctx, report, timer, baseline=baseline, artifacts_dir=artifacts_dir)
     except TrialDiverged as exc:
         log.info("trial diverged: %s", exc)
-        base.status, base.reason = R.STATUS_DIVERGED, str(exc)
-        base.metrics = {R.STAGE_SECONDS: timer.seconds}
-        base.cache_hits = ctx.cache_hits
-        return base
-    metrics[R.STAGE_SECONDS] = timer.seconds
-    base.metrics, base.history, base.predictions = metrics, out["history"], out["predictions"]
-    base.cache_hits = ctx.cache_hits
-    return base
+        result.status, result.reason = R.STATUS_DIVERGED, str(exc)
+        result.metrics = {R.STAGE_SECONDS: timer.seconds}
+        result.cache_hits = ctx.cache_hits
+        return result
+    out.metrics[R.STAGE_SECONDS] = timer.seconds
+    result.metrics, result.history = out.metrics, out.run.history
+    result.predictions, result.cache_hits = out.predictions, ctx.cache_hits
+    return result

@@ -1,7 +1,9 @@
-"""The steps evaluate_trial chains, each going through the stage cache.
+"""The steps evaluate_trial chains (rebalance, upscale, classify), each through the stage cache.
 
-Usage: internal to ``galaxybench.trial``; ``effective_flat`` and ``baseline_config`` are public
-because the sweep and the report group configurations with them.
+Usage (inside ``galaxybench.trial``)::
+
+    ctx = TrialContext(cfg, data, device, cache, minority)
+    synth_lr, synth_y, plan = rebalance(ctx, data.subset("train"))
 """
 
 from __future__ import annotations
@@ -17,44 +19,11 @@ import torch
 
 from galaxybench.cache import StageCache, load_weights, save_weights
 from galaxybench.config import Config, stable_hash, to_flat
-from galaxybench.data.prepared import PreparedData, SplitArrays
+from galaxybench.data.arrays import PreparedData, SplitArrays
 from galaxybench.registry import REBALANCERS, UPSCALERS
 from galaxybench.stages.classify_cnn import ClassifierRun, PaperCNN, train_classifier
+from galaxybench.protocol import effective_flat
 from galaxybench.stages.rebalance_plan import plan_counts
-
-# The baseline is a configuration, not a code path (STYLE rule 4).
-BASELINE = {
-    "upscale.method": "bicubic",
-    "rebalance.method": "none",
-    "classifier.loss": "ce",
-    "classifier.augment": "none",
-}
-
-
-def baseline_config(cfg: Config) -> Config:
-    """``cfg`` with no learned enhancement: bicubic + none + ce + none (DESIGN 1.6)."""
-    return cfg.replace(**BASELINE)
-
-
-def effective_flat(cfg: Config) -> dict[str, Any]:
-    """Flat config without the keys that cannot change the classifier's outcome.
-
-    SRGAN settings matter only with the SRGAN upscaler, cGAN settings only with the cGAN
-    rebalancer, the focal gamma only with the focal loss, and quality metrics never. Two configs
-    with equal effective keys train the same classifier, so it is cached once.
-    """
-    flat = to_flat(cfg)
-    drop = ["metrics."]
-    if cfg.upscale.method != "srgan":
-        drop.append("srgan.")
-    if cfg.rebalance.method != "cgan":
-        drop.append("cgan.")
-    if cfg.rebalance.method == "none":
-        drop += ["rebalance.threshold", "rebalance.target"]
-    if cfg.classifier.loss != "focal":
-        drop.append("classifier.focal_gamma")
-    return {k: v for k, v in flat.items() if not k.startswith(tuple(drop))}
-
 
 def stage_seed(seed: int, stage: str) -> int:
     """A per-stage seed derived from the trial seed, so stages draw independent streams."""
@@ -234,95 +203,3 @@ def classify(
         for scores in run.history:
             report(dict(scores))
     return run
-
-
-def quality_metrics(
-    ctx: TrialContext, out: dict[str, Any], feature_model: torch.nn.Module | None = None
-) -> dict[str, Any]:
-    """Secondary quality metrics (DESIGN 1.8): SR on the test split; cGAN image quality.
-
-    ``feature_model`` is the baseline's classifier (trained on real images only) when the caller
-    has it; otherwise it is taken from the stage cache or trained.
-    """
-    from galaxybench.metrics.image_quality import sr_quality
-
-    cfg, data = ctx.cfg, ctx.data
-    test = data.subset("test")
-    up = out["upscaled"]
-    srgan = up.test if cfg.upscale.method == "srgan" else None
-    metrics: dict[str, Any] = dict(sr_quality(test.lr, test.hr, srgan, device=ctx.device))
-    _synth_lr, synth_y = out["synthetic"]
-    if len(synth_y) and REBALANCERS.get(cfg.rebalance.method)().trainable:
-        metrics.update(_generative_quality(ctx, out, feature_model))
-    return metrics
-
-
-def _baseline_model(ctx: TrialContext) -> torch.nn.Module:
-    """The baseline's classifier (bicubic, real images only), from the stage cache or trained."""
-    data, cfg = ctx.data, ctx.cfg
-    train, val = data.subset("train"), data.subset("val")
-    bicubic = UPSCALERS.get("bicubic")()
-    run = classify(
-        ctx.with_config(cfg.replace(**BASELINE)),
-        bicubic.apply(cfg, None, train.lr, device=ctx.device),
-        train.labels,
-        bicubic.apply(cfg, None, val.lr, device=ctx.device),
-        val.labels,
-        None,
-    )
-    return run.model
-
-
-def _generative_quality(
-    ctx: TrialContext, out: dict[str, Any], feature_model: torch.nn.Module | None
-) -> dict[str, Any]:
-    """FID/KID/PRC in the galaxy domain, Inception FID/IS when offline weights exist, and CAS."""
-    from galaxybench.metrics.cas import classifier_accuracy_score
-    from galaxybench.metrics.generative import domain_quality, inception_quality
-
-    cfg, data = ctx.cfg, ctx.data
-    up, (_, synth_y) = out["upscaled"], out["synthetic"]
-    train, test = data.subset("train"), data.subset("test")
-    classes = sorted(out["plan"])
-    # The extractor is the baseline's classifier: trained on real training images only.
-    feature_model = feature_model if feature_model is not None else _baseline_model(ctx)
-    real_mask = np.isin(train.labels, classes)
-    metrics = dict(
-        domain_quality(
-            feature_model,
-            up.train[real_mask],
-            train.labels[real_mask],
-            up.synthetic,
-            synth_y,
-            classes,
-            data.class_names,
-            device=ctx.device,
-            max_samples=cfg.metrics.max_samples,
-            seed=cfg.seed,
-            kid_subsets=cfg.metrics.kid_subsets,
-        )
-    )
-    metrics.update(
-        inception_quality(
-            up.train[real_mask],
-            up.synthetic,
-            weights_path=cfg.metrics.inception_weights,
-            device=ctx.device,
-        )
-    )
-    test_mask = np.isin(test.labels, classes)
-    metrics.update(
-        classifier_accuracy_score(
-            cfg,
-            up.synthetic,
-            synth_y,
-            up.test[test_mask],
-            test.labels[test_mask],
-            classes,
-            num_classes=data.num_classes,
-            seed=stage_seed(cfg.seed, "cas"),
-            device=ctx.device,
-            class_names=data.class_names,
-        )
-    )
-    return metrics

@@ -1,0 +1,177 @@
+"""A sweep, phase by phase: baseline -> search -> confirm -> report, resumable.
+
+An experiment directory ``<storage>/<name>/`` holds Ray Tune's own run per phase (``baseline/``,
+``search/``, ``confirm/``; readable with ``tune.ExperimentAnalysis`` or ``Tuner.restore``),
+``sweep.yaml`` (the resolved space, what ``--resume`` reruns), ``cache/`` (the stage cache),
+``search/optuna.journal`` (the Optuna study "search"), ``ray.log``, ``results/<phase>.jsonl`` (one
+line per trial: ``TrialResult.to_dict()`` plus phase, row, trial_id, config_id, time_total_s) and
+``summary.json``. A phase whose ``results/<phase>.jsonl`` exists is finished and skipped on resume.
+This module holds the order of things; everything Ray does is ``sweep.ray_backend``.
+
+Usage::
+
+    summary = run_experiment(load_search_space("smoke"), name="demo", storage="experiments")
+    summary["phases"]["search"]["ok"], summary["best"]["config"]
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from galaxybench import config as C
+from galaxybench import protocol
+from galaxybench import results as R
+from galaxybench.errors import InputError
+from galaxybench.io import atomic_write_text
+from galaxybench.sweep import plan
+from galaxybench.sweep import progress as live
+from galaxybench.sweep.space import SearchSpace, parse_search_space
+
+log = logging.getLogger(__name__)
+
+
+def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
+                data_source: str | None) -> tuple[SearchSpace, str | None]:
+    """The space and data source: as given when new, read back from sweep.yaml on resume."""
+    sweep_yaml = exp_dir / "sweep.yaml"
+    if resume:
+        if not sweep_yaml.exists():
+            raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
+        stored = C.read_yaml(sweep_yaml)
+        return parse_search_space(stored["space"], source=str(sweep_yaml)), stored.get("data")
+    if space is None:
+        raise InputError("a search space is needed to start a sweep")
+    if exp_dir.exists() and any(exp_dir.iterdir()):
+        raise InputError(f"experiment {exp_dir} already exists: pass --resume to continue it, "
+                         "or choose another --name")
+    return space, data_source
+
+
+def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None) -> None:
+    doc = {"space": space.to_dict(), "data": data_source, "source": space.source,
+           "resolved_base_config": C.to_flat(space.base_config())}
+    atomic_write_text(exp_dir / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+
+def _build_report(exp_dir: Path) -> dict[str, Any]:
+    from galaxybench.report import build_report
+
+    try:
+        out_dir = build_report(exp_dir, exp_dir / "report")
+    except Exception as exc:  # the sweep's results stand even if the report cannot be drawn
+        log.exception("report failed")
+        return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"}
+    return {"report": str(out_dir), "report_error": None}
+
+
+def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
+             phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
+    needed = R.PHASES if mode == "sweep" else ("baseline", "confirm")
+    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in needed)
+    return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
+            "space": space.source, "data": source, "phases": stats,
+            **plan.best_and_rows(phases),
+            "failed": sum(s["failed"] for s in stats.values()),
+            "diverged": sum(s["diverged"] for s in stats.values()),
+            "exit_code": 0 if usable else 1}
+
+
+def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
+               space: SearchSpace, resume: bool) -> tuple[list[dict[str, Any]], float]:
+    """Rows of a phase: read back when finished earlier, else run (or restore) it."""
+    out = exp_dir / "results" / f"{spec.name}.jsonl"
+    if out.exists():
+        log.info("phase %s already finished: %s", spec.name, out)
+        return plan.read_rows(out), 0.0
+    started = time.monotonic()
+    live.emit({"phase": spec.name, "total": 0, "done": 0, "running": 0, "pending": 0,
+                   "failed": 0, "best": None})
+    rows = backend.run_phase(spec, wrapped, exp_dir, space, resume)
+    plan.write_rows(out, rows)
+    return rows, time.monotonic() - started
+
+
+def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
+                data_source: str | None, data: Any, resume: bool,
+                trial_fn: Callable[..., Any] | None, report: bool,
+                started: float) -> dict[str, Any]:
+    base_cfg = space.base_config()
+    if data is None:  # prepared once, on the driver, and shared through Ray's object store
+        from galaxybench.data import load_data
+
+        data = load_data(data_source, base_cfg.data)
+    wrapped = backend.wrapped_trainable(space, exp_dir, data, trial_fn)
+    flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
+    baseline = {**flat, **protocol.BASELINE}
+    seeds = space.confirm_seeds
+    specs = [plan.PhaseSpec("baseline", points=[
+        plan.point(baseline, protocol.ROW_BASELINE, s) for s in seeds])]
+    if mode == "sweep":
+        specs.append(plan.PhaseSpec("search", space=space, base_flat=flat))
+    phases: dict[str, list[dict[str, Any]]] = {}
+    stats: dict[str, Any] = {}
+    for spec in [*specs, None]:
+        if spec is None:  # confirm depends on the search
+            top = plan.top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
+            if not top:
+                break
+            spec = plan.PhaseSpec("confirm",
+                                  points=plan.confirm_points(top[0], top, baseline, seeds))
+        rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume)
+        phases[spec.name] = rows
+        stats[spec.name] = plan.phase_stats(rows, seconds)
+    summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
+    if report and summary["exit_code"] == 0:
+        summary.update(_build_report(exp_dir))
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    R.write_json(exp_dir / "summary.json", summary)
+    return summary
+
+
+def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
+                   mode: str = "sweep", data_source: str | None = None, data: Any = None,
+                   address: str | None = None, resume: bool = False,
+                   trial_fn: Callable[..., Any] | None = None, num_cpus: int | None = None,
+                   progress: live.Sink | None = None,
+                   report: bool = True) -> dict[str, Any]:
+    """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
+
+    Args:
+        space: the search space (None on resume: ``sweep.yaml`` is read back).
+        name, storage: the experiment is ``<storage>/<name>/`` (shared storage on a cluster).
+        mode: ``sweep`` or ``ablate`` (the base config's ablation and classical rows only).
+        data_source: a Galaxy10 file or name for ``galaxybench.data.load_data`` (None: default).
+        data: already prepared data (tests); else loaded once here, on the driver.
+        address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
+        trial_fn: the objective, ``galaxybench.trial.evaluate_trial`` unless given (tests).
+        progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
+
+    Returns:
+        The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
+        and seconds, the best search config, per-row mean test minority F1, ``exit_code`` (1 when a
+        phase had no usable result), the report directory.
+    """
+    from galaxybench.sweep import ray_backend as backend
+
+    started = time.monotonic()
+    exp_dir = Path(storage).expanduser().resolve() / name
+    space, data_source = _load_space(space, exp_dir, resume, data_source)
+    owns_ray = backend.connect(address, num_cpus)
+    live.set_sink(progress, started=started)
+    try:
+        backend.check_resources(space)  # before anything is written or launched
+        if not resume:
+            _write_sweep_yaml(space, exp_dir, data_source)
+        backend.ray_logging_to(exp_dir / "ray.log")
+        return _run_phases(backend, space, exp_dir, mode, data_source, data, resume, trial_fn,
+                           report, started)
+    finally:
+        live.set_sink(None)
+        if owns_ray:
+            backend.shutdown()
