@@ -90,7 +90,6 @@ def test_load_data_says_which(monkeypatch, tiny_h5):
 
 
 def test_synth_then_info(tmp_path, capsys):
-    pytest.importorskip("galaxybench.data.synthetic")
     out = tmp_path / "s.h5"
     assert main(["data", "synth", "--out", str(out), "--scale", "0.004", "--size", "32",
                  "--seed", "1"]) == 0
@@ -101,3 +100,19 @@ def test_synth_then_info(tmp_path, capsys):
     with h5py.File(out) as f:
         assert np.bincount(f["ans"][()], minlength=10).tolist() == [c["count"]
                                                                     for c in facts["classes"]]
+
+
+def test_synth_defaults_to_the_embedded_size_and_warns_above_1_gb(tmp_path, capsys, monkeypatch):
+    from galaxybench.data import synthetic
+
+    calls = []
+    monkeypatch.setattr(synthetic, "write_synthetic",
+                        lambda out, **kw: calls.append(kw) or out)  # nothing written
+    assert main(["data", "synth", "--out", str(tmp_path / "a.h5")]) == 0
+    assert calls[-1]["scale"] == synthetic.EMBEDDED_SCALE
+    assert calls[-1]["size"] == synthetic.EMBEDDED_SIZE
+    assert "GB" not in capsys.readouterr().err
+    assert main(["data", "synth", "--out", str(tmp_path / "b.h5"), "--scale", "1",
+                 "--size", "256"]) == 0
+    err = capsys.readouterr().err
+    assert "writing 17736 images of 256 px: about 3.5 GB" in err  # 17,736 x 256^2 x 3 bytes

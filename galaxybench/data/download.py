@@ -145,7 +145,7 @@ def download(name: str, dest: str | Path | None = None, *, url: str | None = Non
         raise InputError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
     remote = DATASETS[name]
     folder = Path(dest).expanduser() if dest is not None else paths.data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(folder)
     final, part = folder / remote.filename, folder / (remote.filename + ".part")
     expected = (sha256 or remote.sha256, None if sha256 else remote.size)
     source = url or remote.url
