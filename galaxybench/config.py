@@ -27,6 +27,11 @@ import yaml
 from galaxybench.errors import ConfigError
 
 
+# The paper's cut: a class is a minority when it has fewer than 1750 of the largest class's 2645
+# images (1750 / 2645 = 0.66). The default of ``eval.minority_fraction`` and ``rebalance.*``.
+MINORITY_FRACTION = 0.66
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How the data is prepared. DESIGN 1.1-1.2."""
@@ -78,8 +83,8 @@ class CganConfig:
 @dataclass(frozen=True)
 class RebalanceConfig:
     method: str = "none"  # none | cgan | oversample
-    threshold: float = 0.66  # augment classes below threshold x largest train class count
-    target: float = 0.66  # ... up to target x that count (the paper: 1750 of 2645)
+    threshold: float = MINORITY_FRACTION  # augment classes below threshold x largest train class count
+    target: float = MINORITY_FRACTION  # ... up to target x that count (the paper: 1750 of 2645)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class ClassifierConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    minority_fraction: float = 0.66  # scoring set: classes below this x largest count (1750/2645)
+    minority_fraction: float = MINORITY_FRACTION  # scoring set: classes below this x largest count (1750/2645)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 def _space(args: argparse.Namespace, mode: str) -> Any:
-    from galaxybench.search_space import load_search_space
+    from galaxybench.sweep.space import load_search_space
 
     space = load_search_space(args.space or "default")
     return space.with_options(overrides=args.overrides, gpus_per_trial=args.gpus_per_trial,
@@ -122,7 +122,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def _execute(args: argparse.Namespace, mode: str) -> int:
-    from galaxybench.tune import run_experiment
+    from galaxybench.sweep import run_experiment
 
     if args.resume and not args.name:
         raise InputError("--resume needs the --name of the experiment to continue")

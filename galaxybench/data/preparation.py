@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import threading
 import time
+import zlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -29,13 +34,21 @@ from galaxybench.config import DataConfig, stable_hash
 from galaxybench.data import store
 from galaxybench.data._progress import progress_bar
 from galaxybench.data.arrays import SPLITS, PreparedData
-from galaxybench.data.read import Galaxy10Meta, iter_chunks, read_meta, rows_per_chunk
+from galaxybench.data.read import (
+    Galaxy10Meta,
+    iter_chunks,
+    open_h5,
+    read_meta,
+    rows_per_chunk,
+)
 from galaxybench.errors import DataError
 
 log = logging.getLogger(__name__)
 
 DEDUPE_TOLERANCE_ARCSEC = 0.5  # same object: positions closer than this
 PREPARE_VERSION = 1  # bump when the preparation changes: old cache entries stop matching
+# Block threads for gzip files (inflate + resize): one per core, at most 8.
+PREPARE_THREADS = min(8, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -187,29 +200,99 @@ def settings(data_cfg: DataConfig) -> dict[str, object]:
             **({"remap_labels": data_cfg.remap_labels} if data_cfg.remap_labels else {})}
 
 
+def _gzip_row_chunks(images: h5py.Dataset) -> int | None:
+    """Rows per chunk when ``images`` is uint8, chunked by whole images and only gzip-filtered
+    (the Galaxy10 DECaLS layout): those chunks can be read raw and inflated in parallel threads.
+    None for any other layout (the generic chunked read path is used)."""
+    if images.dtype != np.uint8 or images.chunks is None or images.chunks[1:] != images.shape[1:]:
+        return None
+    plist = images.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return images.chunks[0] if filters == [h5py.h5z.FILTER_DEFLATE] else None
+
+
+def _chunk_reader(meta: Galaxy10Meta, images: h5py.Dataset, lock: threading.Lock):
+    """``read(start, stop)`` -> rows start..stop-1 (m, H, W[, 3]) uint8; start a multiple of the
+    chunk rows. Meant to run in worker threads.
+
+    Only the raw chunk fetch holds h5py's lock (it is short); zlib inflates with the GIL released,
+    so several blocks decompress at once. h5py's own gzip reads hold its global lock throughout
+    (one decompression at a time, measured by bench/data_prep.py).
+    """
+    c = images.chunks[0]
+    shape = images.shape[1:]
+
+    def read(start: int, stop: int) -> np.ndarray:
+        with lock:
+            raw = [images.id.read_direct_chunk((r, 0, 0, 0)) for r in range(start, stop, c)]
+        out = np.empty((stop - start, *shape), np.uint8)
+        for i, (mask, data) in enumerate(raw):
+            try:  # filter mask bit 0 set: the deflate filter was skipped for this chunk
+                flat = data if mask & 1 else zlib.decompress(data)
+            except zlib.error as exc:
+                raise DataError(f"{meta.path}: cannot read 'images' rows {start + i * c}.. "
+                                f"(corrupt compressed chunk: {exc})") from None
+            block = np.frombuffer(flat, np.uint8).reshape(-1, *shape)
+            at = i * c
+            out[at:at + c] = block[: min(c, stop - start - at)]
+        return out
+
+    return read
+
+
 def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
                 progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Read the file in chunks and fill (n_keep, 3, S, S) HR and LR uint8 arrays.
+    """Read the file in blocks and fill (n_keep, 3, S, S) HR and LR uint8 arrays.
 
-    A reader thread fetches the next chunk while torch resizes this one (both release the GIL).
+    Gzip files chunked by image (Galaxy10 DECaLS): ``PREPARE_THREADS`` threads each fetch raw
+    chunks, inflate (zlib releases the GIL), resize and write a block into its own rows of the
+    output, with at most 2 blocks per thread in flight (bounded memory). Other layouts: a reader
+    thread fetches the next chunk while torch resizes this one.
     """
     n_keep = int(keep.sum())
     hr = np.empty((n_keep, 3, hr_size, hr_size), np.uint8)
     lr = np.empty((n_keep, 3, hr_size // 2, hr_size // 2), np.uint8)
     dest = np.cumsum(keep) - 1  # file row -> position in the prepared arrays
+
+    def place(start: int, block: np.ndarray) -> int:
+        rows = keep[start:start + len(block)]
+        if rows.any():
+            h, lo = resize_block(block if rows.all() else block[rows], hr_size)
+            at = dest[start:start + len(block)][rows]  # consecutive positions
+            hr[at[0]:at[-1] + 1], lr[at[0]:at[-1] + 1] = h.numpy(), lo.numpy()
+        return len(block)
+
+    label = f"prepare {meta.path.name}"
+    with open_h5(meta.path) as f:
+        images = f["images"]
+        c = _gzip_row_chunks(images)
+        if c is not None:
+            rows = max(c, 64 // c * c)  # 64 images (12 MB at 256 px) per task
+            lock, pending = threading.Lock(), deque()
+            # torch's own intra-op threads would fight the block threads for the same cores.
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(PREPARE_THREADS) as pool, \
+                        progress_bar(meta.num_images, label, enabled=progress) as adv:
+                    read = _chunk_reader(meta, images, lock)
+                    for start in range(0, meta.num_images, rows):
+                        stop = min(start + rows, meta.num_images)
+                        pending.append(pool.submit(lambda a=start, b=stop: place(a, read(a, b))))
+                        while len(pending) >= 2 * PREPARE_THREADS:
+                            adv(pending.popleft().result())
+                    while pending:
+                        adv(pending.popleft().result())
+            finally:
+                torch.set_num_threads(threads)
+            return hr, lr
     chunks = iter_chunks(meta, rows_per_chunk(meta))
     with ThreadPoolExecutor(1) as pool, \
-            progress_bar(meta.num_images, f"prepare {meta.path.name}", enabled=progress) as adv:
+            progress_bar(meta.num_images, label, enabled=progress) as adv:
         pending = pool.submit(next, chunks, None)
         while (item := pending.result()) is not None:
             pending = pool.submit(next, chunks, None)
-            start, block = item
-            rows = keep[start:start + len(block)]
-            if rows.any():
-                h, lo = resize_block(block if rows.all() else block[rows], hr_size)
-                at = dest[start:start + len(block)][rows]  # consecutive positions
-                hr[at[0]:at[-1] + 1], lr[at[0]:at[-1] + 1] = h.numpy(), lo.numpy()
-            adv(len(block))
+            adv(place(*item))
     chunks.close()
     return hr, lr
 
