@@ -25,7 +25,8 @@ from galaxybench import results as R
 from galaxybench.errors import InputError
 from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
-from galaxybench.report.figures import write_figures
+from galaxybench.report.figures import ReportFigure, write_figures
+from galaxybench.report.headline import Headline, data_name, headline
 from galaxybench.report.search import SearchSummary, search_summary
 
 log = logging.getLogger(__name__)
@@ -94,13 +95,16 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
 
 
 def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
-              per_class: pd.DataFrame, search: SearchSummary) -> str:
+              per_class: pd.DataFrame, search: SearchSummary, head: Headline) -> str:
     md = markdown.md_table
     parts = [f"# Leaderboard: {markdown.inline(exp.name)}\n",
-             "Confirmed runs only; ranked by mean minority-F1 delta over the baseline "
+             *(f"{markdown.inline(line)}\n" for line in head.lines()),
+             "Confirmed runs only; ranked by mean minority-F1 gain over the baseline "
              f"(paired by seed and split). Intervals: {display.interval_note(board)}.\n",
              md(display.display_leaderboard(board)),
-             "## Ablations\n", md(display.display_ablation(ablation)),
+             "### All columns\n", md(display.display_details(board)),
+             "## Ablations\n", f"Intervals: {display.interval_note(ablation)}.\n",
+             md(display.display_ablation(ablation)),
              f"## Per-class F1: baseline vs {markdown.inline(per_class.attrs.get('best_row'))}\n",
              md(display.display_per_class(per_class)),
              "## Search\n", md(display.display_frame(search.counts)),
@@ -113,20 +117,39 @@ def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
     return "\n".join(parts)
 
 
+def _folded(summary: str, *parts: str) -> str:
+    return f"<details><summary>{html.esc(summary)}</summary>\n" + "\n".join(parts) + \
+        "\n</details>"
+
+
 def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
-          per_class: pd.DataFrame, search: SearchSummary, figures: list[tuple[Path, str]],
-          prov: dict[str, Any]) -> str:
+          per_class: pd.DataFrame, search: SearchSummary, figures: list[ReportFigure],
+          prov: dict[str, Any], head: Headline) -> str:
     best_cfg = "\n".join(f"{k}: {v}" for k, v in sorted(search.best_config.items()))
     importance = (html.table(display.display_frame(search.importance), "importance")
                   if not search.importance.empty else html.paragraph(search.note, "note"))
+    group = {kind: [html.figure(f.path, f.caption) for f in figures if f.kind == kind]
+             for kind in ("result", "search", "sample")}
+    lead = [html.paragraph(head.search, "note")] if head.search else []
+    lead += [html.paragraph(head.finding, "finding"), html.paragraph(head.headroom),
+             html.paragraph(head.data, "data")]
     sections = [
+        html.section("Finding", *lead, section_id="finding"),
         html.section("Leaderboard", html.paragraph(
-            "Confirmed runs only, ranked by mean minority-F1 delta over the baseline (paired by "
+            "Confirmed runs only, ranked by mean minority-F1 gain over the baseline (paired by "
             f"seed and split). Intervals: {display.interval_note(board)}."),
-            html.table(display.display_leaderboard(board), "leaderboard"), section_id="board"),
-        html.section("Ablations", html.table(display.display_ablation(ablation), "ablation")),
+            html.table(display.display_leaderboard(board), "leaderboard"),
+            _folded("All columns: settings, secondary metrics, FID, compute",
+                    html.table(display.display_details(board), "details")),
+            section_id="board"),
+        html.section("Ablations", html.paragraph(
+            f"Intervals: {display.interval_note(ablation)}."),
+            html.table(display.display_ablation(ablation), "ablation")),
         html.section(f"Per-class F1: baseline vs {per_class.attrs.get('best_row')}",
-                     html.table(display.display_per_class(per_class), "per-class")),
+                     html.table(display.display_per_class(per_class), "per-class"),
+                     *group["result"]),
+        html.section("Samples (one strip per row)", *group["sample"]
+                     or [html.paragraph("No trial wrote sample images.", "note")]),
         html.section("Search", html.table(display.display_frame(search.counts), "counts"),
                      html.paragraph(f"Best validation minority F1: "
                                     f"{display.number(search.best_val)} (trial "
@@ -134,12 +157,13 @@ def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
                      html.preformatted(best_cfg) if best_cfg else "",
                      "<h3>Failed and diverged trials</h3>",
                      html.table(display.display_frame(search.failures), "failures"),
-                     "<h3>Parameter importance</h3>", importance),
-        html.section("Figures", *(html.figure(p, c) for p, c in figures)),
-        html.section("Provenance", html.preformatted(json.dumps(
-            {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str)),
-            "<h3>Resolved sweep</h3>",
-            html.preformatted(strip_paths(exp.sweep_text, exp.path) or "(no sweep.yaml)")),
+                     "<h3>Parameter importance</h3>", importance, *group["search"]),
+        html.section("Configuration and provenance", _folded(
+            "Provenance", html.preformatted(json.dumps(
+                {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str))),
+            _folded("Resolved sweep",
+                    html.preformatted(strip_paths(exp.sweep_text, exp.path)
+                                      or "(no sweep.yaml)")), section_id="provenance"),
     ]
     return html.page(f"galaxybench report: {exp.name}", sections,
                      subtitle=f"generated {prov['generated_at']} from experiment {exp.name}")
@@ -151,14 +175,18 @@ def _write(exp: Experiment, tmp: Path) -> None:
     per_class = tables.per_class_table(exp, board)
     search = search_summary(exp)
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    head = headline(exp, board)
     prov = provenance(exp, generated_at)
+    prov["data"] = strip_paths(data_name(exp))
+    prov["headline"] = strip_paths(head.to_dict(), exp.path)
     figures = write_figures(exp, board, per_class, tmp / "figures")
     board.to_csv(tmp / "leaderboard.csv", index=False)
     tables.trials_table(exp).to_csv(tmp / "trials.csv", index=False)
-    (tmp / "leaderboard.md").write_text(_markdown(exp, board, ablation, per_class, search),
+    (tmp / "leaderboard.md").write_text(_markdown(exp, board, ablation, per_class, search, head),
                                         encoding="utf-8")
     R.write_json(tmp / "provenance.json", prov)
-    (tmp / "index.html").write_text(_html(exp, board, ablation, per_class, search, figures, prov),
+    (tmp / "index.html").write_text(_html(exp, board, ablation, per_class, search, figures, prov,
+                                                      head),
                                     encoding="utf-8")
 
 

@@ -63,29 +63,59 @@ def wins(share: Any, n: Any) -> str:
     return f"{round(float(share) * int(n))}/{int(n)}"
 
 
+def row_name(row: Any) -> str:
+    """A row as readers should see it ("oracle" -> "oracle upscaler (bound on upscaling)")."""
+    from galaxybench.report.headline import row_label
+
+    return row_label(str(row))
+
+
+def fid(mean: Any, n: Any, low_n: Any, reference: Any = None) -> str:
+    """"12.30 (N=236, low N)"; the real-vs-real reference FID beside it when stored."""
+    if number(mean) == DASH:
+        return DASH
+    text = f"{number(mean, 2)} (N={number(n, 0)}{', low N' if bool(low_n) else ''})"
+    if number(reference) != DASH:
+        text += f"; real vs real {number(reference, 2)}"
+    return text
+
+
 def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard as strings, in the column order readers expect."""
-    params = [c for c in board.columns if "." in c or c in METHOD_KEYS]
+    """The compact leaderboard: row, gain, its interval and n first; ranked as ``board``."""
     out = []
     for _, r in board.iterrows():
         baseline_ref = r["row"] == "baseline"
-        upper = r.get("role") == "upper bound"
-        entry = {"Rank": str(r["rank"]), "Row": f"{r['row']} (upper bound)" if upper
-                 else str(r["row"]), "Status": str(r["status"])}
+        out.append({
+            "Rank": str(r["rank"]), "Row": row_name(r["row"]),
+            "Δ minority F1": "reference" if baseline_ref else number(r["gain_mean"], 3,
+                                                                        sign=True),
+            "95% t-CI": DASH if baseline_ref else interval(
+                r["gain_ci_low"], r["gain_ci_high"], r["gain_n"], digits=3, sign=True),
+            "n": str(r["n"]),
+            "Wins": DASH if baseline_ref else wins(r["gain_win_share"], r["gain_n"]),
+            "Minority F1": number(r["minority_f1_mean"], 3),
+            "Status": str(r["status"]),
+        })
+    return pd.DataFrame(out)
+
+
+def display_details(board: pd.DataFrame) -> pd.DataFrame:
+    """The wide part of the leaderboard: settings, secondary metrics, FID with its N, compute."""
+    params = [c for c in board.columns if "." in c or c in METHOD_KEYS]
+    out = []
+    for _, r in board.iterrows():
+        entry = {"Row": row_name(r["row"])}
         entry.update({k: value(r[k]) for k in params})
         entry.update({
-            "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
-            "95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
-            "Δ vs baseline": "reference" if baseline_ref else number(r["gain_mean"], sign=True),
-            "Δ 95% t-CI": DASH if baseline_ref else interval(
-                r["gain_ci_low"], r["gain_ci_high"], r["gain_n"], sign=True),
-            "Wins": DASH if baseline_ref else wins(r["gain_win_share"], r["gain_n"]),
-            "n": str(r["n"]),
+            "Minority F1 ± std": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
+            "Minority F1 95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"],
+                                             r["n"]),
             "Macro F1": number(r["macro_f1_mean"]), "Accuracy": number(r["accuracy_mean"]),
             "Bal. acc.": number(r["balanced_accuracy_mean"]),
             "PSNR SRGAN (dB)": number(r["psnr_srgan_mean"], 2),
             "PSNR bicubic (dB)": number(r["psnr_bicubic_mean"], 2),
-            "FID (domain)": number(r["fid_domain_mean"], 2),
+            "FID (domain)": fid(r["fid_domain_mean"], r.get("fid_n"), r.get("fid_low_n"),
+                                r.get("fid_real_real_mean")),
             "Compute (s)": number(r["compute_s"], 1),
         })
         out.append(entry)
@@ -112,6 +142,8 @@ def display_per_class(table: pd.DataFrame) -> pd.DataFrame:
     best = table.attrs.get("best_row", "best")
     return pd.DataFrame([{
         "Class": str(r["class"]), "Minority": "yes" if r["minority"] else "",
+        "Test support": number(r["support"], 0 if float(r["support"]).is_integer() else 1)
+        if number(r["support"]) != DASH else "n/a",
         "Baseline F1": number(r["baseline_f1"]), f"{best} F1": number(r["best_f1"]),
         "Δ": number(r["delta"], sign=True)} for _, r in table.iterrows()])
 

@@ -1,10 +1,11 @@
-"""Report figures as PNG files (matplotlib's Agg canvas, no pyplot state, no display needed).
+"""Report figures as PNG files (matplotlib's Agg canvas; Optuna's plots through pyplot on Agg).
 
-Usage: ``figs = write_figures(exp, board, per_class, out_dir / "figures")`` -> [(path, caption)].
+Usage: ``figs = write_figures(exp, board, per_class, out_dir / "figures")`` -> [ReportFigure].
 
-Figures: per-class F1 of baseline vs best, confusion matrices, search progress (objective by trial
-order with the best so far), each searched parameter vs the objective, and the images trials wrote
-under ``<experiment>/figures`` or ``<experiment>/samples`` (real vs synthetic grids, SR strips).
+Figures: per-class F1 of baseline vs best, confusion matrices, the best-epoch histogram, Optuna's
+own matplotlib plots of the search study (history, parallel coordinates, slices, importance,
+intermediate values; ``optuna.visualization.matplotlib``) and, one seed per row, the images trials
+wrote under ``<experiment>/samples`` (real vs synthetic grids, SR strips).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,21 @@ from matplotlib.text import Text
 
 from galaxybench import results as R
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
-from galaxybench.report.search import STATUS_PRUNED
-from galaxybench.report.tables import key_params
+from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
 
 log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_SEED_SUFFIX = re.compile(r"_seed\d+$")
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A written PNG, its caption and where the page shows it (result, search or sample)."""
+
+    path: Path
+    caption: str
+    kind: str = "result"
 MAX_TRIAL_IMAGES = 40  # a long sweep can write hundreds; the report shows the first ones
 
 
@@ -78,61 +90,80 @@ def confusion_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figur
     return fig
 
 
-def search_progress_figure(records: list[dict[str, Any]]) -> Figure:
-    """Validation minority F1 by trial order with the best so far; failed trials as red x."""
+def best_epoch_figure(records: list[dict[str, Any]]) -> Figure | None:
+    """Histogram of the best epoch as a share of the classifier's epochs, over ok confirmed runs.
 
-    val = np.array([r.get(R.VAL_MINORITY_F1) if r.get("status") == R.STATUS_OK else None
-                    for r in records], dtype=float)
-    order = np.arange(1, len(records) + 1)
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    Runs piling up at 1.0 peaked on their last epoch: they were still learning when stopped.
+    """
+    share = []
+    for r in records:
+        best, total = r.get(R.BEST_EPOCH), r["config"].get("classifier.epochs")
+        if r.get("status") == R.STATUS_OK and isinstance(best, (int, float)) \
+                and isinstance(total, (int, float)) and total > 0:
+            share.append(float(best) / float(total))
+    if not share:
+        return None
+    fig = Figure(figsize=(5.0, 3.2), layout="constrained")
     ax = fig.add_subplot()
-    done = np.isfinite(val)
-    ax.scatter(order[done], val[done], label="trial")
-    best = np.fmax.accumulate(np.where(done, val, -np.inf))
-    ax.step(order[np.isfinite(best)], best[np.isfinite(best)], where="post", color="C1",
-            label="best so far")
-    # Pruned trials reported validation scores before ASHA stopped them: shown, not counted.
-    pruned = np.array([r.get("status") == STATUS_PRUNED for r in records])
-    pruned_val = np.array([r.get(R.VAL_MINORITY_F1) if p else None
-                           for r, p in zip(records, pruned, strict=True)], dtype=float)
-    if np.isfinite(pruned_val).any():
-        keep = np.isfinite(pruned_val)
-        ax.scatter(order[keep], pruned_val[keep], facecolors="none", edgecolors="grey",
-                   label="pruned (ASHA)")
-    bad = ~done & ~pruned
-    if bad.any():
-        floor = float(np.nanmin(np.concatenate([val, pruned_val]))) if done.any() else 0.0
-        ax.scatter(order[bad], np.full(bad.sum(), floor), marker="x", color="red",
-                   label="failed / diverged")
-    ax.set_xlabel("trial (order finished)")
-    ax.set_ylabel("validation minority F1")
-    ax.set_title("Search progress")
-    ax.legend()
+    ax.hist(share, bins=np.linspace(0, 1, 11), edgecolor="white")
+    last = sum(s >= 1.0 for s in share)
+    ax.set_xlabel("best epoch / classifier epochs")
+    ax.set_ylabel("confirmed runs")
+    ax.set_title(f"Best epoch: {last} of {len(share)} runs peaked on their last epoch")
     return fig
 
 
-def param_figure(records: list[dict[str, Any]], key: str) -> Figure:
-    """Validation minority F1 of each ok search trial against one parameter."""
-    ok = [r for r in records if r.get("status") == R.STATUS_OK
-          and r.get(R.VAL_MINORITY_F1) is not None]
-    values = [r["config"].get(key) for r in ok]
-    y = np.array([r[R.VAL_MINORITY_F1] for r in ok], dtype=float)
-    fig = Figure(figsize=(5.0, 3.5), layout="constrained")
-    ax = fig.add_subplot()
-    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        x = np.array(values, dtype=float)
-        ax.scatter(x, y)
-        if x.min() > 0 and x.max() / x.min() >= 10:  # learning rates span decades
-            ax.set_xscale("log")
-    else:
-        cats = sorted({str(v) for v in values})
-        ax.scatter([cats.index(str(v)) for v in values], y)
-        ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right", fontsize=8,
-                      parse_math=False)
-    ax.set_xlabel(key)
-    ax.set_ylabel("validation minority F1")
-    ax.set_title(f"{key} vs score")
-    return fig
+def optuna_figures(journal: Path | None, fig_dir: Path) -> list[ReportFigure]:
+    """Optuna's own matplotlib plots of the search study, read from its journal.
+
+    History, parallel coordinates, slices and intermediate values always (when the study has
+    trials); importance only with at least ``MIN_TRIALS_FOR_IMPORTANCE`` COMPLETE trials.
+    """
+    if journal is None:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # headless; optuna draws through pyplot
+    import matplotlib.pyplot as plt
+    import optuna
+    import optuna.visualization.matplotlib as ovm
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME,
+                                  storage=JournalStorage(JournalFileBackend(str(journal))))
+        trials = study.get_trials(deepcopy=False)
+    except Exception as exc:  # a foreign or truncated journal must not sink the report
+        log.warning("search plots unavailable: %s", exc)
+        return []
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    plots = [("optuna_history", "Optimisation history (Optuna)", ovm.plot_optimization_history),
+             ("optuna_parallel", "Parallel coordinates (Optuna)", ovm.plot_parallel_coordinate),
+             ("optuna_slice", "Slices: each parameter vs objective (Optuna)", ovm.plot_slice),
+             ("optuna_intermediate", "Intermediate values reported to the pruner (Optuna)",
+              ovm.plot_intermediate_values)]
+    if len(complete) >= MIN_TRIALS_FOR_IMPORTANCE:
+        plots.insert(3, ("optuna_importance", "Parameter importance (Optuna)",
+                         ovm.plot_param_importances))
+    out = []
+    for name, caption, plot in plots:
+        if not complete and name != "optuna_intermediate":
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optuna's ExperimentalWarning on each plot
+                axes = plot(study)
+        except Exception as exc:  # one plot that cannot be drawn leaves the others
+            log.warning("optuna plot %s skipped: %s", name, exc)
+            continue
+        fig = np.asarray(axes).flat[0].figure
+        try:
+            out.append(ReportFigure(_save(fig, fig_dir / f"{name}.png"), caption, "search"))
+        finally:
+            plt.close(fig)
+    return out
 
 
 def _matrix(value: Any) -> np.ndarray | None:
@@ -156,10 +187,32 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "figure"
 
 
-def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[tuple[Path, str]]:
-    """Copy PNGs that trials wrote under figures/ or samples/; non-PNG files are skipped."""
+def _sample_caption(folder: str, file: str) -> str:
+    """"top-1: Cigar Shaped Smooth, real (top) vs synthetic (bottom)" from the file's name."""
+    row = _SEED_SUFFIX.sub("", folder) or "trial"
+    stem = file.rsplit(".", 1)[0]
+    if stem.startswith("real_vs_synthetic_"):
+        cls = stem[len("real_vs_synthetic_"):].replace("_", " ")
+        return f"{row}: class {cls}, real (top) vs synthetic (bottom)"
+    if stem == "sr_strip":
+        return f"{row}: LR, bicubic, super-resolved and true HR images"
+    return f"{row}: {stem.replace('_', ' ')}"
+
+
+def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
+    """Copy the PNGs trials wrote under samples/ (or figures/), one seed per row.
+
+    Trials write ``samples/<row>_seed<k>/*.png``; the seeds of a row show the same kind of
+    images, so only the lowest seed's are kept. Non-PNG files are skipped.
+    """
     found = sorted(p for sub in ("figures", "samples") if (exp.path / sub).is_dir()
                    for p in (exp.path / sub).rglob("*.png") if p.is_file())
+    first_seed: dict[str, str] = {}
+    for p in found:
+        folder = p.parent.name
+        first_seed.setdefault(_SEED_SUFFIX.sub("", folder), folder)
+    found = [p for p in found if first_seed.get(_SEED_SUFFIX.sub("", p.parent.name))
+             == p.parent.name]
     out = []
     for src in found[:MAX_TRIAL_IMAGES]:
         with src.open("rb") as fh:
@@ -169,21 +222,21 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[tuple[Path, str]]:
         rel = src.relative_to(exp.path).as_posix()
         dst = fig_dir / f"trial_{_safe_name(rel)}"
         shutil.copyfile(src, dst)
-        out.append((dst, rel))
+        out.append(ReportFigure(dst, _sample_caption(src.parent.name, src.name), "sample"))
     if len(found) > MAX_TRIAL_IMAGES:
         log.info("showing %d of %d trial images", MAX_TRIAL_IMAGES, len(found))
     return out
 
 
 def write_figures(exp: Experiment, board: pd.DataFrame, per_class: pd.DataFrame,
-                  fig_dir: Path) -> list[tuple[Path, str]]:
-    """Write every figure under ``fig_dir``; returns (path, caption) in display order."""
+                  fig_dir: Path) -> list[ReportFigure]:
+    """Write every figure under ``fig_dir``; returns them in display order."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    out: list[tuple[Path, str]] = []
+    out: list[ReportFigure] = []
     best = per_class.attrs.get("best_row", BASELINE_ROW)
     if len(per_class):
-        out.append((_save(per_class_figure(per_class), fig_dir / "per_class_f1.png"),
-                    f"Per-class test F1: baseline vs {best}"))
+        out.append(ReportFigure(_save(per_class_figure(per_class), fig_dir / "per_class_f1.png"),
+                                f"Per-class test F1: baseline vs {best}"))
     labels = list(per_class["class"])
     for row in dict.fromkeys((BASELINE_ROW, best)):
         matrix = _confusion(exp, row)
@@ -191,17 +244,12 @@ def write_figures(exp: Experiment, board: pd.DataFrame, per_class: pd.DataFrame,
             continue
         names = labels if len(labels) == len(matrix) else [str(i) for i in range(len(matrix))]
         title = f"Confusion matrix: {row} (summed over seeds)"
-        out.append((_save(confusion_figure(matrix, names, title),
-                          fig_dir / f"confusion_{_safe_name(row)}.png"), title))
-    search = exp.phase("search")
-    if search:
-        out.append((_save(search_progress_figure(search), fig_dir / "search_progress.png"),
-                    "Search progress: validation minority F1 by trial, best so far"))
-        # key_params keeps constant method keys for the tables; a plot needs variation.
-        varying = [k for k in key_params(search)
-                   if len({repr(r["config"].get(k)) for r in search}) > 1]
-        for key in varying:
-            out.append((_save(param_figure(search, key), fig_dir / f"param_{_safe_name(key)}.png"),
-                        f"{key} vs validation minority F1"))
+        out.append(ReportFigure(_save(confusion_figure(matrix, names, title),
+                                      fig_dir / f"confusion_{_safe_name(row)}.png"), title))
+    epochs = best_epoch_figure(exp.confirmed)
+    if epochs is not None:
+        out.append(ReportFigure(_save(epochs, fig_dir / "best_epoch.png"),
+                                "Best classifier epoch over confirmed runs"))
+    out += optuna_figures(exp.journal, fig_dir)
     out += copy_trial_images(exp, fig_dir)
     return out

@@ -27,7 +27,7 @@ STUDY_NAME = "search"
 STATUS_PRUNED = "pruned"
 STATUSES = (R.STATUS_OK, STATUS_PRUNED, R.STATUS_DIVERGED, R.STATUS_FAILED)
 # Below this many completed trials an importance estimate is noise, so none is reported.
-MIN_TRIALS_FOR_IMPORTANCE = 5
+MIN_TRIALS_FOR_IMPORTANCE = 8
 
 
 @dataclass

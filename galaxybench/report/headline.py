@@ -1,0 +1,228 @@
+"""The first lines of a report: what it ran on, what it found, and how much an upscaler could add.
+
+Usage::
+
+    h = headline(exp, board); h.lines()   # ["Data: ...", "Finding: ...", "Headroom: ..."]
+    h.to_dict()                            # for provenance.json and the published index
+
+Everything is read from the stored results (records' configs, ``sweep.yaml``, ``summary.json``);
+a fact the experiment did not store is written "n/a", never guessed. A comparison is "resolved"
+when the 95% t-interval of the paired difference (by seed and split) excludes 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import PurePath
+from typing import Any
+
+import pandas as pd
+
+from galaxybench import results as R
+from galaxybench.report import stats
+from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.tables import row_scores
+
+NA = "n/a"
+ORACLE_ROW = "oracle"
+PIPELINE_BOUND_ROW = "oracle+best-rebalancer"
+# What a row is, in words; rows not listed keep their own name.
+ROW_LABELS = {
+    ORACLE_ROW: "oracle upscaler (bound on upscaling)",
+    PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
+    "oversample": "plain oversampling", "weighted_ce": "weighted cross-entropy",
+    "dihedral": "dihedral augmentation", BASELINE_ROW: "baseline",
+}
+# Keys of the data's preparation facts (PreparedData.info), looked for in these places.
+DATA_INFO_KEYS = ("data_info",)
+PRUNED = "pruned"
+
+
+def row_label(row: str) -> str:
+    """What a leaderboard row is, in words ("oracle" -> "oracle upscaler (bound on upscaling)")."""
+    return ROW_LABELS.get(row, row)
+
+
+def is_gan_row(config: dict[str, Any]) -> bool:
+    """A row that trains a GAN (SRGAN upscaler or cGAN rebalancer) and is not a bound."""
+    return (config.get("upscale.method") == "srgan" or config.get("rebalance.method") == "cgan") \
+        and config.get("upscale.method") != "oracle"
+
+
+@dataclass
+class Headline:
+    """The report's first lines; each field is one sentence."""
+
+    data: str
+    finding: str
+    headroom: str
+    search: str = ""  # set when the search yielded no usable GAN configuration
+
+    def lines(self) -> list[str]:
+        return [s for s in (self.search, self.data, self.finding, self.headroom) if s]
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def _ci(g: stats.PairedGain) -> str:
+    if g.n < 2:
+        return f"no interval at n = {g.n}"
+    return f"[{_fmt(g.ci_low)}, {_fmt(g.ci_high)}]"
+
+
+def _gain_text(g: stats.PairedGain) -> str:
+    return f"{_fmt(g.mean)} {_ci(g)}"
+
+
+def _data_info(exp: Experiment) -> dict[str, Any]:
+    for source in (exp.summary, exp.sweep):
+        for key in DATA_INFO_KEYS:
+            if isinstance(source.get(key), dict):
+                return source[key]
+    for r in exp.records:
+        if isinstance(r.get("data_info"), dict):
+            return r["data_info"]
+    return {}
+
+
+def data_name(exp: Experiment) -> str:
+    """The data by name: the embedded synthetic set or the file's basename, never a path."""
+    for value in (exp.summary.get("data"), exp.sweep.get("data")):
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if "embedded" in text.lower():
+                return "embedded synthetic Galaxy10-format set"
+            if "(" in text:  # "downloaded Galaxy10 DECaLS (/path/file.h5; name)": keep the words
+                return text.split("(", 1)[0].strip() + f" ({PurePath(_path_in(text)).name})"
+            return PurePath(text).name if "/" in text else text
+    fingerprints = {r.get("data_fingerprint") for r in exp.records} - {None, ""}
+    if fingerprints:
+        return f"unnamed data (not recorded; fingerprint {sorted(fingerprints)[0][:12]})"
+    return NA
+
+
+def _path_in(text: str) -> str:
+    inner = text.split("(", 1)[1].rstrip(")")
+    return inner.split(";", 1)[0].strip()
+
+
+def _values(exp: Experiment, key: str) -> list[Any]:
+    base = exp.sweep.get("resolved_base_config")
+    found = [r["config"].get(key) for r in exp.confirmed if key in r["config"]]
+    if not found and isinstance(base, dict):
+        found = [base.get(key)]
+    return sorted({v for v in found if v is not None}, key=repr)
+
+
+def _join(values: list[Any]) -> str:
+    return "/".join(str(v) for v in values) if values else NA
+
+
+def data_line(exp: Experiment) -> str:
+    """"Data: <name>; N = ... after dedupe; HR/LR px; epochs of each stage; seeds; splits."""
+    info = _data_info(exp)
+    counts = info.get("counts")
+    n = sum(counts) if isinstance(counts, list) else None
+    if n is None and isinstance(info.get("n_read"), int):
+        n = info["n_read"] - int(info.get("n_duplicates_dropped") or 0)
+    dropped = info.get("n_duplicates_dropped")
+    n_text = NA if n is None else f"{n}" + (f" ({dropped} duplicates dropped)"
+                                            if dropped is not None else "")
+    split = info.get("split_counts")
+    split_text = ("/".join(str(split.get(k, NA)) for k in ("train", "val", "test"))
+                  if isinstance(split, dict) else NA)
+    hr = _values(exp, "data.hr_size")
+    lr = _values(exp, "data.lr_size") or [int(v) // 2 for v in hr if isinstance(v, int)]
+    epochs = (f"SRGAN {_join(_values(exp, 'srgan.pretrain_epochs'))} pre-train + "
+              f"{_join(_values(exp, 'srgan.epochs'))}, cGAN {_join(_values(exp, 'cgan.epochs'))}, "
+              f"classifier {_join(_values(exp, 'classifier.epochs'))}")
+    seeds = sorted({r.get("seed") for r in exp.confirmed} - {None}, key=repr)
+    splits = _values(exp, "data.split_seed")
+    return (f"Data: {data_name(exp)}; N = {n_text} after dedupe; train/val/test {split_text}; "
+            f"HR {_join(hr)} px, LR {_join(lr)} px; epochs: {epochs}; "
+            f"confirmation seeds {_join(seeds)} (n = {len(seeds)}); "
+            f"split seed{'s' if len(splits) > 1 else ''} {_join(splits)}.")
+
+
+def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
+    ranked = [r for r in board["row"] if r in rows]  # the board is ranked best first
+    return ranked[0] if ranked else None
+
+
+def finding(exp: Experiment, board: pd.DataFrame) -> str:
+    """The best classical row against the best GAN configuration, with the paired difference."""
+    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
+    ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
+    bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW}
+    gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
+    classical = _best(board, [r for r in ok_rows if r not in bounds
+                              and not is_gan_row(configs[r])
+                              and configs[r].get("upscale.method") != "oracle"])
+    base = row_scores(exp, BASELINE_ROW)
+    label = {r: (f"the best GAN configuration ({r})" if r == gan else row_label(r))
+             for r in (gan, classical) if r}
+    gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
+    if gan is None and classical is None:
+        return "Finding: no row other than the baseline has a confirmed result."
+    if gan is None or classical is None:
+        only = gan or classical
+        g = gains[only]
+        verdict = "resolved" if g.resolved else "not resolved"
+        what = "no GAN configuration has" if gan is None else "no classical rebalancer has"
+        return (f"Finding: {label[only]} gains {_gain_text(g)} in minority F1 over the baseline "
+                f"({verdict} at n = {g.n}); {what} a confirmed result to compare with.")
+    diff = stats.paired_gain(row_scores(exp, gan), row_scores(exp, classical))
+    first, second = (gan, classical) if diff.mean > 0 else (classical, gan)
+    verdict = "resolved" if diff.resolved else "not resolved"
+    return (f"Finding: {label[first]} ({_gain_text(gains[first])}) beats {label[second]} "
+            f"({_gain_text(gains[second])}) in minority-F1 gain over the baseline; the "
+            f"difference ({_fmt(abs(diff.mean))} {_ci(_abs(diff))}) is {verdict} at "
+            f"n = {diff.n} ({stats.interval_label()}).")
+
+
+def _abs(g: stats.PairedGain) -> stats.PairedGain:
+    if g.mean >= 0:
+        return g
+    return stats.PairedGain(g.n, -g.mean, -g.ci_high, -g.ci_low, 1.0 - g.win_share)
+
+
+def headroom(exp: Experiment) -> str:
+    """Oracle upscaler minus baseline: what any upscaler could add on this data, with its CI."""
+    oracle = row_scores(exp, ORACLE_ROW)
+    if not oracle:
+        return "Headroom: no oracle-upscaler row was run, so the upscaling headroom is unknown."
+    g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
+    if g.n == 0:
+        return "Headroom: the oracle upscaler has no result paired with the baseline."
+    if g.resolved and g.mean > 0:
+        tail = "an upscaler can show an effect on this data"
+    elif g.resolved:
+        tail = "true HR images score below LR input here, so upscaling cannot help"
+    else:
+        tail = "within noise: no upscaler can show an effect on this data at this n"
+    return (f"Headroom: oracle upscaler minus baseline {_gain_text(g)} at n = {g.n} "
+            f"({stats.interval_label()}); {tail}.")
+
+
+def search_failures(exp: Experiment) -> str:
+    """"" when the search produced a usable configuration, else why none survived (counts)."""
+    search = exp.phase("search")
+    if not search or any(r.get("status") == R.STATUS_OK for r in search):
+        return ""
+    why = Counter(str(r.get("status")) for r in search)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(why.items()))
+    return (f"No usable GAN configuration: all {len(search)} search trials ended without a "
+            f"result ({counts}); the rows below are the baseline and the classical methods.")
+
+
+def headline(exp: Experiment, board: pd.DataFrame) -> Headline:
+    """The data line, the finding, the headroom and (if any) why the search found nothing."""
+    return Headline(data=data_line(exp), finding=finding(exp, board), headroom=headroom(exp),
+                    search=search_failures(exp))
