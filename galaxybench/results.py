@@ -27,6 +27,7 @@ BALANCED_ACCURACY = "balanced_accuracy"
 PER_CLASS_F1 = "per_class_f1"
 PER_CLASS_PRECISION = "per_class_precision"
 PER_CLASS_RECALL = "per_class_recall"
+PER_CLASS_SUPPORT = "per_class_support"  # test images per true class (sklearn's "support")
 CONFUSION_MATRIX = "confusion_matrix"
 MINORITY_CLASSES = "minority_classes"
 AUGMENTED_CLASSES = "augmented_classes"

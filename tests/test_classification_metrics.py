@@ -36,10 +36,15 @@ def test_metrics_equal_sklearn(seed: int) -> None:
     minority = [0, 3, 5]
     m = classification_metrics(y_true, y_pred, NAMES, minority)
     labels = list(range(6))
-    p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    p, r, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                        zero_division=0)
     assert m[R.PER_CLASS_F1] == pytest.approx(dict(zip(NAMES, f1, strict=True)))
     assert m[R.PER_CLASS_PRECISION] == pytest.approx(dict(zip(NAMES, p, strict=True)))
     assert m[R.PER_CLASS_RECALL] == pytest.approx(dict(zip(NAMES, r, strict=True)))
+    # Support: test images per true class, integers, 0 for the absent class 5.
+    assert m[R.PER_CLASS_SUPPORT] == {n: int(s) for n, s in zip(NAMES, support, strict=True)}
+    assert m[R.PER_CLASS_SUPPORT]["c5"] == 0 and sum(m[R.PER_CLASS_SUPPORT].values()) == 300
+    assert all(type(v) is int for v in m[R.PER_CLASS_SUPPORT].values())  # JSON-ready
     assert m[R.MACRO_F1] == pytest.approx(
         f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
     )

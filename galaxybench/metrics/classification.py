@@ -85,5 +85,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
         R.PER_CLASS_F1: {name: float(v) for name, v in zip(class_names, f1, strict=True)},
         R.PER_CLASS_PRECISION: {n: float(v) for n, v in zip(class_names, precision, strict=True)},
         R.PER_CLASS_RECALL: {n: float(v) for n, v in zip(class_names, recall, strict=True)},
+        # How many test images each F1 rests on: a minority F1 from 10 images is not one from 300.
+        R.PER_CLASS_SUPPORT: {n: int(v) for n, v in zip(class_names, cm.sum(axis=1), strict=True)},
         R.CONFUSION_MATRIX: cm.tolist(),
     }
