@@ -151,3 +151,36 @@ def test_provenance_has_no_absolute_paths(tmp_path):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["data_source"] == "galaxy10.h5"
     assert prov["summary"]["report"] == "report"
+
+
+def test_publish_experiment_builds_and_indexes(tmp_path):
+    from galaxybench.report import publish_experiment
+
+    out = publish_experiment(FIXTURE, tmp_path / "reports")
+    assert out == tmp_path / "reports" / "experiment_small"
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "experiment_small/index.html" in index
+    assert "synthetic-small" in index  # the data by name, not a fingerprint
+    assert "the best GAN configuration (top-1)" in index  # the report's finding
+    publish_experiment(FIXTURE, tmp_path / "reports", name="again")
+    assert (tmp_path / "reports" / "again" / "index.html").is_file()
+    with pytest.raises(InputError, match="one plain path component"):
+        publish_experiment(FIXTURE, tmp_path / "reports", name="../escape")
+
+
+def test_json_outputs(reports, capsys, tmp_path):
+    assert main(["leaderboard", "--reports", str(reports), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "new" and rows[0]["best_row"] == "top-1"
+    assert main(["report", str(FIXTURE), "--out", str(tmp_path / "r"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["headline"]["finding"].startswith("Finding:")
+    assert {r["row"] for r in doc["leaderboard"]} >= {"baseline", "top-1"}
+
+
+def test_leaderboard_fits_80_columns_and_names_the_data(reports, capsys):
+    assert main(["leaderboard", "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "synthetic-small" in out.replace("\n", "")
+    assert "worse<b>" in out and "top-1" in out

@@ -1,6 +1,7 @@
 """The index of published reports: ``reports/index.html`` and the terminal leaderboard.
 
-Usage: ``publish("reports")`` -> ``reports/index.html``; ``collect_reports("reports").head(10)``.
+Usage: ``publish_experiment("experiments/default")`` -> ``reports/default/`` and the index;
+``publish("reports")`` -> ``reports/index.html``; ``collect_reports("reports").head(10)``.
 
 Each report directory holds ``leaderboard.csv`` and ``provenance.json`` (written by
 ``build_report``); the index shows one row per report, newest first, then best gain first.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +26,7 @@ from galaxybench.report import display, html
 log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = ["name", "date", "data", "best_row", "gain_mean", "gain_ci_low", "gain_ci_high",
-                 "minority_f1_mean", "n"]
+                 "minority_f1_mean", "n", "finding"]
 
 
 def _report_entry(report: Path) -> dict[str, Any] | None:
@@ -44,10 +47,14 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
     methods = board[board.get("role", pd.Series("", index=board.index)).fillna("") == ""]
     top = (methods if len(methods) else board).iloc[0]
     fingerprints = prov.get("data_fingerprints") or []
-    data = prov.get("data_source") or (str(fingerprints[0])[:12] if fingerprints else None)
+    # The data by name; an older report without one shows its fingerprint, marked as such.
+    data = prov.get("data") or prov.get("data_source") or (
+        f"unnamed ({str(fingerprints[0])[:12]})" if fingerprints else None)
+    finding = (prov.get("headline") or {}).get("finding") or ""
     return {"name": report.name, "date": str(prov.get("generated_at") or ""), "data": data,
             "best_row": str(top["row"]),
-            **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:]}}
+            **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:-1]},
+            "finding": finding.removeprefix("Finding: ")}
 
 
 def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
@@ -83,14 +90,35 @@ def display_index(df: pd.DataFrame, digits: int = 4, *, terminal: bool = False) 
                  "Δ vs baseline": display.number(r["gain_mean"], digits, sign=True),
                  "Δ 95% t-CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"],
                                                 digits=digits, sign=True),
-                 "n": display.value(r["n"])}
+                 "n": display.value(r["n"]), "Finding": str(r["finding"] or "")}
         if terminal:
-            entry = {k: v for k, v in entry.items() if k not in ("Date", "Minority F1")}
+            entry = {k: v for k, v in entry.items()
+                     if k not in ("Date", "Minority F1", "Finding")}
             entry["Δ"] = entry.pop("Δ vs baseline")
             entry["95% t-CI"] = entry.pop("Δ 95% t-CI")
             entry["n"] = entry.pop("n")
         out.append(entry)
     return pd.DataFrame(out)
+
+
+def publish_experiment(exp_dir: str | Path, reports_dir: str | Path = "reports",
+                       name: str | None = None) -> Path:
+    """Build the report of ``exp_dir`` into ``<reports_dir>/<name>/`` and refresh the index.
+
+    ``name`` defaults to the experiment's directory name and must be one path component. Returns
+    the report directory; ``<reports_dir>/index.html`` then lists it.
+
+    Raises:
+        InputError: a bad name, or whatever ``build_report`` refuses.
+    """
+    from galaxybench.report.build import build_report
+
+    name = Path(exp_dir).expanduser().resolve().name if name is None else name
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise InputError(f"report name must be one plain path component, got {name!r}")
+    out = build_report(exp_dir, Path(reports_dir) / name)
+    publish(reports_dir)
+    return out
 
 
 def publish(reports_dir: str | Path = "reports") -> Path:
@@ -106,8 +134,15 @@ def publish(reports_dir: str | Path = "reports") -> Path:
         "best first."),
         html.table(shown, "reports"), f"<ul>{links}</ul>")]
     out = root / "index.html"
-    tmp = root / ".index.html.tmp"
-    tmp.write_text(html.page("galaxybench leaderboards", body), encoding="utf-8")
-    tmp.replace(out)
+    # mkstemp, not a fixed name: on shared storage a planted symlink must not be followed.
+    fd, name = tempfile.mkstemp(prefix=".index.html.", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html.page("galaxybench leaderboards", body))
+        os.chmod(name, 0o644)
+        os.replace(name, out)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     log.info("index of %d reports written to %s", len(df), out)
     return out
