@@ -79,6 +79,8 @@ def test_round_trip_through_to_dict_and_yaml():
     ("params/cgan.learning_rate", {"uniform": [0.1, 0.2]}, "params.cgan.learning_rate"),
     ("params/seed", {"grid": [1, 2]}, "params.seed"),
     ("params/data.hr_size", {"grid": [16, 32]}, "params.data.hr_size"),
+    ("params/eval.minority_fraction", {"uniform": [0.5, 0.7]}, "defines the objective"),
+    ("params/classifier.epochs", {"int": [2, 6]}, "ASHA's max_t"),
     ("params/cgan.lr", {"loguniform": ["1e-5", 1.0e-2]}, "1.0e-5"),
     ("params/cgan.lr", {"loguniform": [0.0, 1.0e-2]}, "low > 0"),
     ("params/cgan.lr", {"uniform": [0.1, 0.01]}, "low < high"),

@@ -31,6 +31,14 @@ _SEARCH_KEYS = {"algorithm", "num_samples", "scheduler", "max_concurrent", "grac
                 "reduction_factor", "max_failures"}
 _SEED_KEYS = {"search", "confirm"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
+# Keys no search may vary, and why: the trials of one search are ranked against each other, so
+# they need one definition of the objective and one scheduler time scale (ASHA's max_t).
+_FIXED_KEYS = {
+    "eval": "it defines the objective (the scoring minority set), which must be the same for "
+            "every trial",
+    "classifier.epochs": "it sets ASHA's max_t (one report per epoch), which must be the same "
+                         "for every trial; set it under base.set",
+}
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,10 @@ def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
     # The data are prepared once per sweep on the driver (DESIGN 7), so they cannot vary.
     _require(not key.startswith("data."), where, "cannot be searched: data are prepared once",
              source)
+    # Every trial must be scored by the same objective and pruned on the same epoch scale.
+    for fixed, why in _FIXED_KEYS.items():
+        _require(not (key == fixed or key.startswith(fixed + ".")), where,
+                 f"cannot be searched: {why}", source)
     _require(isinstance(spec, dict) and len(spec) == 1, where,
              f"must be a mapping with one of {', '.join(KINDS)}", source)
     kind, arg = next(iter(spec.items()))
