@@ -288,9 +288,12 @@ def _field_stars(c: Canvas, rng: np.random.Generator) -> None:
 
 
 def render_galaxy(
-    rng: np.random.Generator, label: int, size: int
+    rng: np.random.Generator, label: int, size: int, noise: float = 1.0, pedestal: float = 0.0
 ) -> tuple[np.ndarray, float, float]:
     """Render one galaxy of class `label` as a (size, size, 3) uint8 image in bands (g, r, z).
+
+    `noise` multiplies the sky/photon noise sigma and `pedestal` leaves a residual sky level
+    (1.0 and 0.0 for the embedded set; see ``Canvas.finish``).
 
     Returns:
         (image, redshift, pxscale): redshift sets the apparent size and brightness; pxscale is
@@ -308,6 +311,12 @@ def render_galaxy(
     _field_stars(canvas, rng)
     psf = rng.uniform(0.9, 1.5) / 2.355 / pxscale * (2 / 256)  # seeing FWHM 0.9-1.5 arcsec
     img = canvas.finish(
-        rng, size, psf=psf, blob_sigma=rng.uniform(0.012, 0.03), sky=rng.uniform(0.5, 1.5)
+        rng,
+        size,
+        psf=psf,
+        blob_sigma=rng.uniform(0.012, 0.03),
+        sky=rng.uniform(0.5, 1.5),
+        noise=noise,
+        pedestal=pedestal,
     )
     return img, z, pxscale

@@ -194,7 +194,15 @@ class Canvas:
         self.flux *= np.exp(-optical_depth[:, :, None] * band_ratio)
 
     def finish(
-        self, rng: np.random.Generator, size: int, *, psf: float, blob_sigma: float, sky: float
+        self,
+        rng: np.random.Generator,
+        size: int,
+        *,
+        psf: float,
+        blob_sigma: float,
+        sky: float,
+        noise: float = 1.0,
+        pedestal: float = 0.0,
     ) -> np.ndarray:
         """PSF-blur, resample to `size`, add sky photon noise, asinh-stretch: (size, size, 3) uint8.
 
@@ -204,6 +212,10 @@ class Canvas:
             psf: Gaussian PSF sigma in field units.
             blob_sigma: intrinsic knot size (sigma, field units), added in quadrature to the PSF.
             sky: sky level in flux per output pixel; noise is Gaussian with Poisson variance.
+            noise: multiplier of the noise sigma (1.0: the embedded set; the rehearsal file raises
+                it so its gzip ratio matches the real Galaxy10 DECaLS file).
+            pedestal: residual sky level left in the image (flux per 128-px pixel) before the
+                stretch; with 0 about 40% of sky pixels clip to 0, a pedestal keeps the sky noise.
         """
         sig_px = psf / self.pixel
         img = gaussian_filter(self.flux, sigma=(sig_px, sig_px, 0), mode="constant", truncate=3.0)
@@ -216,7 +228,10 @@ class Canvas:
             img = np.einsum("ij,jkc,lk->ilc", m, img, m, optimize=True)
         img *= np.float32((self.n / 128) ** 2)  # -> flux per 128-px pixel at any grid size
         # Photon noise of a 256-px exposure, averaged down to the output pixel (sigma ~ size/256).
-        sigma = np.sqrt(np.maximum(img, 0) + np.float32(sky)) * np.float32(_NOISE * size / 256)
+        scale = np.float32(_NOISE * noise * size / 256)
+        sigma = np.sqrt(np.maximum(img, 0) + np.float32(sky)) * scale
         img += rng.standard_normal(img.shape, dtype=np.float32) * sigma
+        if pedestal:
+            img += np.float32(pedestal)
         out = np.arcsinh(img / _SOFTENING) * np.float32(255 / np.arcsinh(_WHITE / _SOFTENING))
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)

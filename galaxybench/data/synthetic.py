@@ -84,8 +84,13 @@ def _duplicates(
 
 def _plan(scale: float, seed: int) -> dict[str, np.ndarray]:
     """Per-row labels, render keys (class, index of the object drawn), sky positions, NaN mask."""
-    labels = np.repeat(np.arange(10), class_counts(scale))
-    within = np.concatenate([np.arange(c) for c in class_counts(scale)])
+    return _plan_counts(class_counts(scale), seed, scale)
+
+
+def _plan_counts(counts: np.ndarray, seed: int, dup_scale: float) -> dict[str, np.ndarray]:
+    """`_plan` for explicit class counts; duplicates scale with `dup_scale` (1.0: about 59)."""
+    labels = np.repeat(np.arange(10), counts)
+    within = np.concatenate([np.arange(c) for c in counts])
     rng = np.random.default_rng([seed, 1_000_003])  # metadata stream, apart from image streams
     ra = rng.uniform(0.0, 360.0, labels.size)
     # DECaLS footprint roughly -20 < dec < +35 deg; uniform on the sphere within it.
@@ -94,7 +99,7 @@ def _plan(scale: float, seed: int) -> dict[str, np.ndarray]:
     )
     no_redshift = rng.random(labels.size) < 0.06
     key_class, key_index = labels.copy(), within.copy()
-    for src, dst in _duplicates(rng, labels, scale):
+    for src, dst in _duplicates(rng, labels, dup_scale):
         key_class[dst], key_index[dst] = key_class[src], key_index[src]
         ra[dst], dec[dst], no_redshift[dst] = ra[src], dec[src], no_redshift[src]
     return {
