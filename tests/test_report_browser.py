@@ -70,15 +70,53 @@ def test_chromium_renders_the_leaderboard(tmp_path):
     parser = _LeaderboardRows()
     parser.feed(dom.stdout)
     board = pd.read_csv(out / "leaderboard.csv")
-    assert [row[1] for row in parser.rows] == [
-        f"{r} (upper bound)" if role == "upper bound" else r
-        for r, role in zip(board["row"], board["role"].fillna(""), strict=True)]
+    from galaxybench.report.headline import row_label
+
+    assert [row[1] for row in parser.rows] == [row_label(r) for r in board["row"]]
     assert len(re.findall(r"<img [^>]*src=\"data:image/png;base64,", dom.stdout)) >= 5
 
     shot = tmp_path / "shot.png"
-    _chromium(tmp_path, "--window-size=1200,900", f"--screenshot={shot}", url)
+    _chromium(tmp_path, "--window-size=1280,800", f"--screenshot={shot}", url)
     from PIL import Image
 
     with Image.open(shot) as img:
         low, high = img.convert("L").getextrema()
     assert high - low > 100  # text and tables drawn, not a blank page
+
+
+# Measures, in a copy of the page, where the finding and the gain column are drawn; the report
+# itself carries no script, so the probe is added to a copy only.
+_PROBE = """<script>
+window.addEventListener("load", () => {
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom].map(Math.round).join(","); };
+  const finding = document.querySelector("p.finding");
+  const gain = [...document.querySelectorAll("#leaderboard th")]
+    .find((th) => th.textContent.startsWith("\u0394"));
+  const ci = [...document.querySelectorAll("#leaderboard th")]
+    .find((th) => th.textContent.includes("t-CI"));
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = `finding=${box(finding)};gain=${box(gain)};ci=${box(ci)};` +
+    `width=${document.documentElement.scrollWidth}`;
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("GALAXYBENCH_REQUIRE_BROWSER"),
+                    reason="chromium not installed (apt-get install -y chromium; CI installs it)")
+def test_finding_and_gain_column_are_on_the_first_screen(tmp_path):
+    assert CHROMIUM is not None, "chromium is required here (GALAXYBENCH_REQUIRE_BROWSER is set)"
+    out = build_report(FIXTURE, tmp_path / "report")
+    probe = tmp_path / "probe.html"
+    probe.write_text((out / "index.html").read_text().replace("</body>", _PROBE + "</body>"))
+    dom = _chromium(tmp_path, "--window-size=1280,800", "--virtual-time-budget=5000",
+                    "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r"finding=([\d,-]+);gain=([\d,-]+);ci=([\d,-]+);width=(\d+)", dom.stdout)
+    assert found, dom.stdout[-2000:]
+    for name, text in zip(("finding", "gain", "ci"), found.groups()[:3], strict=True):
+        left, top, right, bottom = (int(v) for v in text.split(","))
+        assert 0 <= left and right <= 1280 and 0 <= top and bottom <= 800, (name, text)
+    assert int(found.group(4)) <= 1280  # no sideways scroll of the page

@@ -19,11 +19,12 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
-th{background:#f0f0f0}td:nth-child(-n+3){text-align:left}
+th{background:#f0f0f0}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
 figure{display:inline-block;margin:1em;vertical-align:top}
 figure img{max-width:640px}figcaption{font-size:12px;color:#555}
 pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}
-.note{color:#a15c00}.scroll{overflow-x:auto}
+.note{color:#a15c00}.scroll{overflow-x:auto}.finding{font-weight:600}
+details{margin:.5em 0}summary{cursor:pointer}
 """
 
 
