@@ -271,3 +271,16 @@ def test_damaged_prepared_cache_is_deleted_and_rebuilt(damage, make_h5, caplog):
     assert len(lines) == 1 and str(entry) in lines[0]
     assert np.array_equal(healed.hr, first.hr) and np.array_equal(healed.labels, first.labels)
     assert store.load_prepared(second.fingerprint) is not None  # rebuilt and readable again
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep"], ["data", "prepare"]])
+def test_remap_labels_flag_is_the_config_key(command):
+    from galaxybench.cli import build_parser
+    from galaxybench.config import apply_overrides, load_profile
+
+    args = build_parser().parse_args([*command, "--set", "seed=3", "--remap-labels", "2,5,8"])
+    overrides = args.set if command[0] == "data" else args.overrides
+    cfg = apply_overrides(load_profile("smoke"), overrides)
+    assert cfg.data.remap_labels == "2,5,8" and cfg.seed == 3
+    again = build_parser().parse_args(command)  # the parser's default list was not mutated
+    assert (again.set if command[0] == "data" else again.overrides) == []
