@@ -1,6 +1,6 @@
 """The thin command line: each command parses, loads a config, calls one library function, prints.
 
-Usage: ``galaxybench --help``; ``galaxybench run --profile smoke --json``.
+Usage: ``galaxybench`` (usage and commands); ``galaxybench run --profile smoke --json``.
 
 Errors: a ``GalaxybenchError`` becomes one line on stderr and its exit status (2 for bad input,
 3 for a diverged GAN); ``--debug`` shows the traceback instead.
@@ -26,6 +26,17 @@ _COMMAND_MODULES = (
 )
 
 
+PURPOSE = "galaxybench: benchmark GAN augmentation against simple baselines on Galaxy10."
+EXAMPLES = """examples:
+  galaxybench sweep                          default search on the embedded data, then a report
+  galaxybench leaderboard                    the published reports, best first
+  galaxybench run --profile smoke            one trial, printed as a table
+  galaxybench data download galaxy10-decals  fetch Galaxy10 DECaLS (2.7 GB)
+  galaxybench report EXPERIMENT_DIR --out reports/NAME
+  galaxybench COMMAND --help                 the options of one command
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with status 2 and one line (its default, kept explicit)."""
 
@@ -34,11 +45,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="galaxybench", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="galaxybench", description=PURPOSE, epilog=EXAMPLES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"galaxybench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                title="commands")
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -53,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``galaxybench`` console script; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not [a for a in argv if a != "--debug"]:  # no command: usage, purpose, commands, examples
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except GalaxybenchError as exc:
