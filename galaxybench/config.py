@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from galaxybench import registry
 from galaxybench.errors import ConfigError
 
 
@@ -83,8 +84,11 @@ class CganConfig:
 @dataclass(frozen=True)
 class RebalanceConfig:
     method: str = "none"  # none | cgan | oversample
-    threshold: float = MINORITY_FRACTION  # augment classes below threshold x largest train class count
-    target: float = MINORITY_FRACTION  # ... up to target x that count (the paper: 1750 of 2645)
+    # Classes below threshold x the largest train class count are filled up to
+    # max(threshold, target) x that count, so the threshold acts over its whole range and target is
+    # the least fill level (threshold = target = 0.66: the paper's 1750 of 2645).
+    threshold: float = MINORITY_FRACTION
+    target: float = MINORITY_FRACTION
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,14 @@ class ClassifierConfig:
     lr: float = 1.0e-3
     dense_units: int = 512
     focal_gamma: float = 2.0  # Lin et al. 2017
+    # Standardise inputs per channel by the train split's mean/std (true HR train images, after
+    # the stretch). false: plain [-1, 1] pixels, which stall at the class prior on sparse images.
+    standardize: bool = True
+    # none | asinh: Lupton et al. 2004 (PASP 116, 133) asinh stretch of the pixel intensity
+    # u in [0, 1], asinh(u / b) / asinh(1 / b), for sparse, high-dynamic-range images. Applied to
+    # what the classifier sees only (upscalers and GANs are fitted on the linear pixels).
+    stretch: str = "none"
+    asinh_softening: float = 0.05  # b: intensity (fraction of full scale) where asinh turns log
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,7 @@ class Config:
 # Choices checked by validate(); method names are checked against the registries.
 _CHOICES = {
     "cgan.train_on": ("augmented", "all"),
+    "classifier.stretch": ("none", "asinh"),
 }
 
 
@@ -344,14 +357,85 @@ def _check(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def validate(cfg: Config) -> None:
-    """Range and choice checks; ConfigError naming the key on the first problem."""
-    from galaxybench import registry, stages  # noqa: F401  (stages register themselves)
+# Numeric ranges checked by validate(): ``">= 2"``, ``"> 0"`` or an interval such as ``"(0, 1]"``
+# (round bracket: bound excluded). A tuple value (cgan.betas) is checked element by element.
+_RANGES: dict[str, str] = {
+    "data.hr_size": ">= 8",
+    "data.val_fraction": "(0, 0.5)",
+    "data.test_fraction": "(0, 0.5)",
+    "srgan.depth": "[1, 64]",
+    "srgan.lr": "> 0",
+    "srgan.batch_size": ">= 2",
+    "srgan.epochs": ">= 0",
+    "srgan.pretrain_epochs": ">= 0",
+    "cgan.lr": "> 0",
+    "cgan.batch_size": ">= 2",
+    "cgan.epochs": ">= 0",
+    "cgan.d_lr_scale": "> 0",
+    "cgan.betas": "[0, 1)",
+    "rebalance.threshold": "(0, 1]",
+    "rebalance.target": "(0, 1]",
+    "classifier.epochs": ">= 1",
+    "classifier.batch_size": ">= 2",
+    "classifier.lr": "> 0",
+    "classifier.asinh_softening": "(0, 10]",
+    "eval.minority_fraction": "(0, 1]",
+    "metrics.max_samples": ">= 2",
+    "metrics.kid_subsets": ">= 1",
+}
+# The config keys whose value names a registered implementation (galaxybench.registry).
+_REGISTERED = {
+    "upscale.method": "UPSCALERS",
+    "rebalance.method": "REBALANCERS",
+    "classifier.loss": "CLASSIFIER_LOSSES",
+    "classifier.augment": "CLASSIFIER_AUGMENTS",
+}
 
-    _check(
-        cfg.data.hr_size >= 8 and cfg.data.hr_size % 8 == 0,
-        f"data.hr_size must be a multiple of 8 and >= 8, got {cfg.data.hr_size}",
-    )
+
+def _in_range(value: float, spec: str) -> bool:
+    """Whether ``value`` satisfies a range of ``_RANGES``."""
+    if spec.startswith(">="):
+        return value >= float(spec[2:])
+    if spec.startswith(">"):
+        return value > float(spec[1:])
+    low, high = (float(x) for x in spec[1:-1].split(","))
+    above = value >= low if spec[0] == "[" else value > low
+    below = value <= high if spec[-1] == "]" else value < high
+    return above and below
+
+
+def _get(cfg: Config, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(cfg, section), name)
+
+
+def _check_ranges(cfg: Config) -> None:
+    for key, spec in _RANGES.items():
+        value = _get(cfg, key)
+        values = value if isinstance(value, tuple) else (value,)
+        word = "" if spec[0] in "<>" else "in "
+        _check(all(_in_range(v, spec) for v in values), f"{key} must be {word}{spec}, got {value}")
+
+
+def _check_names(cfg: Config) -> None:
+    for key, registry_name in _REGISTERED.items():
+        known = getattr(registry, registry_name)
+        value = _get(cfg, key)
+        _check(value in known, f"{key} must be one of {', '.join(known.names())}, got {value!r}")
+    for key, choices in _CHOICES.items():
+        value = _get(cfg, key)
+        _check(value in choices, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks; ConfigError naming the key on the first problem.
+
+    Method names are looked up in the registries, which load the stages (and stage plugins) on
+    first use; importing this module loads none of them.
+    """
+    _check_ranges(cfg)
+    _check(cfg.data.hr_size % 8 == 0,
+           f"data.hr_size must be a multiple of 8 (three 2x poolings), got {cfg.data.hr_size}")
     remap = [p.strip() for p in cfg.data.remap_labels.split(",")]
     _check(
         cfg.data.remap_labels in ("", "auto")
@@ -359,48 +443,4 @@ def validate(cfg: Config) -> None:
         "data.remap_labels must be empty, 'auto' or at least two distinct labels like '2,5,8', "
         f"got {cfg.data.remap_labels!r}",
     )
-    for key in ("val_fraction", "test_fraction"):
-        v = getattr(cfg.data, key)
-        _check(0.0 < v < 0.5, f"data.{key} must be in (0, 0.5), got {v}")
-    for key, reg in (
-        ("upscale.method", registry.UPSCALERS),
-        ("rebalance.method", registry.REBALANCERS),
-        ("classifier.loss", registry.CLASSIFIER_LOSSES),
-        ("classifier.augment", registry.CLASSIFIER_AUGMENTS),
-    ):
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
-        _check(value in reg, f"{key} must be one of {', '.join(reg.names())}, got {value!r}")
-    for key, choices in _CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
-        _check(value in choices, f"{key} must be one of {', '.join(choices)}, got {value!r}")
-    _check(1 <= cfg.srgan.depth <= 64, f"srgan.depth must be in 1..64, got {cfg.srgan.depth}")
-    for section in ("srgan", "cgan"):
-        sub = getattr(cfg, section)
-        _check(sub.lr > 0, f"{section}.lr must be > 0, got {sub.lr}")
-        _check(sub.batch_size >= 2, f"{section}.batch_size must be >= 2, got {sub.batch_size}")
-        _check(sub.epochs >= 0, f"{section}.epochs must be >= 0, got {sub.epochs}")
-    _check(cfg.srgan.pretrain_epochs >= 0, "srgan.pretrain_epochs must be >= 0")
-    _check(cfg.cgan.d_lr_scale > 0, f"cgan.d_lr_scale must be > 0, got {cfg.cgan.d_lr_scale}")
-    _check(
-        all(0.0 <= b < 1.0 for b in cfg.cgan.betas),
-        f"cgan.betas must be in [0, 1), got {cfg.cgan.betas}",
-    )
-    _check(
-        0.0 < cfg.rebalance.threshold <= 1.0,
-        f"rebalance.threshold must be in (0, 1], got {cfg.rebalance.threshold}",
-    )
-    _check(
-        0.0 < cfg.rebalance.target <= 1.0,
-        f"rebalance.target must be in (0, 1], got {cfg.rebalance.target}",
-    )
-    _check(
-        0.0 < cfg.eval.minority_fraction <= 1.0,
-        f"eval.minority_fraction must be in (0, 1], got {cfg.eval.minority_fraction}",
-    )
-    _check(cfg.classifier.epochs >= 1, "classifier.epochs must be >= 1")
-    _check(cfg.classifier.batch_size >= 2, "classifier.batch_size must be >= 2")
-    _check(cfg.classifier.lr > 0, "classifier.lr must be > 0")
-    _check(cfg.metrics.max_samples >= 2, "metrics.max_samples must be >= 2")
-    _check(cfg.metrics.kid_subsets >= 1, "metrics.kid_subsets must be >= 1")
+    _check_names(cfg)

@@ -82,17 +82,13 @@ def test_plan_counts_edges() -> None:
     # 0.7 x 10 is 7.000000000000001 in floats: class 1 (7) is not below 7, class 2 gets 1 image;
     # class 3 has no image and is omitted.
     assert plan_counts(np.array([10, 7, 6, 0]), 0.7, 0.7) == {2: 1}
-    # target below the class's count: below the threshold but nothing to add.
-    assert plan_counts(np.array([100, 40]), 0.5, 0.3) == {}
+    # target below the threshold: the class is filled up to the threshold (50), not the target.
+    assert plan_counts(np.array([100, 40]), 0.5, 0.3) == {1: 10}
     assert plan_counts(np.array([5, 5, 5]), 1.0, 1.0) == {}
     with pytest.raises(ConfigError):
         plan_counts(np.array([10, -1]), 0.5, 0.5)
     with pytest.raises(ConfigError):
         plan_counts(np.array([10, 1]), 0.0, 0.5)
-
-
-def test_plan_counts_exported_from_none_module() -> None:
-    assert rebalance_none.plan_counts is plan_counts
 
 
 # ---- contract over every registered rebalancer -----------------------------------------------

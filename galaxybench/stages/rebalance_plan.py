@@ -1,7 +1,11 @@
 """Which classes a rebalancer augments, and by how many images: a pure function of train counts.
 
-DESIGN 1.4: every class whose training count is below ``rebalance.threshold`` x the largest class
-count gets enough new images to reach ``rebalance.target`` x that count (the paper: 1750 of 2645).
+Every class whose training count is below ``rebalance.threshold`` x the largest class count gets
+enough new images to reach ``max(threshold, target)`` x that count. With threshold = target this is
+the paper's rule (classes under 1750 of 2645 filled to 1750). Filling to at least the threshold
+makes the threshold act over its whole range: a class that qualifies is never left between the
+target and the threshold with nothing added, so a higher threshold always means more images.
+``target`` is a floor on the fill level for thresholds below it (docs in ``config.RebalanceConfig``).
 
 Usage::
 
@@ -28,10 +32,12 @@ def plan_counts(train_counts: np.ndarray, threshold: float, target: float) -> di
     Args:
         train_counts: (K,) images per class in the training split (non-negative integers).
         threshold: a class is augmented when its count < threshold x the largest count, in (0, 1].
-        target: augmented classes are filled up to ceil(target x the largest count), in (0, 1].
+        target: the least fill level: augmented classes are filled up to
+            ceil(max(threshold, target) x the largest count), in (0, 1].
 
     Returns:
-        ``{class id: n}`` with n = ceil(target x max) - count > 0, in increasing class order.
+        ``{class id: n}`` with n = ceil(max(threshold, target) x max) - count > 0, in increasing
+        class order.
         Classes with nothing to add are omitted; so are classes with no training image at all
         (nothing to repeat or to learn from, and they cannot be scored either).
     """
@@ -43,7 +49,7 @@ def plan_counts(train_counts: np.ndarray, threshold: float, target: float) -> di
                           f"{threshold} and {target}")
     largest = int(counts.max())
     below = round(threshold * largest, _DECIMALS)
-    goal = math.ceil(round(target * largest, _DECIMALS))
+    goal = math.ceil(round(max(threshold, target) * largest, _DECIMALS))
     plan: dict[int, int] = {}
     for cls, count in enumerate(counts.tolist()):
         if 0 < count < below and goal - count > 0:
