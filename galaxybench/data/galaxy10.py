@@ -98,10 +98,11 @@ def inspect(path: str | Path, *, minority_fraction: float = 0.66, remap_labels: 
     Raises:
         DataError: the file is not a valid Galaxy10-format file.
     """
+    meta = read_meta(path, remap_labels)  # first: a bad file is refused before torch is imported
+
     from galaxybench.data.preparation import DEDUPE_TOLERANCE_ARCSEC, dedupe
     from galaxybench.data.store import file_sha256
 
-    meta = read_meta(path, remap_labels)
     if meta.dtype != "uint8":
         _scan_pixels(meta)
     counts = meta.counts()
