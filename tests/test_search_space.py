@@ -88,7 +88,7 @@ def test_round_trip_through_to_dict_and_yaml():
     ("params/cgan.lr", {"int": [1, 3]}, "integer config key"),
     ("params/srgan.depth", {"uniform": [1.0, 3.0]}, "use int"),
     ("params/srgan.depth", {"grid": [1, 1]}, "repeated"),
-    ("params/srgan.depth", {"grid": [1, 999]}, "srgan.depth must be in 1..64"),
+    ("params/srgan.depth", {"grid": [1, 999]}, "srgan.depth must be in [1, 64], got 999"),
     ("params/upscale.method", {"choice": ["bicubic", "magic"]}, "upscale.method"),
     ("params/rebalance.threshold", {"uniform": [0.3, 1.5]}, "rebalance.threshold"),
     ("base/profile", "nope", "unknown profile"),

@@ -2,13 +2,11 @@
 
 Usage::
 
-    loss_fn = CLASSIFIER_LOSSES.get(cfg.classifier.loss)(cfg, train_counts)
+    loss_fn = CLASSIFIER_LOSSES.get(cfg.classifier.loss)(cfg, train_counts, device)
     loss = loss_fn(logits, targets)            # scalar
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -16,8 +14,7 @@ import torch.nn.functional as F
 
 from galaxybench.config import Config
 from galaxybench.registry import CLASSIFIER_LOSSES
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from galaxybench.stages.base import LossFn
 
 
 def inverse_frequency_weights(counts: np.ndarray) -> np.ndarray:

@@ -38,9 +38,14 @@ from galaxybench.stages._common import (
     to_tensor_uint8,
     to_uint8,
 )
-from galaxybench.stages.base import Weights
-from galaxybench.stages.rebalance_cgan_nets import Discriminator, Generator, pack_weights, unpack_weights
-from galaxybench.stages.rebalance_none import empty_images
+from galaxybench.stages.base import Rebalancer, Weights
+from galaxybench.stages.rebalance_cgan_nets import (
+    Discriminator,
+    Generator,
+    pack_weights,
+    unpack_weights,
+)
+from galaxybench.stages.rebalance_common import empty_images
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +245,7 @@ def _train(cfg: Config, gen: Generator, disc: Discriminator, images: torch.Tenso
 
 
 @REBALANCERS.register("cgan")
-class CganRebalancer:
+class CganRebalancer(Rebalancer):
     """Class-conditional DCGAN: learns the LR images of ``classes``, then samples new ones."""
 
     trainable = True

@@ -19,8 +19,8 @@ from galaxybench.config import Config
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError
 from galaxybench.registry import REBALANCERS
-from galaxybench.stages.base import Weights
-from galaxybench.stages.rebalance_none import empty_images
+from galaxybench.stages.base import NothingToLearn, Rebalancer, Weights
+from galaxybench.stages.rebalance_common import empty_images
 
 
 def repeat_positions(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -30,15 +30,8 @@ def repeat_positions(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.n
 
 
 @REBALANCERS.register("oversample")
-class Oversample:
+class Oversample(NothingToLearn, Rebalancer):
     """Repeats real LR images of a class until it has ``counts[c]`` more."""
-
-    trainable = False
-
-    def fit(self, cfg: Config, train: SplitArrays, classes: list[int], *, seed: int,
-            device: torch.device) -> Weights | None:
-        """Nothing to learn."""
-        return None
 
     def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
                  counts: dict[int, int], *, seed: int, device: torch.device

@@ -1,4 +1,4 @@
-"""The baseline upscaler: bicubic interpolation x2, no learned enhancement (DESIGN 1.3).
+"""The baseline upscaler: bicubic interpolation x2, no learned enhancement (docs/protocol.md).
 
 Usage::
 
@@ -11,22 +11,16 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.arrays import SplitArrays
 from galaxybench.images import bicubic_x2
 from galaxybench.registry import UPSCALERS
-from galaxybench.stages.base import Weights
+from galaxybench.stages.base import NothingToLearn, Upscaler, Weights
+
 
 @UPSCALERS.register("bicubic")
-class BicubicUpscaler:
+class BicubicUpscaler(NothingToLearn, Upscaler):
     """Bicubic interpolation: the baseline with nothing to learn."""
 
-    trainable = False
     needs_hr = False
-
-    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
-            device: torch.device) -> Weights | None:
-        """Nothing to learn: returns None."""
-        return None
 
     def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
               device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:

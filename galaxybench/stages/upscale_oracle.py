@@ -11,23 +11,19 @@ import numpy as np
 import torch
 
 from galaxybench.config import Config
-from galaxybench.data.arrays import SplitArrays
-from galaxybench.registry import UPSCALERS
-from galaxybench.stages.base import Weights
 from galaxybench.images import check_images
+from galaxybench.registry import UPSCALERS
+from galaxybench.stages.base import NothingToLearn, Upscaler, Weights
 
 
 @UPSCALERS.register("oracle")
-class OracleUpscaler:
-    """True HR in place of an upscaled image (DESIGN 1.3): what a perfect upscaler would give."""
+class OracleUpscaler(NothingToLearn, Upscaler):
+    """True HR in place of an upscaled image: what a perfect upscaler would give.
 
-    trainable = False
+    The oracle row of docs/protocol.md; ``needs_hr`` makes the trial pass the true HR images.
+    """
+
     needs_hr = True
-
-    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
-            device: torch.device) -> Weights | None:
-        """Nothing to learn: returns None."""
-        return None
 
     def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
               device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:

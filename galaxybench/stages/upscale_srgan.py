@@ -24,6 +24,7 @@ from torch import nn
 from galaxybench.config import Config
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError
+from galaxybench.images import check_images
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages._common import (
     autocast,
@@ -34,9 +35,8 @@ from galaxybench.stages._common import (
     to_tensor_uint8,
     to_uint8,
 )
-from galaxybench.stages.base import Weights
+from galaxybench.stages.base import Upscaler, Weights
 from galaxybench.stages.upscale_srgan_nets import Generator, build_discriminator, build_generator
-from galaxybench.images import check_images
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class _Trainer:
 
 
 @UPSCALERS.register("srgan")
-class SrganUpscaler:
+class SrganUpscaler(Upscaler):
     """SRGAN x2 upscaler; ``fit`` trains on train LR/HR pairs, ``apply`` runs the generator.
 
     After ``fit``, ``history`` holds per-epoch mean losses (keys ``pretrain_mse``,
