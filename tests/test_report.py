@@ -269,3 +269,24 @@ def test_figures_never_parse_mathtext():
 
     fig = plain_text(per_class_figure(table))
     fig.savefig(io.BytesIO(), format="png")  # raises ValueError when mathtext parses the label
+
+
+def test_report_never_imports_torch_and_used_keys_follow_the_protocol(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from galaxybench.report import build_report; "
+            f"build_report({str(FIXTURE)!r}, {str(tmp_path / 'r')!r}); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from galaxybench.config import from_flat, load_profile, to_flat
+    from galaxybench.protocol import effective_flat
+    from galaxybench.report.tables import _used_keys
+
+    base = to_flat(load_profile("smoke"))
+    for change in ({}, {"upscale.method": "srgan"}, {"rebalance.method": "cgan"},
+                   {"rebalance.method": "oversample", "classifier.loss": "focal"}):
+        flat = {**base, **change}
+        assert _used_keys(flat) == set(effective_flat(from_flat(flat)))

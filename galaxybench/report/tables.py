@@ -107,18 +107,22 @@ def _role(row: str, config: dict[str, Any]) -> str:
 
 def _used_keys(config: dict[str, Any]) -> set[str]:
     """Keys that can change a row's outcome; the others (cgan.lr of a row without the cGAN, ...)
-    show as blank, so a table does not suggest a setting a row never used."""
-    from galaxybench.config import from_flat
-    from galaxybench.errors import ConfigError
-    try:
-        from galaxybench.protocol import effective_flat
-    except ImportError:  # before the protocol module existed
-        from galaxybench.protocol import effective_flat
+    show as blank, so a table does not suggest a setting a row never used.
 
-    try:
-        return set(effective_flat(from_flat(config)))
-    except (ConfigError, TypeError):  # results of another galaxybench version: show everything
-        return set(config)
+    The rule of ``galaxybench.protocol.effective_flat``, applied to the stored flat dict: building
+    a Config validates method names against the stage registry, which imports torch, and the
+    report must stay free of it (a test checks both agree).
+    """
+    drop = ["metrics."]
+    if config.get("upscale.method") != "srgan":
+        drop.append("srgan.")
+    if config.get("rebalance.method") != "cgan":
+        drop.append("cgan.")
+    if config.get("rebalance.method") == "none":
+        drop += ["rebalance.threshold", "rebalance.target"]
+    if config.get("classifier.loss") != "focal":
+        drop.append("classifier.focal_gamma")
+    return {k for k in config if not k.startswith(tuple(drop))}
 
 
 def _fid_n(records: list[dict[str, Any]]) -> float:
