@@ -1,7 +1,8 @@
 """Content-addressed, atomic, locked stage cache (DESIGN section 2).
 
 An entry lives in ``<root>/<stage>/<key>/`` where key = hash(stage inputs: data fingerprint, stage
-config, seed, CODE_VERSION). It is written to a temp dir and renamed into place, under a file lock,
+config, seed, and ``stage_code_hash``: the hash of the code of the stages involved, so a code change
+never reuses stale weights). It is written to a temp dir and renamed into place, under a file lock,
 so concurrent trials (threads, processes, Ray workers on a shared path) needing the same artifact
 build it once and nobody reads half an entry.
 
@@ -14,6 +15,8 @@ Usage::
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -33,8 +36,36 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Bump when a stage's code changes what it produces, so old entries are not reused.
-CODE_VERSION = "1"
+_PACKAGE = Path(__file__).resolve().parent
+# Code every stage runs through: helpers, base classes, image conversions.
+_SHARED_CODE = ("stages/_common.py", "stages/base.py", "images.py")
+
+
+def files_hash(paths: list[Path]) -> str:
+    """SHA256 (16 hex) of the files' names (relative to the package) and bytes, in order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(_PACKAGE) if path.is_relative_to(_PACKAGE)
+                          else path.name).encode())
+        digest.update(b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def stage_code_hash(stage: str) -> str:
+    """Hash of the code that decides what ``stage``'s cache entry holds.
+
+    A stage named after its module (``upscale_srgan``) hashes that module and its ``_nets``
+    module; any other stage (the classifier, whose inputs come from every upscaler and
+    rebalancer) hashes every module under ``stages/``. Shared helpers count for all. So a code
+    change invalidates the entries it can change, and ``--resume`` never reuses stale weights.
+    """
+    stages = _PACKAGE / "stages"
+    own = [stages / f"{stage}.py", stages / f"{stage}_nets.py"]
+    files = ([p for p in own if p.exists()] if own[0].exists()
+             else sorted(stages.glob("*.py")))
+    shared = [_PACKAGE / name for name in _SHARED_CODE]
+    return files_hash(files + [p for p in shared if p not in files])
 
 _DONE = "entry.json"
 
@@ -64,7 +95,7 @@ class StageCache:
 
     def key(self, stage: str, parts: dict[str, Any]) -> str:
         """The content key of a stage output."""
-        return stable_hash({"stage": stage, "code": CODE_VERSION, **parts})
+        return stable_hash({"stage": stage, "code": stage_code_hash(stage), **parts})
 
     def path(self, stage: str, parts: dict[str, Any]) -> Path | None:
         """Folder of a finished entry, or None when absent (or the cache is off)."""

@@ -41,6 +41,26 @@ KID_DOMAIN = "kid_domain"
 STAGE_SECONDS = "stage_seconds"
 BEST_EPOCH = "best_epoch"
 BASELINE_MINORITY_F1 = "baseline_minority_f1"
+# The classifier's input standardisation: {mean, std, stretch, softening, source, n_images}.
+CLASSIFIER_INPUT_STATS = "classifier_input_stats"
+# A classifier that never left the class prior (one predicted class on validation, or validation
+# minority F1 of 0 at every epoch) is "degenerate", with the reason. This is not a trial status:
+# its test metrics are real, and dropping the trial would hide the failure, so the trial stays
+# "ok" and the report flags it. ``baseline_degenerate`` is True when the baseline of the same seed
+# and split was degenerate: that row's delta then measures the baseline's failure.
+CLASSIFIER_STATUS = "classifier_status"
+CLASSIFIER_STATUS_REASON = "classifier_status_reason"
+CLASSIFIER_OK = "ok"
+CLASSIFIER_DEGENERATE = "degenerate"
+CLASSIFIER_STATUSES = (CLASSIFIER_OK, CLASSIFIER_DEGENERATE)
+BASELINE_DEGENERATE = "baseline_degenerate"
+BASELINE_CLASSIFIER_STATUS_REASON = "baseline_classifier_status_reason"
+# FID of two disjoint halves of the real training images of the augmented classes (same
+# features and N as fid_domain): the value a perfect generator would get at this N.
+FID_DOMAIN_REAL_REF = "fid_domain_real_ref"
+FID_LOW_N = "fid_low_n"  # True when min(N real, N synthetic) of fid_domain is below 2,048
+QUALITY_N_REAL = "quality_n_real"
+QUALITY_N_SYNTHETIC = "quality_n_synthetic"
 
 # Validation metrics reported every classifier epoch (what ASHA prunes on).
 VAL_MINORITY_F1 = "val_minority_f1"

@@ -308,3 +308,53 @@ def inception_quality(real: np.ndarray, synthetic: np.ndarray, *,
             ISC_INCEPTION_STD: out[torch_fidelity.KEY_METRIC_ISC_STD],
             "inception_reason": None, "inception_note": INCEPTION_NOTE,
             "inception_weights": path, "inception_n_real": n_real, "inception_n_synthetic": n_syn}
+
+
+def real_halves(labels: np.ndarray, classes: Sequence[int], *, max_samples: int = 2048,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint, equally sized, class-stratified halves of the positions of ``classes``.
+
+    Each class is shuffled by ``seed`` and cut in two equal parts (an odd image left out); each
+    half is then capped at ``max_samples``. Returns sorted int64 position arrays.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    halves: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    for c in sorted({int(c) for c in classes}):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        cut = len(members) // 2
+        halves[0].append(members[:cut])
+        halves[1].append(members[cut:2 * cut])
+    a, b = (np.sort(np.concatenate(h)).astype(np.int64) if h else np.empty(0, np.int64)
+            for h in halves)
+    n = min(len(a), max_samples)
+    return _subsample(a, n, seed), _subsample(b, n, seed + 1)
+
+
+def domain_fid_reference(feature_net: nn.Module, real: np.ndarray, real_labels: np.ndarray,
+                         classes: Sequence[int], *, device: torch.device, max_samples: int = 2048,
+                         seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+    """Real-vs-real FID: two disjoint halves of the real images of ``classes``, same features.
+
+    The floor a perfect generator would reach at this N (FID is biased upward at small N): read
+    ``fid_domain`` against it. Each class is split in half (stratified, shuffled by ``seed``), so
+    both halves have the same class mix; each half holds at most ``max_samples`` images.
+
+    Returns:
+        ``fid_domain_real_ref`` (None with ``fid_domain_real_ref_reason`` when a half has fewer
+        than 2 images) and ``fid_domain_real_ref_n`` (images per half).
+    """
+    _check_images("real images", real, real_labels)
+    ensure_registered()
+    a, b = real_halves(real_labels, classes, max_samples=max_samples, seed=seed)
+    n = len(a)
+    out: dict[str, Any] = {R.FID_DOMAIN_REAL_REF: None, "fid_domain_real_ref_n": int(n),
+                           "fid_domain_real_ref_reason": _too_few("fid", n, n)}
+    if out["fid_domain_real_ref_reason"] is None:
+        cuda, scope = _device_scope(device)
+        with scope:
+            values = _fidelity(real[a], real[b], cuda=cuda, seed=seed, batch_size=batch_size,
+                               fid=True, feature_extractor=DOMAIN_EXTRACTOR,
+                               **{DOMAIN_NETWORK_KWARG: feature_net})
+        out[R.FID_DOMAIN_REAL_REF] = values[torch_fidelity.KEY_METRIC_FID]
+    return out

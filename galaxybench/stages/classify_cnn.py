@@ -5,6 +5,14 @@ a dense layer (512 units) and the output layer. Validation metrics are reported 
 (what ASHA prunes on); the model returned is the one of the best validation epoch, because the
 paper's test accuracy fell from 57% at epoch 3 to 49% at epoch 10 (overfitting).
 
+Inputs: the network's first operation (``PaperCNN.prepare``) optionally applies an asinh stretch
+(Lupton et al. 2004, PASP 116, 133) and standardises every channel by the training split's mean
+and standard deviation (buffers saved with the weights, so every user of the network, the FID
+feature extractor included, sees the same transform). Without both, the inputs are the plain
+[-1, 1] pixels; on sparse, high-dynamic-range images (a few bright pixels on zeros) those leave
+the network at the class-prior plateau. A classifier that never leaves the prior is flagged:
+``ClassifierRun.degenerate_reason``.
+
 Usage::
 
     run = train_classifier(cfg, x_train, y_train, x_val, y_val, num_classes=10,
@@ -15,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +44,98 @@ from galaxybench.stages._common import (
     to_tensor_uint8,
 )
 
+STRETCHES = ("none", "asinh")
+# Floor of a channel's standard deviation: one uint8 grey level in [-1, 1] units, so a constant
+# channel (all zeros in every training image) is not divided by ~0.
+MIN_STD = 1.0 / 127.5
+
+
+def asinh_stretch(x: torch.Tensor | np.ndarray, softening: float) -> torch.Tensor | np.ndarray:
+    """Lupton et al. (2004) asinh stretch of pixels in [-1, 1], back to [-1, 1].
+
+    With intensity u = (x + 1) / 2 in [0, 1], s = asinh(u / b) / asinh(1 / b): linear for u << b,
+    logarithmic for u >> b (b = ``softening``, a fraction of full scale), so faint and bright
+    pixels of a high-dynamic-range image both span the input range.
+    """
+    lib = torch if isinstance(x, torch.Tensor) else np
+    u = (x + 1.0) * 0.5
+    return lib.arcsinh(u / softening) * (2.0 / float(np.arcsinh(1.0 / softening))) - 1.0
+
+
+@dataclass(frozen=True)
+class InputStats:
+    """Per-channel statistics the classifier standardises its inputs with.
+
+    Attributes:
+        mean, std: 3 floats each, of the (stretched) [-1, 1] pixels; std floored at MIN_STD.
+        stretch, softening: the stretch applied before the statistics were taken.
+        source: what they were computed on (e.g. "train split, true HR", or "training inputs").
+        n_images: how many images.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    stretch: str = "none"
+    softening: float = 0.05
+    source: str = "training inputs"
+    n_images: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (lists, not tuples), as recorded in a trial result."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+
+def input_statistics(images: np.ndarray, *, stretch: str = "none", softening: float = 0.05,
+                     source: str = "training inputs", chunk: int = 2048) -> InputStats:
+    """Per-channel mean and std of (n, 3, H, W) uint8 images after ``stretch``, float64.
+
+    Computed in chunks (sums of x and x^2 in float64) so a large split needs no float copy.
+    """
+    n = int(images.shape[0])
+    total = np.zeros(images.shape[1]); total_sq = np.zeros(images.shape[1])  # noqa: E702
+    for i in range(0, n, chunk):
+        x = images[i:i + chunk].astype(np.float64) / 127.5 - 1.0
+        if stretch == "asinh":
+            x = asinh_stretch(x, softening)
+        total += x.sum(axis=(0, 2, 3))
+        total_sq += np.square(x).sum(axis=(0, 2, 3))
+    count = max(n * images.shape[2] * images.shape[3], 1)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return InputStats(tuple(float(m) for m in mean),
+                      tuple(float(max(s, MIN_STD)) for s in std), stretch, float(softening),
+                      source, n)
+
+
+def identity_stats() -> InputStats:
+    """Statistics that leave inputs unchanged: ``classifier.standardize: false``."""
+    return InputStats((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), source="none (not standardised)")
+
+
+def classifier_input_stats(cfg: Config, images: np.ndarray, source: str) -> InputStats:
+    """The statistics ``cfg.classifier`` asks for, computed on ``images`` when standardising."""
+    ccfg = cfg.classifier
+    if not ccfg.standardize:
+        return dataclasses.replace(identity_stats(), stretch=ccfg.stretch,
+                                   softening=ccfg.asinh_softening)
+    return input_statistics(images, stretch=ccfg.stretch, softening=ccfg.asinh_softening,
+                            source=source)
+
 
 class PaperCNN(nn.Module):
-    """The paper's small CNN; input float (B, 3, H, W) in [-1, 1], H divisible by 8."""
+    """The paper's small CNN; input float (B, 3, H, W) in [-1, 1], H divisible by 8.
 
-    def __init__(self, num_classes: int, hr_size: int, dense_units: int = 512) -> None:
+    ``prepare`` (stretch, then standardisation by the ``in_mean``/``in_std`` buffers) is the
+    network's first operation; with no stretch and zero mean / unit std it is the identity.
+    """
+
+    def __init__(self, num_classes: int, hr_size: int, dense_units: int = 512, *,
+                 stretch: str = "none", softening: float = 0.05) -> None:
         super().__init__()
+        self.stretch, self.softening = stretch, float(softening)
+        self.register_buffer("in_mean", torch.zeros(1, 3, 1, 1))
+        self.register_buffer("in_std", torch.ones(1, 3, 1, 1))
         layers: list[nn.Module] = []
         channels = 3
         for width in (32, 64, 128):
@@ -57,9 +152,21 @@ class PaperCNN(nn.Module):
         )
         self.head = nn.Linear(dense_units, num_classes)
 
+    def set_input_stats(self, stats: InputStats) -> None:
+        """Standardise inputs by ``stats`` from now on (stored in the state dict)."""
+        self.stretch, self.softening = stats.stretch, stats.softening
+        self.in_mean.copy_(torch.tensor(stats.mean).view(1, 3, 1, 1))
+        self.in_std.copy_(torch.tensor(stats.std).view(1, 3, 1, 1))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] pixels -> the network's inputs: optional asinh stretch, then standardised."""
+        if self.stretch == "asinh":
+            x = asinh_stretch(x, self.softening)
+        return (x - self.in_mean) / self.in_std
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, dense_units) penultimate activations: the galaxy-domain feature space."""
-        return self.dense(self.conv(x))
+        return self.dense(self.conv(self.prepare(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, num_classes) logits."""
@@ -73,6 +180,31 @@ class ClassifierRun:
     model: PaperCNN
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    degenerate_reason: str | None = None  # why the classifier never left the prior; else None
+
+
+# Per-epoch history key: how many distinct classes the model predicted on validation.
+VAL_PREDICTED_CLASSES = "val_predicted_classes"
+
+
+def degeneracy(history: Sequence[dict[str, Any]], best_epoch: int, val_has_minority: bool,
+               best_prediction: np.ndarray | None = None) -> str | None:
+    """Why a training run is degenerate (never left the class prior), or None.
+
+    Degenerate: the kept (best-epoch) model predicts one class for every validation image, or the
+    validation minority F1 was 0 at every epoch although validation holds minority images.
+    """
+    if not history:
+        return None
+    best = history[best_epoch - 1]
+    if best.get(VAL_PREDICTED_CLASSES) == 1:
+        only = (f" (class {int(best_prediction[0])})"
+                if best_prediction is not None and len(best_prediction) else "")
+        return (f"the best-epoch model (epoch {best_epoch}) predicts one class{only} "
+                "for every validation image")
+    if val_has_minority and all(h[R.VAL_MINORITY_F1] == 0 for h in history):
+        return f"validation minority F1 was 0 at every one of {len(history)} epochs"
+    return None
 
 
 def _logits(
@@ -138,6 +270,7 @@ def train_classifier(
     seed: int,
     device: torch.device,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    input_stats: InputStats | None = None,
 ) -> ClassifierRun:
     """Train the paper's CNN and keep the best epoch by validation minority F1.
 
@@ -146,16 +279,21 @@ def train_classifier(
         train_y, val_y: (n,) int64 labels.
         minority_classes: the scoring minority set (validation score = their mean F1).
         on_epoch: called after every epoch with {epoch, val_minority_f1, val_macro_f1,
-            val_accuracy, train_loss}; ASHA prunes on it.
+            val_accuracy, train_loss, val_predicted_classes}; ASHA prunes on it.
+        input_stats: the standardisation statistics (the trial passes the train split's); None:
+            computed here on ``train_x`` as ``cfg.classifier`` asks.
 
     Returns:
-        The model of the best validation epoch (ties go to the earlier epoch), in eval mode.
+        The model of the best validation epoch (ties go to the earlier epoch), in eval mode, and
+        ``degenerate_reason`` when it never left the class prior.
     """
     ccfg = cfg.classifier
     generator = seed_everything(seed)
     # channels_last on CPUs too: measured 1.5x faster for this CNN at 32 px on this machine.
-    model = PaperCNN(num_classes, int(train_x.shape[-1]), ccfg.dense_units).to(device)
-    model = model.to(memory_format=torch.channels_last)
+    model = PaperCNN(num_classes, int(train_x.shape[-1]), ccfg.dense_units)
+    model.set_input_stats(input_stats if input_stats is not None
+                          else classifier_input_stats(cfg, train_x, "training inputs"))
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=ccfg.lr)
     counts = np.bincount(train_y, minlength=num_classes)
     loss_fn = CLASSIFIER_LOSSES.get(ccfg.loss)(cfg, counts, device)
@@ -166,7 +304,7 @@ def train_classifier(
     )
     xv = to_tensor_uint8(val_x, device)
     history: list[dict[str, Any]] = []
-    best_state, best_epoch, best_score = None, 0, -np.inf
+    best_state, best_epoch, best_score, best_pred = None, 0, -np.inf, None
     for epoch in range(1, ccfg.epochs + 1):
         train_loss = _train_epoch(
             model, optimizer, loss_fn, augment, x, y, ccfg.batch_size, generator, device
@@ -176,14 +314,18 @@ def train_classifier(
             R.EPOCH: epoch,
             **quick_scores(val_y, pred, num_classes, minority_classes),
             "train_loss": train_loss,
+            VAL_PREDICTED_CLASSES: int(np.unique(pred).size),
         }
         history.append(scores)
         if on_epoch is not None:
             on_epoch(dict(scores))
         if scores[R.VAL_MINORITY_F1] > best_score:
-            best_score, best_epoch = scores[R.VAL_MINORITY_F1], epoch
+            best_score, best_epoch, best_pred = scores[R.VAL_MINORITY_F1], epoch, pred
             best_state = copy.deepcopy(model.state_dict())
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return ClassifierRun(model=model, best_epoch=best_epoch, history=history)
+    reason = degeneracy(history, best_epoch, bool(np.isin(val_y, minority_classes).any()),
+                        best_pred)
+    return ClassifierRun(model=model, best_epoch=best_epoch, history=history,
+                         degenerate_reason=reason)

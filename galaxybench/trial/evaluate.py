@@ -35,7 +35,14 @@ from galaxybench.metrics.classification import classification_metrics
 from galaxybench.protocol import baseline_config, effective_flat, minority_classes
 from galaxybench.stages._common import set_threads
 from galaxybench.stages.classify_cnn import ClassifierRun, predict
-from galaxybench.trial.steps import TrialContext, Upscaled, classify, rebalance, upscale_all
+from galaxybench.trial.steps import (
+    TrialContext,
+    Upscaled,
+    classify,
+    input_stats,
+    rebalance,
+    upscale_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +115,9 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
         synth_lr, synth_y, plan = rebalance(ctx, train)
     with timer("upscale"):
         up = upscale_all(ctx, train, val, test, synth_lr)
-    check_no_leak(data, upscaler_fit=up.fitted_on, rebalancer_fit=train.index,
-                  classifier_train=train.index, classifier_val=val.index)
+    ctx.consumed.update(classifier_train=up.split_index["train"],
+                        classifier_val=up.split_index["val"])
+    check_no_leak(data, **ctx.consumed)
     with timer("classify"):
         run = classify(ctx, np.concatenate([up.train, up.synthetic]),
                        np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
@@ -119,6 +127,13 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
     metrics[R.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][R.VAL_MINORITY_F1]
     metrics[R.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
     metrics[R.N_SYNTHETIC] = int(synth_y.shape[0])
+    metrics[R.CLASSIFIER_INPUT_STATS] = input_stats(ctx).as_dict()
+    metrics[R.CLASSIFIER_STATUS] = (R.CLASSIFIER_DEGENERATE if run.degenerate_reason
+                                    else R.CLASSIFIER_OK)
+    metrics[R.CLASSIFIER_STATUS_REASON] = run.degenerate_reason
+    if run.degenerate_reason:
+        log.warning("degenerate classifier (%s): %s", ctx.cfg.upscale.method,
+                    run.degenerate_reason)
     return PipelineOutput(metrics, predictions, run, up, (synth_lr, synth_y), plan)
 
 
@@ -157,6 +172,8 @@ def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, base
             base_out = _baseline_run(ctx, out)
         base_f1 = float(base_out.metrics[R.MINORITY_F1])
         metrics[R.BASELINE_MINORITY_F1] = base_f1
+        metrics[R.BASELINE_CLASSIFIER_STATUS_REASON] = base_out.run.degenerate_reason
+        metrics[R.BASELINE_DEGENERATE] = base_out.run.degenerate_reason is not None
         metrics[R.MINORITY_F1_DELTA] = metrics[R.MINORITY_F1] - base_f1
     if ctx.cfg.metrics.enabled:
         from galaxybench.trial.quality import quality_metrics

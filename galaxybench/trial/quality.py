@@ -62,7 +62,11 @@ def _generative_quality(
 ) -> dict[str, Any]:
     """FID/KID/PRC in the galaxy domain, Inception FID/IS when offline weights exist, and CAS."""
     from galaxybench.trial.cas import classifier_accuracy_score
-    from galaxybench.metrics.generative import domain_quality, inception_quality
+    from galaxybench.metrics.generative import (
+        domain_fid_reference,
+        domain_quality,
+        inception_quality,
+    )
 
     cfg, data = ctx.cfg, ctx.data
     up, (_, synth_y) = out.upscaled, out.synthetic
@@ -84,6 +88,18 @@ def _generative_quality(
             max_samples=cfg.metrics.max_samples,
             seed=cfg.seed,
             kid_subsets=cfg.metrics.kid_subsets,
+        )
+    )
+    # The real-vs-real floor of fid_domain at this N, same features: what a perfect generator gets.
+    metrics.update(
+        domain_fid_reference(
+            feature_model,
+            up.train[real_mask],
+            train.labels[real_mask],
+            classes,
+            device=ctx.device,
+            max_samples=cfg.metrics.max_samples,
+            seed=cfg.seed,
         )
     )
     metrics.update(

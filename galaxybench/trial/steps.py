@@ -21,7 +21,13 @@ from galaxybench.cache import StageCache, load_weights, save_weights
 from galaxybench.config import Config, stable_hash, to_flat
 from galaxybench.data.arrays import PreparedData, SplitArrays
 from galaxybench.registry import REBALANCERS, UPSCALERS
-from galaxybench.stages.classify_cnn import ClassifierRun, PaperCNN, train_classifier
+from galaxybench.stages.classify_cnn import (
+    ClassifierRun,
+    InputStats,
+    PaperCNN,
+    classifier_input_stats,
+    train_classifier,
+)
 from galaxybench.protocol import effective_flat
 from galaxybench.stages.rebalance_plan import plan_counts
 
@@ -40,6 +46,10 @@ class TrialContext:
     cache: StageCache
     minority: list[int]
     cache_hits: dict[str, bool] = field(default_factory=dict)
+    # Dataset positions each stage really consumed ("upscaler_fit", "rebalancer_fit",
+    # "classifier_train", "classifier_val"), recorded where the stage is handed its data; the
+    # leak check reads these, not what the caller meant to pass.
+    consumed: dict[str, np.ndarray] = field(default_factory=dict)
 
     def with_config(self, cfg: Config) -> TrialContext:
         return TrialContext(cfg, self.data, self.device, self.cache, self.minority)
@@ -68,6 +78,8 @@ class Upscaled:
     test: np.ndarray
     synthetic: np.ndarray
     fitted_on: np.ndarray  # indices the upscaler was trained on (train only)
+    # dataset positions of the images in train / val / test above, as the upscaler was given them
+    split_index: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -90,6 +102,7 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
         sorted(plan) if cfg.cgan.train_on == "augmented" else sorted(set(train.labels.tolist()))
     )
     weights = None
+    ctx.consumed["rebalancer_fit"] = train.index  # fit and generate (oversampling) read train
     if rebalancer.trainable:
         stage = f"rebalance_{method}"
         weights, hit = ctx.cache.get_or_create(
@@ -123,6 +136,7 @@ def upscale_all(
     upscaler = UPSCALERS.get(method)()
     weights = None
     if upscaler.trainable:
+        ctx.consumed["upscaler_fit"] = train.index
         stage = f"upscale_{method}"
         weights, hit = ctx.cache.get_or_create(
             stage,
@@ -150,14 +164,37 @@ def upscale_all(
         if len(synthetic_lr)
         else np.empty((0, *train.hr.shape[1:]), np.uint8)
     )
-    return Upscaled(apply(train), apply(val), apply(test), synthetic, train.index)
+    return Upscaled(apply(train), apply(val), apply(test), synthetic, train.index,
+                    {"train": train.index, "val": val.index, "test": test.index})
 
 
 def _save_classifier(run: ClassifierRun, folder: Path) -> None:
     save_weights(run.model.state_dict(), folder)
-    (folder / "history.json").write_text(
-        json.dumps({"best_epoch": run.best_epoch, "history": run.history})
-    )
+    (folder / "history.json").write_text(json.dumps(
+        {"best_epoch": run.best_epoch, "history": run.history,
+         "degenerate_reason": run.degenerate_reason}
+    ))
+
+
+# Standardisation statistics by (data fingerprint, split, standardize, stretch, softening):
+# computed once per prepared dataset and split in a process, whatever the trial.
+_INPUT_STATS: dict[tuple, InputStats] = {}
+
+
+def input_stats(ctx: TrialContext, split: str = "train") -> InputStats:
+    """The classifier's input statistics: the ``split``'s true HR images, after the stretch.
+
+    Why true HR of the train split and not the upscaled training inputs: every trial of a sweep
+    (any upscaler, any rebalancer, the baseline) then standardises by the same numbers, so no
+    method can win or lose by shifting the input transform; bicubic and SR outputs keep the
+    per-channel mean of their HR targets closely, so the statistics fit them too.
+    """
+    ccfg = ctx.cfg.classifier
+    key = (ctx.data.fingerprint, split, ccfg.standardize, ccfg.stretch, ccfg.asinh_softening)
+    if key not in _INPUT_STATS:
+        _INPUT_STATS[key] = classifier_input_stats(
+            ctx.cfg, ctx.data.hr[ctx.data.splits[split]], f"{split} split, true HR")
+    return _INPUT_STATS[key]
 
 
 def classify(
@@ -170,12 +207,15 @@ def classify(
 ) -> ClassifierRun:
     """Train the paper's CNN (cached by effective config); replay the history on a cache hit."""
     cfg, k = ctx.cfg, ctx.data.num_classes
+    stats = input_stats(ctx)
 
     def load(folder: Path) -> ClassifierRun:
-        model = PaperCNN(k, int(train_x.shape[-1]), cfg.classifier.dense_units)
+        model = PaperCNN(k, int(train_x.shape[-1]), cfg.classifier.dense_units,
+                         stretch=stats.stretch, softening=stats.softening)
         model.load_state_dict(load_weights(folder))
         meta = json.loads((folder / "history.json").read_text())
-        return ClassifierRun(model.to(ctx.device).eval(), meta["best_epoch"], meta["history"])
+        return ClassifierRun(model.to(ctx.device).eval(), meta["best_epoch"], meta["history"],
+                             meta.get("degenerate_reason"))
 
     def build() -> ClassifierRun:
         return train_classifier(
@@ -189,6 +229,7 @@ def classify(
             seed=stage_seed(cfg.seed, "classify"),
             device=ctx.device,
             on_epoch=report,
+            input_stats=stats,
         )
 
     run, hit = ctx.cache.get_or_create(
