@@ -11,6 +11,12 @@ Usage::
     cache = StageCache(root)
     weights, hit = cache.get_or_create("upscale_srgan", parts, build=lambda: fit(...),
                                        save=save_weights, load=load_weights)
+    state, start = cache.get_or_continue("upscale_srgan", parts_without_epochs, epochs=12,
+                                         build=lambda state, start: train_to(state, 12))
+
+A resumable stage (the GANs under a budget ladder) keeps one entry per epoch count reached,
+``<stage>/<key of the config without its epoch count>.e<epochs>/``; a longer run continues from
+the largest cached count below its target, so a promoted trial pays only the increment.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ def stage_code_hash(stage: str) -> str:
     return files_hash(files + [p for p in shared if p not in files])
 
 _DONE = "entry.json"
+_STATE = "state.pt"
 
 
 def save_weights(obj: dict[str, torch.Tensor], folder: Path) -> None:
@@ -78,6 +85,16 @@ def save_weights(obj: dict[str, torch.Tensor], folder: Path) -> None:
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Read ``weights.pt`` safely (``weights_only=True``: no unpickling of arbitrary objects)."""
     return torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+
+
+def save_state(obj: dict[str, Any], folder: Path) -> None:
+    """Store a training checkpoint (nested dicts/lists of tensors and numbers) as ``state.pt``."""
+    torch.save(obj, folder / _STATE)
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """Read ``state.pt`` with ``weights_only=True`` (tensors, numbers, containers only)."""
+    return torch.load(folder / _STATE, map_location="cpu", weights_only=True)
 
 
 class StageCache:
@@ -148,3 +165,65 @@ class StageCache:
         self.misses[stage] += 1
         log.debug("stage cache: stored %s/%s", stage, folder.name)
         return value, False
+
+    def _epoch_entries(self, stage: str, base: str) -> dict[int, Path]:
+        """Finished entries of a resumable stage's config ``base``, by epochs reached."""
+        out: dict[int, Path] = {}
+        for folder in (self.root / stage).glob(f"{base}.e*"):
+            tail = folder.name.rsplit(".e", 1)[-1]
+            if tail.isdigit() and (folder / _DONE).exists():
+                out[int(tail)] = folder
+        return out
+
+    def get_or_continue(
+        self,
+        stage: str,
+        parts: dict[str, Any],
+        *,
+        epochs: int,
+        build: Callable[[dict[str, Any] | None, int], dict[str, Any]],
+    ) -> tuple[dict[str, Any], int]:
+        """The checkpoint of ``stage`` after ``epochs`` epochs, continuing the longest shorter one.
+
+        Args:
+            parts: the cache-key parts WITHOUT the epoch count.
+            epochs: the epochs the checkpoint must have reached.
+            build: ``build(start_state, start_epochs)`` trains from ``start_state`` (None: from
+                scratch, ``start_epochs`` 0) up to ``epochs`` and returns the new checkpoint.
+
+        Returns:
+            (checkpoint, start): ``start`` is the epoch count training resumed from; ``epochs``
+            on an exact hit (nothing trained), 0 when trained from scratch.
+        """
+        if not self.enabled:
+            self.misses[stage] += 1
+            return build(None, 0), 0
+        base = self.key(stage, parts)
+        folder = self.root / stage / f"{base}.e{epochs:06d}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if (folder / _DONE).exists():
+            self.hits[stage] += 1
+            return load_state(folder), epochs
+        with FileLock(str(folder) + ".lock"):
+            if (folder / _DONE).exists():
+                self.hits[stage] += 1
+                return load_state(folder), epochs
+            shorter = [e for e in self._epoch_entries(stage, base) if e < epochs]
+            start = max(shorter, default=0)
+            state = load_state(self._epoch_entries(stage, base)[start]) if start else None
+            value = build(state, start)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            try:
+                save_state(value, tmp)
+                (tmp / _DONE).write_text(json.dumps(
+                    {"stage": stage, "parts": parts, "epochs": epochs, "continued_from": start},
+                    sort_keys=True, default=str, indent=1))
+                if folder.exists():
+                    shutil.rmtree(folder)
+                os.replace(tmp, folder)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        self.misses[stage] += 1
+        log.debug("stage cache: stored %s/%s (from epoch %d)", stage, folder.name, start)
+        return value, start

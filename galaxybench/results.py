@@ -72,6 +72,19 @@ EPOCH = "epoch"
 OBJECTIVE = VAL_MINORITY_F1
 MODE = "max"
 
+# Compute accounting and the budget ladder (galaxybench.budget).
+# Training seconds by stage ({"srgan", "cgan", "classifier", "other"}; cache hits cost 0),
+# cumulative over a trial's rungs; "other" is everything else the trial ran (inference, scoring).
+COMPUTE_SECONDS = "compute_seconds"
+COMPUTE_SECONDS_TOTAL = "compute_seconds_total"
+# Per GAN stage: {"key", "start", "reached", "full"}: epochs this pass started from and reached.
+GAN_EPOCHS = "gan_epochs"
+GAN_EPOCHS_TRAINED = "gan_epochs_trained"  # epochs trained by this trial (all rungs, both GANs)
+RUNG = "rung"  # 1-based rung index of a report
+BUDGET = "budget"  # the scheduler's time: a rung's fraction in units of the first rung's
+BUDGET_FRACTION = "budget_fraction"
+RUNGS = "rungs"  # per rung: {rung, budget_fraction, val objective, compute_seconds, gan_epochs}
+
 # Trial statuses.
 STATUS_OK = "ok"
 STATUS_DIVERGED = "diverged"

@@ -20,7 +20,8 @@ from galaxybench.errors import TrialDiverged
 from galaxybench.images import to_float, to_tensor_uint8, to_uint8
 
 __all__ = [
-    "autocast", "batches", "check_finite", "seed_everything", "seeded_generator", "set_threads",
+    "autocast", "batches", "check_finite", "cpu_copy", "seed_everything", "seeded_generator",
+    "set_threads",
     "to_float", "to_tensor_uint8", "to_uint8",
 ]
 
@@ -38,6 +39,18 @@ def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gen
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
     return gen
+
+
+def cpu_copy(obj):
+    """A deep copy of nested dicts/lists/tuples with every tensor cloned to the CPU (checkpoints:
+    the copy must not change when training continues, and must load on any device)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [cpu_copy(v) for v in obj]
+    return obj
 
 
 def check_finite(stage: str, *losses: torch.Tensor) -> None:

@@ -32,6 +32,7 @@ from galaxybench.stages._common import (
     autocast,
     batches,
     check_finite,
+    cpu_copy,
     seed_everything,
     seeded_generator,
     to_float,
@@ -215,33 +216,65 @@ def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer
     return loss_d.detach(), loss_g.detach()
 
 
-def _train(cfg: Config, gen: Generator, disc: Discriminator, images: torch.Tensor,
-           labels: torch.Tensor, *, seed: int) -> list[tuple[float, float]]:
-    """``cgan.epochs`` epochs of alternating updates; returns per-epoch mean (D, G) losses."""
-    device = images.device
-    c = cfg.cgan
-    # Two time-scale update rule (Heusel et al. 2017): a faster D keeps up with G, which on a
-    # few dozen images per class otherwise hops from one single image to the next.
-    opts = (torch.optim.Adam(gen.parameters(), lr=c.lr, betas=c.betas),
-            torch.optim.Adam(disc.parameters(), lr=c.lr * c.d_lr_scale, betas=c.betas))
-    shuffle = seeded_generator(seed)  # CPU: index permutations
-    noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device
-    history: list[tuple[float, float]] = []
-    for epoch in range(c.epochs):
-        totals = torch.zeros(2, device=device)
-        steps = batches(images.shape[0], c.batch_size, generator=shuffle, drop_last=True)
-        for idx in steps:
-            idx = idx.to(device)  # slice on the device; uint8 -> float there too
-            real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
-            loss_d, loss_g = _step(gen, disc, opts, real, labels[idx], c.latent_dim, noise)
-            totals += torch.stack([loss_d, loss_g])
-        d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
-        history.append((d_mean, g_mean))
-        log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
-        reason = discriminator_won(history)
-        if reason:
-            raise TrialDiverged("cgan", f"{reason} at epoch {epoch + 1}")
-    return history
+class _Training:
+    """The networks, optimizers and random streams of one cGAN fit, checkpointable per epoch."""
+
+    def __init__(self, cfg: Config, num_classes: int, side: int, *, seed: int,
+                 device: torch.device) -> None:
+        c = self.c = cfg.cgan
+        seed_everything(seed)  # weight initialisation draws from the global generator
+        fmt = _memory_format(device)
+        self.gen = Generator(num_classes, c.latent_dim, c.width, side).to(device,
+                                                                          memory_format=fmt)
+        self.disc = Discriminator(num_classes, c.width, side).to(device, memory_format=fmt)
+        # Two time-scale update rule (Heusel et al. 2017): a faster D keeps up with G, which on
+        # a few dozen images per class otherwise hops from one single image to the next. The
+        # rates are constant, so a run split across budget rungs equals one uninterrupted run.
+        self.opts = (torch.optim.Adam(self.gen.parameters(), lr=c.lr, betas=c.betas),
+                     torch.optim.Adam(self.disc.parameters(), lr=c.lr * c.d_lr_scale,
+                                      betas=c.betas))
+        self.shuffle = seeded_generator(seed)  # CPU: index permutations
+        self.noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device
+        self.history: list[tuple[float, float]] = []
+
+    def checkpoint(self) -> dict:
+        """Weights, optimizer states, both random streams and the loss history (CPU copies)."""
+        return cpu_copy({"epochs": len(self.history), "gen": self.gen.state_dict(),
+                         "disc": self.disc.state_dict(), "opt_g": self.opts[0].state_dict(),
+                         "opt_d": self.opts[1].state_dict(), "shuffle": self.shuffle.get_state(),
+                         "noise": self.noise.get_state(),
+                         "history": [list(h) for h in self.history]})
+
+    def restore(self, state: dict) -> None:
+        self.gen.load_state_dict(state["gen"])
+        self.disc.load_state_dict(state["disc"])
+        self.opts[0].load_state_dict(state["opt_g"])
+        self.opts[1].load_state_dict(state["opt_d"])
+        self.shuffle.set_state(state["shuffle"])
+        self.noise.set_state(state["noise"])
+        self.history = [(float(d), float(g)) for d, g in state["history"]]
+
+    def train_to(self, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> None:
+        """Epochs ``len(history)+1 .. epochs`` of alternating updates."""
+        device, c = images.device, self.c
+        self.gen.train()
+        self.disc.train()
+        for epoch in range(len(self.history), epochs):
+            totals = torch.zeros(2, device=device)
+            steps = batches(images.shape[0], c.batch_size, generator=self.shuffle,
+                            drop_last=True)
+            for idx in steps:
+                idx = idx.to(device)  # slice on the device; uint8 -> float there too
+                real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
+                loss_d, loss_g = _step(self.gen, self.disc, self.opts, real, labels[idx],
+                                       c.latent_dim, self.noise)
+                totals += torch.stack([loss_d, loss_g])
+            d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
+            self.history.append((d_mean, g_mean))
+            log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
+            reason = discriminator_won(self.history)
+            if reason:
+                raise TrialDiverged("cgan", f"{reason} at epoch {epoch + 1}")
 
 
 @REBALANCERS.register("cgan")
@@ -257,23 +290,40 @@ class CganRebalancer(Rebalancer):
         Raises:
             TrialDiverged: a non-finite loss, a discriminator that won, or mode collapse.
         """
+        state = self.train_to(cfg, train, classes, None, cfg.cgan.epochs, seed=seed,
+                              device=device)
+        return self.weights_of(state)
+
+    def train_to(self, cfg: Config, train: SplitArrays, classes: list[int], state: dict | None,
+                 epochs: int, *, seed: int, device: torch.device) -> dict:
+        """Continue ``state`` (None: a fresh start) to ``epochs`` epochs; the new checkpoint.
+
+        The checkpoint holds the training state BEFORE the BatchNorm recalibration (so a later
+        continuation is bit-identical on a CPU to one run) and, under ``weights``, the
+        recalibrated generator that ``generate`` uses, checked for mode collapse.
+        """
         images, labels, class_ids = _training_images(train, classes, device)
         side = int(images.shape[-1])
         c = cfg.cgan
-        seed_everything(seed)  # weight initialisation draws from the global generator
-        fmt = _memory_format(device)
-        gen = Generator(len(class_ids), c.latent_dim, c.width, side).to(device, memory_format=fmt)
-        disc = Discriminator(len(class_ids), c.width, side).to(device, memory_format=fmt)
-        gen.train()
-        disc.train()
-        history = _train(cfg, gen, disc, images, labels, seed=seed)
-        recalibrate_batch_norm(gen, len(class_ids), c.latent_dim, seed=seed + 2, device=device)
-        check_mode_collapse(gen, images, labels, class_ids, c.latent_dim, seed=seed + 3,
+        run = _Training(cfg, len(class_ids), side, seed=seed, device=device)
+        if state is not None:
+            run.restore(state)
+        run.train_to(images, labels, epochs)
+        out = run.checkpoint()
+        recalibrate_batch_norm(run.gen, len(class_ids), c.latent_dim, seed=seed + 2,
+                               device=device)
+        check_mode_collapse(run.gen, images, labels, class_ids, c.latent_dim, seed=seed + 3,
                             device=device)
-        if history:
+        if run.history:
             log.info("cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
-                     len(history), images.shape[0], class_ids, *history[-1])
-        return pack_weights(gen, class_ids, c.latent_dim, c.width, side)
+                     len(run.history), images.shape[0], class_ids, *run.history[-1])
+        out["weights"] = cpu_copy(pack_weights(run.gen, class_ids, c.latent_dim, c.width, side))
+        return out
+
+    @staticmethod
+    def weights_of(state: dict) -> Weights:
+        """The generator weights (for ``generate``) of a ``train_to`` checkpoint."""
+        return state["weights"]
 
     def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
                  counts: dict[int, int], *, seed: int, device: torch.device

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from galaxybench import budget
 from galaxybench import config as C
 from galaxybench.errors import ConfigError
 
@@ -28,7 +29,7 @@ SCHEDULERS = ("asha", "fifo")
 _TOP_KEYS = {"description", "base", "params", "search", "seeds", "top_k", "resources"}
 _BASE_KEYS = {"profile", "set"}
 _SEARCH_KEYS = {"algorithm", "num_samples", "scheduler", "max_concurrent", "grace_period",
-                "reduction_factor", "max_failures"}
+                "reduction_factor", "max_failures", "ladder", "rungs"}
 _SEED_KEYS = {"search", "confirm"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
 # Keys no search may vary, and why: the trials of one search are ranked against each other, so
@@ -74,6 +75,11 @@ class SearchSettings:
     grace_period: int = 1  # epochs before ASHA may stop a trial
     reduction_factor: int = 2
     max_failures: int = 1  # retries of a crashed trial (a diverged GAN is never retried)
+    # The budget ladder (galaxybench.budget): increasing fractions of every trained stage's
+    # epochs, ending at 1.0. Empty: no ladder (one full-budget pass, ASHA on classifier epochs).
+    # With a ladder each rung reports once and ASHA decides at every rung but the last.
+    # YAML: ``ladder: [0.111, 0.333, 1.0]``, or ``rungs: 3`` with ``reduction_factor``.
+    ladder: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,8 @@ class SearchSpace:
         return {
             "description": self.description,
             "base": {"profile": self.profile, "set": dict(self.overrides)},
-            "params": params, "search": dataclasses.asdict(self.search),
+            "params": params,
+            "search": {**dataclasses.asdict(self.search), "ladder": list(self.search.ladder)},
             "seeds": {"search": self.search_seed, "confirm": list(self.confirm_seeds)},
             "top_k": self.top_k, "resources": {"cpu": self.cpu, "gpu": self.gpu},
         }
@@ -249,10 +256,23 @@ def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
 def _search(tree: Any, params: tuple[Param, ...], source: str) -> SearchSettings:
     tree = _mapping(tree if tree is not None else {}, "search", _SEARCH_KEYS, source)
     defaults = SearchSettings()
-    for key in _SEARCH_KEYS - {"algorithm", "scheduler"}:
+    tree = dict(tree)
+    ladder, rungs = tree.pop("ladder", None), tree.pop("rungs", None)
+    for key in _SEARCH_KEYS - {"algorithm", "scheduler", "ladder", "rungs"}:
         v = tree.get(key, getattr(defaults, key))
         low = 0 if key == "max_failures" else 1
         _require(_is_int(v) and v >= low, f"search.{key}", f"must be an integer >= {low}", source)
+    _require(ladder is None or rungs is None, "search.rungs",
+             "and search.ladder both given: set one", source)
+    if rungs is not None:
+        _require(_is_int(rungs) and rungs >= 1, "search.rungs", "must be an integer >= 1",
+                 source)
+        ladder = budget.make_ladder(tree.get("reduction_factor", defaults.reduction_factor),
+                                    rungs)
+    try:
+        tree["ladder"] = budget.check_ladder(ladder) if ladder else ()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     s = SearchSettings(**tree)
     _require(s.algorithm in ALGORITHMS, "search.algorithm", f"must be one of {ALGORITHMS}", source)
     _require(s.scheduler in SCHEDULERS, "search.scheduler", f"must be one of {SCHEDULERS}", source)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from galaxybench import budget
 from galaxybench import results as R
 from galaxybench.cache import StageCache
 from galaxybench.config import Config, to_flat
@@ -122,7 +123,9 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
         run = classify(ctx, np.concatenate([up.train, up.synthetic]),
                        np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
     with timer("score"):
-        metrics, predictions = _score(ctx, test, up.test, run.model)
+        # Below the full budget (a lower rung of the ladder) the test split is never predicted.
+        metrics, predictions = (_score(ctx, test, up.test, run.model)
+                                if ctx.fraction == budget.FULL else ({}, {}))
     metrics[R.BEST_EPOCH] = run.best_epoch
     metrics[R.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][R.VAL_MINORITY_F1]
     metrics[R.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
@@ -166,6 +169,8 @@ def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, base
               artifacts_dir: str | Path | None) -> PipelineOutput:
     """The pipeline, the baseline delta, quality metrics and figures of one trial."""
     out = _run_pipeline(ctx, report, timer)
+    if ctx.fraction != budget.FULL:  # a lower rung: the validation objective is all it reports
+        return out
     metrics, base_out = out.metrics, None
     if baseline:
         with timer("baseline"):
@@ -186,6 +191,18 @@ def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, base
     return out
 
 
+def _accounting(ctx: TrialContext, started: float) -> dict[str, Any]:
+    """Compute seconds by stage (training only where it ran; the rest as ``other``) and the GAN
+    epochs this pass started from, reached and trained."""
+    total = time.perf_counter() - started
+    compute = {k: round(v, 3) for k, v in ctx.compute.items()}
+    compute["other"] = round(max(total - sum(compute.values()), 0.0), 3)
+    trained = sum(e["reached"] - e["start"] for e in ctx.gan_epochs.values())
+    return {R.COMPUTE_SECONDS: compute, R.COMPUTE_SECONDS_TOTAL: round(total, 3),
+            R.GAN_EPOCHS: ctx.gan_epochs, R.GAN_EPOCHS_TRAINED: trained,
+            R.BUDGET_FRACTION: ctx.fraction}
+
+
 def evaluate_trial(
     cfg: Config,
     data: PreparedData,
@@ -198,6 +215,7 @@ def evaluate_trial(
     baseline: bool = True,
     artifacts_dir: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
+    budget_fraction: float = budget.FULL,
 ) -> R.TrialResult:
     """Run and score one trial of ``cfg`` on ``data``.
 
@@ -209,6 +227,9 @@ def evaluate_trial(
         baseline: also compute ``minority_f1_delta`` against the baseline at the same seed.
         artifacts_dir: when given, write the real-vs-synthetic and SR comparison PNGs there.
         on_stage: called with a stage name when that stage starts.
+        budget_fraction: a rung of the budget ladder (``galaxybench.budget``): every trained
+            stage runs that fraction of its epochs, a GAN continuing from its cached shorter
+            run. Below 1 the result holds validation metrics only (no test, baseline, quality).
 
     Returns:
         A TrialResult; a GAN that diverges gives status ``diverged`` with the reason (no raise).
@@ -221,7 +242,9 @@ def evaluate_trial(
     counts = np.bincount(data.labels, minlength=data.num_classes)
     ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache),
                        minority_classes(counts, cfg.eval.minority_fraction))
+    ctx.fraction = float(budget_fraction)
     timer = _Timer(on_stage)
+    started = time.perf_counter()
     result = R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
                            data_fingerprint=data.fingerprint, provenance=R.provenance())
     try:
@@ -229,10 +252,11 @@ def evaluate_trial(
     except TrialDiverged as exc:
         log.info("trial diverged: %s", exc)
         result.status, result.reason = R.STATUS_DIVERGED, str(exc)
-        result.metrics = {R.STAGE_SECONDS: timer.seconds}
+        result.metrics = {R.STAGE_SECONDS: timer.seconds, **_accounting(ctx, started)}
         result.cache_hits = ctx.cache_hits
         return result
     out.metrics[R.STAGE_SECONDS] = timer.seconds
+    out.metrics.update(_accounting(ctx, started))
     result.metrics, result.history = out.metrics, out.run.history
     result.predictions, result.cache_hits = out.predictions, ctx.cache_hits
     return result

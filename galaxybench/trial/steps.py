@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from galaxybench import budget
 from galaxybench.cache import StageCache, load_weights, save_weights
 from galaxybench.config import Config, stable_hash, to_flat
 from galaxybench.data.arrays import PreparedData, SplitArrays
@@ -51,8 +53,21 @@ class TrialContext:
     # leak check reads these, not what the caller meant to pass.
     consumed: dict[str, np.ndarray] = field(default_factory=dict)
 
+    # Fraction of every trained stage's epochs this pass runs (a rung of the budget ladder).
+    fraction: float = budget.FULL
+    # Seconds spent training, by stage ("srgan", "cgan", "classifier"); cache hits add nothing.
+    compute: dict[str, float] = field(default_factory=dict)
+    # Per GAN stage: {"key", "start", "reached", "full"} epochs (sequence positions for the SRGAN).
+    gan_epochs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
     def with_config(self, cfg: Config) -> TrialContext:
-        return TrialContext(cfg, self.data, self.device, self.cache, self.minority)
+        # The baseline of the same trial: same budget, its training counted in the same place.
+        return TrialContext(cfg, self.data, self.device, self.cache, self.minority,
+                            fraction=self.fraction, compute=self.compute)
+
+    def charge(self, stage: str, seconds: float) -> None:
+        """Add training seconds to ``stage``."""
+        self.compute[stage] = round(self.compute.get(stage, 0.0) + seconds, 3)
 
     def parts(self, **extra: Any) -> dict[str, Any]:
         """Cache-key parts common to every stage: data, preparation settings, seed."""
@@ -82,6 +97,29 @@ class Upscaled:
     split_index: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _without(section: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k not in keys}
+
+
+def _continue(ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], full: int,
+              train_to, weights_of) -> Any:
+    """A resumable GAN stage at the context's budget fraction, through the stage cache.
+
+    The cache key leaves out the epoch count; the run continues from the longest cached
+    checkpoint below its target (promotion pays only the increment). Returns the weights.
+    """
+    target = budget.epochs_at(full, ctx.fraction)
+    started = time.perf_counter()
+    state, start = ctx.cache.get_or_continue(
+        stage, parts, epochs=target, build=lambda state, _start: train_to(state, target))
+    ctx.cache_hits[stage] = start == target
+    if start != target:
+        ctx.charge(name, time.perf_counter() - started)
+    ctx.gan_epochs[name] = {"key": ctx.cache.key(stage, parts), "start": start,
+                            "reached": target, "full": full}
+    return weights_of(state)
+
+
 def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.ndarray, dict]:
     """Synthetic (or repeated) LR training images: (lr (m,3,h,h) uint8, labels (m,), plan)."""
     cfg, k = ctx.cfg, ctx.data.num_classes
@@ -103,7 +141,17 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
     )
     weights = None
     ctx.consumed["rebalancer_fit"] = train.index  # fit and generate (oversampling) read train
-    if rebalancer.trainable:
+    if rebalancer.trainable and hasattr(rebalancer, "train_to"):
+        stage = f"rebalance_{method}"
+        weights = _continue(
+            ctx, stage, method,
+            ctx.parts(stage_cfg=_without(ctx.section(method), "epochs"), classes=classes),
+            ctx.section(method).get("epochs", 0),
+            lambda state, target: rebalancer.train_to(
+                cfg, train, classes, state, target, seed=stage_seed(cfg.seed, stage),
+                device=ctx.device),
+            rebalancer.weights_of)
+    elif rebalancer.trainable:
         stage = f"rebalance_{method}"
         weights, hit = ctx.cache.get_or_create(
             stage,
@@ -138,6 +186,16 @@ def upscale_all(
     if upscaler.trainable:
         ctx.consumed["upscaler_fit"] = train.index
         stage = f"upscale_{method}"
+    if upscaler.trainable and hasattr(upscaler, "train_to"):
+        # Key without the adversarial epoch count: the sequence position says how far it went.
+        section = ctx.section(method)
+        weights = _continue(
+            ctx, stage, method, ctx.parts(stage_cfg=_without(section, "epochs")),
+            section.get("pretrain_epochs", 0) + section.get("epochs", 0),
+            lambda state, target: upscaler.train_to(
+                cfg, train, state, target, seed=stage_seed(cfg.seed, stage), device=ctx.device),
+            upscaler.weights_of)
+    elif upscaler.trainable:
         weights, hit = ctx.cache.get_or_create(
             stage,
             ctx.parts(stage_cfg=ctx.section(method)),
@@ -208,6 +266,12 @@ def classify(
     """Train the paper's CNN (cached by effective config); replay the history on a cache hit."""
     cfg, k = ctx.cfg, ctx.data.num_classes
     stats = input_stats(ctx)
+    budget_part: dict[str, Any] = {}
+    if ctx.fraction != budget.FULL:  # a lower rung: fewer epochs, on that rung's GAN images
+        epochs = budget.epochs_at(cfg.classifier.epochs, ctx.fraction)
+        cfg = dataclasses.replace(
+            cfg, classifier=dataclasses.replace(cfg.classifier, epochs=epochs))
+        budget_part = {"budget": ctx.fraction}
 
     def load(folder: Path) -> ClassifierRun:
         model = PaperCNN(k, int(train_x.shape[-1]), cfg.classifier.dense_units,
@@ -218,6 +282,13 @@ def classify(
                              meta.get("degenerate_reason"))
 
     def build() -> ClassifierRun:
+        started = time.perf_counter()
+        try:
+            return _train()
+        finally:
+            ctx.charge("classifier", time.perf_counter() - started)
+
+    def _train() -> ClassifierRun:
         return train_classifier(
             cfg,
             train_x,
@@ -234,7 +305,7 @@ def classify(
 
     run, hit = ctx.cache.get_or_create(
         "classifier",
-        ctx.parts(config=effective_flat(cfg)),
+        ctx.parts(config=effective_flat(cfg), **budget_part),
         build=build,
         save=_save_classifier,
         load=load,

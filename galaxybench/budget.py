@@ -1,0 +1,81 @@
+"""The budget ladder of a multi-fidelity search: rung fractions and the epochs each stage runs.
+
+A trial climbs rungs; at rung r every trained stage runs at ``fraction[r]`` of its profile's
+epochs, and the last rung is always the full budget (fraction 1). Epoch counts are rounded UP:
+``epochs_at(full, f) = ceil(f * full)`` (a 1e-9 tolerance absorbs float noise such as 1/3 * 9),
+at least 1 when ``full >= 1`` and 0 when ``full == 0``; so a rung never trains less than its
+fraction and consecutive rungs never go down.
+
+The SRGAN trains in one fixed sequence, ``pretrain_epochs`` of pixel-MSE then ``epochs`` of
+adversarial training; at a fraction it runs the first ``epochs_at(pretrain + epochs, f)`` epochs of
+that sequence (pre-training first). Rungs are therefore prefixes of one another and a promotion
+continues where the last rung stopped; scaling the two phases separately would interleave them
+differently at every rung and no checkpoint could be continued. A low rung may thus train the
+SRGAN without its adversarial phase (an SRResNet), exactly as the full run looks at that point.
+
+Torch-free (the search space and the report read it). Usage::
+
+    ladder = make_ladder(reduction_factor=3, rungs=3)        # (1/9, 1/3, 1.0)
+    epochs_at(30, ladder[0])                                 # 4
+    srgan_epochs(cfg, 1 / 3)                                 # position in pretrain+adversarial
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+from galaxybench.errors import ConfigError
+
+FULL = 1.0
+_TOL = 1e-9
+
+
+def epochs_at(full: int, fraction: float) -> int:
+    """Epochs a stage with ``full`` epochs runs at ``fraction`` of its budget (rounded up, >= 1)."""
+    if full <= 0:
+        return 0
+    return min(full, max(1, math.ceil(fraction * full - _TOL)))
+
+
+def make_ladder(reduction_factor: int, rungs: int) -> tuple[float, ...]:
+    """Geometric fractions ``rf^-(rungs-1), ..., rf^-1, 1`` (Hyperband's budgets)."""
+    if reduction_factor < 2 or rungs < 1:
+        raise ConfigError("a ladder needs reduction_factor >= 2 and rungs >= 1")
+    return tuple(float(reduction_factor) ** (r - rungs + 1) for r in range(rungs))
+
+
+def check_ladder(ladder: Sequence[Any], where: str = "search.ladder") -> tuple[float, ...]:
+    """A validated ladder: increasing fractions in (0, 1], ending at 1."""
+    if not isinstance(ladder, (list, tuple)) or not ladder:
+        raise ConfigError(f"{where} must be a non-empty list of fractions ending at 1.0")
+    out = []
+    for v in ladder:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+            raise ConfigError(f"{where}: {v!r} is not a fraction in (0, 1]")
+        out.append(float(v))
+    if any(b <= a for a, b in pairwise(out)):
+        raise ConfigError(f"{where} must increase strictly, got {out}")
+    if abs(out[-1] - FULL) > _TOL:
+        raise ConfigError(f"{where} must end at 1.0 (the full budget), got {out[-1]}")
+    out[-1] = FULL
+    return tuple(out)
+
+
+def budget_units(ladder: Sequence[float], rung: int) -> float:
+    """The scheduler's time of rung ``rung``: its fraction in units of the first rung's."""
+    return round(ladder[rung] / ladder[0], 6)
+
+
+def srgan_epochs(cfg: Any, fraction: float) -> int:
+    """Position in the SRGAN's pretrain-then-adversarial sequence reached at ``fraction``."""
+    return epochs_at(cfg.srgan.pretrain_epochs + cfg.srgan.epochs, fraction)
+
+
+def stage_epochs(cfg: Any, fraction: float) -> dict[str, int]:
+    """Epochs of each trained stage at ``fraction``: srgan (sequence position), cgan, classifier."""
+    return {"srgan": srgan_epochs(cfg, fraction),
+            "cgan": epochs_at(cfg.cgan.epochs, fraction),
+            "classifier": epochs_at(cfg.classifier.epochs, fraction)}
