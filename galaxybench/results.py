@@ -71,6 +71,10 @@ EPOCH = "epoch"
 # The search objective, declared once: validation minority F1, maximized (never test).
 OBJECTIVE = VAL_MINORITY_F1
 MODE = "max"
+# The per-epoch value of the objective as reported to Ray Tune, for the scheduler (ASHA) only.
+# The objective key itself is reported once, in the final report of a trial that finished ok, so
+# only finished trials are scored by the searcher (a stopped trial is PRUNED, a diverged one FAIL).
+VAL_OBJECTIVE_STEP = "val_minority_f1_step"
 
 # Compute accounting and the budget ladder (galaxybench.budget).
 # Training seconds by stage ({"srgan", "cgan", "classifier", "other"}; cache hits cost 0),

@@ -91,8 +91,10 @@ def test_row_of_ok_failed_pruned_and_metricless_results():
     failed = P.row_of(_result({}, error=RuntimeError("boom\nValueError: bad things")), "confirm")
     assert failed["status"] == "failed" and "bad things" in failed["reason"]
     assert failed["trial_id"] == "abc123" and failed["seed"] == 3
-    pruned = P.row_of(_result({R.OBJECTIVE: 0.2, "training_iteration": 1}), "search")
+    pruned = P.row_of(_result({R.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 1}), "search")
     assert pruned["status"] == "pruned" and "1 epochs" in pruned["reason"]
+    # A stopped trial keeps its last per-epoch value, never the objective of a finished trial.
+    assert pruned[R.VAL_OBJECTIVE_STEP] == 0.2 and R.OBJECTIVE not in pruned
     silent = P.row_of(_result({"time_total_s": 1.0}), "search")
     assert silent["status"] == "failed" and R.OBJECTIVE in silent["reason"]
 
@@ -104,3 +106,26 @@ def test_planning_imports_no_ray():
     code = ("import sys, galaxybench.sweep, galaxybench.sweep.plan, galaxybench.sweep.space; "
             "assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_study_outcome_completes_only_finished_ok_trials():
+    """What the Optuna study is told: COMPLETE only with a finished trial's objective."""
+    final_ok = {"status": R.STATUS_OK, R.OBJECTIVE: 0.61, R.VAL_OBJECTIVE_STEP: 0.61,
+                "training_iteration": 3}
+    assert P.study_outcome(final_ok) == (P.STUDY_COMPLETE, 0.61)
+    # Stopped by ASHA: the last result is a per-epoch one (no status, no objective).
+    epoch = {R.VAL_OBJECTIVE_STEP: 0.4, "training_iteration": 1, R.EPOCH: 1}
+    assert P.study_outcome(epoch) == (P.STUDY_PRUNED, None)
+    assert P.study_outcome(None) == (P.STUDY_PRUNED, None)  # stopped before it reported
+    # Diverged and failed trials are FAIL, never a 0.0 score.
+    nan = float("nan")
+    for status in (R.STATUS_DIVERGED, R.STATUS_FAILED):
+        assert P.study_outcome({"status": status, R.VAL_OBJECTIVE_STEP: nan}) == (P.STUDY_FAIL,
+                                                                                  None)
+    assert P.study_outcome({"status": R.STATUS_OK, R.OBJECTIVE: nan}) == (P.STUDY_FAIL, None)
+    assert P.study_outcome(final_ok, error=True) == (P.STUDY_FAIL, None)  # a crash
+    # The names are Optuna's own states.
+    from optuna.trial import TrialState
+
+    assert {TrialState[s] for s in (P.STUDY_COMPLETE, P.STUDY_PRUNED, P.STUDY_FAIL)} == {
+        TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}

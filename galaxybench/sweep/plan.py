@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,35 @@ def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     return out
 
 
+# Optuna's trial states, by name (optuna.trial.TrialState[name]), so the plan imports no Optuna.
+STUDY_COMPLETE, STUDY_PRUNED, STUDY_FAIL = "COMPLETE", "PRUNED", "FAIL"
+
+
+def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[str, float | None]:
+    """How one ended search trial is told to the Optuna study: (state name, objective or None).
+
+    Args:
+        result: the trial's last Tune result (flat), None when it never reported.
+        error: the trial crashed (after its retries).
+
+    Only a trial that finished ok carries ``R.OBJECTIVE`` (the trainable reports it once, at
+    the end) and is ``COMPLETE`` with it. A diverged or failed trial, or a crash, is ``FAIL``: it
+    has no score, and 0.0 would tell TPE "this region is bad" for a GAN that merely blew up. A
+    trial that ended after per-epoch reports only was stopped by the scheduler: ``PRUNED``, as is
+    one that never reported (stopped while pending).
+    """
+    if error:
+        return STUDY_FAIL, None
+    result = result or {}
+    status = result.get("status")
+    value = result.get(R.OBJECTIVE)
+    if status == R.STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value):
+        return STUDY_COMPLETE, float(value)
+    if status is not None:  # a final report without a usable objective: diverged or failed
+        return STUDY_FAIL, None
+    return STUDY_PRUNED, None
+
+
 def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     """Per-phase counts by status, for summary.json."""
     count = {s: sum(r["status"] == s for r in rows) for s in R.STATUSES}
@@ -142,10 +172,11 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     elif result.error is not None:
         lines = str(result.error).strip().splitlines() or [""]
         line = {"status": R.STATUS_FAILED, "reason": f"{type(result.error).__name__}: {lines[-1]}"}
-    elif R.OBJECTIVE in metrics:
+    elif R.VAL_OBJECTIVE_STEP in metrics:  # per-epoch reports only: stopped by the scheduler
         epochs = metrics.get("training_iteration", "?")
+        # The last per-epoch value, under the step key: R.OBJECTIVE is a finished trial's score.
         line = {"status": R.STATUS_PRUNED, "reason": f"stopped early by ASHA after {epochs} epochs",
-                R.OBJECTIVE: metrics[R.OBJECTIVE]}
+                R.VAL_OBJECTIVE_STEP: metrics[R.VAL_OBJECTIVE_STEP]}
     else:
         line = {"status": R.STATUS_FAILED, "reason": f"trial ended without reporting {R.OBJECTIVE}"}
     line.setdefault("config", flat)

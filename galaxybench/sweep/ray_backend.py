@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: E402
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # noqa: E402
+from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
 from galaxybench import config as C  # noqa: E402
 from galaxybench import results as R  # noqa: E402
@@ -106,16 +108,23 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
               cpus: float, gpus: float, samples_dir: str | None = None) -> None:
     """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
-    A diverged GAN (``status=diverged``) or a finished trial without the objective (``failed``)
-    reports objective 0.0, the worst F1, and is not retried; any exception propagates for Ray to
-    retry. The confirmed best row ("top-1") also writes its real-vs-synthetic and SR comparison
-    images under ``samples_dir`` for the report.
+    Epochs report ``R.VAL_OBJECTIVE_STEP`` (ASHA's metric); the final report holds
+    ``R.OBJECTIVE`` only when the trial finished ok, so the searcher tells the study COMPLETE for
+    finished trials only (``FinishedOnlyOptunaSearch``). A diverged GAN (``status=diverged``) or a
+    finished trial without the objective (``failed``) reports no objective and is not retried; any
+    exception propagates for Ray to retry. The confirmed best row ("top-1") also writes its
+    real-vs-synthetic and SR comparison images under ``samples_dir`` for the report.
     """
     keys = set(C.flat_keys())
     cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
 
     def report(metrics: dict[str, Any]) -> None:
-        tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        scores = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        # Per-epoch values go under the step key (what ASHA prunes on); the objective's own key
+        # is kept for the final report of a finished trial, the only one the searcher scores.
+        if R.OBJECTIVE in scores:
+            scores[R.VAL_OBJECTIVE_STEP] = scores.pop(R.OBJECTIVE)
+        tune.report(scores)
 
     artifacts = None
     if samples_dir is not None and config.get("row") == top_row(1):
@@ -124,9 +133,10 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
                       cache_dir=cache_dir, num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
     payload = result.to_dict()
     objective = result.metrics.get(R.OBJECTIVE)
-    if result.status == R.STATUS_OK and not isinstance(objective, (int, float)):
-        # Tune aborts the whole run on a result without its metric, so the trial reports the
-        # worst value and is recorded as failed; retrying would not change it.
+    if result.status == R.STATUS_OK and not (isinstance(objective, (int, float))
+                                             and math.isfinite(objective)):
+        # No score to rank it by: recorded as failed (FAIL in the study); retrying would not
+        # change it.
         payload.update(status=R.STATUS_FAILED,
                        reason=f"trial ended without reporting {R.OBJECTIVE}")
     final: dict[str, Any] = {k: payload[k] for k in SCALARS
@@ -134,7 +144,12 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     final.update(status=payload["status"], reason=payload["reason"] or "",
                  **{R.RESULT_JSON: json.dumps(payload, default=str)})
     ok = payload["status"] == R.STATUS_OK
-    final[R.OBJECTIVE] = float(objective) if ok else 0.0
+    if ok:  # only a finished trial carries the objective: the searcher scores it COMPLETE
+        final[R.OBJECTIVE] = float(objective)
+    # Every result must hold the scheduler's key (Tune's strict metric check raises and ends the
+    # run on one without). A diverged or failed trial has no score: NaN, never 0.0, which ASHA's
+    # rung cutoffs skip (np.nanpercentile) and the searcher never sees (it is told FAIL).
+    final[R.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
     tune.report(final)
 
 
@@ -209,13 +224,46 @@ def _preset_points(spec: PhaseSpec, max_concurrent: int) -> tuple[Any, dict[str,
     return alg, fixed, len(spec.points)
 
 
+class FinishedOnlyOptunaSearch(OptunaSearch):
+    """Ray's OptunaSearch, telling the study the true end of each trial.
+
+    What Ray does by default (``OptunaSearch.on_trial_complete``, Ray 2.x): it tells the study
+    ``COMPLETE`` with the last result's metric whenever that result holds the metric, so a trial
+    ASHA stopped at epoch 2 is scored by TPE with its epoch-2 value beside full-length trials, and
+    a diverged trial reporting 0.0 is a "complete" 0.0. Its metric here is the per-epoch key
+    (Tune's strict metric check requires it in every result), so the default would do exactly
+    that. This override decides from the last result instead (``plan.study_outcome``): COMPLETE
+    with ``R.OBJECTIVE`` only for a trial that finished ok, FAIL for a diverged, failed or crashed
+    one, PRUNED for one the scheduler stopped. TPE and the report's parameter importance then see
+    finished trials only; the per-epoch values stay in the study as intermediate values.
+    """
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        value = result.get(self.metric)
+        # Optuna's report() refuses NaN; the NaN of a trial without a score is no step value.
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        from optuna.trial import TrialState
+
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return super().on_trial_complete(trial_id, result=result, error=error)
+        state, value = plan.study_outcome(result, error)
+        try:
+            self._ot_study.tell(self._ot_trials[trial_id], value, state=TrialState[state])
+        except Exception as exc:  # as Ray does: a refused tell must not end the sweep
+            log.warning("optuna could not record trial %s as %s: %s", trial_id, state, exc)
+        self._completed_trials.add(trial_id)
+
+
 def _optuna_search(spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any],
                    max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
     """Optuna TPE with its study in ``<phase_dir>/optuna.journal`` (readable by optuna-dashboard)."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
-    from ray.tune.search.optuna import OptunaSearch
 
     space = spec.space
     assert space is not None
@@ -223,9 +271,12 @@ def _optuna_search(spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any],
     phase_dir.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(str(phase_dir / R.OPTUNA_JOURNAL)))
     # Optuna 5 changed TPE's defaults: pass the sampler and its seed explicitly.
-    searcher = OptunaSearch(space=space.optuna_distributions(), metric=R.OBJECTIVE, mode=R.MODE,
-                            sampler=optuna.samplers.TPESampler(seed=space.search_seed),
-                            study_name=R.STUDY_NAME, storage=storage)
+    # The searcher's metric is the per-epoch key, the one every result holds; what it tells the
+    # study is decided by FinishedOnlyOptunaSearch from the trial's final report.
+    searcher = FinishedOnlyOptunaSearch(
+        space=space.optuna_distributions(), metric=R.VAL_OBJECTIVE_STEP, mode=R.MODE,
+        sampler=optuna.samplers.TPESampler(seed=space.search_seed),
+        study_name=R.STUDY_NAME, storage=storage)
     alg = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     params = {k: v for k, v in constants.items() if k not in space.param_keys()}
     return alg, params, space.search.num_samples
@@ -276,7 +327,8 @@ def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: 
                max_failures: int, epochs: int) -> tune.Tuner:
     """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``."""
     alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name, max_concurrent)
-    tune_config = tune.TuneConfig(metric=R.OBJECTIVE, mode=R.MODE, search_alg=alg,
+    # The per-epoch key: ASHA prunes on it, and every result (the final one included) holds it.
+    tune_config = tune.TuneConfig(metric=R.VAL_OBJECTIVE_STEP, mode=R.MODE, search_alg=alg,
                                   scheduler=_scheduler(spec, epochs), num_samples=num_samples,
                                   trial_dirname_creator=trial_dirname)
     run_config = tune.RunConfig(
