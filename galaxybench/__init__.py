@@ -6,6 +6,8 @@ Usage::
     data = gb.load_data()                      # downloaded Galaxy10 if present, else embedded
     result = gb.evaluate_trial(gb.load_profile("smoke"), data)
     result.metrics["minority_f1"]
+    images, labels, meta = gb.load_galaxy10("galaxy10-decals")   # raw arrays, as astroNN's loader
+    sweep = gb.sweep("smoke", name="demo")      # a whole sweep on Ray; sweep.leaderboard
 
 Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`` needs neither Ray nor a GPU.
 """
@@ -24,6 +26,8 @@ _LAZY = {
     "evaluate_trial": "galaxybench.trial",
     "load_data": "galaxybench.data",
     "prepare": "galaxybench.data",
+    "load_galaxy10": "galaxybench.data.raw",
+    "SweepResult": "galaxybench.sweep",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,9 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name == "sweep":  # the callable package: gb.sweep("smoke") runs a sweep
+        return importlib.import_module("galaxybench.sweep")
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'galaxybench' has no attribute {name!r}")
 
@@ -45,8 +51,11 @@ __all__ = [
     "Config",
     "TrialResult",
     "__version__",
+    "SweepResult",
     "evaluate_trial",
     "load_data",
+    "load_galaxy10",
     "load_profile",
     "prepare",
+    "sweep",
 ]

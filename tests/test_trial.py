@@ -62,10 +62,10 @@ def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
 
 def test_same_seed_same_result_on_cpu(data) -> None:
     cfg = _cfg("rebalance.method=oversample", "classifier.augment=dihedral")
-    a = evaluate_trial(cfg, data, baseline=False)
-    b = evaluate_trial(cfg, data, baseline=False)
+    a = evaluate_trial(cfg, data, baseline=False, use_cache=False)
+    b = evaluate_trial(cfg, data, baseline=False, use_cache=False)
     assert _without_timings(a) == _without_timings(b)
-    c = evaluate_trial(cfg.replace(seed=1), data, baseline=False)
+    c = evaluate_trial(cfg.replace(seed=1), data, baseline=False, use_cache=False)
     assert c.history != a.history
 
 

@@ -41,7 +41,15 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
     p.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
     p.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the local Ray (default: all of this machine's)")
+    p.add_argument("--tracker", dest="trackers", action="append", default=[],
+                   choices=("mlflow", "wandb", "tensorboard"),
+                   help="also log every trial to an experiment tracker (repeatable): mlflow "
+                        "($MLFLOW_TRACKING_URI, else <experiment>/mlflow.db), wandb ($WANDB_MODE=offline "
+                        "keeps it local), tensorboard (event files under the experiment)")
     p.add_argument("--no-report", action="store_true", help="skip building the report")
+    p.add_argument("--reports", default="reports", metavar="DIR",
+                   help="publish the report as DIR/<name>/ and refresh DIR/index.html, where "
+                        "`galaxybench leaderboard` and `publish` look (default: reports)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -113,6 +121,9 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(f"  {row:12s} test {R.MINORITY_F1} {r[R.MINORITY_F1]:.4f} (n={r['n']})")
     if summary.get("failed"):
         print(f"{summary['failed']} trial(s) failed: see results/*.jsonl (status, reason)")
+    trackers = summary.get("trackers") or {}
+    for tracker, where in trackers.items():
+        print(f"{tracker}: {where}")
     if summary.get("report"):
         print(f"report: {summary['report']}")
     elif summary.get("report_error"):
@@ -134,7 +145,8 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
         summary = run_experiment(space, name=name, storage=args.storage, mode=mode,
                                  data_source=args.data, address=args.address, resume=args.resume,
                                  num_cpus=args.num_cpus, progress=view,
-                                 report=not args.no_report)
+                                 report=not args.no_report, trackers=tuple(args.trackers),
+                                 reports_dir=args.reports)
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,29 @@ def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None
     atomic_write_text(exp_dir / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
 
 
-def _build_report(exp_dir: Path) -> dict[str, Any]:
-    from galaxybench.report import build_report
+def _tracker_locations(trackers: Sequence[str], exp_dir: Path) -> dict[str, str]:
+    """Where each tracker's records are, as a command a user can run."""
+    import os
+
+    where = {}
+    for tracker in dict.fromkeys(trackers):
+        if tracker == "mlflow":
+            uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{exp_dir / 'mlflow.db'}"
+            where[tracker] = f"mlflow ui --backend-store-uri {uri}"
+        elif tracker == "wandb":
+            where[tracker] = f"runs under {exp_dir / 'wandb'} (wandb sync to upload offline runs)"
+        elif tracker == "tensorboard":
+            where[tracker] = f"tensorboard --logdir {exp_dir}"
+    return where
+
+
+def _build_report(exp_dir: Path, reports_dir: str | Path) -> dict[str, Any]:
+    """Publish the report as ``<reports_dir>/<name>/`` (where ``publish`` and ``leaderboard``
+    look) and refresh ``<reports_dir>/index.html``."""
+    from galaxybench.report import publish_experiment
 
     try:
-        out_dir = build_report(exp_dir, exp_dir / "report")
+        out_dir = publish_experiment(exp_dir, reports_dir)
     except Exception as exc:  # the sweep's results stand even if the report cannot be drawn
         log.exception("report failed")
         return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"}
@@ -83,7 +101,8 @@ def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
 
 
 def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
-               space: SearchSpace, resume: bool) -> tuple[list[dict[str, Any]], float]:
+               space: SearchSpace, resume: bool,
+               callbacks: Sequence[Any] = ()) -> tuple[list[dict[str, Any]], float]:
     """Rows of a phase: read back when finished earlier, else run (or restore) it."""
     out = exp_dir / "results" / f"{spec.name}.jsonl"
     if out.exists():
@@ -92,7 +111,7 @@ def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
     started = time.monotonic()
     live.emit({"phase": spec.name, "total": 0, "done": 0, "running": 0, "pending": 0,
                    "failed": 0, "best": None})
-    rows = backend.run_phase(spec, wrapped, exp_dir, space, resume)
+    rows = backend.run_phase(spec, wrapped, exp_dir, space, resume, callbacks)
     plan.write_rows(out, rows)
     return rows, time.monotonic() - started
 
@@ -100,7 +119,8 @@ def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
 def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
                 data_source: str | None, data: Any, resume: bool,
                 trial_fn: Callable[..., Any] | None, report: bool,
-                started: float) -> dict[str, Any]:
+                started: float, callbacks: Sequence[Any] = (),
+                reports_dir: str | Path = "reports") -> dict[str, Any]:
     base_cfg = space.base_config()
     if data is None:  # prepared once, on the driver, and shared through Ray's object store
         from galaxybench.data import load_data
@@ -123,14 +143,17 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
                 break
             spec = plan.PhaseSpec("confirm",
                                   points=plan.confirm_points(top[0], top, baseline, seeds))
-        rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume)
+        rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)
     summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
-    if report and summary["exit_code"] == 0:
-        summary.update(_build_report(exp_dir))
+    summary["data_info"] = getattr(data, "info", None)  # N after dedupe, split counts (report)
     summary["seconds"] = round(time.monotonic() - started, 2)
-    R.write_json(exp_dir / "summary.json", summary)
+    R.write_json(exp_dir / "summary.json", summary)  # the report reads it
+    if report and summary["exit_code"] == 0:
+        summary.update(_build_report(exp_dir, reports_dir))
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        R.write_json(exp_dir / "summary.json", summary)
     return summary
 
 
@@ -138,8 +161,9 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
                    mode: str = "sweep", data_source: str | None = None, data: Any = None,
                    address: str | None = None, resume: bool = False,
                    trial_fn: Callable[..., Any] | None = None, num_cpus: int | None = None,
-                   progress: live.Sink | None = None,
-                   report: bool = True) -> dict[str, Any]:
+                   progress: live.Sink | None = None, report: bool = True,
+                   trackers: Sequence[str] = (), callbacks: Sequence[Any] = (),
+                   reports_dir: str | Path = "reports") -> dict[str, Any]:
     """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
 
     Args:
@@ -151,6 +175,10 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
         address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
         trial_fn: the objective, ``galaxybench.trial.evaluate_trial`` unless given (tests).
         progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
+        trackers: experiment trackers to log to (``mlflow``, ``wandb``, ``tensorboard``).
+        callbacks: more ``ray.tune.Callback`` objects, given to every phase's Tuner.
+        reports_dir: the report is published as ``<reports_dir>/<name>/`` and indexed in
+            ``<reports_dir>/index.html``, where ``galaxybench publish`` and ``leaderboard`` look.
 
     Returns:
         The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
@@ -166,11 +194,17 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
     live.set_sink(progress, started=started)
     try:
         backend.check_resources(space)  # before anything is written or launched
+        extra = [*backend.tracker_callbacks(trackers, exp_dir, name), *callbacks]
+        where = _tracker_locations(trackers, exp_dir)
         if not resume:
             _write_sweep_yaml(space, exp_dir, data_source)
         backend.ray_logging_to(exp_dir / "ray.log")
-        return _run_phases(backend, space, exp_dir, mode, data_source, data, resume, trial_fn,
-                           report, started)
+        summary = _run_phases(backend, space, exp_dir, mode, data_source, data, resume,
+                              trial_fn, report, started, extra, reports_dir)
+        if where:
+            summary["trackers"] = where
+            R.write_json(exp_dir / "summary.json", summary)
+        return summary
     finally:
         live.set_sink(None)
         if owns_ray:

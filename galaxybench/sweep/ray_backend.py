@@ -22,8 +22,9 @@ import json
 import logging
 import math
 import os
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,13 @@ from typing import Any
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # noqa: E402
+from ray._private import ray_constants  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: E402
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
+from galaxybench import budget  # noqa: E402
 from galaxybench import config as C  # noqa: E402
 from galaxybench import results as R  # noqa: E402
 from galaxybench.errors import InputError  # noqa: E402
@@ -76,12 +79,47 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
+    if address and address != "local":
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+        return True
+    _ensure_private_token()
+    # address="local" always starts a new Ray: without it, ray.init() joins whatever cluster
+    # the temp dir's ray_current_cluster names (a stale one included). Ray's processes bind the
+    # node's IP; Ray resolves 127.0.0.1 to the routable IP unless it runs as a single-machine
+    # Ray (its Windows/macOS default), so that switch is held for the start: every process of
+    # this Ray then listens on loopback only (checked in tests/test_ray_local.py).
+    multi_node = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1,
+                 _node_ip_address="127.0.0.1", include_dashboard=False,
                  dashboard_host="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = multi_node
     return True
+
+
+def _ensure_private_token() -> None:
+    """Create Ray's token file mode 0600 before Ray does (Ray writes it with the umask, 0644).
+
+    Only when token auth is on and no token is given through ``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``; an existing ``~/.ray/auth_token`` of ours is narrowed to 0600.
+    """
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    path = Path.home() / ".ray" / "auth_token"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # O_EXCL: never write through a planted file or link; 256 bits as Ray's own generator.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
 
 
 def shutdown() -> None:
@@ -104,8 +142,48 @@ def check_resources(space: SearchSpace) -> None:
 # --- the trainable --------------------------------------------------------------------------------
 
 
+def _rung_record(rung: int, fraction: float, result: Any) -> dict[str, Any]:
+    """One rung of a trial's climb, as stored in its row (``R.RUNGS``)."""
+    m = result.metrics
+    return {R.RUNG: rung, R.BUDGET_FRACTION: fraction, "status": result.status,
+            R.OBJECTIVE: m.get(R.OBJECTIVE), R.COMPUTE_SECONDS: m.get(R.COMPUTE_SECONDS, {}),
+            R.GAN_EPOCHS_TRAINED: m.get(R.GAN_EPOCHS_TRAINED, 0),
+            R.GAN_EPOCHS: m.get(R.GAN_EPOCHS, {})}
+
+
+def _cumulative(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compute seconds by stage and GAN epochs trained, summed over the rungs climbed so far."""
+    compute: dict[str, float] = {}
+    for rec in records:
+        for stage, sec in rec[R.COMPUTE_SECONDS].items():
+            compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
+    return {R.COMPUTE_SECONDS: compute,
+            R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 3),
+            R.GAN_EPOCHS_TRAINED: sum(int(rec[R.GAN_EPOCHS_TRAINED]) for rec in records)}
+
+
+def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any, list, dict]:
+    """Climb the budget ladder: every rung but the last reports its validation objective once
+    (ASHA's time is ``R.BUDGET``, so it promotes or stops the trial there); the last rung is the
+    trial's result. Returns (last result, rung records, the last rung's scheduler fields)."""
+    records: list[dict[str, Any]] = []
+    for r, fraction in enumerate(ladder):
+        result = call(fraction)
+        records.append(_rung_record(r + 1, fraction, result))
+        fields = {R.RUNG: r + 1, R.BUDGET: budget.budget_units(ladder, r)}
+        if r == len(ladder) - 1 or not result.ok:
+            return result, records, fields
+        objective = result.metrics.get(R.OBJECTIVE)
+        tune.report({R.VAL_OBJECTIVE_STEP: float(objective) if isinstance(
+            objective, (int, float)) else math.nan, **fields,
+            R.COMPUTE_SECONDS_TOTAL: _cumulative(records)[R.COMPUTE_SECONDS_TOTAL],
+            R.RUNGS: json.dumps(records, default=str)})
+    raise AssertionError("an empty ladder")  # check_ladder refuses one
+
+
 def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any], cache_dir: str,
-              cpus: float, gpus: float, samples_dir: str | None = None) -> None:
+              cpus: float, gpus: float, samples_dir: str | None = None,
+              ladder: tuple[float, ...] = ()) -> None:
     """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
     Epochs report ``R.VAL_OBJECTIVE_STEP`` (ASHA's metric); the final report holds
@@ -114,6 +192,10 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     finished trial without the objective (``failed``) reports no objective and is not retried; any
     exception propagates for Ray to retry. The confirmed best row ("top-1") also writes its
     real-vs-synthetic and SR comparison images under ``samples_dir`` for the report.
+
+    With a budget ``ladder`` (search trials only) the trial climbs the rungs instead: one report
+    per rung (no per-epoch reports), the last rung's result is the trial's, and its row holds
+    every rung (``R.RUNGS``) and the compute summed over them.
     """
     keys = set(C.flat_keys())
     cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
@@ -129,8 +211,16 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     artifacts = None
     if samples_dir is not None and config.get("row") == top_row(1):
         artifacts = f"{samples_dir}/{top_row(1)}_seed{cfg.seed}"
-    result = trial_fn(cfg, data, report, device="cuda" if gpus > 0 else "cpu",
-                      cache_dir=cache_dir, num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
+    kwargs = dict(device="cuda" if gpus > 0 else "cpu", cache_dir=cache_dir,
+                  num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
+    rung_fields: dict[str, Any] = {}
+    if ladder and config.get("row") == "search":
+        result, records, rung_fields = _climb(
+            lambda f: trial_fn(cfg, data, lambda _epoch: None, budget_fraction=f, **kwargs),
+            tuple(ladder))
+        result.metrics.update(_cumulative(records), **{R.RUNGS: records})
+    else:
+        result = trial_fn(cfg, data, report, **kwargs)
     payload = result.to_dict()
     objective = result.metrics.get(R.OBJECTIVE)
     if result.status == R.STATUS_OK and not (isinstance(objective, (int, float))
@@ -150,6 +240,7 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     # run on one without). A diverged or failed trial has no score: NaN, never 0.0, which ASHA's
     # rung cutoffs skip (np.nanpercentile) and the searcher never sees (it is told FAIL).
     final[R.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
+    final.update(rung_fields)  # the scheduler's time of the last rung climbed (ladder only)
     tune.report(final)
 
 
@@ -161,7 +252,7 @@ def wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
     return tune.with_resources(
         tune.with_parameters(trainable, data=data, trial_fn=trial_fn,
                              cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu,
-                             samples_dir=str(exp_dir / "samples")),
+                             samples_dir=str(exp_dir / "samples"), ladder=space.search.ladder),
         {"cpu": space.cpu, "gpu": space.gpu})
 
 
@@ -195,6 +286,65 @@ class ProgressCallback(tune.Callback):
         return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
 
 
+# --- experiment trackers -------------------------------------------------------------------------
+
+TRACKERS = ("mlflow", "wandb", "tensorboard")
+
+
+def mlflow_default_uri(exp_dir: Path) -> str:
+    """The MLflow store of an experiment when ``$MLFLOW_TRACKING_URI`` is unset."""
+    return f"sqlite:///{exp_dir / 'mlflow.db'}"
+
+
+def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list[Any]:
+    """Ray Tune's own logger callbacks for the named experiment trackers.
+
+    Each logs every trial's flat config, its per-epoch and final metrics, and (MLflow, W&B) the
+    trial directory as artifacts, where a confirmed top-1 trial keeps its sample images.
+
+    - ``mlflow``: ``$MLFLOW_TRACKING_URI``, else an SQLite store ``<experiment>/mlflow.db`` (MLflow
+      3 refuses new file stores; SQLAlchemy is already installed with Optuna); the MLflow
+      experiment is named after the sweep.
+    - ``wandb``: project ``galaxybench``, group = the sweep's name; ``WANDB_MODE=offline`` keeps it
+      local (``wandb sync`` uploads later).
+    - ``tensorboard``: event files in each trial directory; ``tensorboard --logdir <experiment>``.
+    """
+    out: list[Any] = []
+    for tracker in dict.fromkeys(trackers):
+        if tracker == "mlflow":
+            try:
+                from ray.air.integrations.mlflow import MLflowLoggerCallback
+                import mlflow  # noqa: F401
+            except ImportError:
+                raise InputError("--tracker mlflow needs MLflow: pip install "
+                                 "'galaxybench[mlflow]'") from None
+            uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow_default_uri(exp_dir)
+            out.append(MLflowLoggerCallback(tracking_uri=uri, experiment_name=name,
+                                            save_artifact=True))
+        elif tracker == "wandb":
+            try:
+                from ray.air.integrations.wandb import WandbLoggerCallback
+                import wandb  # noqa: F401
+            except ImportError:
+                raise InputError("--tracker wandb needs Weights & Biases: pip install "
+                                 "'galaxybench[wandb]'") from None
+            out.append(WandbLoggerCallback(project=os.environ.get("WANDB_PROJECT", "galaxybench"),
+                                           group=name, dir=str(exp_dir), upload_checkpoints=False,
+                                           save_checkpoints=False))
+        elif tracker == "tensorboard":
+            from ray.tune.logger import TBXLoggerCallback
+
+            out.append(TBXLoggerCallback())
+        else:
+            raise InputError(f"unknown tracker {tracker!r} (known: {', '.join(TRACKERS)})")
+    return out
+
+
+def experiment_analysis(phase_dir: Path) -> Any:
+    """``tune.ExperimentAnalysis`` of one phase directory."""
+    return tune.ExperimentAnalysis(str(phase_dir))
+
+
 # --- one Tuner per phase --------------------------------------------------------------------------
 
 
@@ -202,6 +352,12 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
     space = spec.space
     if space is None or space.search.scheduler == "fifo":
         return FIFOScheduler()
+    if space.search.ladder and spec.name == "search":
+        # One report per rung; time = the rung's budget in units of the first rung's, so ASHA's
+        # milestones (1, rf, rf^2, ...) fall on the rungs of a geometric ladder.
+        ladder = space.search.ladder
+        return ASHAScheduler(time_attr=R.BUDGET, max_t=budget.budget_units(ladder, len(ladder) - 1),
+                             grace_period=1, reduction_factor=space.search.reduction_factor)
     # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
     # trial at its last epoch, before its test metrics are reported.
     return ASHAScheduler(time_attr="training_iteration", max_t=epochs + 1,
@@ -324,8 +480,11 @@ def trial_dirname(trial: Any) -> str:
 
 
 def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: int,
-               max_failures: int, epochs: int) -> tune.Tuner:
-    """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``."""
+               max_failures: int, epochs: int, callbacks: Sequence[Any] = ()) -> tune.Tuner:
+    """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``.
+
+    ``callbacks`` are more ``tune.Callback`` objects (experiment trackers, a user's own).
+    """
     alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name, max_concurrent)
     # The per-epoch key: ASHA prunes on it, and every result (the final one included) holds it.
     tune_config = tune.TuneConfig(metric=R.VAL_OBJECTIVE_STEP, mode=R.MODE, search_alg=alg,
@@ -334,7 +493,7 @@ def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: 
     run_config = tune.RunConfig(
         name=spec.name, storage_path=str(exp_dir), verbose=0, log_to_file=True,
         failure_config=tune.FailureConfig(max_failures=max_failures),
-        callbacks=[ProgressCallback(spec.name)])
+        callbacks=[ProgressCallback(spec.name), *callbacks])
     return tune.Tuner(wrapped, param_space=param_space, tune_config=tune_config,
                       run_config=run_config)
 
@@ -351,11 +510,15 @@ def restore_tuner(phase_dir: Path, wrapped: Any) -> tune.Tuner | None:
 
 
 def run_phase(spec: PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpace,
-              resume: bool) -> list[dict[str, Any]]:
-    """Run (or restore and finish) one phase on Ray Tune; its rows."""
+              resume: bool, callbacks: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Run (or restore and finish) one phase on Ray Tune; its rows.
+
+    A restored phase gets back the callbacks it was started with (Tune pickles them).
+    """
     tuner = restore_tuner(exp_dir / spec.name, wrapped) if resume else None
     if tuner is None:
         epochs = space.base_config().classifier.epochs
         tuner = make_tuner(spec, wrapped, exp_dir, max_concurrent=space.search.max_concurrent,
-                           max_failures=space.search.max_failures, epochs=epochs)
+                           max_failures=space.search.max_failures, epochs=epochs,
+                           callbacks=callbacks)
     return plan.collect_rows(tuner.fit(), spec.name)

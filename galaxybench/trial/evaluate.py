@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from galaxybench import budget
+from galaxybench import budget, paths
 from galaxybench import results as R
 from galaxybench.cache import StageCache
 from galaxybench.config import Config, to_flat
@@ -222,7 +222,9 @@ def evaluate_trial(
     Args:
         report: called after every classifier epoch with {epoch, val_minority_f1, val_macro_f1,
             val_accuracy, train_loss} (Ray Tune's scheduler prunes on it).
-        cache_dir: the stage cache root (None: no cache, everything is trained).
+        cache_dir: the stage cache root (None: ``paths.stage_cache_dir()``, the one
+            ``galaxybench run`` uses, so a notebook does not retrain the baseline on every call).
+        use_cache: False trains everything and stores nothing.
         num_threads: torch CPU threads (a trial's CPUs, so concurrent trials don't oversubscribe).
         baseline: also compute ``minority_f1_delta`` against the baseline at the same seed.
         artifacts_dir: when given, write the real-vs-synthetic and SR comparison PNGs there.
@@ -240,6 +242,8 @@ def evaluate_trial(
     if device.type == "cuda":  # fixed shapes per trial: let cuDNN pick the fastest kernels
         torch.backends.cudnn.benchmark = True
     counts = np.bincount(data.labels, minlength=data.num_classes)
+    if cache_dir is None and use_cache:
+        cache_dir = paths.stage_cache_dir()
     ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache),
                        minority_classes(counts, cfg.eval.minority_fraction))
     ctx.fraction = float(budget_fraction)

@@ -1,0 +1,125 @@
+"""The notebook face of a sweep: ``galaxybench.sweep(space, ...)`` and what it returns.
+
+The CLI's ``galaxybench sweep`` and this function run the same ``run_experiment``; this one
+returns a ``SweepResult`` with the leaderboard as a pandas DataFrame, the report's path and the
+handles a Ray Tune or Optuna user expects (``tune.ExperimentAnalysis`` per phase, the Optuna study).
+
+Usage::
+
+    import galaxybench as gb
+    result = gb.sweep("smoke", name="demo", storage="experiments", cgan__lr=2.0e-4)
+    result.leaderboard.head(), result.report_path, result.study().best_trial
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from galaxybench import results as R
+from galaxybench.sweep.experiment import run_experiment
+from galaxybench.sweep.space import SearchSpace, load_search_space
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+
+@dataclass
+class SweepResult:
+    """One finished (or stopped) sweep, read back from its experiment directory."""
+
+    experiment_dir: Path
+    summary: dict[str, Any]
+    report_path: Path | None = None
+    _board: Any = field(default=None, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every phase produced a usable result (see ``run_experiment``)."""
+        return int(self.summary.get("exit_code", 1))
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """The confirmed rows: mean, interval and paired gain over the baseline (one row each)."""
+        if self._board is None:
+            from galaxybench.report.experiment import load_experiment
+            from galaxybench.report.tables import leaderboard_table
+
+            self._board = leaderboard_table(load_experiment(self.experiment_dir))
+        return self._board
+
+    def study(self) -> optuna.Study:
+        """The search phase's Optuna study (the journal optuna-dashboard opens)."""
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        journal = self.experiment_dir / "search" / R.OPTUNA_JOURNAL
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        return optuna.load_study(study_name=R.STUDY_NAME, storage=storage)
+
+    def tune_analysis(self, phase: str = "search") -> Any:
+        """``ray.tune.ExperimentAnalysis`` of one phase (Ray's own view of its trials)."""
+        from galaxybench.sweep.ray_backend import experiment_analysis
+
+        return experiment_analysis(self.experiment_dir / phase)
+
+
+def _overrides(overrides: dict[str, Any]) -> list[str]:
+    """``cgan__lr=2e-5`` -> ``["cgan.lr=2.0e-05"]``, the ``--set`` form.
+
+    Values go through ``yaml.safe_dump``, which writes floats in a form PyYAML reads back as
+    floats (``str(2e-5)`` would come back as the string "2e-05").
+    """
+    import yaml
+
+    out = []
+    for key, value in overrides.items():
+        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        out.append(f"{key.replace('__', '.')}={text}")
+    return out
+
+
+def run_sweep(space: str | Path | SearchSpace = "default", data: str | Path | None = None,
+              name: str | None = None, storage: str | Path = "experiments",
+              address: str | None = None, *, trackers: Sequence[str] = (),
+              callbacks: Sequence[Any] = (), progress: Callable[[dict], None] | None = None,
+              num_samples: int | None = None, max_concurrent: int | None = None,
+              num_cpus: int | None = None, resume: bool = False, report: bool = True,
+              reports_dir: str | Path = "reports", **overrides: Any) -> SweepResult:
+    """Run (or resume) a whole sweep: baseline -> search -> confirm -> report.
+
+    Args:
+        space: a built-in space name (``default``, ``paper``, ``smoke``...), a YAML path or a
+            ``SearchSpace``.
+        data: a Galaxy10 file or name; None: a downloaded file, else the embedded set.
+        name: the experiment's name (one path component); default ``sweep-<space>-<time>``.
+        storage: where experiments live (a shared path on a cluster).
+        address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
+        trackers: ``mlflow``, ``wandb`` and/or ``tensorboard`` (Ray Tune's logger callbacks).
+        callbacks: more ``ray.tune.Callback`` objects.
+        reports_dir: where the report is published (``<reports_dir>/<name>/``).
+        **overrides: base-config keys with ``__`` for the dot: ``cgan__lr=2.0e-4``.
+
+    Returns:
+        A ``SweepResult``; ``exit_code`` is non-zero when a phase produced no usable result.
+    """
+    space_name = space.source if isinstance(space, SearchSpace) else str(space)
+    if not resume:
+        if not isinstance(space, SearchSpace):
+            space = load_search_space(str(space))
+        space = space.with_options(overrides=_overrides(overrides), num_samples=num_samples,
+                                   max_concurrent=max_concurrent)
+    stem = Path(space_name).name.removesuffix(".yaml")
+    name = name or f"sweep-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = run_experiment(None if resume else space, name=name, storage=storage,
+                             data_source=None if data is None else str(data), address=address,
+                             resume=resume, num_cpus=num_cpus, progress=progress,
+                             report=report, trackers=tuple(trackers), callbacks=tuple(callbacks),
+                             reports_dir=reports_dir)
+    report_path = Path(summary["report"]).resolve() if summary.get("report") else None
+    return SweepResult(Path(summary["experiment_dir"]), summary, report_path)
