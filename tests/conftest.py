@@ -9,7 +9,13 @@ Usage in a test::
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,3 +100,57 @@ def make_h5(tmp_path: Path) -> Callable[..., Path]:
 def tiny_h5(make_h5: Callable[..., Path]) -> Path:
     """A valid 10-class, 24 px file of 110 images with 3 agreeing and 2 conflicting duplicates."""
     return make_h5("tiny.h5")
+
+
+# ---- the stage plugin fixture ------------------------------------------------------------------
+# tests/fixtures/plugin_pkg is a separate installable package adding the upscaler "nearest"
+# through the entry-point group galaxybench.stages. It is installed once per session, offline,
+# into a temporary folder put on sys.path (this process) and PYTHONPATH (subprocesses and Ray
+# workers started later), so the contract tests run over it like over any built-in stage.
+PLUGIN_SOURCE = Path(__file__).parent / "fixtures" / "plugin_pkg"
+PLUGIN_STAGE = "nearest"
+_CONTRACT_PARAMS = {  # fixture name -> registry it is parametrized over
+    "upscaler_name": "UPSCALERS",
+    "rebalancer_name": "REBALANCERS",
+    "loss_name": "CLASSIFIER_LOSSES",
+    "augment_name": "CLASSIFIER_AUGMENTS",
+}
+
+
+@functools.cache
+def install_stage_plugin() -> Path:
+    """Install the fixture plugin (no network, no build isolation) and make it importable."""
+    import galaxybench.registry as registry
+
+    root = Path(tempfile.mkdtemp(prefix="galaxybench-plugin-"))
+    atexit.register(shutil.rmtree, root, True)
+    source = shutil.copytree(PLUGIN_SOURCE, root / "src")  # the build writes next to its source
+    target = root / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"installing the plugin fixture failed (is setuptools installed?):\n"
+                           f"{result.stdout}{result.stderr}")
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(target), os.environ.get("PYTHONPATH")) if p)
+    registry.load_stages(rescan=True)
+    return target
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``upscaler_name`` etc. over every registered entry, the plugin's included."""
+    for fixture, registry_name in _CONTRACT_PARAMS.items():
+        if fixture in metafunc.fixturenames:
+            import galaxybench.registry as registry
+
+            install_stage_plugin()
+            metafunc.parametrize(fixture, getattr(registry, registry_name).names())
+
+
+@pytest.fixture(scope="session")
+def stage_plugin() -> Path:
+    """The folder the plugin fixture is installed in (on sys.path and PYTHONPATH)."""
+    return install_stage_plugin()

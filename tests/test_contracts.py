@@ -1,17 +1,24 @@
-"""Contract tests over every registry: a component is tested the moment it is registered."""
+"""Contract tests over every registry entry, the stage plugin fixture's included.
+
+``upscaler_name``, ``rebalancer_name``, ``loss_name`` and ``augment_name`` are parametrized by
+tests/conftest.py over every registered name after installing tests/fixtures/plugin_pkg, so a
+stage is tested the moment it is registered, built in or not. The base classes and when each
+method is called: galaxybench/stages/base.py.
+
+Usage: ``pytest tests/test_contracts.py -q``
+"""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
 import torch
 
-import galaxybench.stages  # noqa: F401  (registers everything)
 from galaxybench.config import load_profile
-from galaxybench.data.prepared import SplitArrays
+from galaxybench.data.arrays import SplitArrays
+from galaxybench.errors import InputError
 from galaxybench.registry import CLASSIFIER_AUGMENTS, CLASSIFIER_LOSSES, REBALANCERS, UPSCALERS
+from galaxybench.stages.base import Rebalancer, Upscaler
 from galaxybench.stages.classify_cnn import predict, train_classifier
 
 CPU = torch.device("cpu")
@@ -26,69 +33,100 @@ def _split(n: int = 48, h: int = 8, k: int = 3, seed: int = 0) -> SplitArrays:
     return SplitArrays(lr, hr, labels.astype(np.int64), np.arange(n, dtype=np.int64))
 
 
-def test_registries_list_the_design_components() -> None:
-    assert {"bicubic", "srgan", "oracle"} <= set(UPSCALERS.names())
+def _same_weights(a: dict | None, b: dict | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_registries_list_the_built_in_and_the_plugin_stages() -> None:
+    assert {"bicubic", "srgan", "oracle", "nearest"} <= set(UPSCALERS.names())
     assert {"none", "cgan", "oversample"} <= set(REBALANCERS.names())
     assert {"ce", "weighted_ce", "focal"} <= set(CLASSIFIER_LOSSES.names())
     assert {"none", "dihedral"} <= set(CLASSIFIER_AUGMENTS.names())
+    assert UPSCALERS.get("nearest").__module__ == "galaxybench_nearest"
 
 
-@pytest.mark.parametrize("name", UPSCALERS.names())
-def test_upscaler_contract(name: str) -> None:
+def test_upscaler_contract(upscaler_name: str) -> None:
     train = _split()
-    up = UPSCALERS.get(name)()
-    start = time.perf_counter()
-    runs = []
-    for _ in range(2):
-        weights = up.fit(CFG, train, seed=3, device=CPU)
-        assert (weights is None) == (not up.trainable)
-        hr = up.apply(
-            CFG, weights, train.lr[:10], device=CPU, hr_true=train.hr[:10] if up.needs_hr else None
-        )
-        runs.append(hr)
-    assert time.perf_counter() - start < 60
-    hr = runs[0]
+    up = UPSCALERS.get(upscaler_name)()
+    assert isinstance(up, Upscaler)
+    lr, before = train.lr[:10], train.lr[:10].copy()
+    hr_true = train.hr[:10] if up.needs_hr else None
+    weights = [up.fit(CFG, train, seed=3, device=CPU) for _ in range(2)]
+    assert (weights[0] is None) == (not up.trainable)
+    assert _same_weights(*weights)  # deterministic for a seed
+    if weights[0] is not None:
+        assert all(t.device.type == "cpu" for t in weights[0].values())
+    hr = up.apply(CFG, weights[0], lr, device=CPU, hr_true=hr_true)
     assert hr.shape == (10, 3, 16, 16) and hr.dtype == np.uint8
-    np.testing.assert_array_equal(runs[0], runs[1])  # deterministic for a seed
+    np.testing.assert_array_equal(lr, before)  # the input is not modified
+    again = up.apply(CFG, weights[1], lr, device=CPU, hr_true=hr_true)
+    np.testing.assert_array_equal(hr, again)
+    # Each image is upscaled on its own: a part of the batch gives the same images.
+    part = up.apply(CFG, weights[0], lr[3:7], device=CPU,
+                    hr_true=None if hr_true is None else hr_true[3:7])
+    np.testing.assert_array_equal(part, hr[3:7])
+    with pytest.raises((ValueError, InputError)):
+        up.apply(CFG, weights[0], lr.astype(np.float32), device=CPU, hr_true=hr_true)
 
 
-@pytest.mark.parametrize("name", REBALANCERS.names())
-def test_rebalancer_contract(name: str) -> None:
+def test_rebalancer_contract(rebalancer_name: str) -> None:
     train = _split()
-    rb = REBALANCERS.get(name)()
-    counts = {} if name == "none" else {0: 5, 2: 3}
+    rb = REBALANCERS.get(rebalancer_name)()
+    assert isinstance(rb, Rebalancer)
+    counts = {0: 5, 1: 0, 2: 3}  # class 1: asked for nothing
+    before = train.lr.copy()
     outputs = []
     for _ in range(2):
-        weights = rb.fit(CFG, train, [0, 2], seed=1, device=CPU) if rb.trainable else None
-        lr, labels = rb.generate(CFG, weights, train, counts, seed=2, device=CPU)
-        outputs.append((lr, labels))
+        weights = rb.fit(CFG, train, [0, 2], seed=1, device=CPU)
+        assert (weights is None) == (not rb.trainable)
+        outputs.append(rb.generate(CFG, weights, train, counts, seed=2, device=CPU))
     lr, labels = outputs[0]
-    assert lr.dtype == np.uint8 and lr.shape == (sum(counts.values()), 3, 8, 8)
-    assert labels.dtype == np.int64
-    assert {c: int((labels == c).sum()) for c in counts} == counts
+    expected = {0: 5, 2: 3} if rb.adds_images else {}
+    n = sum(expected.values())
+    assert lr.dtype == np.uint8 and lr.shape == (n, 3, 8, 8)
+    assert labels.dtype == np.int64 and labels.shape == (n,)
+    assert labels.tolist() == [c for c in sorted(expected) for _ in range(expected[c])]
+    np.testing.assert_array_equal(train.lr, before)
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
 
 
-@pytest.mark.parametrize("augment", CLASSIFIER_AUGMENTS.names())
-@pytest.mark.parametrize("loss", CLASSIFIER_LOSSES.names())
-def test_classifier_option_contract(loss: str, augment: str) -> None:
+def test_classifier_loss_contract(loss_name: str) -> None:
+    counts = np.array([30, 10, 5])
+    loss_fn = CLASSIFIER_LOSSES.get(loss_name)(CFG, counts, CPU)
+    target = torch.tensor([0, 1, 2, 2])
+    confident = torch.nn.functional.one_hot(target, 3).float() * 8.0
+    logits = torch.zeros(4, 3, requires_grad=True)
+    at_zero = loss_fn(logits, target)
+    assert at_zero.ndim == 0 and torch.isfinite(at_zero) and at_zero.item() > 0
+    at_zero.backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+    # Pushing the logits towards the targets lowers the loss; pushing them away raises it.
+    assert loss_fn(confident, target).item() < at_zero.item() < loss_fn(-confident, target).item()
+
+
+def test_classifier_augment_contract(augment_name: str) -> None:
+    augment = CLASSIFIER_AUGMENTS.get(augment_name)
+    x = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    before = x.clone()
+    outs = [augment(x, torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert outs[0].shape == x.shape and outs[0].dtype == x.dtype
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)  # deterministic for a generator
+    torch.testing.assert_close(x, before, rtol=0, atol=0)  # the batch is not modified in place
+
+
+@pytest.mark.parametrize("augment", ["none", "dihedral"])
+@pytest.mark.parametrize("loss", ["ce", "weighted_ce", "focal"])
+def test_classifier_trains_with_every_built_in_option(loss: str, augment: str) -> None:
     train = _split(n=60, h=8, k=3)
     cfg = CFG.replace(
         **{"classifier.loss": loss, "classifier.augment": augment, "classifier.epochs": 2}
     )
     runs = [
-        train_classifier(
-            cfg,
-            train.hr,
-            train.labels,
-            train.hr[:20],
-            train.labels[:20],
-            num_classes=3,
-            minority_classes=[1],
-            seed=0,
-            device=CPU,
-        )
+        train_classifier(cfg, train.hr, train.labels, train.hr[:20], train.labels[:20],
+                         num_classes=3, minority_classes=[1], seed=0, device=CPU)
         for _ in range(2)
     ]
     assert runs[0].history == runs[1].history
