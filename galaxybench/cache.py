@@ -28,7 +28,6 @@ import logging
 import os
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,28 +97,15 @@ def load_state(folder: Path) -> dict[str, Any]:
 
 
 class StageCache:
-    """A directory of stage outputs keyed by content; ``enabled=False`` always rebuilds.
-
-    Attributes:
-        hits, misses: Counters by stage name, for tests, benchmarks and trial results.
-    """
+    """A directory of stage outputs keyed by content; ``enabled=False`` always rebuilds."""
 
     def __init__(self, root: str | Path | None, *, enabled: bool = True) -> None:
         self.root = Path(root) if root is not None else None
         self.enabled = enabled and self.root is not None
-        self.hits: Counter[str] = Counter()
-        self.misses: Counter[str] = Counter()
 
     def key(self, stage: str, parts: dict[str, Any]) -> str:
         """The content key of a stage output."""
         return stable_hash({"stage": stage, "code": stage_code_hash(stage), **parts})
-
-    def path(self, stage: str, parts: dict[str, Any]) -> Path | None:
-        """Folder of a finished entry, or None when absent (or the cache is off)."""
-        if not self.enabled:
-            return None
-        folder = self.root / stage / self.key(stage, parts)
-        return folder if (folder / _DONE).exists() else None
 
     def get_or_create(
         self,
@@ -136,16 +122,13 @@ class StageCache:
             (value, hit): ``hit`` is True when the value came from the cache.
         """
         if not self.enabled:
-            self.misses[stage] += 1
             return build(), False
         folder = self.root / stage / self.key(stage, parts)
         folder.parent.mkdir(parents=True, exist_ok=True)
         if (folder / _DONE).exists():
-            self.hits[stage] += 1
             return load(folder), True
         with FileLock(str(folder) + ".lock"):
             if (folder / _DONE).exists():  # another trial built it while we waited
-                self.hits[stage] += 1
                 return load(folder), True
             value = build()
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -162,7 +145,6 @@ class StageCache:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        self.misses[stage] += 1
         log.debug("stage cache: stored %s/%s", stage, folder.name)
         return value, False
 
@@ -196,17 +178,14 @@ class StageCache:
             on an exact hit (nothing trained), 0 when trained from scratch.
         """
         if not self.enabled:
-            self.misses[stage] += 1
             return build(None, 0), 0
         base = self.key(stage, parts)
         folder = self.root / stage / f"{base}.e{epochs:06d}"
         folder.parent.mkdir(parents=True, exist_ok=True)
         if (folder / _DONE).exists():
-            self.hits[stage] += 1
             return load_state(folder), epochs
         with FileLock(str(folder) + ".lock"):
             if (folder / _DONE).exists():
-                self.hits[stage] += 1
                 return load_state(folder), epochs
             shorter = [e for e in self._epoch_entries(stage, base) if e < epochs]
             start = max(shorter, default=0)
@@ -224,6 +203,5 @@ class StageCache:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        self.misses[stage] += 1
         log.debug("stage cache: stored %s/%s (from epoch %d)", stage, folder.name, start)
         return value, start

@@ -35,7 +35,7 @@ MINORITY_FRACTION = 0.66
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How the data is prepared. DESIGN 1.1-1.2."""
+    """How the data is prepared (docs/protocol.md, "Data, splits and seeds")."""
 
     hr_size: int = 32  # HR side in pixels; LR is hr_size // 2
     split_seed: int = 0  # fixed for a whole sweep, independent of the trial seed
@@ -93,7 +93,7 @@ class RebalanceConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """The paper's CNN (DESIGN 1.5) and its training."""
+    """The paper's CNN and its training (docs/protocol.md, "The classifier")."""
 
     loss: str = "ce"  # ce | weighted_ce | focal
     augment: str = "none"  # none | dihedral
@@ -119,7 +119,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Secondary quality metrics (DESIGN 1.8)."""
+    """Secondary quality metrics (docs/protocol.md, "Secondary metrics")."""
 
     enabled: bool = True
     inception_weights: str | None = None  # path to Inception weights; else $TORCH_HOME cache

@@ -39,7 +39,7 @@ def test_info_table(tiny_h5, capsys):
 
 
 def test_minority_set_of_galaxy10_decals_counts():
-    # DESIGN 1.6: below 0.66 x 2645 = 1745.7 -> Disturbed, Cigar Shaped Smooth, Edge-on w/o Bulge.
+    # docs/protocol.md, "Scoring": below 0.66 x 2645 = 1745.7 -> Disturbed, Cigar Shaped Smooth, Edge-on w/o Bulge.
     assert minority_classes(list(DECALS_COUNTS), 0.66) == [0, 4, 8]
 
 

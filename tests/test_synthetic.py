@@ -1,4 +1,4 @@
-"""Tests of the embedded synthetic Galaxy10 generator (issue 2, part 6).
+"""Tests of the embedded synthetic Galaxy10 generator (galaxybench/data/synthetic.py).
 
 Usage: ``pytest tests/test_synthetic.py``. Tiny scales (12 images per class) at 16-32 px.
 """

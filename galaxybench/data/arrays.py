@@ -78,7 +78,3 @@ class PreparedData:
         """The arrays of one split ("train", "val" or "test")."""
         idx = self.splits[split]
         return SplitArrays(self.lr[idx], self.hr[idx], self.labels[idx], idx)
-
-    def class_counts(self, split: str = "train") -> np.ndarray:
-        """(K,) image counts per class in a split."""
-        return np.bincount(self.labels[self.splits[split]], minlength=self.num_classes)

@@ -1,6 +1,7 @@
 """Prepare a Galaxy10-format file: dedupe by (ra, dec), resize to HR and LR, stratified split.
 
-DESIGN 1.1-1.2 and 7: chunked reads, uint8 all the way, prepared arrays cached by fingerprint.
+Chunked reads, uint8 all the way, prepared arrays cached by fingerprint (docs/protocol.md, "Data,
+splits and seeds"; docs/architecture.md, "Data flow").
 
 Usage::
 

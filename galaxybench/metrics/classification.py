@@ -1,4 +1,4 @@
-"""Classification metrics from a confusion matrix, and the scoring minority set (DESIGN 1.6).
+"""Classification metrics from a confusion matrix, and the scoring minority set (docs/protocol.md).
 
 Numpy from the confusion matrix because they run every epoch on the validation split; tests check
 them against scikit-learn on the same predictions.
@@ -23,7 +23,7 @@ from galaxybench import results as R
 def minority_classes(counts: np.ndarray, fraction: float) -> list[int]:
     """Classes whose count is below ``fraction`` x the largest count (the scoring minority set).
 
-    DESIGN 1.6: with the default 0.66 this is the paper's 1750-of-2645 cut. The set depends only on
+    docs/protocol.md, "Scoring": with the default 0.66 this is the paper's 1750-of-2645 cut. The set depends only on
     the data and ``eval.minority_fraction``, never on ``rebalance.threshold``.
     """
     counts = np.asarray(counts)

@@ -1,4 +1,4 @@
-"""torch-fidelity feature extractors of galaxybench: the galaxy-domain extractor (DESIGN 1.8).
+"""torch-fidelity feature extractors of galaxybench: the galaxy-domain extractor (docs/protocol.md).
 
 The galaxy-domain extractor is the penultimate layer of a classifier trained on real training
 images (the baseline's PaperCNN). torch-fidelity builds extractors from a registered *name*, so the

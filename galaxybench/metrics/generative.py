@@ -1,4 +1,4 @@
-"""Generative quality of synthetic images, offline-first, with torch-fidelity (DESIGN 1.8).
+"""Generative quality of synthetic images, offline-first, with torch-fidelity (docs/protocol.md).
 
 Two families: the galaxy-domain metrics (FID, KID, precision/recall in the penultimate feature
 space of a classifier trained on real train images; always available) and the Inception metrics

@@ -1,4 +1,4 @@
-"""Super-resolution quality: PSNR and SSIM of upscaled images against true HR (DESIGN 1.8).
+"""Super-resolution quality: PSNR and SSIM of upscaled images against true HR (docs/protocol.md).
 
 Both metrics compare uint8 (n, 3, H, W) arrays with a data range of 255 and average per-image
 values over the images. SSIM follows Wang et al. 2004 (Gaussian window 11x11, sigma 1.5, K1 0.01,
@@ -107,7 +107,7 @@ def ssim(pred: np.ndarray, true: np.ndarray, *, data_range: float = 255.0,
 
 def sr_quality(lr: np.ndarray, hr_true: np.ndarray, upscaled_srgan: np.ndarray | None, *,
                device: torch.device) -> dict[str, float | int | None]:
-    """PSNR/SSIM of SRGAN and of bicubic against true HR, side by side (DESIGN 1.8).
+    """PSNR/SSIM of SRGAN and of bicubic against true HR, side by side (docs/protocol.md).
 
     Args:
         lr: (n, 3, h, h) uint8 test LR images.

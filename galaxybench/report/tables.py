@@ -4,7 +4,7 @@ Usage::
 
     board = leaderboard_table(exp); ablation_table(board); per_class_table(exp, board)
 
-Only confirmed runs enter the leaderboard (DESIGN 1.7). Failed and diverged trials are never
+Only confirmed runs enter the leaderboard (docs/protocol.md, "Phases"). Failed and diverged trials are never
 dropped silently: they are counted per row (``n_failed``, ``failures``) and listed in trials.csv.
 """
 

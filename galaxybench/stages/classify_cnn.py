@@ -1,4 +1,4 @@
-"""The paper's CNN (DESIGN 1.5) and its training loop with per-epoch validation.
+"""The paper's CNN (docs/protocol.md) and its training loop with per-epoch validation.
 
 Three 3x3 conv layers with 32, 64 and 128 filters, each followed by ReLU and 2x2 max-pooling, then
 a dense layer (512 units) and the output layer. Validation metrics are reported after every epoch

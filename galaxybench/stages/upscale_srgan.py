@@ -52,7 +52,7 @@ def _prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     return model.to(device).to(memory_format=torch.channels_last)
 
 
-def _batch(images: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _batch(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """Slice uint8 images on the device and convert to float in [-1, 1] there."""
     x = to_float(images[idx.to(images.device)])
     return x.contiguous(memory_format=torch.channels_last)
@@ -80,7 +80,7 @@ class _Trainer:
 
     def _pair(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(LR, HR) float batches in [-1, 1]: (B, 3, h, h), (B, 3, 2h, 2h)."""
-        return _batch(self.lr_images, idx, self.device), _batch(self.hr_images, idx, self.device)
+        return _batch(self.lr_images, idx), _batch(self.hr_images, idx)
 
     def pretrain_epoch(self) -> float:
         """One epoch of pixel-MSE training of the generator alone (SRResNet); mean MSE."""
@@ -244,6 +244,6 @@ class SrganUpscaler(Upscaler):
         with torch.inference_mode():
             for idx in batches(n, _APPLY_BATCH):
                 with autocast(device):
-                    sr = gen(_batch(images, idx, device))
+                    sr = gen(_batch(images, idx))
                 out[idx.numpy()] = to_uint8(sr.float()).cpu().numpy()
         return out

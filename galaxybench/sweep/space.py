@@ -59,10 +59,6 @@ class Param:
     low: float | None = None
     high: float | None = None
 
-    def candidates(self) -> tuple[Any, ...]:
-        """Values a grid search enumerates (grid/choice only)."""
-        return self.values
-
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -201,7 +197,7 @@ def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
     where = f"params.{key}"
     _require(key in C.flat_keys() and key != "seed", where,
              "is not a searchable config key (seeds go under `seeds`)", source)
-    # The data are prepared once per sweep on the driver (DESIGN 7), so they cannot vary.
+    # The data are prepared once per sweep on the driver (docs/architecture.md, "Data flow"), so they cannot vary.
     _require(not key.startswith("data."), where, "cannot be searched: data are prepared once",
              source)
     # Every trial must be scored by the same objective and pruned on the same epoch scale.
@@ -247,7 +243,7 @@ def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
     _require(isinstance(confirm, list) and confirm and all(_is_int(s) and s >= 0 for s in confirm),
              "seeds.confirm", "must be a non-empty list of integers >= 0", source)
     _require(len(set(confirm)) == len(confirm), "seeds.confirm", "has repeated seeds", source)
-    # DESIGN 1.7: the confirmed runs use fresh seeds, never the one the search selected on.
+    # docs/protocol.md, "Phases": the confirmed runs use fresh seeds, never the one the search selected on.
     _require(search not in confirm, "seeds.confirm", f"must not contain the search seed {search}",
              source)
     return search, tuple(confirm)
