@@ -93,7 +93,7 @@ class RebalanceConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """The paper's CNN and its training (docs/protocol.md, "The classifier")."""
+    """The paper's CNN and its training (docs/protocol.md, "What a trial is")."""
 
     loss: str = "ce"  # ce | weighted_ce | focal
     augment: str = "none"  # none | dihedral
