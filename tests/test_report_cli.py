@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +40,42 @@ def test_report_command_writes_every_file(reports, capsys):
                  "index.html"):
         assert (out / name).is_file()
     assert any((out / "figures").glob("*.png"))
+
+
+def _fixture_lines(*phases: str) -> list[dict]:
+    return [json.loads(line) for phase in phases
+            for line in (FIXTURE / "results" / f"{phase}.jsonl").read_text().splitlines()]
+
+
+def test_report_numbers_are_the_means_of_the_stored_results(reports):
+    """Every leaderboard row against a hand computation from the fixture's JSON lines."""
+    # Confirmed runs: the confirm phase and the baseline on the confirmation seeds only (the
+    # baseline's search-seed run is not a confirmation, docs/protocol.md, "Phases").
+    confirm_seeds = {x["seed"] for x in _fixture_lines("confirm")}
+    lines = [x for x in _fixture_lines("baseline", "confirm") if x["seed"] in confirm_seeds]
+    assert len(lines) < len(_fixture_lines("baseline", "confirm"))  # the filter matters here
+    ok = [x for x in lines if x["status"] == "ok"]
+    board = pd.read_csv(reports / "new" / "leaderboard.csv").set_index("row")
+
+    def pair(x: dict) -> tuple:  # a seed and its split
+        return x["seed"], x["config"].get("data.split_seed")
+
+    baseline = {pair(x): x["minority_f1"] for x in ok if x["row"] == "baseline"}
+    rows = sorted({x["row"] for x in ok})
+    assert set(board.index) == set(rows)
+    for row in rows:
+        f1 = {pair(x): x["minority_f1"] for x in ok if x["row"] == row}
+        assert board.loc[row, "n"] == len(f1), row
+        assert board.loc[row, "minority_f1_mean"] == pytest.approx(statistics.mean(f1.values()))
+        if row != "baseline":  # gains pair each seed with the baseline at that seed
+            gains = [f1[s] - baseline[s] for s in f1 if s in baseline]
+            assert board.loc[row, "gain_mean"] == pytest.approx(statistics.mean(gains)), row
+    failed = [x for x in lines if x["status"] != "ok"]
+    for row in {x["row"] for x in failed}:
+        assert board.loc[row, "n_failed"] == sum(x["row"] == row for x in failed)
+    trials = pd.read_csv(reports / "new" / "trials.csv")
+    every = _fixture_lines("baseline", "search", "confirm")
+    assert sorted(trials["trial_id"]) == sorted(x["trial_id"] for x in every)
 
 
 def test_report_default_out_is_reports_slash_name(tmp_path, monkeypatch, capsys):
