@@ -31,9 +31,11 @@ def test_confirm_points_rows_seeds_and_changes():
     points = P.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
     rows = [p["row"] for p in points]
     expected = ["top-1", "top-2", "srgan off", "cgan off", "oversample", "weighted_ce",
-                "dihedral", "oracle"]
+                "dihedral", "oracle", "oracle + best rebalancer"]
     assert rows == [r for r in expected for _ in (1, 2)]
     assert {p["seed"] for p in points} == {1, 2}
+    # Every confirm run draws the split of its seed (the baseline does too: paired by seed).
+    assert all(p["data.split_seed"] == p["seed"] for p in points)
     by_row = {p["row"]: p for p in points}
     assert by_row["srgan off"]["upscale.method"] == "bicubic"
     assert by_row["srgan off"]["rebalance.method"] == "cgan"
@@ -45,6 +47,11 @@ def test_confirm_points_rows_seeds_and_changes():
     assert by_row["dihedral"]["classifier.augment"] == "dihedral"
     assert by_row["oracle"]["upscale.method"] == "oracle"
     assert by_row["oracle"]["rebalance.method"] == "none"
+    # The pipeline's bound: true HR with the best config's rebalancer (method, plan and cGAN).
+    ob = by_row["oracle + best rebalancer"]
+    assert ob["upscale.method"] == "oracle"
+    assert {k: ob[k] for k in ("rebalance.method", "rebalance.threshold", "cgan.lr")} == {
+        "rebalance.method": "cgan", "rebalance.threshold": 0.5, "cgan.lr": 1.0e-3}
     for p in points:  # every point is a valid config
         C.from_flat({k: v for k, v in p.items() if k != "row"})
 
@@ -56,6 +63,25 @@ def test_confirm_points_drop_rows_equal_to_earlier_ones_or_the_baseline():
     best = dict(BASELINE)  # the search found the baseline itself
     rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
     assert "top-1" not in rows and "srgan off" not in rows and "cgan off" not in rows
+    # Without rebalancing, "oracle + best rebalancer" trains what "oracle" trains (SRGAN keys are
+    # unused under the oracle): run once.
+    best = {**BASE, "upscale.method": "srgan", "rebalance.method": "none", "srgan.depth": 3}
+    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
+    assert "oracle" in rows and "oracle + best rebalancer" not in rows
+
+
+def test_baseline_points_and_ids_pair_replicates_by_seed_and_split():
+    points = P.baseline_points(BASELINE, (1, 2, 3))
+    assert [(p["row"], p["seed"], p["data.split_seed"]) for p in points] == [
+        ("baseline", s, s) for s in (1, 2, 3)]
+    # The replicates of one config (seed and split) share its id; the search's rows too.
+    assert len({P.config_id(p) for p in points}) == 1
+    assert P.config_id(points[0]) == P.config_id({**BASELINE, "seed": 0})
+    line = P.row_of(_result({}, error=RuntimeError("x")), "search")
+    assert line["split_seed"] == BEST["data.split_seed"]  # the search's fixed split
+    conf = SimpleNamespace(metrics={}, error=RuntimeError("x"), path="/x/confirm/trial_1",
+                           config=P.confirm_point(BEST, "top-1", 4))
+    assert P.row_of(conf, "confirm")["split_seed"] == 4
 
 
 def test_top_configs_rank_ok_distinct_configs():

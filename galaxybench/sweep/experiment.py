@@ -29,7 +29,7 @@ from galaxybench import protocol
 from galaxybench import results as R
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
-from galaxybench.sweep import plan
+from galaxybench.sweep import plan, splits
 from galaxybench.sweep import progress as live
 from galaxybench.sweep.space import SearchSpace, parse_search_space
 
@@ -126,12 +126,14 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
         from galaxybench.data import load_data
 
         data = load_data(data_source, base_cfg.data)
-    wrapped = backend.wrapped_trainable(space, exp_dir, data, trial_fn)
+    seeds = space.confirm_seeds
+    # The search's fixed split, and one fresh split per confirmation seed (sweep.splits).
+    datasets = splits.datasets_by_split(data_source, base_cfg.data, seeds, data)
+    data = datasets[base_cfg.data.split_seed]
+    wrapped = backend.wrapped_trainable(space, exp_dir, datasets, trial_fn)
     flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **protocol.BASELINE}
-    seeds = space.confirm_seeds
-    specs = [plan.PhaseSpec("baseline", points=[
-        plan.point(baseline, protocol.ROW_BASELINE, s) for s in seeds])]
+    specs = [plan.PhaseSpec("baseline", points=plan.baseline_points(baseline, seeds))]
     if mode == "sweep":
         specs.append(plan.PhaseSpec("search", space=space, base_flat=flat))
     phases: dict[str, list[dict[str, Any]]] = {}

@@ -7,7 +7,7 @@ row means is in ``docs/protocol.md``; how the phases run on Ray is ``sweep.ray_b
 
 Usage::
 
-    points = confirm_points(top[0], top, baseline_flat, seeds=(0, 1, 2, 3, 4))
+    points = confirm_points(top[0], top, baseline_flat, seeds=(1, 2, 3, 4, 5))
     top = top_configs(search_rows, k=2)
 """
 
@@ -40,28 +40,61 @@ class PhaseSpec:
     base_flat: dict[str, Any] = field(default_factory=dict)
 
 
+# The split's seed: fixed for the search (the base config's), the trial seed for baseline and
+# confirm runs, so each confirmation seed also draws a fresh stratified train/val/test split.
+SPLIT_SEED = "data.split_seed"
+# Keys that name a replicate, not a configuration: left out of ``config_id``.
+_REPLICATE_KEYS = ("seed", "row", SPLIT_SEED)
+
+
 def point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
-    """One preset trial: a flat config with its seed and leaderboard row name."""
+    """One preset trial on the fixed split: a flat config with its seed and row name."""
     return {**flat, "seed": seed, "row": row}
 
 
+def confirm_point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
+    """One baseline or confirm trial: seed ``seed`` on its own split, ``data.split_seed = seed``.
+
+    The baseline and every confirm row at one seed share the split, so gains pair by seed.
+    """
+    return {**flat, "seed": seed, SPLIT_SEED: seed, "row": row}
+
+
+def baseline_points(baseline: dict[str, Any], seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The baseline phase: the baseline on each confirmation seed and its split."""
+    return [confirm_point(baseline, protocol.ROW_BASELINE, s) for s in seeds]
+
+
 def config_id(flat: dict[str, Any]) -> str:
-    """Stable id of a flat config without its seed: the seeds of one config share it."""
-    return C.stable_hash({k: v for k, v in flat.items() if k not in ("seed", "row")})
+    """Stable id of a flat config without seed and split: the replicates of a config share it."""
+    return C.stable_hash({k: v for k, v in flat.items() if k not in _REPLICATE_KEYS})
+
+
+def _effective_id(flat: dict[str, Any]) -> str:
+    """Id of what a config trains (``protocol.effective_flat``): unused stages' keys left out."""
+    keys = set(C.flat_keys())
+    cfg = C.from_flat({k: v for k, v in flat.items() if k in keys})
+    return C.stable_hash({k: v for k, v in protocol.effective_flat(cfg).items()
+                          if k not in _REPLICATE_KEYS})
 
 
 def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[str, Any],
                    seeds: tuple[int, ...]) -> list[dict[str, Any]]:
-    """The confirm phase: top-k, the ablations of the best, the classical rows and the oracle.
+    """The confirm phase: top-k, the ablations of the best, the classical rows and the oracles.
 
     Args:
         best: flat config of the best search trial (also ``top[0]``).
         top: flat configs of the top-k distinct search configs, best first.
         base: flat baseline config of the sweep.
-        seeds: the confirmation seeds; every row runs on each.
+        seeds: the confirmation seeds; every row runs on each, on the split of that seed.
 
-    A row whose config equals an earlier row's (e.g. "cgan off" of a config without cGAN) is
-    dropped so no config is run twice on a seed.
+    "oracle" is true HR with no rebalancing: the bound on what any upscaler can add. "oracle +
+    best rebalancer" is the best config with true HR in place of its upscaler (its rebalancer,
+    cGAN and classifier settings kept): the upper bound of the pipeline as searched.
+
+    A row that trains what an earlier row trains (e.g. "cgan off" of a config without cGAN, the
+    oracle + best rebalancer of a best config without rebalancing) is dropped so no config is run
+    twice on a seed.
     """
     rows: list[tuple[str, dict[str, Any]]] = [
         (protocol.top_row(i + 1), f) for i, f in enumerate(top)]
@@ -72,14 +105,15 @@ def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[s
     for name, change in protocol.CLASSICAL.items():
         rows.append((name, {**base, **keep, **change}))
     rows.append((protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}))
-    seen: set[str] = {config_id(base)}
+    rows.append((protocol.ROW_ORACLE_BEST, {**best, "upscale.method": "oracle"}))
+    seen: set[str] = {_effective_id(base)}
     points = []
     for row, flat in rows:
-        cid = config_id(flat)
+        cid = _effective_id(flat)
         if cid in seen:
             continue
         seen.add(cid)
-        points.extend(point(flat, row, s) for s in seeds)
+        points.extend(confirm_point(flat, row, s) for s in seeds)
     return points
 
 
@@ -181,6 +215,7 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
         line = {"status": R.STATUS_FAILED, "reason": f"trial ended without reporting {R.OBJECTIVE}"}
     line.setdefault("config", flat)
     line.setdefault("seed", flat.get("seed"))
+    line["split_seed"] = line["config"].get(SPLIT_SEED, flat.get(SPLIT_SEED))
     line.update(phase=phase, row=config.get("row", phase), trial_id=_trial_id(result),
                 config_id=config_id(line["config"]),
                 time_total_s=float(metrics.get("time_total_s", 0.0) or 0.0))

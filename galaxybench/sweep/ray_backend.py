@@ -199,6 +199,11 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     """
     keys = set(C.flat_keys())
     cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
+    if isinstance(data, dict):  # {split seed: prepared data} (sweep.splits): this trial's split
+        if cfg.data.split_seed not in data:
+            raise InputError(f"no prepared data for split seed {cfg.data.split_seed} "
+                             f"(prepared: {sorted(data)})")
+        data = data[cfg.data.split_seed]
 
     def report(metrics: dict[str, Any]) -> None:
         scores = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -246,7 +251,11 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
 
 def wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
                       trial_fn: Callable[..., Any] | None) -> Any:
-    """The trainable with the data in the object store (once) and the trial's resources."""
+    """The trainable with the data in the object store (once) and the trial's resources.
+
+    ``data`` is one prepared dataset or ``{split seed: prepared data}``; a dict is put in the
+    object store as one object, so image arrays shared by its splits are stored once.
+    """
     if trial_fn is None:
         from galaxybench.trial import evaluate_trial as trial_fn
     return tune.with_resources(
