@@ -39,14 +39,19 @@ LOG = {log!r}
 
 def slow_trial(cfg, data, report=None, **kwargs):
     """Two one-second epochs; appends 'row seed lr' to LOG when it finishes."""
+    # The smoke space climbs a budget ladder: search trials are called once per rung, with
+    # budget_fraction; only the full-budget call counts as the trial having run to the end.
+    fraction = kwargs.get("budget_fraction", 1.0)
     for epoch in (1, 2):
-        time.sleep(1.0)
+        time.sleep(1.0 if fraction >= 1.0 else 0.5)
         report({{R.EPOCH: epoch, R.OBJECTIVE: cfg.cgan.lr * epoch}})
     flat = to_flat(cfg)
-    with open(LOG, "a") as f:
-        f.write(f"{{flat['upscale.method']}} {{cfg.seed}} {{cfg.cgan.lr!r}}\\n")
+    if fraction >= 1.0:
+        with open(LOG, "a") as f:
+            f.write(f"{{flat['upscale.method']}} {{cfg.seed}} {{cfg.cgan.lr!r}}\\n")
     return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
-                         metrics={{R.OBJECTIVE: cfg.cgan.lr, R.MINORITY_F1: 0.5}})
+                         metrics={{R.OBJECTIVE: cfg.cgan.lr * fraction, R.MINORITY_F1: 0.5,
+                                   R.COMPUTE_SECONDS: {{"other": fraction}}}})
 
 data = prepare(write_galaxy10_h5(Path({h5!r}), counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
                DataConfig(hr_size=16))
@@ -108,6 +113,8 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
     search = [json.loads(x) for x in (exp / "results" / "search.jsonl").read_text().splitlines()]
     assert len(search) == NUM_SAMPLES  # exactly the requested trials, none lost
     assert {r["status"] for r in search} <= {"ok", "pruned"}  # ASHA may stop the weakest
+    # Every search row records its rungs: two for a trial that finished, one for a pruned one.
+    assert all(len(r["rungs"]) == (2 if r["status"] == "ok" else 1) for r in search)
     after = log.read_text().splitlines()
     assert (exp / "results" / "baseline.jsonl").read_text() == baseline  # not re-run
     assert len(list((exp / "baseline").glob("trial_*"))) == 1

@@ -88,6 +88,15 @@ def _build_report(exp_dir: Path, reports_dir: str | Path) -> dict[str, Any]:
     return {"report": str(out_dir), "report_error": None}
 
 
+def _compute_totals(stats: dict[str, Any]) -> dict[str, Any]:
+    """Compute spent over all phases, the exhaustive full-budget estimate and the GAN epochs the
+    ladder saved (see ``plan.compute_summary``)."""
+    keys = (R.COMPUTE_SECONDS_TOTAL, "exhaustive_full_budget_seconds", R.GAN_EPOCHS_TRAINED,
+            "gan_epochs_full_budget", "gan_epochs_saved")
+    return {k: round(sum(s.get("compute", {}).get(k, 0) for s in stats.values()), 2)
+            for k in keys}
+
+
 def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
              phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
     needed = R.PHASES if mode == "sweep" else ("baseline", "confirm")
@@ -95,6 +104,7 @@ def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
     return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
             "space": space.source, "data": source, "phases": stats,
             **plan.best_and_rows(phases),
+            "compute": _compute_totals(stats),
             "failed": sum(s["failed"] for s in stats.values()),
             "diverged": sum(s["diverged"] for s in stats.values()),
             "exit_code": 0 if usable else 1}
@@ -148,6 +158,7 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)
+        stats[spec.name]["compute"] = plan.compute_summary(rows)
     summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
     summary["data_info"] = getattr(data, "info", None)  # N after dedupe, split counts (report)
     summary["seconds"] = round(time.monotonic() - started, 2)

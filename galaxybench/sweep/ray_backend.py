@@ -151,17 +151,6 @@ def _rung_record(rung: int, fraction: float, result: Any) -> dict[str, Any]:
             R.GAN_EPOCHS: m.get(R.GAN_EPOCHS, {})}
 
 
-def _cumulative(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Compute seconds by stage and GAN epochs trained, summed over the rungs climbed so far."""
-    compute: dict[str, float] = {}
-    for rec in records:
-        for stage, sec in rec[R.COMPUTE_SECONDS].items():
-            compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
-    return {R.COMPUTE_SECONDS: compute,
-            R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 3),
-            R.GAN_EPOCHS_TRAINED: sum(int(rec[R.GAN_EPOCHS_TRAINED]) for rec in records)}
-
-
 def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any, list, dict]:
     """Climb the budget ladder: every rung but the last reports its validation objective once
     (ASHA's time is ``R.BUDGET``, so it promotes or stops the trial there); the last rung is the
@@ -176,7 +165,7 @@ def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any
         objective = result.metrics.get(R.OBJECTIVE)
         tune.report({R.VAL_OBJECTIVE_STEP: float(objective) if isinstance(
             objective, (int, float)) else math.nan, **fields,
-            R.COMPUTE_SECONDS_TOTAL: _cumulative(records)[R.COMPUTE_SECONDS_TOTAL],
+            R.COMPUTE_SECONDS_TOTAL: plan.rung_totals(records)[R.COMPUTE_SECONDS_TOTAL],
             R.RUNGS: json.dumps(records, default=str)})
     raise AssertionError("an empty ladder")  # check_ladder refuses one
 
@@ -223,7 +212,7 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
         result, records, rung_fields = _climb(
             lambda f: trial_fn(cfg, data, lambda _epoch: None, budget_fraction=f, **kwargs),
             tuple(ladder))
-        result.metrics.update(_cumulative(records), **{R.RUNGS: records})
+        result.metrics.update(plan.rung_totals(records), **{R.RUNGS: records})
     else:
         result = trial_fn(cfg, data, report, **kwargs)
     payload = result.to_dict()
@@ -365,7 +354,8 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
         # One report per rung; time = the rung's budget in units of the first rung's, so ASHA's
         # milestones (1, rf, rf^2, ...) fall on the rungs of a geometric ladder.
         ladder = space.search.ladder
-        return ASHAScheduler(time_attr=R.BUDGET, max_t=budget.budget_units(ladder, len(ladder) - 1),
+        return ASHAScheduler(time_attr=R.BUDGET,
+                             max_t=budget.budget_units(ladder, len(ladder) - 1),
                              grace_period=1, reduction_factor=space.search.reduction_factor)
     # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
     # trial at its last epoch, before its test metrics are reported.
