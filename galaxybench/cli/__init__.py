@@ -3,7 +3,8 @@
 Usage: ``galaxybench`` (usage and commands); ``galaxybench run --profile smoke --json``.
 
 Errors: a ``GalaxybenchError`` becomes one line on stderr and its exit status (2 for bad input,
-3 for a diverged GAN); ``--debug`` shows the traceback instead.
+3 for a diverged GAN; 1 for an OSError such as a full disk, or a MemoryError; 4 when a sweep's
+search kept no usable configuration); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -62,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status of an OSError (disk full, permission denied, ...) or a MemoryError.
+EXIT_ENVIRONMENT = 1
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OSError: what the system said, its errno name and the file."""
+    import errno
+
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in errno.errorcode:
+        what += f" ({errno.errorcode[exc.errno]})"
+    if exc.filename is not None:
+        what += f": {exc.filename}"
+    return what.replace("\n", " ")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``galaxybench`` console script; returns the exit status."""
     parser = build_parser()
@@ -80,6 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"galaxybench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            raise
+        print("galaxybench: error: out of memory (MemoryError); --debug shows where",
+              file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except OSError as exc:  # a full disk, a permission, a lost mount: the system's, not a bug
+        if args.debug:
+            raise
+        print(f"galaxybench: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         print("galaxybench: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import shutil
 import sys
@@ -14,6 +15,8 @@ import tempfile
 from pathlib import Path
 
 from galaxybench import results as R
+from galaxybench.errors import InputError
+from galaxybench.io import atomic_write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,12 +62,40 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _write_predictions(path: Path, predictions: dict[str, list[int]]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["index", "label", "prediction"])
-        writer.writerows(
-            zip(predictions["index"], predictions["label"], predictions["prediction"], strict=True)
-        )
+    """predictions.csv, written whole through ``galaxybench.io`` (mkstemp, then rename)."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["index", "label", "prediction"])
+    writer.writerows(
+        zip(predictions["index"], predictions["label"], predictions["prediction"], strict=True)
+    )
+    atomic_write_text(path, text.getvalue())
+
+
+def check_device(device: str | None) -> None:
+    """Refuse, with one line, a ``--device`` torch cannot parse or this machine does not have."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"--device {device!r} is not a device: use cpu, cuda, cuda:N or mps"
+                         ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise InputError(f"--device {device} requested but CUDA is not available (torch "
+                             f"{torch.__version__}: {build}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"--device {device}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError(f"--device {device} requested but MPS is not available")
+    elif dev.type != "cpu":
+        raise InputError(f"--device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
 
 
 def _summary(result: R.TrialResult) -> str:
@@ -95,9 +126,7 @@ def _write_outputs(out: Path, result: R.TrialResult, figures: Path) -> None:
     """metrics.json, predictions.csv and the figures, each written whole (temp + rename)."""
     out.mkdir(parents=True, exist_ok=True)
     R.write_json(out / "metrics.json", result.to_dict())
-    tmp = out / ".predictions.csv.tmp"
-    _write_predictions(tmp, result.predictions)
-    tmp.replace(out / "predictions.csv")
+    _write_predictions(out / "predictions.csv", result.predictions)
     for png in figures.glob("*.png"):
         shutil.move(str(png), out / png.name)
 
@@ -109,6 +138,7 @@ def run_command(args: argparse.Namespace) -> int:
     from galaxybench.paths import stage_cache_dir
     from galaxybench.trial import evaluate_trial
 
+    check_device(args.device)  # before the data are read
     cfg = load_profile(args.profile, args.overrides)
     if args.seed is not None:
         cfg = apply_overrides(cfg, [f"seed={args.seed}"])

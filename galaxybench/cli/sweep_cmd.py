@@ -138,8 +138,10 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     if args.resume and not args.name:
         raise InputError("--resume needs the --name of the experiment to continue")
     space = None if args.resume else _space(args, mode)
-    name = args.name or (f"{mode}-{(args.space or 'default').split('/')[-1].removesuffix('.yaml')}"
-                         f"-{time.strftime('%Y%m%d-%H%M%S')}")
+    stem = (args.space or "default").split("/")[-1].removesuffix(".yaml")
+    # An empty --name is refused by run_experiment, not replaced by the default.
+    name = (args.name if args.name is not None
+            else f"{mode}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     view = _View()
     with view.live:
         summary = run_experiment(space, name=name, storage=args.storage, mode=mode,

@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,41 @@ from galaxybench.sweep.space import SearchSpace, parse_search_space
 
 log = logging.getLogger(__name__)
 
+# Held (an exclusive, non-blocking flock) while a sweep or resume runs on an experiment directory.
+LOCK_NAME = ".lock"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is one path component (the experiment must stay inside ``--storage``)."""
+    parts = Path(name).parts
+    if (len(parts) != 1 or name in (".", "..") or "/" in name or "\\" in name
+            or Path(name).is_absolute()):
+        raise InputError(f"--name must be one path component (no '/', '.' or '..'), got {name!r}")
+    return name
+
+
+def lock_experiment(exp_dir: Path) -> Any:
+    """Take the experiment's lock, or refuse: another sweep or resume is running on it."""
+    from filelock import FileLock, Timeout
+
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(exp_dir / LOCK_NAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InputError(f"experiment {exp_dir} is in use by another sweep or resume "
+                         f"(it holds {exp_dir / LOCK_NAME}); wait for it to end") from None
+    return lock
+
+
+def unlock_experiment(lock: Any, exp_dir: Path) -> None:
+    """Release the lock; an experiment refused before it wrote anything leaves no directory."""
+    with contextlib.suppress(OSError):
+        if [p.name for p in exp_dir.iterdir()] == [LOCK_NAME]:
+            (exp_dir / LOCK_NAME).unlink()
+            exp_dir.rmdir()
+    lock.release()
+
 
 def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
                 data_source: str | None) -> tuple[SearchSpace, str | None]:
@@ -44,17 +80,42 @@ def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
         if not sweep_yaml.exists():
             raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
         stored = C.read_yaml(sweep_yaml)
-        return parse_search_space(stored["space"], source=str(sweep_yaml)), stored.get("data")
+        # The file resolved at the start, not the name again: ``data: null`` would pick up a file
+        # downloaded in between.
+        source = stored.get("data_path") or stored.get("data")
+        return parse_search_space(stored["space"], source=str(sweep_yaml)), source
     if space is None:
         raise InputError("a search space is needed to start a sweep")
-    if exp_dir.exists() and any(exp_dir.iterdir()):
+    if exp_dir.exists() and any(p.name != LOCK_NAME for p in exp_dir.iterdir()):
         raise InputError(f"experiment {exp_dir} already exists: pass --resume to continue it, "
                          "or choose another --name")
     return space, data_source
 
 
-def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None) -> None:
+def _load_data(space: SearchSpace, data_source: str | None, data: Any) -> tuple[Any, str | None]:
+    """The prepared data (loaded once, on the driver) and the resolved path of its file."""
+    if data is not None:  # prepared by the caller (tests)
+        return data, None
+    from galaxybench.data import load_data, resolve_data
+
+    path, _ = resolve_data(data_source)
+    return load_data(str(path), space.base_config().data), str(path.resolve())
+
+
+def _check_data(exp_dir: Path, data: Any) -> None:
+    """Refuse a resume whose data differ from those the sweep started on (sweep.yaml)."""
+    stored = C.read_yaml(exp_dir / "sweep.yaml").get("data_fingerprint")
+    if stored and stored != data.fingerprint:
+        raise InputError(f"the data changed since experiment {exp_dir.name} started (fingerprint "
+                         f"{data.fingerprint[:12]}, sweep.yaml recorded {stored[:12]}): "
+                         "start a new sweep on the new data")
+
+
+def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None,
+                      data: Any = None, data_path: str | None = None) -> None:
     doc = {"space": space.to_dict(), "data": data_source, "source": space.source,
+           "data_path": data_path,
+           "data_fingerprint": getattr(data, "fingerprint", None),
            "resolved_base_config": C.to_flat(space.base_config())}
     atomic_write_text(exp_dir / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
 
@@ -201,8 +262,16 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
     from galaxybench.sweep import ray_backend as backend
 
     started = time.monotonic()
-    exp_dir = Path(storage).expanduser().resolve() / name
+    exp_dir = Path(storage).expanduser().resolve() / check_name(name)
     space, data_source = _load_space(space, exp_dir, resume, data_source)
+    lock = lock_experiment(exp_dir)  # released by the finally below, or when this process ends
+    try:  # the data before Ray: a resume on changed data is refused before anything starts
+        data, data_path = _load_data(space, data_source, data)
+        if resume:
+            _check_data(exp_dir, data)
+    except BaseException:
+        unlock_experiment(lock, exp_dir)
+        raise
     owns_ray = backend.connect(address, num_cpus)
     live.set_sink(progress, started=started)
     try:
@@ -210,7 +279,7 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
         extra = [*backend.tracker_callbacks(trackers, exp_dir, name), *callbacks]
         where = _tracker_locations(trackers, exp_dir)
         if not resume:
-            _write_sweep_yaml(space, exp_dir, data_source)
+            _write_sweep_yaml(space, exp_dir, data_source, data, data_path)
         backend.ray_logging_to(exp_dir / "ray.log")
         summary = _run_phases(backend, space, exp_dir, mode, data_source, data, resume,
                               trial_fn, report, started, extra, reports_dir)
@@ -222,3 +291,4 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
         live.set_sink(None)
         if owns_ray:
             backend.shutdown()
+        unlock_experiment(lock, exp_dir)
