@@ -14,6 +14,8 @@ Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`
 
 from __future__ import annotations
 
+import importlib
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -27,7 +29,7 @@ _LAZY = {
     "load_data": "galaxybench.data",
     "prepare": "galaxybench.data",
     "load_galaxy10": "galaxybench.data.raw",
-    "SweepResult": "galaxybench.sweep",
+    "SweepResult": "galaxybench.api",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,10 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name == "sweep":  # the callable package: gb.sweep("smoke") runs a sweep
-        return importlib.import_module("galaxybench.sweep")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'galaxybench' has no attribute {name!r}")
@@ -59,3 +57,24 @@ __all__ = [
     "prepare",
     "sweep",
 ]
+
+
+class _SweepPackage(types.ModuleType):
+    """``galaxybench.sweep`` is both the sweep package and the ``sweep(...)`` notebook call.
+
+    Python binds a subpackage as an attribute of its parent on import, so a function named
+    ``galaxybench.sweep`` would be replaced by the package the first time anything imported
+    ``galaxybench.sweep.plan``. Making the package callable keeps one name for both; the call is
+    ``galaxybench.api.run_sweep``, which sits above the sweep and the report.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from galaxybench.api import run_sweep
+
+        return run_sweep(*args, **kwargs)
+
+
+# The parent package runs before any of its submodules, so this holds however the sweep is
+# reached. The sweep package imports neither torch nor Ray.
+sweep = importlib.import_module("galaxybench.sweep")
+sweep.__class__ = _SweepPackage

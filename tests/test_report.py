@@ -290,3 +290,29 @@ def test_report_never_imports_torch_and_used_keys_follow_the_protocol(tmp_path):
                    {"rebalance.method": "oversample", "classifier.loss": "focal"}):
         flat = {**base, **change}
         assert _used_keys(flat) == set(effective_flat(from_flat(flat)))
+
+
+def test_trial_sample_arrays_are_drawn_into_the_report_only(tmp_path):
+    """A trial saves samples.npz; the report draws it, and the experiment is left as it was."""
+    import numpy as np
+
+    from galaxybench.samples import TrialSamples
+
+    experiment = tmp_path / "exp"
+    shutil.copytree(FIXTURE, experiment)
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
+    samples = TrialSamples("cgan", {"Cigar $x$": (imgs, imgs[:2])},
+                           {"LR": imgs, "bicubic": imgs, "true HR": imgs})
+    folder = experiment / "samples" / "top-1_seed1"
+    samples.save(folder / "samples.npz")
+    back = TrialSamples.load(folder / "samples.npz")
+    assert list(back.per_class) == ["Cigar $x$"]
+    np.testing.assert_array_equal(back.sr_columns["bicubic"], imgs)
+    before = sorted(p.relative_to(experiment) for p in experiment.rglob("*"))
+    out = build_report(experiment, tmp_path / "out")
+    assert sorted(p.relative_to(experiment) for p in experiment.rglob("*")) == before
+    figures = sorted(p.name for p in (out / "figures").glob("trial_samples_top-1_seed1_*.png"))
+    assert figures == ["trial_samples_top-1_seed1_real_vs_synthetic_cigar_x.png",
+                       "trial_samples_top-1_seed1_sr_strip.png"]
+    assert not (out / "figures" / ".samples").exists()

@@ -91,7 +91,7 @@ def test_smoke_sweep_end_to_end_with_a_crash_retried(tmp_path, data):
     assert summary["best"]["trial_id"] in {line["trial_id"] for line in search}
     json.loads((exp / "summary.json").read_text())
     assert (exp / "sweep.yaml").exists() and (exp / "ray.log").exists()
-    assert (exp / "samples" / "top-1_seed1" / "sr_strip.png").exists()  # images for the report
+    assert (exp / "samples" / "top-1_seed1" / "samples.npz").exists()  # images for the report
     # Ray Tune's own API reads the phases; Optuna's reads the journal.
     analysis = ExperimentAnalysis(str(exp / "search"))
     frame = analysis.dataframe()

@@ -160,6 +160,9 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"galaxybench: trial diverged: {result.reason}", file=sys.stderr)
             return 3
         if args.out:
+            from galaxybench.report.trial_figures import render_samples
+
+            render_samples(Path(figures))  # the trial saved arrays; draw them as PNGs
             _write_outputs(args.out, result, Path(figures))
     if args.json:
         print(json.dumps(result.to_dict(), default=R.json_default))

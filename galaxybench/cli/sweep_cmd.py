@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from typing import Any
@@ -128,11 +129,16 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(f"report: {summary['report']}")
     elif summary.get("report_error"):
         print(f"no report: {summary['report_error']}")
-    if summary["exit_code"]:
+    failed = summary.get("search_failed")
+    if failed:  # exit status 4: the report holds the baseline, classical and oracle rows
+        why = ", ".join(f"{n} {reason}" for reason, n in failed["reasons"].items())
+        print(f"{failed['message']}: {why}", file=sys.stderr)
+    elif summary["exit_code"]:
         print("a phase produced no usable result", file=sys.stderr)
 
 
 def _execute(args: argparse.Namespace, mode: str) -> int:
+    from galaxybench.report import publish_experiment
     from galaxybench.sweep import run_experiment
 
     if args.resume and not args.name:
@@ -148,7 +154,8 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
                                  data_source=args.data, address=args.address, resume=args.resume,
                                  num_cpus=args.num_cpus, progress=view,
                                  report=not args.no_report, trackers=tuple(args.trackers),
-                                 reports_dir=args.reports)
+                                 publish=functools.partial(publish_experiment,
+                                                           reports_dir=args.reports))
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
 

@@ -25,6 +25,8 @@ from matplotlib.text import Text
 
 from galaxybench import results as R
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.trial_figures import render_samples
+from galaxybench.samples import SAMPLES_FILE
 from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
 
 log = logging.getLogger(__name__)
@@ -205,8 +207,13 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     Trials write ``samples/<row>_seed<k>/*.png``; the seeds of a row show the same kind of
     images, so only the lowest seed's are kept. Non-PNG files are skipped.
     """
-    found = sorted(p for sub in ("figures", "samples") if (exp.path / sub).is_dir()
-                   for p in (exp.path / sub).rglob("*.png") if p.is_file())
+    # Trials save their sample images as arrays (samples/<row>_seed<k>/samples.npz); they are
+    # drawn here, into a scratch folder inside the report, never into the experiment.
+    drawn = fig_dir / ".samples"
+    for npz in sorted(exp.path.glob(f"samples/*/{SAMPLES_FILE}")):
+        render_samples(npz.parent, drawn / "samples" / npz.parent.name)
+    found = sorted(p for root in (exp.path, drawn) for sub in ("figures", "samples")
+                   if (root / sub).is_dir() for p in (root / sub).rglob("*.png") if p.is_file())
     first_seed: dict[str, str] = {}
     for p in found:
         folder = p.parent.name
@@ -219,12 +226,14 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
             if fh.read(8) != PNG_MAGIC:
                 log.warning("skipping %s: not a PNG file", src)
                 continue
-        rel = src.relative_to(exp.path).as_posix()
+        root = drawn if src.is_relative_to(drawn) else exp.path
+        rel = src.relative_to(root).as_posix()
         dst = fig_dir / f"trial_{_safe_name(rel)}"
         shutil.copyfile(src, dst)
         out.append(ReportFigure(dst, _sample_caption(src.parent.name, src.name), "sample"))
     if len(found) > MAX_TRIAL_IMAGES:
         log.info("showing %d of %d trial images", MAX_TRIAL_IMAGES, len(found))
+    shutil.rmtree(drawn, ignore_errors=True)
     return out
 
 

@@ -1,53 +1,24 @@
 """PNGs of one trial: real vs synthetic images per augmented class, and an SR comparison strip.
 
-Arrays in, files out: the trial picks the images (``TrialSamples.pick``), this module only draws,
-so the report layer stays free of torch. Files: ``real_vs_synthetic_<class>.png``, ``sr_strip.png``.
+Arrays in, files out: the trial saves the images it picked (``galaxybench.samples``), this module
+only draws them, so the report layer stays free of torch. Files: ``real_vs_synthetic_<class>.png``,
+``sr_strip.png``.
 
 Usage::
 
-    write_trial_figures(out_dir, TrialSamples.pick(...))
+    write_trial_figures(out_dir, TrialSamples.load(folder / SAMPLES_FILE))
+    render_samples(folder)      # the PNGs of folder/samples.npz, next to it
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from galaxybench.report.style import save_figure, setup_matplotlib
-
-
-@dataclass
-class TrialSamples:
-    """The images one trial's figures show; every array uint8 (m, 3, H, W)."""
-
-    rebalancer: str
-    per_class: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # real, synth
-    sr_columns: dict[str, np.ndarray] = field(default_factory=dict)  # method -> test images
-
-    @classmethod
-    def pick(cls, *, class_names: Sequence[str], train_hr: np.ndarray, train_labels: np.ndarray,
-             synthetic_hr: np.ndarray, synthetic_labels: np.ndarray, plan: Sequence[int],
-             test_lr: np.ndarray, test_hr: np.ndarray, test_upscaled: np.ndarray, method: str,
-             rebalancer: str, bicubic: Callable[[np.ndarray], np.ndarray],
-             n: int = 8) -> TrialSamples:
-        """Up to ``n`` real and synthetic images per augmented class, and 4 test galaxies
-        (a fixed draw, so every trial shows the same ones) at LR, bicubic, the method and true HR.
-        """
-        per_class = {class_names[c]: (train_hr[train_labels == c][:n],
-                                      synthetic_hr[synthetic_labels == c][:n]) for c in plan}
-        rng = np.random.default_rng(0)
-        pick = np.sort(rng.choice(len(test_lr), size=min(4, len(test_lr)), replace=False))
-        lr = test_lr[pick]
-        columns = {"LR": np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2),  # nearest: show pixels
-                   "bicubic": bicubic(lr)}
-        if method == "srgan":
-            columns["SRGAN"] = test_upscaled[pick]
-        columns["true HR"] = test_hr[pick]
-        return cls(rebalancer, per_class, columns)
+from galaxybench.samples import SAMPLES_FILE, TrialSamples
 
 
 def _hwc(image: np.ndarray) -> np.ndarray:
@@ -105,3 +76,11 @@ def write_trial_figures(out_dir: Path, samples: TrialSamples) -> list[Path]:
     sr_strip(path, samples.sr_columns)
     written.append(path)
     return written
+
+
+def render_samples(folder: Path, out_dir: Path | None = None) -> list[Path]:
+    """Draw ``folder/samples.npz`` (written by a trial) as PNGs in ``out_dir`` (default: folder)."""
+    path = Path(folder) / SAMPLES_FILE
+    if not path.is_file():
+        return []
+    return write_trial_figures(Path(out_dir or folder), TrialSamples.load(path))

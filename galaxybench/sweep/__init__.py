@@ -1,38 +1,18 @@
 """Sweeps: the Ray-free plan (phases, rows, top configs), the search space, and the experiment.
 
 ``run_experiment`` drives Ray Tune through ``sweep.ray_backend``, the only module that imports
-Ray; importing this package does not import Ray. The package itself is callable, so the notebook
-call reads as the command line does::
+Ray; importing this package does not import Ray. ``galaxybench.sweep(...)`` (the notebook call)
+is ``galaxybench.api.run_sweep``: the package is made callable by ``galaxybench/__init__.py``.
 
-    import galaxybench as gb
-    result = gb.sweep("smoke", name="demo")          # == galaxybench.sweep.run_sweep(...)
-    result.leaderboard, result.report_path
+Usage::
+
+    from galaxybench.sweep import load_search_space, run_experiment
+    summary = run_experiment(load_search_space("smoke"), name="demo", storage="experiments")
 """
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
-from galaxybench.sweep.api import SweepResult, run_sweep
 from galaxybench.sweep.experiment import run_experiment
 from galaxybench.sweep.space import SearchSpace, load_search_space, parse_search_space
 
-__all__ = ["SearchSpace", "SweepResult", "load_search_space", "parse_search_space",
-           "run_experiment", "run_sweep"]
-
-
-class _CallableModule(types.ModuleType):
-    """``galaxybench.sweep`` is both this package and the ``sweep(...)`` function.
-
-    Python binds a subpackage as an attribute of its parent on import, so a function named
-    ``galaxybench.sweep`` would be replaced by this module the first time anything imports
-    ``galaxybench.sweep.plan``; making the module callable keeps one name for both.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return run_sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+__all__ = ["SearchSpace", "load_search_space", "parse_search_space", "run_experiment"]

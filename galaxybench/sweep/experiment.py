@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ from galaxybench.sweep import progress as live
 from galaxybench.sweep.space import SearchSpace, parse_search_space
 
 log = logging.getLogger(__name__)
+
+# Exit status of a sweep whose search kept no usable configuration: the baseline, classical and
+# oracle rows still ran and the report was built (2 is bad input, 1 a phase with no result).
+EXIT_SEARCH_FAILED = 4
 
 # Held (an exclusive, non-blocking flock) while a sweep or resume runs on an experiment directory.
 LOCK_NAME = ".lock"
@@ -136,13 +141,10 @@ def _tracker_locations(trackers: Sequence[str], exp_dir: Path) -> dict[str, str]
     return where
 
 
-def _build_report(exp_dir: Path, reports_dir: str | Path) -> dict[str, Any]:
-    """Publish the report as ``<reports_dir>/<name>/`` (where ``publish`` and ``leaderboard``
-    look) and refresh ``<reports_dir>/index.html``."""
-    from galaxybench.report import publish_experiment
-
+def _publish_report(publish: Callable[[Path], Path], exp_dir: Path) -> dict[str, Any]:
+    """Call the caller's report publisher (the report layer sits above the sweep)."""
     try:
-        out_dir = publish_experiment(exp_dir, reports_dir)
+        out_dir = publish(exp_dir)
     except Exception as exc:  # the sweep's results stand even if the report cannot be drawn
         log.exception("report failed")
         return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"}
@@ -158,17 +160,30 @@ def _compute_totals(stats: dict[str, Any]) -> dict[str, Any]:
             for k in keys}
 
 
+def _search_outcome(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """None when the search kept a usable configuration; else why none survived, with counts."""
+    if any(r["status"] == R.STATUS_OK for r in rows):
+        return None
+    by_status = Counter(r["status"] for r in rows)
+    reasons = Counter((r.get("reason") or r["status"]).strip() for r in rows)
+    return {"message": f"no GAN configuration survived the search ({len(rows)} trials)",
+            "trials": len(rows), "by_status": dict(sorted(by_status.items())),
+            "reasons": dict(reasons.most_common())}
+
+
 def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
              phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
-    needed = R.PHASES if mode == "sweep" else ("baseline", "confirm")
-    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in needed)
+    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in ("baseline", "confirm"))
+    outcome = _search_outcome(phases.get("search", [])) if mode == "sweep" else None
+    code = 1 if not usable else EXIT_SEARCH_FAILED if outcome else 0
     return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
             "space": space.source, "data": source, "phases": stats,
             **plan.best_and_rows(phases),
             "compute": _compute_totals(stats),
             "failed": sum(s["failed"] for s in stats.values()),
             "diverged": sum(s["diverged"] for s in stats.values()),
-            "exit_code": 0 if usable else 1}
+            "search_failed": outcome,
+            "exit_code": code}
 
 
 def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
@@ -189,9 +204,9 @@ def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
 
 def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
                 data_source: str | None, data: Any, resume: bool,
-                trial_fn: Callable[..., Any] | None, report: bool,
-                started: float, callbacks: Sequence[Any] = (),
-                reports_dir: str | Path = "reports") -> dict[str, Any]:
+                trial_fn: Callable[..., Any] | None,
+                publish: Callable[[Path], Path] | None, started: float,
+                callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     base_cfg = space.base_config()
     if data is None:  # prepared once, on the driver, and shared through Ray's object store
         from galaxybench.data import load_data
@@ -212,10 +227,10 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
     for spec in [*specs, None]:
         if spec is None:  # confirm depends on the search
             top = plan.top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
-            if not top:
-                break
-            spec = plan.PhaseSpec("confirm",
-                                  points=plan.confirm_points(top[0], top, baseline, seeds))
+            # No usable search configuration: confirm still runs the classical and oracle rows,
+            # so the report compares them with the baseline (the summary says why).
+            spec = plan.PhaseSpec("confirm", points=plan.confirm_points(
+                top[0] if top else None, top, baseline, seeds))
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)
@@ -224,8 +239,8 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
     summary["data_info"] = getattr(data, "info", None)  # N after dedupe, split counts (report)
     summary["seconds"] = round(time.monotonic() - started, 2)
     R.write_json(exp_dir / "summary.json", summary)  # the report reads it
-    if report and summary["exit_code"] == 0:
-        summary.update(_build_report(exp_dir, reports_dir))
+    if publish is not None and summary["exit_code"] in (0, EXIT_SEARCH_FAILED):
+        summary.update(_publish_report(publish, exp_dir))
         summary["seconds"] = round(time.monotonic() - started, 2)
         R.write_json(exp_dir / "summary.json", summary)
     return summary
@@ -237,7 +252,7 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
                    trial_fn: Callable[..., Any] | None = None, num_cpus: int | None = None,
                    progress: live.Sink | None = None, report: bool = True,
                    trackers: Sequence[str] = (), callbacks: Sequence[Any] = (),
-                   reports_dir: str | Path = "reports") -> dict[str, Any]:
+                   publish: Callable[[Path], Path] | None = None) -> dict[str, Any]:
     """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
 
     Args:
@@ -251,15 +266,18 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
         progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
         trackers: experiment trackers to log to (``mlflow``, ``wandb``, ``tensorboard``).
         callbacks: more ``ray.tune.Callback`` objects, given to every phase's Tuner.
-        reports_dir: the report is published as ``<reports_dir>/<name>/`` and indexed in
-            ``<reports_dir>/index.html``, where ``galaxybench publish`` and ``leaderboard`` look.
+        publish: builds the report from the experiment directory and returns where it is
+            (``report.publish_experiment``, given by the CLI and ``galaxybench.api``; the
+            report layer sits above the sweep). None, or ``report=False``: no report.
 
     Returns:
         The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
-        and seconds, the best search config, per-row mean test minority F1, ``exit_code`` (1 when a
-        phase had no usable result), the report directory.
+        and seconds, the best search config, per-row mean test minority F1, ``exit_code`` (1 when the
+        baseline or confirm phase had no usable result; ``EXIT_SEARCH_FAILED`` when the search
+        kept no usable configuration, with ``search_failed`` saying why: counts by status and
+        reason), the report directory.
     """
-    from galaxybench.sweep import ray_backend as backend
+    import galaxybench.sweep.ray_backend as backend
 
     started = time.monotonic()
     exp_dir = Path(storage).expanduser().resolve() / check_name(name)
@@ -282,7 +300,7 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
             _write_sweep_yaml(space, exp_dir, data_source, data, data_path)
         backend.ray_logging_to(exp_dir / "ray.log")
         summary = _run_phases(backend, space, exp_dir, mode, data_source, data, resume,
-                              trial_fn, report, started, extra, reports_dir)
+                              trial_fn, publish if report else None, started, extra)
         if where:
             summary["trackers"] = where
             R.write_json(exp_dir / "summary.json", summary)

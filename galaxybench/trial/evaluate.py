@@ -34,6 +34,7 @@ from galaxybench.errors import TrialDiverged
 from galaxybench.images import bicubic_x2
 from galaxybench.metrics.classification import classification_metrics
 from galaxybench.protocol import baseline_config, effective_flat, minority_classes
+from galaxybench.samples import SAMPLES_FILE, TrialSamples
 from galaxybench.stages._common import set_threads
 from galaxybench.stages.classify_cnn import ClassifierRun, predict
 from galaxybench.trial.steps import (
@@ -151,10 +152,8 @@ def _baseline_run(ctx: TrialContext, own: PipelineOutput) -> PipelineOutput:
     return out
 
 
-def _write_figures(artifacts_dir: Path, ctx: TrialContext, out: PipelineOutput) -> None:
-    """The real-vs-synthetic and SR comparison PNGs of this trial (arrays in, files out)."""
-    from galaxybench.report.trial_figures import TrialSamples, write_trial_figures
-
+def _write_samples(artifacts_dir: Path, ctx: TrialContext, out: PipelineOutput) -> None:
+    """The real-vs-synthetic and SR comparison images of this trial, as arrays for the report."""
     test = ctx.data.subset("test")
     samples = TrialSamples.pick(
         class_names=ctx.data.class_names, train_hr=out.upscaled.train,
@@ -162,7 +161,7 @@ def _write_figures(artifacts_dir: Path, ctx: TrialContext, out: PipelineOutput) 
         synthetic_labels=out.synthetic[1], plan=sorted(out.plan), test_lr=test.lr,
         test_hr=test.hr, test_upscaled=out.upscaled.test, method=ctx.cfg.upscale.method,
         rebalancer=ctx.cfg.rebalance.method, bicubic=lambda lr: bicubic_x2(lr, ctx.device))
-    write_trial_figures(artifacts_dir, samples)
+    samples.save(artifacts_dir / SAMPLES_FILE)
 
 
 def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, baseline: bool,
@@ -187,7 +186,7 @@ def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, base
             feature_model = base_out.run.model if base_out is not None else None
             metrics.update(quality_metrics(ctx, out, feature_model))
     if artifacts_dir is not None:
-        _write_figures(Path(artifacts_dir), ctx, out)
+        _write_samples(Path(artifacts_dir), ctx, out)
     return out
 
 
@@ -227,7 +226,8 @@ def evaluate_trial(
         use_cache: False trains everything and stores nothing.
         num_threads: torch CPU threads (a trial's CPUs, so concurrent trials don't oversubscribe).
         baseline: also compute ``minority_f1_delta`` against the baseline at the same seed.
-        artifacts_dir: when given, write the real-vs-synthetic and SR comparison PNGs there.
+        artifacts_dir: when given, save the real-vs-synthetic and SR comparison images there
+            (``samples.npz``; ``report.trial_figures.render_samples`` draws them).
         on_stage: called with a stage name when that stage starts.
         budget_fraction: a rung of the budget ladder (``galaxybench.budget``): every trained
             stage runs that fraction of its epochs, a GAN continuing from its cached shorter

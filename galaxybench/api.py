@@ -1,4 +1,6 @@
-"""The notebook face of a sweep: ``galaxybench.sweep(space, ...)`` and what it returns.
+"""The notebook face of galaxybench: ``galaxybench.sweep(space, ...)`` and what it returns.
+
+It sits at the top of the layers, beside the CLI: it runs the sweep and publishes its report.
 
 The CLI's ``galaxybench sweep`` and this function run the same ``run_experiment``; this one
 returns a ``SweepResult`` with the leaderboard as a pandas DataFrame, the report's path and the
@@ -13,6 +15,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from galaxybench import results as R
+from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
 from galaxybench.sweep.space import SearchSpace, load_search_space
 
@@ -47,7 +51,7 @@ class SweepResult:
         """The confirmed rows: mean, interval and paired gain over the baseline (one row each)."""
         if self._board is None:
             from galaxybench.report.experiment import load_experiment
-            from galaxybench.report.tables import leaderboard_table
+            from galaxybench.report.tables import leaderboard_table  # noqa: I001
 
             self._board = leaderboard_table(load_experiment(self.experiment_dir))
         return self._board
@@ -120,6 +124,7 @@ def run_sweep(space: str | Path | SearchSpace = "default", data: str | Path | No
                              data_source=None if data is None else str(data), address=address,
                              resume=resume, num_cpus=num_cpus, progress=progress,
                              report=report, trackers=tuple(trackers), callbacks=tuple(callbacks),
-                             reports_dir=reports_dir)
+                             publish=functools.partial(publish_experiment,
+                                                       reports_dir=reports_dir))
     report_path = Path(summary["report"]).resolve() if summary.get("report") else None
     return SweepResult(Path(summary["experiment_dir"]), summary, report_path)
