@@ -78,12 +78,14 @@ def _effective_id(flat: dict[str, Any]) -> str:
                           if k not in _REPLICATE_KEYS})
 
 
-def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[str, Any],
+def confirm_points(best: dict[str, Any] | None, top: list[dict[str, Any]], base: dict[str, Any],
                    seeds: tuple[int, ...]) -> list[dict[str, Any]]:
     """The confirm phase: top-k, the ablations of the best, the classical rows and the oracles.
 
     Args:
-        best: flat config of the best search trial (also ``top[0]``).
+        best: flat config of the best search trial (also ``top[0]``); None when the search kept
+            no usable configuration: then only the classical and oracle rows run, so the report
+            still compares them with the baseline.
         top: flat configs of the top-k distinct search configs, best first.
         base: flat baseline config of the sweep.
         seeds: the confirmation seeds; every row runs on each, on the split of that seed.
@@ -98,14 +100,16 @@ def confirm_points(best: dict[str, Any], top: list[dict[str, Any]], base: dict[s
     """
     rows: list[tuple[str, dict[str, Any]]] = [
         (protocol.top_row(i + 1), f) for i, f in enumerate(top)]
-    rows.append((protocol.ROW_SRGAN_OFF, {**best, "upscale.method": "bicubic"}))
-    rows.append((protocol.ROW_CGAN_OFF, {**best, "rebalance.method": "none"}))
+    if best is not None:
+        rows.append((protocol.ROW_SRGAN_OFF, {**best, "upscale.method": "bicubic"}))
+        rows.append((protocol.ROW_CGAN_OFF, {**best, "rebalance.method": "none"}))
     # Classical rows keep the best config's threshold and target so oversampling is like-for-like.
-    keep = {k: best[k] for k in ("rebalance.threshold", "rebalance.target")}
+    keep = {k: (best or base)[k] for k in ("rebalance.threshold", "rebalance.target")}
     for name, change in protocol.CLASSICAL.items():
         rows.append((name, {**base, **keep, **change}))
     rows.append((protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}))
-    rows.append((protocol.ROW_ORACLE_BEST, {**best, "upscale.method": "oracle"}))
+    if best is not None:
+        rows.append((protocol.ROW_ORACLE_BEST, {**best, "upscale.method": "oracle"}))
     seen: set[str] = {_effective_id(base)}
     points = []
     for row, flat in rows:
