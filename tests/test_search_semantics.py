@@ -3,7 +3,8 @@
 A scripted trial function stands in for the pipeline: the n-th trial started reports a per-epoch
 validation score that falls with n (so ASHA stops the later ones), and one trial diverges. The
 study read back from ``search/optuna.journal`` must hold the stopped trials as PRUNED, the
-diverged one as FAIL and only the finished ones as COMPLETE, with their final objective.
+diverged one and one that never reported a score as FAIL, and only the finished ones as
+COMPLETE, with their final objective.
 
 Usage: ``pytest -m ray tests/test_search_semantics.py``.
 """
@@ -15,10 +16,10 @@ import os
 # Ray reads its auth mode once, at import: fix it before anything imports Ray.
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 ray = pytest.importorskip("ray")
 
@@ -29,6 +30,7 @@ from galaxybench.sweep.space import parse_search_space  # noqa: E402
 
 pytestmark = pytest.mark.ray
 DIVERGING = 1  # the second trial started diverges
+METRICLESS = 3  # the fourth reports epochs without a score and ends without its objective
 SPACE = {
     "description": "ASHA semantics test",
     "base": {"profile": "smoke", "set": {"upscale.method": "srgan", "rebalance.method": "cgan",
@@ -49,7 +51,7 @@ def ray_session():
     ray.shutdown()
 
 
-def _scripted(calls_dir: str, diverging: int):
+def _scripted(calls_dir: str, diverging: int, metricless: int):
     """The fake trial; it refers to no function of this module (Ray workers cannot import it)."""
 
     def trial(cfg, data, report=None, **kwargs):
@@ -66,6 +68,11 @@ def _scripted(calls_dir: str, diverging: int):
             time.sleep(0.5)
             return R.TrialResult(status=R.STATUS_DIVERGED, reason="cgan: loss is NaN",
                                  config=flat, seed=cfg.seed)
+        if index == metricless:  # Tune would end the whole run on a result without its metric
+            for epoch in range(1, cfg.classifier.epochs + 1):
+                report({R.EPOCH: epoch})
+            return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
+                                 metrics={R.MINORITY_F1: 0.5})
         scores = []
         for epoch in range(1, cfg.classifier.epochs + 1):
             scores.append(round((1.0 - 0.1 * index) * epoch / cfg.classifier.epochs, 4))
@@ -91,12 +98,14 @@ def test_stopped_trials_are_pruned_diverged_fail_only_finished_complete(tmp_path
     calls.mkdir()
     flat = {k: v for k, v in C.to_flat(space.base_config()).items() if k != "seed"}
     spec = plan.PhaseSpec("search", space=space, base_flat=flat)
-    wrapped = ray_backend.wrapped_trainable(space, tmp_path, None, _scripted(str(calls), DIVERGING))
+    trial_fn = _scripted(str(calls), DIVERGING, METRICLESS)
+    wrapped = ray_backend.wrapped_trainable(space, tmp_path, None, trial_fn)
     rows = ray_backend.run_phase(spec, wrapped, tmp_path, space, resume=False)
 
     assert len(rows) == 6
     statuses = [r["status"] for r in rows]
     assert statuses.count(R.STATUS_DIVERGED) == 1
+    assert statuses.count(R.STATUS_FAILED) == 1  # the metricless one; the run went on
     assert statuses.count(R.STATUS_PRUNED) >= 1 and statuses.count(R.STATUS_OK) >= 1, statuses
     journal = tmp_path / "search" / R.OPTUNA_JOURNAL
     study = optuna.load_study(study_name=R.STUDY_NAME,
@@ -106,7 +115,7 @@ def test_stopped_trials_are_pruned_diverged_fail_only_finished_complete(tmp_path
     # Trials are matched by their sampled cgan.lr (distinct floats from TPE).
     by_lr = {t.params["cgan.lr"]: t for t in trials}
     expected = {R.STATUS_OK: TrialState.COMPLETE, R.STATUS_PRUNED: TrialState.PRUNED,
-                R.STATUS_DIVERGED: TrialState.FAIL}
+                R.STATUS_DIVERGED: TrialState.FAIL, R.STATUS_FAILED: TrialState.FAIL}
     for row in rows:
         t = by_lr[row["config"]["cgan.lr"]]
         assert t.state == expected[row["status"]], (row["status"], t.state)

@@ -200,6 +200,9 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
         # is kept for the final report of a finished trial, the only one the searcher scores.
         if R.OBJECTIVE in scores:
             scores[R.VAL_OBJECTIVE_STEP] = scores.pop(R.OBJECTIVE)
+        # Tune's strict metric check raises on a result without the scheduler's key, and that
+        # ends the whole run, not the trial: an epoch without a score reports NaN (ASHA skips it).
+        scores.setdefault(R.VAL_OBJECTIVE_STEP, math.nan)
         tune.report(scores)
 
     artifacts = None
