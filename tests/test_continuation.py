@@ -201,3 +201,30 @@ def test_search_space_reads_a_ladder_or_rungs():
     for bad in ({"ladder": [0.5]}, {"ladder": [0.5, 1.0], "rungs": 2}, {"rungs": 0}):
         with pytest.raises(ConfigError):
             parse_search_space({**base, "search": bad})
+
+
+def test_compute_summary_counts_rungs_and_the_exhaustive_cost_by_hand():
+    from galaxybench import results as R
+    from galaxybench.sweep.plan import compute_summary
+
+    def rung(fraction, compute, gans):
+        return {R.BUDGET_FRACTION: fraction, R.COMPUTE_SECONDS: compute,
+                R.GAN_EPOCHS_TRAINED: sum(r - s for _, s, r, _ in gans),
+                R.GAN_EPOCHS: {st: {"key": k, "start": s, "reached": r, "full": f}
+                               for (st, k), s, r, f in gans}}
+
+    # Trial A climbs both rungs of a 1/3 ladder; trial B (same SRGAN, another cGAN) is pruned.
+    a = {R.RUNGS: [rung(1 / 3, {"srgan": 2.0, "cgan": 1.0, "classifier": 0.5, "other": 0.5},
+                        [(("srgan", "s"), 0, 1, 3), (("cgan", "c1"), 0, 2, 6)]),
+                   rung(1.0, {"srgan": 4.0, "cgan": 2.0, "classifier": 1.0, "other": 1.0},
+                        [(("srgan", "s"), 1, 3, 3), (("cgan", "c1"), 2, 6, 6)])]}
+    b = {R.RUNGS: [rung(1 / 3, {"cgan": 1.0, "classifier": 0.5, "other": 0.5},
+                        [(("srgan", "s"), 1, 1, 3), (("cgan", "c2"), 0, 2, 6)])]}
+    out = compute_summary([a, b, {"status": "failed"}])
+    assert out[R.COMPUTE_SECONDS] == {"srgan": 6.0, "cgan": 4.0, "classifier": 2.0, "other": 2.0}
+    assert out[R.COMPUTE_SECONDS_TOTAL] == 14.0
+    assert out[R.GAN_EPOCHS_TRAINED] == 3 + 6 + 2  # srgan 1+2, cgan 2+4, cgan2 2
+    assert out["gan_epochs_full_budget"] == 3 + 6 + 6 and out["gan_epochs_saved"] == 4
+    # srgan 6 s / 3 epochs, cgan 4 s / 8 epochs; one full pass (classifier + other) = 2 s.
+    assert out["gan_seconds_per_epoch"] == {"srgan": 2.0, "cgan": 0.5}
+    assert out["exhaustive_full_budget_seconds"] == pytest.approx(3 * 2.0 + 12 * 0.5 + 3 * 2.0)

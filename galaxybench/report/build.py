@@ -27,7 +27,7 @@ from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
 from galaxybench.report.figures import ReportFigure, write_figures
 from galaxybench.report.headline import Headline, data_name, headline
-from galaxybench.report.search import SearchSummary, search_summary
+from galaxybench.report.search import SearchSummary, compute_note, search_summary
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
              "## Search\n", md(display.display_frame(search.counts)),
              f"Best validation minority F1: {display.number(search.best_val)} "
              f"(trial {markdown.inline(search.best_trial or display.DASH)})\n",
+             f"{compute_note(exp)}\n",
              "### Failed and diverged trials\n", md(display.display_frame(search.failures)),
              "### Parameter importance\n",
              md(display.display_frame(search.importance)) if not search.importance.empty
@@ -154,6 +155,7 @@ def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
                      html.paragraph(f"Best validation minority F1: "
                                     f"{display.number(search.best_val)} (trial "
                                     f"{search.best_trial or display.DASH})"),
+                     html.paragraph(compute_note(exp)),
                      html.preformatted(best_cfg) if best_cfg else "",
                      "<h3>Failed and diverged trials</h3>",
                      html.table(display.display_frame(search.failures), "failures"),

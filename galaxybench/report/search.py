@@ -99,6 +99,28 @@ def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
     return table, ""
 
 
+def compute_note(exp: Experiment) -> str:
+    """One sentence on the compute a sweep spent, from its stored rows, or "" without any."""
+    from galaxybench.sweep.plan import compute_summary
+
+    per_phase = [compute_summary(exp.phase(phase)) for phase in PHASES]
+    keys = (R.COMPUTE_SECONDS_TOTAL, "exhaustive_full_budget_seconds", R.GAN_EPOCHS_TRAINED,
+            "gan_epochs_full_budget", "gan_epochs_saved")
+    c = {k: sum(p.get(k, 0) for p in per_phase) for k in keys}
+    if not c[R.COMPUTE_SECONDS_TOTAL]:
+        return ""
+    text = (f"Compute spent: {float(c.get(R.COMPUTE_SECONDS_TOTAL, 0)):.0f} s of training and "
+            f"evaluation over all phases; an exhaustive run of the same configurations at full "
+            f"budget would have cost about {float(c.get('exhaustive_full_budget_seconds', 0)):.0f}"
+            f" s (estimated from the measured seconds per GAN epoch). GAN epochs trained: "
+            f"{int(c.get(R.GAN_EPOCHS_TRAINED, 0))}")
+    saved = int(c.get("gan_epochs_saved", 0))
+    if saved > 0:
+        text += (f", {saved} fewer than the {int(c.get('gan_epochs_full_budget', 0))} the same "
+                 "trials need without the budget ladder")
+    return text + "."
+
+
 def search_summary(exp: Experiment) -> SearchSummary:
     """Counts, failures, best validation score and parameter importance of an experiment."""
     best_val, best = -math.inf, None

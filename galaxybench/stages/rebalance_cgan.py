@@ -295,12 +295,18 @@ class CganRebalancer(Rebalancer):
         return self.weights_of(state)
 
     def train_to(self, cfg: Config, train: SplitArrays, classes: list[int], state: dict | None,
-                 epochs: int, *, seed: int, device: torch.device) -> dict:
+                 epochs: int, *, seed: int, device: torch.device,
+                 check_collapse: bool = True) -> dict:
         """Continue ``state`` (None: a fresh start) to ``epochs`` epochs; the new checkpoint.
 
         The checkpoint holds the training state BEFORE the BatchNorm recalibration (so a later
         continuation is bit-identical on a CPU to one run) and, under ``weights``, the
-        recalibrated generator that ``generate`` uses, checked for mode collapse.
+        recalibrated generator that ``generate`` uses, checked for mode collapse unless
+        ``check_collapse`` is False: a lower rung of the budget ladder skips the check, since a
+        cGAN a third of the way through its epochs can still look collapsed (measured: diversity
+        0.26 of the real images' 0.55 at epoch 10 of 30 in the default space) and the check is
+        about the generator the full budget delivers; the low rung's images still go through
+        the classifier, so a poor generator shows in that rung's objective.
         """
         images, labels, class_ids = _training_images(train, classes, device)
         side = int(images.shape[-1])
@@ -312,8 +318,9 @@ class CganRebalancer(Rebalancer):
         out = run.checkpoint()
         recalibrate_batch_norm(run.gen, len(class_ids), c.latent_dim, seed=seed + 2,
                                device=device)
-        check_mode_collapse(run.gen, images, labels, class_ids, c.latent_dim, seed=seed + 3,
-                            device=device)
+        if check_collapse:
+            check_mode_collapse(run.gen, images, labels, class_ids, c.latent_dim,
+                                seed=seed + 3, device=device)
         if run.history:
             log.info("cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
                      len(run.history), images.shape[0], class_ids, *run.history[-1])

@@ -101,6 +101,16 @@ def _without(section: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in section.items() if k not in keys}
 
 
+def _final_checks(stage_obj: Any, ctx: TrialContext) -> dict[str, Any]:
+    """Checks of the finished generator (mode collapse) run at the full budget only."""
+    if ctx.fraction != budget.FULL and getattr(stage_obj, "train_to", None) is not None:
+        import inspect
+
+        if "check_collapse" in inspect.signature(stage_obj.train_to).parameters:
+            return {"check_collapse": False}
+    return {}
+
+
 def _continue(ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], full: int,
               train_to, weights_of) -> Any:
     """A resumable GAN stage at the context's budget fraction, through the stage cache.
@@ -149,7 +159,7 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
             ctx.section(method).get("epochs", 0),
             lambda state, target: rebalancer.train_to(
                 cfg, train, classes, state, target, seed=stage_seed(cfg.seed, stage),
-                device=ctx.device),
+                device=ctx.device, **_final_checks(rebalancer, ctx)),
             rebalancer.weights_of)
     elif rebalancer.trainable:
         stage = f"rebalance_{method}"
