@@ -1,0 +1,261 @@
+"""Benchmark: a `paper` trial with every epoch count cut to 1; per-stage cost, FLOPs, projection.
+
+Runs one `paper` trial (HR 128, depth-8 SRGAN, cGAN, classifier; upscale.method=srgan,
+rebalance.method=cgan) through the public ``galaxybench.evaluate_trial`` on a Galaxy10
+DECaLS-layout rehearsal file (``--data``, or one of ``--n`` rows generated here), with
+srgan.pretrain_epochs, srgan.epochs, cgan.epochs and classifier.epochs set to 1 and quality
+metrics off (their Inception weights are not downloaded). It records each stage's wall seconds
+and training seconds (one epoch each) and the peak RSS while each stage ran.
+
+FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` counts one training step (forward and
+backward of the real networks, batch 16) and one inference pass per image for every network.
+Those, times the images each stage sees at full scale (17,736 rows; split and synthetic counts
+scaled from the measured trial) and the paper's epochs, give one full paper trial's FLOPs and a
+whole paper sweep's (search_spaces/paper.yaml: 48 search trials on the ASHA ladder 1/9, 1/3, 1,
+reduction 3, then the top 3 on 5 seeds, plus one cached baseline per seed). GPU time =
+FLOPs / (peak dense bf16 TFLOP/s x an assumed utilisation); every assumption is written to the
+JSON beside the table.
+
+Usage: ``python bench/paper_stage_costs.py --data rehearsal.h5`` or ``--n 240``;
+``--flops-only`` skips the trial. Writes reports/bench/paper_stage_costs.json and
+reports/bench/paper_stage_costs.md (the README table); prints one JSON object last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPORTS, finish
+
+FULL_N = 17_736
+BATCH = 16
+SETS = ["upscale.method=srgan", "rebalance.method=cgan", "srgan.pretrain_epochs=1",
+        "srgan.epochs=1", "cgan.epochs=1", "classifier.epochs=1", "metrics.enabled=false"]
+# Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), TFLOP/s.
+GPUS = {"NVIDIA A100 40GB (SXM)": 312.0, "NVIDIA H100 SXM": 989.0, "NVIDIA L4": 121.0}
+# Small convnets (64 channels, 64-128 px, batch 16) keep tensor cores mostly idle; 25% of peak is
+# an assumption (not measured here: no GPU), to be replaced by bench/gpu_packing.py's figures.
+UTILISATION = 0.25
+# search_spaces/paper.yaml: 48 trials, ASHA reduction 3 on the budget ladder (1/9, 1/3, 1);
+# promotions continue from the cached shorter run, so rung r costs (f_r - f_{r-1}) per trial.
+LADDER, REDUCTION, SEARCH_TRIALS, CONFIRM_RUNS, SEEDS = (1 / 9, 1 / 3, 1.0), 3, 48, 3 * 5, 6
+
+
+def _step_flops(fn) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def flops_per_image(cfg, depth: int | None = None) -> dict[str, float]:
+    """FLOPs per image of each network's training step (fwd+bwd) and inference (fwd)."""
+    from galaxybench.stages.classify_cnn import PaperCNN
+    from galaxybench.stages.rebalance_cgan_nets import Discriminator as CD
+    from galaxybench.stages.rebalance_cgan_nets import Generator as CG
+    from galaxybench.stages.upscale_srgan_nets import Discriminator, Generator
+
+    hr, lr_side, s, c = cfg.data.hr_size, cfg.data.hr_size // 2, cfg.srgan, cfg.cgan
+    with torch.device("meta"):  # shapes only: counting FLOPs computes nothing
+        gen = Generator(depth or s.depth, s.channels, s.bicubic_skip)
+        disc = Discriminator(hr, s.channels)
+        lr_x, hr_x = torch.randn(BATCH, 3, lr_side, lr_side), torch.randn(BATCH, 3, hr, hr)
+        cnn = PaperCNN(10, hr, cfg.classifier.dense_units)
+    # The cGAN D's per-class minibatch stddev reads values (.item()): real, small CPU tensors.
+    cgen, cdisc = CG(10, c.latent_dim, c.width, lr_side), CD(10, c.width, lr_side)
+    z, y = torch.randn(BATCH, c.latent_dim), torch.randint(0, 10, (BATCH,))
+
+    def gan_step():  # D on real and fake, then G through D (Ledig et al. 2017)
+        fake = gen(lr_x)
+        (disc(hr_x).mean() + disc(fake.detach()).mean()).backward()
+        (disc(fake).mean() + (fake - hr_x).square().mean()).backward()
+
+    def cgan_step():
+        fake = cgen(z, y)
+        (cdisc(torch.randn(BATCH, 3, lr_side, lr_side), y).mean()
+         + cdisc(fake.detach(), y).mean()).backward()
+        cdisc(fake, y).mean().backward()
+
+    with torch.no_grad():
+        infer = {"srgan_infer": _step_flops(lambda: gen(lr_x)),
+                 "cgan_sample": _step_flops(lambda: cgen(z, y)),
+                 "classifier_infer": _step_flops(lambda: cnn(hr_x))}
+    train = {"srgan_pretrain_step": _step_flops(lambda: gen(lr_x).square().mean().backward()),
+             "srgan_gan_step": _step_flops(gan_step), "cgan_step": _step_flops(cgan_step),
+             "classifier_step": _step_flops(lambda: cnn(hr_x).logsumexp(1).mean().backward())}
+    return {k: v / BATCH for k, v in {**train, **infer}.items()}
+
+
+def trial_flops(cfg, per: dict[str, float], n: dict[str, float]) -> dict[str, float]:
+    """FLOPs of one full trial by stage, for image counts `n` (train, val, test, synthetic,
+    cgan_train) and the epochs of `cfg`; the baseline classifier is counted apart."""
+    s, c, k = cfg.srgan, cfg.cgan, cfg.classifier
+    upscaled = n["train"] + n["val"] + n["test"] + n["synthetic"]
+    classify_train = (n["train"] + n["synthetic"]) * k.epochs * per["classifier_step"]
+    classify_eval = (n["val"] * k.epochs + n["test"]) * per["classifier_infer"]
+    return {
+        "srgan": n["train"] * (s.pretrain_epochs * per["srgan_pretrain_step"]
+                               + s.epochs * per["srgan_gan_step"]) + upscaled * per["srgan_infer"],
+        "cgan": n["cgan_train"] * c.epochs * per["cgan_step"] + n["synthetic"] * per["cgan_sample"],
+        "classifier": classify_train + classify_eval,
+        "baseline": n["train"] * k.epochs * per["classifier_step"] + classify_eval,
+    }
+
+
+def sweep_trial_equivalents() -> tuple[float, float]:
+    """(search trials' cost in full trials on the ASHA ladder, confirmation runs)."""
+    alive, cost, previous = float(SEARCH_TRIALS), 0.0, 0.0
+    for fraction in LADDER:
+        cost += alive * (fraction - previous)
+        alive, previous = alive / REDUCTION, fraction
+    return cost, float(CONFIRM_RUNS)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measured_trial(data_path: Path) -> dict:
+    """One 1-epoch paper trial: wall/compute seconds and peak RSS per stage, image counts."""
+    from galaxybench import evaluate_trial, load_data, load_profile
+
+    cfg = load_profile("paper", SETS)
+    data = load_data(str(data_path), cfg.data)
+    stage, peaks, stop = ["load"], {}, threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peaks[stage[0]] = max(peaks.get(stage[0], 0.0), _rss_mb())
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    result = evaluate_trial(cfg, data, use_cache=False, on_stage=lambda s: stage.__setitem__(0, s))
+    seconds = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
+    m = result.metrics
+    split = {s: len(v) for s, v in data.splits.items()}
+    augmented = [data.class_names.index(name) for name in m.get("augmented_classes") or []]
+    train_labels = data.labels[data.splits["train"]]
+    cgan_share = float(np.isin(train_labels, augmented).mean()) if augmented else 0.0
+    return {"status": result.status, "n_rows": int(data.info["n_read"]),
+            "seconds": round(seconds, 1),
+            "stage_seconds": m.get("stage_seconds"), "compute_seconds": m.get("compute_seconds"),
+            "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
+            "n_synthetic": int(m.get("n_synthetic", 0)),
+            "augmented_classes": m.get("augmented_classes"), "split_counts": split,
+            "cgan_train_share": round(cgan_share, 4), "torch_threads": torch.get_num_threads()}
+
+
+def _counts(measured: dict | None, cfg) -> dict[str, float]:
+    """Images per stage at full scale: scaled from the measured trial, else nominal shares."""
+    if measured is None:  # 65/15/20 split, ~2,400 synthetic images for ~1,500 cGAN images
+        n = FULL_N - 2 * 59 - 20
+        return {"train": 0.65 * n, "val": 0.15 * n, "test": 0.2 * n, "synthetic": 2400.0,
+                "cgan_train": 1500.0}
+    f = FULL_N / measured["n_rows"]
+    sc = measured["split_counts"]
+    minority_share = measured.get("cgan_train_share", 0.13)
+    return {"train": sc["train"] * f, "val": sc["val"] * f, "test": sc["test"] * f,
+            "synthetic": measured["n_synthetic"] * f,
+            "cgan_train": minority_share * sc["train"] * f}
+
+
+def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
+    per8 = flops_per_image(cfg)
+    trial = trial_flops(cfg, per8, counts)
+    one = trial["srgan"] + trial["cgan"] + trial["classifier"] + trial["baseline"]
+    # The sweep draws srgan.depth from {4, 8, 16}: average the SRGAN cost over the three.
+    srgan_mean = sum(trial_flops(cfg, flops_per_image(cfg, d), counts)["srgan"]
+                     for d in (4, 8, 16)) / 3
+    search_eq, confirm = sweep_trial_equivalents()
+    own = trial["cgan"] + trial["classifier"] + srgan_mean
+    sweep = (search_eq + confirm) * own + SEEDS * trial["baseline"]
+    rows, lines = [], ["| GPU | peak bf16 TFLOP/s | one paper trial | whole paper sweep |",
+                       "|---|---:|---:|---:|"]
+    for gpu, peak in GPUS.items():
+        rate = peak * 1e12 * UTILISATION
+        rows.append({"gpu": gpu, "peak_bf16_tflops": peak, "trial_hours": one / rate / 3600,
+                     "sweep_gpu_hours": sweep / rate / 3600})
+        lines.append(f"| {gpu} | {peak:.0f} | {one / rate / 60:.1f} min | "
+                     f"{sweep / rate / 3600:.1f} GPU-hours |")
+    table = "\n".join(lines)
+    return {"flops_per_image": per8, "trial_flops_by_stage": trial, "trial_flops": one,
+            "sweep_flops": sweep, "search_trial_equivalents": round(search_eq, 2),
+            "confirmation_runs": confirm, "image_counts_full_scale": counts, "gpus": rows,
+            "assumptions": {
+                "utilisation": UTILISATION, "batch": BATCH,
+                "peak": "dense bf16 tensor-core TFLOP/s from the vendors' data sheets",
+                "epochs": "the paper profile's: SRGAN 10 pretrain + 100 adversarial, cGAN 100, "
+                          "classifier 10",
+                "sweep": "48 search trials on the ASHA ladder 1/9, 1/3, 1 (reduction 3, "
+                         "promotions continue cached runs), top 3 x 5 confirmation seeds, one "
+                         "cached baseline classifier per seed; SRGAN depth averaged over "
+                         "{4, 8, 16}",
+                "not_counted": "data preparation, quality metrics (Inception), host-device "
+                               "copies, Python overhead; packing 4 trials per GPU is assumed to "
+                               "reach the stated utilisation together"}}, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a Galaxy10 DECaLS-layout file")
+    parser.add_argument("--n", type=int, default=240, help="rows to generate without --data")
+    parser.add_argument("--flops-only", action="store_true", help="skip the measured trial")
+    args = parser.parse_args()
+    from galaxybench import load_profile
+
+    cfg = load_profile("paper", SETS[:2])
+    load_start = os.getloadavg()
+    measured = None
+    if not args.flops_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ.setdefault("GALAXYBENCH_HOME", str(Path(tmp) / "home"))
+            path = Path(args.data) if args.data else None
+            if path is None:
+                from galaxybench.data.rehearsal import write_like
+
+                path = write_like(Path(tmp) / "like.h5", n=args.n)
+            measured = measured_trial(path)
+    proj, table = projection(cfg, _counts(measured, cfg))
+    per = proj["flops_per_image"]
+    if measured is not None:  # CPU seconds per epoch per stage and the rate they imply
+        n_train = measured["split_counts"]["train"]
+        comp = measured["compute_seconds"] or {}
+        srgan_flops = n_train * (per["srgan_pretrain_step"] + per["srgan_gan_step"])
+        measured["cpu_gflops_srgan"] = round(srgan_flops / max(comp.get("srgan", 0), 1e-9) / 1e9, 1)
+        measured["cpu_full_trial_hours_extrapolated"] = round(
+            proj["trial_flops"] / (measured["cpu_gflops_srgan"] * 1e9) / 3600, 1)
+    md = (f"Projected from FLOPs (FlopCounterMode) at an assumed {UTILISATION:.0%} of each card's "
+          f"dense bf16 peak; one trial = {proj['trial_flops'] / 1e15:.0f} PFLOP, the sweep = "
+          f"{proj['sweep_flops'] / 1e15:.0f} PFLOP "
+          f"({proj['search_trial_equivalents']} search-trial equivalents + "
+          f"{int(proj['confirmation_runs'])} confirmation runs). Not measured on a GPU.\n\n"
+          + table + "\n")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "paper_stage_costs.md").write_text(md)
+    print(md)
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    h100 = next(r for r in proj["gpus"] if "H100" in r["gpu"])
+    finish("paper_stage_costs", ratio=h100["trial_hours"], goal=None,
+           ratio_meaning="projected hours of one full paper trial on an H100 SXM",
+           measured=measured, projection=proj, cpus=os.cpu_count(),
+           load_average_start=[round(x, 2) for x in load_start], uptime=uptime)
+
+
+if __name__ == "__main__":
+    main()
