@@ -5,7 +5,8 @@ enough new images to reach ``max(threshold, target)`` x that count. With thresho
 the paper's rule (classes under 1750 of 2645 filled to 1750). Filling to at least the threshold
 makes the threshold act over its whole range: a class that qualifies is never left between the
 target and the threshold with nothing added, so a higher threshold always means more images.
-``target`` is a floor on the fill level for thresholds below it (docs in ``config.RebalanceConfig``).
+``target`` is a floor on the fill level for thresholds below it (``docs/protocol.md``, "The
+rebalancing threshold").
 
 Usage::
 
