@@ -33,8 +33,8 @@ from typing import Any
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # noqa: E402
-from ray._private import ray_constants  # noqa: E402
 from ray import tune  # noqa: E402
+from ray._private import ray_constants  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: E402
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
@@ -170,6 +170,16 @@ def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any
     raise AssertionError("an empty ladder")  # check_ladder refuses one
 
 
+# Environment variable that overrides the torch device of every trial: with "cpu", trials that Ray
+# schedules on (real or declared) GPUs run on the CPU, e.g. a simulated GPU cluster in tests.
+DEVICE_ENV = "GALAXYBENCH_DEVICE"
+
+
+def trial_device(gpus: float) -> str:
+    """The torch device of a trial: ``$GALAXYBENCH_DEVICE``, else cuda when it holds GPUs."""
+    return os.environ.get(DEVICE_ENV) or ("cuda" if gpus > 0 else "cpu")
+
+
 def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any], cache_dir: str,
               cpus: float, gpus: float, samples_dir: str | None = None,
               ladder: tuple[float, ...] = ()) -> None:
@@ -208,7 +218,7 @@ def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any]
     artifacts = None
     if samples_dir is not None and config.get("row") == top_row(1):
         artifacts = f"{samples_dir}/{top_row(1)}_seed{cfg.seed}"
-    kwargs = dict(device="cuda" if gpus > 0 else "cpu", cache_dir=cache_dir,
+    kwargs = dict(device=trial_device(gpus), cache_dir=cache_dir,
                   num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
     rung_fields: dict[str, Any] = {}
     if ladder and config.get("row") == "search":
@@ -297,6 +307,22 @@ def mlflow_default_uri(exp_dir: Path) -> str:
     return f"sqlite:///{exp_dir / 'mlflow.db'}"
 
 
+def _wandb_callback(base: type) -> type:
+    """Ray's W&B callback, safe for a trial that errors before it ever started.
+
+    Ray 2.60's ``WandbLoggerCallback.log_trial_end`` looks the trial's queue up unconditionally,
+    so a trial that fails before its first result raises KeyError inside Tune's error handling
+    and ends the whole run; such a trial has nothing to close.
+    """
+
+    class SafeWandbLoggerCallback(base):  # type: ignore[misc, valid-type]
+        def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+            if trial in getattr(self, "_trial_queues", {}):
+                super().log_trial_end(trial, failed=failed)
+
+    return SafeWandbLoggerCallback
+
+
 def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list[Any]:
     """Ray Tune's own logger callbacks for the named experiment trackers.
 
@@ -329,9 +355,9 @@ def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list
             except ImportError:
                 raise InputError("--tracker wandb needs Weights & Biases: pip install "
                                  "'galaxybench[wandb]'") from None
-            out.append(WandbLoggerCallback(project=os.environ.get("WANDB_PROJECT", "galaxybench"),
-                                           group=name, dir=str(exp_dir), upload_checkpoints=False,
-                                           save_checkpoints=False))
+            out.append(_wandb_callback(WandbLoggerCallback)(
+                project=os.environ.get("WANDB_PROJECT", "galaxybench"), group=name,
+                dir=str(exp_dir), upload_checkpoints=False, save_checkpoints=False))
         elif tracker == "tensorboard":
             from ray.tune.logger import TBXLoggerCallback
 
