@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
 import time
@@ -149,7 +150,12 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     name = (args.name if args.name is not None
             else f"{mode}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     view = _View()
-    with view.live:
+    # Off a terminal, Live leaves its last table line open: end it, so an error line that
+    # follows (a full disk, a refused resume) stands on its own line.
+    with contextlib.ExitStack() as stack:
+        if not view.console.is_terminal:
+            stack.callback(view.console.line)
+        stack.enter_context(view.live)
         summary = run_experiment(space, name=name, storage=args.storage, mode=mode,
                                  data_source=args.data, address=args.address, resume=args.resume,
                                  num_cpus=args.num_cpus, progress=view,
