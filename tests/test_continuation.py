@@ -228,3 +228,14 @@ def test_compute_summary_counts_rungs_and_the_exhaustive_cost_by_hand():
     # srgan 6 s / 3 epochs, cgan 4 s / 8 epochs; one full pass (classifier + other) = 2 s.
     assert out["gan_seconds_per_epoch"] == {"srgan": 2.0, "cgan": 0.5}
     assert out["exhaustive_full_budget_seconds"] == pytest.approx(3 * 2.0 + 12 * 0.5 + 3 * 2.0)
+
+
+def test_a_low_rung_checkpoint_is_checked_for_collapse_when_used_at_full_budget():
+    cfg = Config(cgan=CganConfig(epochs=2, batch_size=16, latent_dim=8, width=8, lr=2.0e-4))
+    gan = REBALANCERS.get("cgan")()
+    low = gan.train_to(cfg, _split(), [0, 1, 2], None, 1, seed=7, device=CPU,
+                       check_collapse=False)
+    assert low["collapse_checked"] is False
+    again = gan.train_to(cfg, _split(), [0, 1, 2], _round_trip(low), 1, seed=7, device=CPU)
+    assert again["collapse_checked"] is True and len(again["history"]) == 1  # no epoch added
+    _assert_identical(again["weights"], low["weights"])

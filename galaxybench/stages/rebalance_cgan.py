@@ -325,6 +325,7 @@ class CganRebalancer(Rebalancer):
             log.info("cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
                      len(run.history), images.shape[0], class_ids, *run.history[-1])
         out["weights"] = cpu_copy(pack_weights(run.gen, class_ids, c.latent_dim, c.width, side))
+        out["collapse_checked"] = bool(check_collapse)
         return out
 
     @staticmethod

@@ -122,6 +122,9 @@ def _continue(ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], f
     started = time.perf_counter()
     state, start = ctx.cache.get_or_continue(
         stage, parts, epochs=target, build=lambda state, _start: train_to(state, target))
+    if ctx.fraction == budget.FULL and state.get("collapse_checked") is False:
+        # A lower rung of another config stored this count unchecked: check it now (no epochs).
+        state = train_to(state, target)
     ctx.cache_hits[stage] = start == target
     if start != target:
         ctx.charge(name, time.perf_counter() - started)
