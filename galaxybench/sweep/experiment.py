@@ -272,10 +272,10 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
 
     Returns:
         The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
-        and seconds, the best search config, per-row mean test minority F1, ``exit_code`` (1 when the
-        baseline or confirm phase had no usable result; ``EXIT_SEARCH_FAILED`` when the search
-        kept no usable configuration, with ``search_failed`` saying why: counts by status and
-        reason), the report directory.
+        and seconds, the best search config, per-row mean test minority F1, ``exit_code``
+        (1 when the baseline or confirm phase had no usable result; ``EXIT_SEARCH_FAILED`` when
+        the search kept no usable configuration, with ``search_failed`` saying why: counts by
+        status and reason), the report directory.
     """
     import galaxybench.sweep.ray_backend as backend
 
