@@ -16,19 +16,20 @@ import pytest
 
 pytest.importorskip("ray")
 
-from conftest import write_galaxy10_h5  # noqa: E402
+from conftest import write_galaxy10_h5
 
-from galaxybench import results as R  # noqa: E402
-from galaxybench.config import DataConfig  # noqa: E402
-from galaxybench.sweep import run_experiment  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
+from galaxybench import results as R
+from galaxybench.config import DataConfig
+from galaxybench.sweep import run_experiment
+from galaxybench.sweep.space import load_search_space
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
-    from galaxybench.data import prepare
     from ray.tune import ExperimentAnalysis
+
+    from galaxybench.data import prepare
 
     data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5",
                                      counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
@@ -61,3 +62,49 @@ def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
     assert compute[R.GAN_EPOCHS_TRAINED] <= compute["gan_epochs_full_budget"]
     assert compute["exhaustive_full_budget_seconds"] > 0 and summary["compute"]
     assert summary["exit_code"] == 0
+
+
+# Validation objective of each cGAN learning rate at each rung (a hand-made table).
+TABLE = {0.001: {0.5: 0.5, 1.0: 0.55}, 0.002: {0.5: 0.4, 1.0: 0.9}, 0.003: {0.5: 0.6, 1.0: 0.7}}
+
+
+def _table_trial(calls: Path):
+    """A fake trial reading TABLE; logs 'lr fraction' per call."""
+
+    def trial(cfg, data, report=None, **kwargs):
+        from galaxybench.config import to_flat
+
+        fraction = kwargs.get("budget_fraction", 1.0)
+        value = TABLE.get(cfg.cgan.lr, {}).get(fraction, 0.3)
+        with open(calls, "a") as f:
+            f.write(f"{cfg.cgan.lr} {fraction}\n")
+        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
+                             metrics={R.OBJECTIVE: value, R.MINORITY_F1: value,
+                                      R.COMPUTE_SECONDS: {"other": fraction}})
+
+    return trial
+
+
+def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
+    from galaxybench.data import prepare
+    from galaxybench.sweep.space import parse_search_space
+
+    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5"), DataConfig(hr_size=16))
+    space = parse_search_space({
+        "base": {"profile": "smoke", "set": {"rebalance.method": "cgan"}},
+        "params": {"cgan.lr": {"grid": list(TABLE)}},
+        "search": {"algorithm": "grid", "num_samples": 1, "max_concurrent": 1,
+                   "reduction_factor": 2, "ladder": [0.5, 1.0]},
+        "seeds": {"search": 0, "confirm": [1]}})
+    run_experiment(space, name="table", storage=tmp_path, data=data, num_cpus=2, report=False,
+                   trial_fn=_table_trial(tmp_path / "calls.log"))
+    rows = [json.loads(x) for x in
+            (tmp_path / "table" / "results" / "search.jsonl").read_text().splitlines()]
+    status = {r["config"]["cgan.lr"]: r["status"] for r in rows}
+    # In order: 0.001 is alone at rung 1 (promoted), 0.002 is below the median of {0.5, 0.4}
+    # (stopped), 0.003 is above the median of {0.5, 0.4, 0.6} (promoted).
+    assert status == {0.001: "ok", 0.002: "pruned", 0.003: "ok"}
+    by_lr = {r["config"]["cgan.lr"]: r for r in rows}
+    assert by_lr[0.003][R.OBJECTIVE] == 0.7 and len(by_lr[0.002][R.RUNGS]) == 1
+    calls = (tmp_path / "calls.log").read_text().split("\n")
+    assert "0.002 1.0" not in calls  # a stopped trial never pays for its full budget
