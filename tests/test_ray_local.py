@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
@@ -31,8 +32,7 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from conftest import write_galaxy10_h5
 from galaxybench import results as R
-from galaxybench.config import DataConfig, to_flat
-from galaxybench.data import prepare
+from galaxybench.config import to_flat
 from galaxybench.sweep.space import load_search_space
 from galaxybench.sweep import run_experiment
 
@@ -42,10 +42,10 @@ def trial(cfg, data, report=None, **kwargs):
     return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
                          metrics={{R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4}})
 
-data = prepare(write_galaxy10_h5(Path({h5!r}), counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
-               DataConfig(hr_size=16))
-space = load_search_space("smoke").with_options(num_samples=2)
-s = run_experiment(space, name="local", storage={storage!r}, data=data, trial_fn=trial,
+write_galaxy10_h5(Path({h5!r}), counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
+space = load_search_space("smoke").with_options(num_samples=2, overrides=["data.hr_size=16"])
+# The data by path, as the CLI passes it: resolved once, recorded in sweep.yaml.
+s = run_experiment(space, name="local", storage={storage!r}, data_source={h5!r}, trial_fn=trial,
                    num_cpus=2, report=False)
 print("trials", sum(p["trials"] for p in s["phases"].values()), "seconds", s["seconds"])
 sys.exit(s["exit_code"])
@@ -88,9 +88,9 @@ def test_local_sweep_listens_on_loopback_only_and_ignores_a_stale_cluster(tmp_pa
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(ray_tmp), "HOME": str(home)}
     for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(key, None)
-    err = open(tmp_path / "driver.err", "w")
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "driver.py")], env=env, cwd=tmp_path,
-                            start_new_session=True, stdout=err, stderr=err)
+    with open(tmp_path / "driver.err", "w") as err:
+        proc = subprocess.Popen([sys.executable, str(tmp_path / "driver.py")], env=env,
+                                cwd=tmp_path, start_new_session=True, stdout=err, stderr=err)
     seen: dict[tuple[str, int], str] = {}
     try:
         deadline = time.monotonic() + 240
@@ -111,3 +111,6 @@ def test_local_sweep_listens_on_loopback_only_and_ignores_a_stale_cluster(tmp_pa
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
     assert len(token.read_text()) == 64  # 256 bits, hex
     assert (tmp_path / "local" / "results" / "confirm.jsonl").exists()
+    doc = yaml.safe_load((tmp_path / "local" / "sweep.yaml").read_text())
+    assert doc["data_path"] == str((tmp_path / "tiny.h5").resolve())
+    assert isinstance(doc["data_fingerprint"], str) and len(doc["data_fingerprint"]) >= 16

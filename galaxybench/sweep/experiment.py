@@ -299,8 +299,9 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
         if not resume:
             _write_sweep_yaml(space, exp_dir, data_source, data, data_path)
         backend.ray_logging_to(exp_dir / "ray.log")
-        summary = _run_phases(backend, space, exp_dir, mode, data_source, data, resume,
-                              trial_fn, publish if report else None, started, extra)
+        # The file resolved above: other split seeds are drawn from it, never re-resolved.
+        summary = _run_phases(backend, space, exp_dir, mode, data_path or data_source, data,
+                              resume, trial_fn, publish if report else None, started, extra)
         if where:
             summary["trackers"] = where
             R.write_json(exp_dir / "summary.json", summary)
