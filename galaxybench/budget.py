@@ -13,6 +13,9 @@ continues where the last rung stopped; scaling the two phases separately would i
 differently at every rung and no checkpoint could be continued. A low rung may thus train the
 SRGAN without its adversarial phase (an SRResNet), exactly as the full run looks at that point.
 
+``compute_summary`` totals the compute of stored rows (rung by rung) and estimates what an
+exhaustive full-budget run would have cost; the sweep's summary and the report both use it.
+
 Torch-free (the search space and the report read it). Usage::
 
     ladder = make_ladder(reduction_factor=3, rungs=3)        # (1/9, 1/3, 1.0)
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
+from galaxybench import results as R
 from galaxybench.errors import ConfigError
 
 FULL = 1.0
@@ -79,3 +83,72 @@ def stage_epochs(cfg: Any, fraction: float) -> dict[str, int]:
     return {"srgan": srgan_epochs(cfg, fraction),
             "cgan": epochs_at(cfg.cgan.epochs, fraction),
             "classifier": epochs_at(cfg.classifier.epochs, fraction)}
+
+
+# --- compute accounting over stored rows (sweep summary, report) ---------------------------------
+
+
+def rung_totals(rungs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compute seconds by stage and GAN epochs trained, summed over a trial's rungs."""
+    compute: dict[str, float] = {}
+    for rec in rungs:
+        for stage, sec in (rec.get(R.COMPUTE_SECONDS) or {}).items():
+            compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
+    return {R.COMPUTE_SECONDS: compute,
+            R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 3),
+            R.GAN_EPOCHS_TRAINED: sum(int(rec.get(R.GAN_EPOCHS_TRAINED, 0)) for rec in rungs)}
+
+
+def _rungs_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row's rung records; a trial without a ladder is one full-budget rung."""
+    if row.get(R.RUNGS):
+        return list(row[R.RUNGS])
+    if R.COMPUTE_SECONDS not in row:
+        return []  # failed before reporting anything
+    return [{R.COMPUTE_SECONDS: row[R.COMPUTE_SECONDS], R.GAN_EPOCHS: row.get(R.GAN_EPOCHS, {}),
+             R.GAN_EPOCHS_TRAINED: row.get(R.GAN_EPOCHS_TRAINED, 0),
+             R.BUDGET_FRACTION: row.get(R.BUDGET_FRACTION, 1.0)}]
+
+
+def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compute spent by a phase's trials and what an exhaustive full-budget run would cost.
+
+    ``compute_seconds`` sums every rung of every trial by stage (cache hits cost 0).
+    ``gan_epochs_trained`` counts the GAN epochs really trained; ``gan_epochs_full_budget`` the
+    epochs the same configurations cost at full budget without a ladder (each distinct GAN stage
+    config trained once to its full count, as the stage cache shares it), and
+    ``gan_epochs_saved`` the difference. ``exhaustive_full_budget_seconds`` is an estimate: every
+    distinct GAN at its full epochs x its measured seconds per epoch, plus one measured
+    full-budget classifier-and-rest pass (the median over the phase) per trial.
+    """
+    compute: dict[str, float] = {}
+    trained = 0
+    full_epochs: dict[tuple[str, str], int] = {}
+    spent: dict[str, list[float]] = {}  # GAN stage -> [seconds, epochs trained]
+    full_pass: list[float] = []
+    for row in rows:
+        for rec in _rungs_of(row):
+            seconds = rec.get(R.COMPUTE_SECONDS) or {}
+            for stage, sec in seconds.items():
+                compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
+            trained += int(rec.get(R.GAN_EPOCHS_TRAINED, 0))
+            for stage, g in (rec.get(R.GAN_EPOCHS) or {}).items():
+                full_epochs[(stage, g["key"])] = int(g["full"])
+                if g["reached"] > g["start"]:
+                    acc = spent.setdefault(stage, [0.0, 0])
+                    acc[0] += float(seconds.get(stage, 0.0))
+                    acc[1] += g["reached"] - g["start"]
+            if float(rec.get(R.BUDGET_FRACTION, 1.0)) >= 1.0:
+                full_pass.append(float(seconds.get("classifier", 0.0))
+                                 + float(seconds.get("other", 0.0)))
+    per_epoch = {stage: sec / n for stage, (sec, n) in spent.items() if n}
+    full_pass.sort()
+    median_pass = full_pass[len(full_pass) // 2] if full_pass else 0.0
+    gan_full = sum(full_epochs.values())
+    estimate = (sum(n * per_epoch.get(stage, 0.0) for (stage, _), n in full_epochs.items())
+                + median_pass * len(rows))
+    return {R.COMPUTE_SECONDS: compute, R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 2),
+            "gan_seconds_per_epoch": {k: round(v, 4) for k, v in per_epoch.items()},
+            R.GAN_EPOCHS_TRAINED: trained, "gan_epochs_full_budget": gan_full,
+            "gan_epochs_saved": gan_full - trained,
+            "exhaustive_full_budget_seconds": round(estimate, 2)}

@@ -101,7 +101,7 @@ def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
 
 def compute_note(exp: Experiment) -> str:
     """One sentence on the compute a sweep spent, from its stored rows, or "" without any."""
-    from galaxybench.sweep.plan import compute_summary
+    from galaxybench.budget import compute_summary
 
     per_phase = [compute_summary(exp.phase(phase)) for phase in PHASES]
     keys = (R.COMPUTE_SECONDS_TOTAL, "exhaustive_full_budget_seconds", R.GAN_EPOCHS_TRAINED,
