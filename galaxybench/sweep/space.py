@@ -68,7 +68,7 @@ class SearchSettings:
     num_samples: int = 8  # trials (optuna/random) or passes over the grid (grid)
     scheduler: str = "asha"  # asha (prune on per-epoch val minority F1) | fifo
     max_concurrent: int = 2
-    grace_period: int = 1  # epochs before ASHA may stop a trial
+    grace_period: int = 1  # epochs before ASHA may stop a trial (no ladder; with one: 1 rung)
     reduction_factor: int = 2
     max_failures: int = 1  # retries of a crashed trial (a diverged GAN is never retried)
     # The budget ladder (galaxybench.budget): increasing fractions of every trained stage's
