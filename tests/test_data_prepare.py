@@ -227,3 +227,18 @@ def test_other_layouts_use_the_generic_read(tiny_h5, tmp_path):
                                   compression="gzip")
         for ds in (plain, shuffled, tiles, floats):
             assert prep_mod._gzip_row_chunks(ds) is None
+
+
+def test_corrupt_gzip_chunk_is_one_data_error(tiny_h5, tmp_path):
+    from galaxybench.errors import DataError
+
+    gz = tmp_path / "bad.h5"
+    with h5py.File(tiny_h5) as src, h5py.File(gz, "w") as dst:
+        for key in src:
+            if key != "images":
+                dst[key] = src[key][()]
+        images = dst.create_dataset("images", data=src["images"][()], chunks=(1, 24, 24, 3),
+                                    compression="gzip")
+        images.id.write_direct_chunk((5, 0, 0, 0), b"not a zlib stream")
+    with pytest.raises(DataError, match=r"bad\.h5: cannot read 'images' rows 5\.\."):
+        prepare(gz, DataConfig(hr_size=8), use_cache=False)

@@ -224,16 +224,20 @@ def _chunk_reader(meta: Galaxy10Meta, images: h5py.Dataset, lock: threading.Lock
     shape = images.shape[1:]
 
     def read(start: int, stop: int) -> np.ndarray:
-        with lock:
-            raw = [images.id.read_direct_chunk((r, 0, 0, 0)) for r in range(start, stop, c)]
+        try:
+            with lock:
+                raw = [images.id.read_direct_chunk((r, 0, 0, 0)) for r in range(start, stop, c)]
+        except (OSError, KeyError, RuntimeError) as exc:  # e.g. a chunk that was never written
+            raise DataError(f"{meta.path}: cannot read 'images' rows {start}..{stop - 1} "
+                            f"(corrupt or truncated file: {exc})") from None
         out = np.empty((stop - start, *shape), np.uint8)
         for i, (mask, data) in enumerate(raw):
             try:  # filter mask bit 0 set: the deflate filter was skipped for this chunk
                 flat = data if mask & 1 else zlib.decompress(data)
-            except zlib.error as exc:
+                block = np.frombuffer(flat, np.uint8).reshape(c, *shape)
+            except (zlib.error, ValueError) as exc:
                 raise DataError(f"{meta.path}: cannot read 'images' rows {start + i * c}.. "
                                 f"(corrupt compressed chunk: {exc})") from None
-            block = np.frombuffer(flat, np.uint8).reshape(-1, *shape)
             at = i * c
             out[at:at + c] = block[: min(c, stop - start - at)]
         return out
