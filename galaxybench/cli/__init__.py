@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "galaxybench.cli.run_cmd",
     "galaxybench.cli.sweep_cmd",
     "galaxybench.cli.report_cmd",
+    "galaxybench.cli.tabulate_cmd",
 )
 
 

@@ -393,6 +393,14 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
                          reduction_factor=space.search.reduction_factor)
 
 
+def search_scheduler(space: SearchSpace) -> Any:
+    """The search phase's scheduler exactly as a sweep builds it, its metric set; table replay
+    (``sweep.replay``) drives it without a cluster through on_trial_add/result/complete."""
+    scheduler = _scheduler(PhaseSpec("search", space=space), space.base_config().classifier.epochs)
+    scheduler.set_search_properties(R.VAL_OBJECTIVE_STEP, R.MODE)
+    return scheduler
+
+
 def _preset_points(spec: PhaseSpec, max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
     """A fixed list of configs, each run once (baseline, confirm)."""
     # Preset points may only set keys the param_space has; a key that varies across points

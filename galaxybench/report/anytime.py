@@ -1,0 +1,77 @@
+"""Anytime curves: best-so-far validation objective, and the test objective of the configuration
+chosen so far, against cumulative compute, per searcher (median and interquartile band over
+search seeds). Torch-free: it reads replay points (``sweep.replay.Replay.points``) or one real
+sweep's own points.
+
+Usage::
+
+    curves = {"tpe+asha": [rep.points for rep in replays], ...}
+    anytime_figure(curves, grid_seconds=table.grid_full_seconds(), best=0.42).savefig("a.png")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+Points = Sequence[tuple[float, float, float]]  # (cumulative seconds, best validation, its test)
+
+
+def step_values(points: Points, xs: np.ndarray, column: int) -> np.ndarray:
+    """The step function of one run sampled at ``xs``: the value of the last point at or before
+    each x (NaN before the first point; a search that stopped keeps its last value)."""
+    if not points:
+        return np.full(xs.shape, np.nan)
+    seconds = np.array([p[0] for p in points], dtype=float)
+    values = np.array([p[column] for p in points], dtype=float)
+    idx = np.searchsorted(seconds, xs, side="right") - 1
+    out = np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan)
+    return out
+
+
+def band(runs: Sequence[Points], xs: np.ndarray, column: int) -> tuple[np.ndarray, ...]:
+    """(25th percentile, median, 75th percentile) over runs at ``xs``, ignoring NaN (a seed
+    without a finished configuration yet); NaN where no seed has one."""
+    grid = np.vstack([step_values(p, xs, column) for p in runs])
+    out = []
+    for q in (25, 50, 75):
+        col = np.full(xs.shape, np.nan)
+        has = ~np.all(np.isnan(grid), axis=0)
+        if has.any():
+            col[has] = np.nanpercentile(grid[:, has], q, axis=0)
+        out.append(col)
+    return tuple(out)
+
+
+def anytime_figure(curves: dict[str, Sequence[Points]], *, grid_seconds: float,
+                   best: float | None = None, best_test: float | None = None,
+                   title: str = "") -> Figure:
+    """Two panels against compute as a fraction of the exhaustive grid's full-budget compute:
+    best-so-far validation objective, and the test objective of the current choice; one median
+    line and IQR band per searcher; dashed: the grid's best (validation, and its test value)."""
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2, sharex=True)
+    end = max((p[-1][0] for runs in curves.values() for p in runs if p), default=grid_seconds)
+    xs = np.linspace(0.0, max(end, grid_seconds), 400)
+    for name, runs in curves.items():
+        for ax, column in zip(axes, (1, 2), strict=True):
+            lo, med, hi = band(runs, xs, column)
+            (line,) = ax.plot(xs / grid_seconds, med, label=f"{name} (n={len(runs)})")
+            ax.fill_between(xs / grid_seconds, lo, hi, color=line.get_color(), alpha=0.2,
+                            linewidth=0)
+    for ax, ref, label in zip(axes, (best, best_test), ("validation objective (best so far)",
+                                                        "test objective of the choice"),
+                              strict=True):
+        if ref is not None and math.isfinite(ref):
+            ax.axhline(ref, color="k", linestyle="--", linewidth=1, label="grid's best")
+        ax.set_xlabel("cumulative compute / grid's full-budget compute")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,127 @@
+"""The tabular benchmark and replay: discretisation, CSV round trip, deterministic replay, grid
+finds the table's maximum, and ASHA's promotion order on a hand-made table (Ray's own scheduler,
+driven without a cluster)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from galaxybench.errors import ConfigError
+from galaxybench.sweep.replay import compute_to_reach, replay
+from galaxybench.sweep.space import load_search_space
+from galaxybench.sweep.tabular import Table, config_key, discretise, read_table, write_table
+
+LADDER = [0.5, 1.0]
+
+
+def _table(values: dict[tuple[int, float], tuple[float, float]],
+           costs: tuple[float, float] = (1.0, 2.0)) -> Table:
+    """A hand-made table over srgan.depth x cgan.lr: (depth, lr) -> (rung-1, rung-2) objective.
+    Rung 1 costs costs[0] s (half of it GAN), rung 2 costs[1] s; test F1 = objective - 0.1."""
+    depths = sorted({d for d, _ in values})
+    lrs = sorted({lr for _, lr in values})
+    rows = []
+    for (depth, lr), objs in values.items():
+        params = {"srgan.depth": depth, "cgan.lr": lr}
+        for rung, (obj, cost) in enumerate(zip(objs, costs, strict=True), start=1):
+            rows.append({"config_id": config_key(params), **params, "rung": rung,
+                         "budget_fraction": LADDER[rung - 1], "status": "ok",
+                         "val_objective": obj,
+                         "minority_f1": obj - 0.1 if rung == 2 else math.nan,
+                         "minority_f1_delta": math.nan, "macro_f1": math.nan,
+                         "compute_srgan": 0.0, "compute_cgan": cost / 2,
+                         "compute_classifier": cost / 4, "compute_other": cost / 4,
+                         "compute_seconds": cost, "measured_seconds": cost,
+                         "gan_epochs_trained": 1})
+    meta = {"space": load_search_space("smoke").to_dict(), "space_source": "smoke.yaml",
+            "ladder": LADDER, "discretisation": {"srgan.depth": depths, "cgan.lr": lrs}}
+    return Table(rows, meta)
+
+
+def _random_table(n_depth: int = 3, n_lr: int = 4, seed: int = 0) -> Table:
+    rng = np.random.default_rng(seed)
+    lrs = [1e-4 * 2**i for i in range(n_lr)]
+    vals = {}
+    for d in range(1, n_depth + 1):
+        for lr in lrs:
+            full = float(rng.uniform(0.1, 0.9))
+            vals[(d, lr)] = (full - float(rng.uniform(0, 0.2)), full)
+    return _table(vals)
+
+
+def test_discretise_log_spaced_levels_and_explicit_values() -> None:
+    space = load_search_space("smoke")  # cgan.lr loguniform [1e-4, 1e-2], srgan.depth grid
+    disc = discretise(space, {"cgan.lr": 3}, {"cgan.batch_size": [16, 32]})
+    assert disc["cgan.lr"] == pytest.approx(np.geomspace(1e-4, 1e-2, 3).tolist(), rel=1e-3)
+    assert disc["srgan.depth"] == [1, 2] and disc["cgan.batch_size"] == [16, 32]
+    with pytest.raises(ConfigError, match="not a searched parameter"):
+        discretise(space, {"cgan.beta": 3})
+    with pytest.raises(ConfigError, match=r"cgan\.batch_size"):
+        discretise(space, values={"cgan.batch_size": [0]})
+
+
+def test_csv_round_trip_keeps_values_and_provenance(tmp_path) -> None:
+    table = _random_table()
+    write_table(table, tmp_path / "t.csv", note="hand-made")
+    back = read_table(tmp_path / "t.csv")
+    assert back.meta == table.meta
+    for a, b in zip(back.rows, table.rows, strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])), k
+    assert back.grid_full_seconds() == pytest.approx(12 * (0.5 + 1.0 + 1.0))
+
+
+@pytest.mark.parametrize("searcher", ["tpe", "random+asha"])
+def test_replay_with_a_fixed_seed_gives_the_same_curve_twice(searcher: str) -> None:
+    table = _random_table()
+    a = replay(table, searcher, seed=3, workers=2)
+    b = replay(table, searcher, seed=3, workers=2)
+    assert a.points == b.points and a.events == b.events
+    assert len(a.points) > 3
+    c = replay(table, searcher, seed=4, workers=2)
+    assert c.events != a.events  # the seed matters
+
+
+def test_grid_replay_finds_the_tables_maximum() -> None:
+    table = _random_table()
+    rep = replay(table, "grid", seed=0, workers=2)
+    best = table.best_full()
+    assert len({e["config_id"] for e in rep.events}) == 12  # every configuration once
+    assert rep.points[-1][1] == best["val_objective"]
+    assert rep.points[-1][2] == best["minority_f1"]
+    # All 12 full-budget runs: the grid's full-budget compute, no more.
+    assert rep.points[-1][0] == pytest.approx(table.grid_full_seconds())
+    assert compute_to_reach(rep, best["val_objective"]) <= table.grid_full_seconds()
+
+
+def test_asha_promotion_order_on_a_three_config_table() -> None:
+    # Rung-1 objectives 0.5, 0.8, 0.3 in that order, one worker. ASHA (reduction factor 2)
+    # promotes a trial whose value is >= the 50th percentile of the rung's recorded values:
+    # A: nothing recorded -> promote; B: 0.8 >= median{0.5} -> promote;
+    # C: 0.3 < median{0.5, 0.8} = 0.65 -> stop.
+    table = _table({(1, 1e-4): (0.5, 0.6), (1, 2e-4): (0.8, 0.9), (1, 4e-4): (0.3, 0.95)})
+    order = [{"srgan.depth": 1, "cgan.lr": lr} for lr in (1e-4, 2e-4, 4e-4)]
+    rep = replay(table, "random+asha", seed=0, workers=1, enqueue=order, max_trials=3,
+                 budget_seconds=1e9)
+    got = [(e["trial"], e["rung"], e["action"]) for e in rep.events]
+    assert got == [(0, 1, "promote"), (0, 2, "complete"), (1, 1, "promote"), (1, 2, "complete"),
+                   (2, 1, "stop")]
+    # Compute: A and B pay both rungs (1 + 2 s), C only rung 1; C's 0.95 is never seen.
+    assert rep.points[-1][0] == pytest.approx(7.0)
+    assert rep.points[-1][1] == 0.9
+
+
+def test_asha_with_two_workers_decides_on_results_finished_so_far() -> None:
+    # Two workers start A and B together; A (0.5) finishes rung 1 with nothing recorded and is
+    # promoted, B (0.8) is compared with {A}: promoted; C then starts and is stopped.
+    table = _table({(1, 1e-4): (0.5, 0.6), (1, 2e-4): (0.8, 0.9), (1, 4e-4): (0.3, 0.95)})
+    order = [{"srgan.depth": 1, "cgan.lr": lr} for lr in (1e-4, 2e-4, 4e-4)]
+    rep = replay(table, "random+asha", seed=0, workers=2, enqueue=order, max_trials=3,
+                 budget_seconds=1e9)
+    actions = {(e["trial"], e["rung"]): e["action"] for e in rep.events}
+    assert actions == {(0, 1): "promote", (1, 1): "promote", (0, 2): "complete",
+                       (1, 2): "complete", (2, 1): "stop"}
