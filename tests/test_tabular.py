@@ -125,3 +125,27 @@ def test_asha_with_two_workers_decides_on_results_finished_so_far() -> None:
     actions = {(e["trial"], e["rung"]): e["action"] for e in rep.events}
     assert actions == {(0, 1): "promote", (1, 1): "promote", (0, 2): "complete",
                        (1, 2): "complete", (2, 1): "stop"}
+
+
+@pytest.mark.slow
+def test_tabulate_cli_builds_a_table_and_charges_shared_gans(tmp_path, capsys) -> None:
+    # Two configurations sharing one SRGAN (depth 1), two rungs, through the command line.
+    from galaxybench.cli import main
+
+    out = tmp_path / "t.csv"
+    code = main(["tabulate", "--space", "smoke", "--values", "srgan.depth=1",
+                 "cgan.lr=0.001,0.002", "--ladder", "0.5,1.0", "--cache", str(tmp_path / "c"),
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    table = read_table(out)
+    assert table.meta["discretisation"] == {"srgan.depth": [1], "cgan.lr": [0.001, 0.002]}
+    assert table.meta["ladder"] == [0.5, 1.0] and table.meta["data_fingerprint"]
+    first, second = table.lookup().values()
+    assert [r["rung"] for r in first] == [1, 2]
+    # The first configuration trains the SRGAN (1 of its 2 epochs per rung: continued, not
+    # retrained); the second reuses it (0 epochs trained) but is charged the same seconds.
+    assert first[0]["compute_srgan"] > 0
+    for a, b in zip(first, second, strict=False):
+        assert b["compute_srgan"] == a["compute_srgan"]
+        assert b["measured_seconds"] >= 0
+    assert math.isnan(first[0]["minority_f1"])  # no test metric below the full rung
