@@ -127,6 +127,24 @@ def test_asha_with_two_workers_decides_on_results_finished_so_far() -> None:
                        (1, 2): "complete", (2, 1): "stop"}
 
 
+
+def test_anytime_band_is_the_step_functions_median_and_quartiles() -> None:
+    from galaxybench.report.anytime import anytime_figure, band, step_values
+
+    xs = np.array([0.0, 1.0, 2.5, 4.0])
+    a = [(1.0, 0.2, 0.1), (3.0, 0.5, 0.4)]
+    b = [(2.0, 0.3, 0.2)]
+    c = [(0.5, 0.1, 0.0), (2.5, 0.6, 0.5)]
+    np.testing.assert_array_equal(step_values(a, xs, 1), [np.nan, 0.2, 0.2, 0.5])
+    lo, med, hi = band([a, b, c], xs, 1)
+    # At x=2.5 the runs stand at 0.2, 0.3, 0.6; at x=1 a and c have values (0.2, 0.1), b none;
+    # at x=0 no run has finished a configuration.
+    assert med[2] == pytest.approx(0.3) and lo[2] == pytest.approx(0.25)
+    assert hi[2] == pytest.approx(0.45) and med[1] == pytest.approx(0.15)
+    assert np.isnan(med[0])
+    fig = anytime_figure({"x": [a, b, c]}, grid_seconds=4.0, best=0.6, best_test=0.5)
+    assert len(fig.axes) == 2
+
 @pytest.mark.slow
 def test_tabulate_cli_builds_a_table_and_charges_shared_gans(tmp_path, capsys) -> None:
     # Two configurations sharing one SRGAN (depth 1), two rungs, through the command line.
