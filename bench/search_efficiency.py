@@ -88,7 +88,7 @@ def main() -> None:
     for name, figures in per.items():
         print(f"{name:12s} {figures}")
     finish("search_efficiency", ratio=ratio, goal=GOAL, best_searcher=winner,
-           stretch_goal=0.2, table=str(Path(args.table).relative_to(ROOT))
+           stretch_goal=0.2, table=str(Path(args.table).resolve().relative_to(ROOT))
            if Path(args.table).resolve().is_relative_to(ROOT) else args.table,
            table_configurations=table.meta["configurations"], table_ladder=list(table.ladder),
            table_reduced="reduced" in Path(args.table).name,
