@@ -121,6 +121,10 @@ def test_row_of_ok_failed_pruned_and_metricless_results():
     assert pruned["status"] == "pruned" and "1 epochs" in pruned["reason"]
     # A stopped trial keeps its last per-epoch value, never the objective of a finished trial.
     assert pruned[R.VAL_OBJECTIVE_STEP] == 0.2 and R.OBJECTIVE not in pruned
+    assert R.N_SYNTHETIC not in pruned  # nothing reported, nothing invented
+    planned = P.row_of(_result({R.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 2,
+                                R.N_SYNTHETIC: 236}), "search")
+    assert planned["status"] == "pruned" and planned[R.N_SYNTHETIC] == 236
     silent = P.row_of(_result({"time_total_s": 1.0}), "search")
     assert silent["status"] == "failed" and R.OBJECTIVE in silent["reason"]
 

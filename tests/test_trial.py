@@ -55,6 +55,8 @@ def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
     assert result.ok
     assert result.metrics[R.MINORITY_F1_DELTA] == 0.0
     assert [r[R.EPOCH] for r in reports] == [1, 2]  # one report per classifier epoch
+    # every per-epoch report already carries the plan, so a stopped trial still shows it
+    assert {r[R.N_SYNTHETIC] for r in reports} == {result.metrics[R.N_SYNTHETIC]}
     assert result.metrics[R.VAL_MINORITY_F1] == max(r[R.VAL_MINORITY_F1] for r in reports)
     assert result.metrics[R.BEST_EPOCH] in (1, 2)
     assert len(result.predictions["index"]) == len(data.splits["test"])

@@ -216,6 +216,8 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
         # The last per-epoch value, under the step key: R.OBJECTIVE is a finished trial's score.
         line = {"status": R.STATUS_PRUNED, "reason": f"stopped early by ASHA after {epochs} epochs",
                 R.VAL_OBJECTIVE_STEP: metrics[R.VAL_OBJECTIVE_STEP]}
+        if isinstance(metrics.get(R.N_SYNTHETIC), (int, float)):  # the trial's plan, known early
+            line[R.N_SYNTHETIC] = int(metrics[R.N_SYNTHETIC])
         if R.RUNGS in metrics:  # a budget-ladder trial: its rungs and the compute they cost
             rungs = json.loads(metrics[R.RUNGS])
             line.update(reason=f"stopped early by ASHA after rung {len(rungs)} of the budget "

@@ -109,6 +109,11 @@ def _score(ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray,
     return metrics, predictions
 
 
+def _with_plan(report: Reporter, n_synthetic: int) -> Reporter:
+    """``report`` with the number of added images in every per-epoch result."""
+    return lambda scores: report({**scores, R.N_SYNTHETIC: n_synthetic})
+
+
 def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> PipelineOutput:
     """Every stage of one trial, scored on the test split."""
     data = ctx.data
@@ -120,6 +125,8 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
     ctx.consumed.update(classifier_train=up.split_index["train"],
                         classifier_val=up.split_index["val"])
     check_no_leak(data, **ctx.consumed)
+    if report is not None:  # the plan is known before training: a stopped trial still shows it
+        report = _with_plan(report, int(synth_y.shape[0]))
     with timer("classify"):
         run = classify(ctx, np.concatenate([up.train, up.synthetic]),
                        np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
