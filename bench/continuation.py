@@ -45,18 +45,33 @@ def _stages(cfg, train):
     cpu = torch.device("cpu")
     full = cfg.cgan.epochs
     return [
-        ("srgan", cfg.srgan.pretrain_epochs + cfg.srgan.epochs,
-         lambda state, target: up.train_to(cfg, train, state, target, seed=1, device=cpu)),
-        ("cgan", full,
-         lambda state, target: gan.train_to(cfg, train, classes, state, target, seed=1,
-                                            device=cpu, check_collapse=target == full)),
+        (
+            "srgan",
+            cfg.srgan.pretrain_epochs + cfg.srgan.epochs,
+            lambda state, target: up.train_to(cfg, train, state, target, seed=1, device=cpu),
+        ),
+        (
+            "cgan",
+            full,
+            lambda state, target: gan.train_to(
+                cfg,
+                train,
+                classes,
+                state,
+                target,
+                seed=1,
+                device=cpu,
+                check_collapse=target == full,
+            ),
+        ),
     ]
 
 
 def _timed(cache: StageCache, name: str, target: int, train_to) -> float:
     started = time.process_time()
-    cache.get_or_continue(name, {"bench": name}, epochs=target,
-                          build=lambda state, _start: train_to(state, target))
+    cache.get_or_continue(
+        name, {"bench": name}, epochs=target, build=lambda state, _start: train_to(state, target)
+    )
     return time.process_time() - started
 
 
@@ -81,18 +96,28 @@ def main() -> None:
                 rec["low"].append(_timed(ladder, name, low_epochs, train_to))
                 rec["cont"].append(_timed(ladder, name, full, train_to))
             rec["epochs"] = [low_epochs, full]
-    med = {name: {k: (statistics.median(v) if k != "epochs" else v) for k, v in rec.items()}
-           for name, rec in figures.items()}
+    med = {
+        name: {k: (statistics.median(v) if k != "epochs" else v) for k, v in rec.items()}
+        for name, rec in figures.items()
+    }
     increment = sum(m["full"] - m["low"] for m in med.values())
     cont = sum(m["cont"] for m in med.values())
-    per_stage = {name: round(m["cont"] / max(m["full"] - m["low"], 1e-9), 3)
-                 for name, m in med.items()}
-    finish("continuation", ratio=cont / increment, goal=GOAL,
-           seconds={n: {k: (round(v, 3) if k != "epochs" else v) for k, v in m.items()}
-                    for n, m in med.items()},
-           ratio_by_stage=per_stage, fraction=round(args.fraction, 4), repeats=args.repeats,
-           note="ratio = continuation CPU seconds / the same epochs' CPU seconds in one run "
-                "(medians)")
+    per_stage = {
+        name: round(m["cont"] / max(m["full"] - m["low"], 1e-9), 3) for name, m in med.items()
+    }
+    finish(
+        "continuation",
+        ratio=cont / increment,
+        goal=GOAL,
+        seconds={
+            n: {k: (round(v, 3) if k != "epochs" else v) for k, v in m.items()}
+            for n, m in med.items()
+        },
+        ratio_by_stage=per_stage,
+        fraction=round(args.fraction, 4),
+        repeats=args.repeats,
+        note="ratio = continuation CPU seconds / the same epochs' CPU seconds in one run (medians)",
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def subset(source: Path, dest: Path, n: int) -> Path:
         if n >= len(labels):
             return source
         starts = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=10))])
-        rows = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, like_counts(n),
-                                                                    strict=False)])
+        rows = np.concatenate(
+            [np.arange(s, s + c) for s, c in zip(starts, like_counts(n), strict=False)]
+        )
         images = src["images"]
         with h5py.File(dest, "w") as dst:
             for key in src:
@@ -61,9 +62,14 @@ def subset(source: Path, dest: Path, n: int) -> Path:
                     dst.create_dataset(key, data=src[key][()][rows])
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
-            out = dst.create_dataset("images", (n, *images.shape[1:]), np.uint8,
-                                     chunks=images.chunks, compression="gzip",
-                                     compression_opts=images.compression_opts)
+            out = dst.create_dataset(
+                "images",
+                (n, *images.shape[1:]),
+                np.uint8,
+                chunks=images.chunks,
+                compression="gzip",
+                compression_opts=images.compression_opts,
+            )
             for i, row in enumerate(rows.tolist()):
                 mask, raw = images.id.read_direct_chunk((row, 0, 0, 0))
                 out.id.write_direct_chunk((i, 0, 0, 0), raw, mask)
@@ -85,7 +91,7 @@ def read_seconds(path: Path, threads: int = 1) -> float:
         starts = range(0, n, 256)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda s: images[s:s + 256].shape, starts))
+            list(pool.map(lambda s: images[s : s + 256].shape, starts))
         return time.perf_counter() - t0
 
 
@@ -144,19 +150,31 @@ def main() -> None:
             ref = min(read_seconds(path) for _ in range(args.repeats))
             # h5py's lock check: once, at the smallest N (it is a property of h5py, not of N).
             ref2 = read_seconds(path, 2) if not rows else None
-            best = min((prepare_with_peak(path, sha) for _ in range(args.repeats)),
-                       key=lambda r: r[0])
+            best = min(
+                (prepare_with_peak(path, sha) for _ in range(args.repeats)), key=lambda r: r[0]
+            )
             prep_s, peak, data = best
             prepared_mb = (data.hr.nbytes + data.lr.nbytes) / 2**20
-            rows.append({"n": n, "file_mb": round(path.stat().st_size / 2**20, 1),
-                         "read_s": round(ref, 3), "read_2_threads_s": ref2 and round(ref2, 3),
-                         "prepare_s": round(prep_s, 3), "ratio": round(ref / prep_s, 3),
-                         "sha256_s": round(sha_s, 3), "prepared_mb": round(prepared_mb, 1),
-                         "peak_rss_growth_mb": round(peak / 2**20, 1),
-                         "peak_limit_mb": round(1.3 * prepared_mb + 200, 1)})
-            print(f"N={n:6d}: read {ref:7.2f} s, prepare {prep_s:7.2f} s, ratio "
-                  f"{ref / prep_s:.3f}; peak RSS +{peak / 2**20:.0f} MB vs arrays "
-                  f"{prepared_mb:.0f} MB", flush=True)
+            rows.append(
+                {
+                    "n": n,
+                    "file_mb": round(path.stat().st_size / 2**20, 1),
+                    "read_s": round(ref, 3),
+                    "read_2_threads_s": ref2 and round(ref2, 3),
+                    "prepare_s": round(prep_s, 3),
+                    "ratio": round(ref / prep_s, 3),
+                    "sha256_s": round(sha_s, 3),
+                    "prepared_mb": round(prepared_mb, 1),
+                    "peak_rss_growth_mb": round(peak / 2**20, 1),
+                    "peak_limit_mb": round(1.3 * prepared_mb + 200, 1),
+                }
+            )
+            print(
+                f"N={n:6d}: read {ref:7.2f} s, prepare {prep_s:7.2f} s, ratio "
+                f"{ref / prep_s:.3f}; peak RSS +{peak / 2**20:.0f} MB vs arrays "
+                f"{prepared_mb:.0f} MB",
+                flush=True,
+            )
             del data
             if path != source:
                 path.unlink()
@@ -166,20 +184,29 @@ def main() -> None:
     top = rows[-1]
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     finish(
-        "data_prep", ratio=top["ratio"], goal=GOAL,
-        n=top["n"], read_s=top["read_s"], prepare_s=top["prepare_s"],
+        "data_prep",
+        ratio=top["ratio"],
+        goal=GOAL,
+        n=top["n"],
+        read_s=top["read_s"],
+        prepare_s=top["prepare_s"],
         read_mb_s=round(top["n"] * 256 * 256 * 3 / 2**20 / top["read_s"], 1),
         prepare_mb_s=round(top["n"] * 256 * 256 * 3 / 2**20 / top["prepare_s"], 1),
         h5py_two_thread_speedup=round(rows[0]["read_s"] / rows[0]["read_2_threads_s"], 2),
-        peak_rss_growth_mb=top["peak_rss_growth_mb"], prepared_mb=top["prepared_mb"],
+        peak_rss_growth_mb=top["peak_rss_growth_mb"],
+        prepared_mb=top["prepared_mb"],
         peak_over_prepared=round(top["peak_rss_growth_mb"] / top["prepared_mb"], 3),
         peak_goal="<= 1.3 x prepared + 200 MB",
         peak_ok=top["peak_rss_growth_mb"] <= top["peak_limit_mb"],
-        growth_exponent=None if exponent is None else round(exponent, 3), growth_goal=1.1,
-        sizes=rows, prepare_threads=PREPARE_THREADS, cpus=os.cpu_count(),
+        growth_exponent=None if exponent is None else round(exponent, 3),
+        growth_goal=1.1,
+        sizes=rows,
+        prepare_threads=PREPARE_THREADS,
+        cpus=os.cpu_count(),
         reference="sequential h5py read of the same gzip file (inflate in h5py), page cache",
         load_average_start=[round(x, 2) for x in load_start],
-        load_average_end=[round(x, 2) for x in os.getloadavg()], uptime=uptime,
+        load_average_end=[round(x, 2) for x in os.getloadavg()],
+        uptime=uptime,
     )
 
 

@@ -32,9 +32,15 @@ PACKING = (1, 2, 4)
 
 
 def _sets(epochs: int) -> list[str]:
-    return ["upscale.method=srgan", "rebalance.method=cgan", f"srgan.pretrain_epochs={epochs}",
-            f"srgan.epochs={epochs}", f"cgan.epochs={epochs}", f"classifier.epochs={epochs}",
-            "metrics.enabled=false"]
+    return [
+        "upscale.method=srgan",
+        "rebalance.method=cgan",
+        f"srgan.pretrain_epochs={epochs}",
+        f"srgan.epochs={epochs}",
+        f"cgan.epochs={epochs}",
+        f"classifier.epochs={epochs}",
+        "metrics.enabled=false",
+    ]
 
 
 def _worker(data: str, epochs: int, trials: int, seed: int, out: mp.Queue) -> None:
@@ -46,10 +52,18 @@ def _worker(data: str, epochs: int, trials: int, seed: int, out: mp.Queue) -> No
     statuses, start = [], time.perf_counter()
     for i in range(trials):
         cfg_i = load_profile("paper", [*_sets(epochs), f"seed={seed * 100 + i}"])
-        statuses.append(evaluate_trial(cfg_i, prepared, device="cuda", use_cache=False,
-                                       num_threads=4, baseline=False).status)
-    out.put(((time.perf_counter() - start) / trials,
-             torch.cuda.max_memory_allocated() / 2**20, statuses))
+        statuses.append(
+            evaluate_trial(
+                cfg_i, prepared, device="cuda", use_cache=False, num_threads=4, baseline=False
+            ).status
+        )
+    out.put(
+        (
+            (time.perf_counter() - start) / trials,
+            torch.cuda.max_memory_allocated() / 2**20,
+            statuses,
+        )
+    )
 
 
 def main() -> None:
@@ -75,8 +89,10 @@ def main() -> None:
         ctx, rows = mp.get_context("spawn"), []
         for k in PACKING:
             queue = ctx.Queue()
-            procs = [ctx.Process(target=_worker, args=(data, args.epochs, args.trials, s, queue))
-                     for s in range(k)]
+            procs = [
+                ctx.Process(target=_worker, args=(data, args.epochs, args.trials, s, queue))
+                for s in range(k)
+            ]
             start = time.perf_counter()
             for p in procs:
                 p.start()
@@ -85,15 +101,27 @@ def main() -> None:
                 p.join()
             wall = time.perf_counter() - start
             per_hour = k * args.trials / wall * 3600
-            rows.append({"trials_per_gpu": k, "wall_s": round(wall, 1),
-                         "trials_per_hour": round(per_hour, 2),
-                         "seconds_per_trial": [round(r[0], 1) for r in results],
-                         "peak_gpu_mb": [round(r[1]) for r in results],
-                         "statuses": [s for r in results for s in r[2]]})
+            rows.append(
+                {
+                    "trials_per_gpu": k,
+                    "wall_s": round(wall, 1),
+                    "trials_per_hour": round(per_hour, 2),
+                    "seconds_per_trial": [round(r[0], 1) for r in results],
+                    "peak_gpu_mb": [round(r[1]) for r in results],
+                    "statuses": [s for r in results for s in r[2]],
+                }
+            )
             print(f"{k} per GPU: {per_hour:.1f} trials/hour ({wall:.0f} s wall)", flush=True)
-    finish("gpu_packing", ratio=rows[-1]["trials_per_hour"] / rows[0]["trials_per_hour"],
-           goal=1.0, card=torch.cuda.get_device_name(0), epochs_per_stage=args.epochs,
-           trials_per_process=args.trials, packing=rows, load_average=os.getloadavg())
+    finish(
+        "gpu_packing",
+        ratio=rows[-1]["trials_per_hour"] / rows[0]["trials_per_hour"],
+        goal=1.0,
+        card=torch.cuda.get_device_name(0),
+        epochs_per_stage=args.epochs,
+        trials_per_process=args.trials,
+        packing=rows,
+        load_average=os.getloadavg(),
+    )
 
 
 if __name__ == "__main__":

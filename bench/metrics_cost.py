@@ -25,8 +25,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     base = ["upscale.method=srgan", "rebalance.method=cgan"]
-    configs = {flag: load_profile("default", [*base, f"metrics.enabled={flag}"])
-               for flag in ("false", "true")}
+    configs = {
+        flag: load_profile("default", [*base, f"metrics.enabled={flag}"])
+        for flag in ("false", "true")
+    }
     data = load_data("embedded", configs["true"].data)
     seconds: dict[str, list[float]] = {"false": [], "true": []}
     quality: list[float] = []
@@ -38,9 +40,15 @@ def main() -> None:
             if flag == "true":
                 quality.append(result.metrics["stage_seconds"]["quality"])
     without, with_metrics = min(seconds["false"]), min(seconds["true"])
-    finish("metrics_cost", ratio=with_metrics / without, goal=1.15,
-           goal_direction="ratio <= goal", seconds_without=seconds["false"],
-           seconds_with=seconds["true"], quality_stage_seconds=quality)
+    finish(
+        "metrics_cost",
+        ratio=with_metrics / without,
+        goal=1.15,
+        goal_direction="ratio <= goal",
+        seconds_without=seconds["false"],
+        seconds_with=seconds["true"],
+        quality_stage_seconds=quality,
+    )
 
 
 if __name__ == "__main__":

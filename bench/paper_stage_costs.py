@@ -41,8 +41,15 @@ from _common import REPORTS, finish
 
 FULL_N = 17_736
 BATCH = 16
-SETS = ["upscale.method=srgan", "rebalance.method=cgan", "srgan.pretrain_epochs=1",
-        "srgan.epochs=1", "cgan.epochs=1", "classifier.epochs=1", "metrics.enabled=false"]
+SETS = [
+    "upscale.method=srgan",
+    "rebalance.method=cgan",
+    "srgan.pretrain_epochs=1",
+    "srgan.epochs=1",
+    "cgan.epochs=1",
+    "classifier.epochs=1",
+    "metrics.enabled=false",
+]
 # Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), TFLOP/s.
 GPUS = {"NVIDIA A100 40GB (SXM)": 312.0, "NVIDIA H100 SXM": 989.0, "NVIDIA L4": 121.0}
 # Small convnets (64 channels, 64-128 px, batch 16) keep tensor cores mostly idle; 25% of peak is
@@ -83,17 +90,24 @@ def flops_per_image(cfg, depth: int | None = None) -> dict[str, float]:
 
     def cgan_step():
         fake = cgen(z, y)
-        (cdisc(torch.randn(BATCH, 3, lr_side, lr_side), y).mean()
-         + cdisc(fake.detach(), y).mean()).backward()
+        (
+            cdisc(torch.randn(BATCH, 3, lr_side, lr_side), y).mean()
+            + cdisc(fake.detach(), y).mean()
+        ).backward()
         cdisc(fake, y).mean().backward()
 
     with torch.no_grad():
-        infer = {"srgan_infer": _step_flops(lambda: gen(lr_x)),
-                 "cgan_sample": _step_flops(lambda: cgen(z, y)),
-                 "classifier_infer": _step_flops(lambda: cnn(hr_x))}
-    train = {"srgan_pretrain_step": _step_flops(lambda: gen(lr_x).square().mean().backward()),
-             "srgan_gan_step": _step_flops(gan_step), "cgan_step": _step_flops(cgan_step),
-             "classifier_step": _step_flops(lambda: cnn(hr_x).logsumexp(1).mean().backward())}
+        infer = {
+            "srgan_infer": _step_flops(lambda: gen(lr_x)),
+            "cgan_sample": _step_flops(lambda: cgen(z, y)),
+            "classifier_infer": _step_flops(lambda: cnn(hr_x)),
+        }
+    train = {
+        "srgan_pretrain_step": _step_flops(lambda: gen(lr_x).square().mean().backward()),
+        "srgan_gan_step": _step_flops(gan_step),
+        "cgan_step": _step_flops(cgan_step),
+        "classifier_step": _step_flops(lambda: cnn(hr_x).logsumexp(1).mean().backward()),
+    }
     return {k: v / BATCH for k, v in {**train, **infer}.items()}
 
 
@@ -105,8 +119,9 @@ def trial_flops(cfg, per: dict[str, float], n: dict[str, float]) -> dict[str, fl
     classify_train = (n["train"] + n["synthetic"]) * k.epochs * per["classifier_step"]
     classify_eval = (n["val"] * k.epochs + n["test"]) * per["classifier_infer"]
     return {
-        "srgan": n["train"] * (s.pretrain_epochs * per["srgan_pretrain_step"]
-                               + s.epochs * per["srgan_gan_step"]) + upscaled * per["srgan_infer"],
+        "srgan": n["train"]
+        * (s.pretrain_epochs * per["srgan_pretrain_step"] + s.epochs * per["srgan_gan_step"])
+        + upscaled * per["srgan_infer"],
         "cgan": n["cgan_train"] * c.epochs * per["cgan_step"] + n["synthetic"] * per["cgan_sample"],
         "classifier": classify_train + classify_eval,
         "baseline": n["train"] * k.epochs * per["classifier_step"] + classify_eval,
@@ -152,27 +167,42 @@ def measured_trial(data_path: Path) -> dict:
     augmented = [data.class_names.index(name) for name in m.get("augmented_classes") or []]
     train_labels = data.labels[data.splits["train"]]
     cgan_share = float(np.isin(train_labels, augmented).mean()) if augmented else 0.0
-    return {"status": result.status, "n_rows": int(data.info["n_read"]),
-            "seconds": round(seconds, 1),
-            "stage_seconds": m.get("stage_seconds"), "compute_seconds": m.get("compute_seconds"),
-            "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
-            "n_synthetic": int(m.get("n_synthetic", 0)),
-            "augmented_classes": m.get("augmented_classes"), "split_counts": split,
-            "cgan_train_share": round(cgan_share, 4), "torch_threads": torch.get_num_threads()}
+    return {
+        "status": result.status,
+        "n_rows": int(data.info["n_read"]),
+        "seconds": round(seconds, 1),
+        "stage_seconds": m.get("stage_seconds"),
+        "compute_seconds": m.get("compute_seconds"),
+        "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
+        "n_synthetic": int(m.get("n_synthetic", 0)),
+        "augmented_classes": m.get("augmented_classes"),
+        "split_counts": split,
+        "cgan_train_share": round(cgan_share, 4),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _counts(measured: dict | None, cfg) -> dict[str, float]:
     """Images per stage at full scale: scaled from the measured trial, else nominal shares."""
     if measured is None:  # 65/15/20 split, ~2,400 synthetic images for ~1,500 cGAN images
         n = FULL_N - 2 * 59 - 20
-        return {"train": 0.65 * n, "val": 0.15 * n, "test": 0.2 * n, "synthetic": 2400.0,
-                "cgan_train": 1500.0}
+        return {
+            "train": 0.65 * n,
+            "val": 0.15 * n,
+            "test": 0.2 * n,
+            "synthetic": 2400.0,
+            "cgan_train": 1500.0,
+        }
     f = FULL_N / measured["n_rows"]
     sc = measured["split_counts"]
     minority_share = measured.get("cgan_train_share", 0.13)
-    return {"train": sc["train"] * f, "val": sc["val"] * f, "test": sc["test"] * f,
-            "synthetic": measured["n_synthetic"] * f,
-            "cgan_train": minority_share * sc["train"] * f}
+    return {
+        "train": sc["train"] * f,
+        "val": sc["val"] * f,
+        "test": sc["test"] * f,
+        "synthetic": measured["n_synthetic"] * f,
+        "cgan_train": minority_share * sc["train"] * f,
+    }
 
 
 def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
@@ -180,35 +210,58 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
     trial = trial_flops(cfg, per8, counts)
     one = trial["srgan"] + trial["cgan"] + trial["classifier"] + trial["baseline"]
     # The sweep draws srgan.depth from {4, 8, 16}: average the SRGAN cost over the three.
-    srgan_mean = sum(trial_flops(cfg, flops_per_image(cfg, d), counts)["srgan"]
-                     for d in (4, 8, 16)) / 3
+    srgan_mean = (
+        sum(trial_flops(cfg, flops_per_image(cfg, d), counts)["srgan"] for d in (4, 8, 16)) / 3
+    )
     search_eq, confirm = sweep_trial_equivalents()
     own = trial["cgan"] + trial["classifier"] + srgan_mean
     sweep = (search_eq + confirm) * own + SEEDS * trial["baseline"]
-    rows, lines = [], ["| GPU | peak bf16 TFLOP/s | one paper trial | whole paper sweep |",
-                       "|---|---:|---:|---:|"]
+    rows, lines = (
+        [],
+        [
+            "| GPU | peak bf16 TFLOP/s | one paper trial | whole paper sweep |",
+            "|---|---:|---:|---:|",
+        ],
+    )
     for gpu, peak in GPUS.items():
         rate = peak * 1e12 * UTILISATION
-        rows.append({"gpu": gpu, "peak_bf16_tflops": peak, "trial_hours": one / rate / 3600,
-                     "sweep_gpu_hours": sweep / rate / 3600})
-        lines.append(f"| {gpu} | {peak:.0f} | {one / rate / 60:.1f} min | "
-                     f"{sweep / rate / 3600:.1f} GPU-hours |")
+        rows.append(
+            {
+                "gpu": gpu,
+                "peak_bf16_tflops": peak,
+                "trial_hours": one / rate / 3600,
+                "sweep_gpu_hours": sweep / rate / 3600,
+            }
+        )
+        lines.append(
+            f"| {gpu} | {peak:.0f} | {one / rate / 60:.1f} min | "
+            f"{sweep / rate / 3600:.1f} GPU-hours |"
+        )
     table = "\n".join(lines)
-    return {"flops_per_image": per8, "trial_flops_by_stage": trial, "trial_flops": one,
-            "sweep_flops": sweep, "search_trial_equivalents": round(search_eq, 2),
-            "confirmation_runs": confirm, "image_counts_full_scale": counts, "gpus": rows,
-            "assumptions": {
-                "utilisation": UTILISATION, "batch": BATCH,
-                "peak": "dense bf16 tensor-core TFLOP/s from the vendors' data sheets",
-                "epochs": "the paper profile's: SRGAN 10 pretrain + 100 adversarial, cGAN 100, "
-                          "classifier 10",
-                "sweep": "48 search trials on the ASHA ladder 1/9, 1/3, 1 (reduction 3, "
-                         "promotions continue cached runs), top 3 x 5 confirmation seeds, one "
-                         "cached baseline classifier per seed; SRGAN depth averaged over "
-                         "{4, 8, 16}",
-                "not_counted": "data preparation, quality metrics (Inception), host-device "
-                               "copies, Python overhead; packing 4 trials per GPU is assumed to "
-                               "reach the stated utilisation together"}}, table
+    return {
+        "flops_per_image": per8,
+        "trial_flops_by_stage": trial,
+        "trial_flops": one,
+        "sweep_flops": sweep,
+        "search_trial_equivalents": round(search_eq, 2),
+        "confirmation_runs": confirm,
+        "image_counts_full_scale": counts,
+        "gpus": rows,
+        "assumptions": {
+            "utilisation": UTILISATION,
+            "batch": BATCH,
+            "peak": "dense bf16 tensor-core TFLOP/s from the vendors' data sheets",
+            "epochs": "the paper profile's: SRGAN 10 pretrain + 100 adversarial, cGAN 100, "
+            "classifier 10",
+            "sweep": "48 search trials on the ASHA ladder 1/9, 1/3, 1 (reduction 3, "
+            "promotions continue cached runs), top 3 x 5 confirmation seeds, one "
+            "cached baseline classifier per seed; SRGAN depth averaged over "
+            "{4, 8, 16}",
+            "not_counted": "data preparation, quality metrics (Inception), host-device "
+            "copies, Python overhead; packing 4 trials per GPU is assumed to "
+            "reach the stated utilisation together",
+        },
+    }, table
 
 
 def main() -> None:
@@ -239,22 +292,33 @@ def main() -> None:
         srgan_flops = n_train * (per["srgan_pretrain_step"] + per["srgan_gan_step"])
         measured["cpu_gflops_srgan"] = round(srgan_flops / max(comp.get("srgan", 0), 1e-9) / 1e9, 1)
         measured["cpu_full_trial_hours_extrapolated"] = round(
-            proj["trial_flops"] / (measured["cpu_gflops_srgan"] * 1e9) / 3600, 1)
-    md = (f"Projected from FLOPs (FlopCounterMode) at an assumed {UTILISATION:.0%} of each card's "
-          f"dense bf16 peak; one trial = {proj['trial_flops'] / 1e15:.0f} PFLOP, the sweep = "
-          f"{proj['sweep_flops'] / 1e15:.0f} PFLOP "
-          f"({proj['search_trial_equivalents']} search-trial equivalents + "
-          f"{int(proj['confirmation_runs'])} confirmation runs). Not measured on a GPU.\n\n"
-          + table + "\n")
+            proj["trial_flops"] / (measured["cpu_gflops_srgan"] * 1e9) / 3600, 1
+        )
+    md = (
+        f"Projected from FLOPs (FlopCounterMode) at an assumed {UTILISATION:.0%} of each card's "
+        f"dense bf16 peak; one trial = {proj['trial_flops'] / 1e15:.0f} PFLOP, the sweep = "
+        f"{proj['sweep_flops'] / 1e15:.0f} PFLOP "
+        f"({proj['search_trial_equivalents']} search-trial equivalents + "
+        f"{int(proj['confirmation_runs'])} confirmation runs). Not measured on a GPU.\n\n"
+        + table
+        + "\n"
+    )
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "paper_stage_costs.md").write_text(md)
     print(md)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     h100 = next(r for r in proj["gpus"] if "H100" in r["gpu"])
-    finish("paper_stage_costs", ratio=h100["trial_hours"], goal=None,
-           ratio_meaning="projected hours of one full paper trial on an H100 SXM",
-           measured=measured, projection=proj, cpus=os.cpu_count(),
-           load_average_start=[round(x, 2) for x in load_start], uptime=uptime)
+    finish(
+        "paper_stage_costs",
+        ratio=h100["trial_hours"],
+        goal=None,
+        ratio_meaning="projected hours of one full paper trial on an H100 SXM",
+        measured=measured,
+        projection=proj,
+        cpus=os.cpu_count(),
+        load_average_start=[round(x, 2) for x in load_start],
+        uptime=uptime,
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ def main() -> None:
     parser.add_argument("--table", default=str(ROOT / "benchmarks" / "default-reduced.csv"))
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=2.0,
-                        help="compute per search, in grids' full-budget compute")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=2.0,
+        help="compute per search, in grids' full-budget compute",
+    )
     args = parser.parse_args()
 
     from galaxybench.report.anytime import anytime_figure
@@ -52,8 +56,10 @@ def main() -> None:
     per: dict[str, dict[str, object]] = {}
     curves = {}
     for searcher in SEARCHERS:
-        reps = [replay(table, searcher, seed, workers=args.workers,
-                       budget_seconds=args.budget * grid_s) for seed in range(args.seeds)]
+        reps = [
+            replay(table, searcher, seed, workers=args.workers, budget_seconds=args.budget * grid_s)
+            for seed in range(args.seeds)
+        ]
         curves[searcher] = [r.points for r in reps]
         fractions = [compute_to_reach(r, target) / grid_s for r in reps]
         finite = sorted(f for f in fractions if math.isfinite(f))
@@ -61,44 +67,66 @@ def main() -> None:
         per[searcher] = {
             "median_fraction": round(median, 4) if math.isfinite(median) else None,
             # Quartiles with unreached seeds as inf (None: that quartile never reached).
-            "iqr": [round(float(x), 4) if math.isfinite(x) else None
-                    for x in statistics.quantiles(fractions, n=4, method="inclusive")[::2]],
+            "iqr": [
+                round(float(x), 4) if math.isfinite(x) else None
+                for x in statistics.quantiles(fractions, n=4, method="inclusive")[::2]
+            ],
             "seeds_reached": f"{len(finite)}/{len(fractions)}",
-            "trials_median": statistics.median(len({e['trial'] for e in r.events}) for r in reps),
+            "trials_median": statistics.median(len({e["trial"] for e in r.events}) for r in reps),
         }
     replay_s = time.perf_counter() - started
     # Why a scheduler can (not) help: does rung 1 rank configurations as the full rung does?
     from scipy.stats import spearmanr
 
-    pairs = [(rows[0]["val_objective"], rows[-1]["val_objective"])
-             for rows in table.lookup().values()
-             if len(rows) == len(table.ladder) and math.isfinite(rows[-1]["val_objective"])]
+    pairs = [
+        (rows[0]["val_objective"], rows[-1]["val_objective"])
+        for rows in table.lookup().values()
+        if len(rows) == len(table.ladder) and math.isfinite(rows[-1]["val_objective"])
+    ]
     rho = spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic
-    diverged = sum(1 for rows in table.lookup().values()
-                   if not math.isfinite(rows[-1]["val_objective"]))
-    fig = anytime_figure(curves, grid_seconds=grid_s, best=best["val_objective"],
-                         best_test=best["minority_f1"],
-                         title=f"{Path(args.table).name}: {args.seeds} seeds, "
-                               f"{args.workers} simulated workers")
+    diverged = sum(
+        1 for rows in table.lookup().values() if not math.isfinite(rows[-1]["val_objective"])
+    )
+    fig = anytime_figure(
+        curves,
+        grid_seconds=grid_s,
+        best=best["val_objective"],
+        best_test=best["minority_f1"],
+        title=f"{Path(args.table).name}: {args.seeds} seeds, {args.workers} simulated workers",
+    )
     REPORTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(REPORTS / "search_efficiency_anytime.png", dpi=90)
-    ranked = sorted((v["median_fraction"], k) for k, v in per.items()
-                    if v["median_fraction"] is not None)
+    ranked = sorted(
+        (v["median_fraction"], k) for k, v in per.items() if v["median_fraction"] is not None
+    )
     ratio, winner = ranked[0] if ranked else (math.inf, None)
     for name, figures in per.items():
         print(f"{name:12s} {figures}")
-    finish("search_efficiency", ratio=ratio, goal=GOAL, best_searcher=winner,
-           stretch_goal=0.2, table=str(Path(args.table).resolve().relative_to(ROOT))
-           if Path(args.table).resolve().is_relative_to(ROOT) else args.table,
-           table_configurations=table.meta["configurations"], table_ladder=list(table.ladder),
-           table_reduced="reduced" in Path(args.table).name,
-           grid_full_budget_seconds=round(grid_s, 1),
-           grid_best_val_objective=round(best["val_objective"], 4), tolerance=TOLERANCE,
-           seeds=args.seeds, workers=args.workers, budget_grids=args.budget,
-           diverged_configurations=diverged,
-           rung1_vs_full_spearman=round(float(rho), 3), rung1_vs_full_pairs=len(pairs),
-           replay_seconds=round(replay_s, 1), load_average=[round(x, 2) for x in os.getloadavg()],
-           searchers=per)
+    finish(
+        "search_efficiency",
+        ratio=ratio,
+        goal=GOAL,
+        best_searcher=winner,
+        stretch_goal=0.2,
+        table=str(Path(args.table).resolve().relative_to(ROOT))
+        if Path(args.table).resolve().is_relative_to(ROOT)
+        else args.table,
+        table_configurations=table.meta["configurations"],
+        table_ladder=list(table.ladder),
+        table_reduced="reduced" in Path(args.table).name,
+        grid_full_budget_seconds=round(grid_s, 1),
+        grid_best_val_objective=round(best["val_objective"], 4),
+        tolerance=TOLERANCE,
+        seeds=args.seeds,
+        workers=args.workers,
+        budget_grids=args.budget,
+        diverged_configurations=diverged,
+        rung1_vs_full_spearman=round(float(rho), 3),
+        rung1_vs_full_pairs=len(pairs),
+        replay_seconds=round(replay_s, 1),
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        searchers=per,
+    )
 
 
 if __name__ == "__main__":

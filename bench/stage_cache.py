@@ -25,16 +25,29 @@ from galaxybench.trial import evaluate_trial
 GOAL = 2.0
 # The `default` profile's SRGAN (depth 4, 32 channels) with short cGAN and classifier runs: the
 # cache can at best remove the SRGAN share, so 2x needs SRGAN >= 2x the rest of a trial.
-OVERRIDES = ["upscale.method=srgan", "rebalance.method=cgan", "srgan.depth=4",
-             "srgan.pretrain_epochs=2", "srgan.epochs=3", "cgan.epochs=2", "classifier.epochs=1",
-             "metrics.enabled=false"]
+OVERRIDES = [
+    "upscale.method=srgan",
+    "rebalance.method=cgan",
+    "srgan.depth=4",
+    "srgan.pretrain_epochs=2",
+    "srgan.epochs=3",
+    "cgan.epochs=2",
+    "classifier.epochs=1",
+    "metrics.enabled=false",
+]
 
 
 def _trial(cfg, data, cache_dir: Path | None) -> tuple[float, bool]:
     """(seconds, whether an SRGAN was trained) of one trial."""
     started = time.perf_counter()
-    result = evaluate_trial(cfg, data, cache_dir=cache_dir, use_cache=cache_dir is not None,
-                            num_threads=2, baseline=False)
+    result = evaluate_trial(
+        cfg,
+        data,
+        cache_dir=cache_dir,
+        use_cache=cache_dir is not None,
+        num_threads=2,
+        baseline=False,
+    )
     return time.perf_counter() - started, not result.cache_hits.get("upscale_srgan", False)
 
 
@@ -56,26 +69,32 @@ def main() -> None:
     args = parser.parse_args()
     base = load_profile("default", OVERRIDES)
     data = load_data(None, base.data)
-    lrs = [1.0e-4 * (1.5 ** i) for i in range(args.trials)]
+    lrs = [1.0e-4 * (1.5**i) for i in range(args.trials)]
     configs = [base.replace(**{"cgan.lr": lr}) for lr in lrs]
     with tempfile.TemporaryDirectory() as tmp:
         t = _sweeps(configs, data, Path(tmp))
     ratio = t["uncached_s"] / t["cached_s"]
     result = {
-        "bench": "stage_cache", "trials": args.trials, "data": data.source,
+        "bench": "stage_cache",
+        "trials": args.trials,
+        "data": data.source,
         "srgan_trainings_cached": t["cached_trainings"],
         "srgan_trainings_uncached": t["uncached_trainings"],
-        "seconds_cached": round(t["cached_s"], 2), "seconds_uncached": round(t["uncached_s"], 2),
-        "ratio": round(ratio, 3), "goal": GOAL,
+        "seconds_cached": round(t["cached_s"], 2),
+        "seconds_uncached": round(t["uncached_s"], 2),
+        "ratio": round(ratio, 3),
+        "goal": GOAL,
         "met": ratio >= GOAL and t["cached_trainings"] == 1,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.trials} trials sharing one SRGAN: {t['cached_trainings']} SRGAN training(s) "
-          f"and {t['cached_s']:.1f} s with the cache, {t['uncached_trainings']} and "
-          f"{t['uncached_s']:.1f} s without")
+    print(
+        f"{args.trials} trials sharing one SRGAN: {t['cached_trainings']} SRGAN training(s) "
+        f"and {t['cached_s']:.1f} s with the cache, {t['uncached_trainings']} and "
+        f"{t['uncached_s']:.1f} s without"
+    )
     print(json.dumps(result))
 
 

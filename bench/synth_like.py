@@ -61,18 +61,27 @@ def main() -> None:
     n = int(like_counts(args.n).sum())
     full = sum(DECALS_COUNTS)
     finish(
-        "synth_like", ratio=REAL_RATIO / ratio, goal=1.0,
-        n=n, workers=args.workers, seconds=round(seconds, 1),
+        "synth_like",
+        ratio=REAL_RATIO / ratio,
+        goal=1.0,
+        n=n,
+        workers=args.workers,
+        seconds=round(seconds, 1),
         images_per_second=round(n / seconds, 1),
         full_size_seconds_extrapolated=round(seconds * full / n, 0),
-        compression_ratio=round(ratio, 4), real_compression_ratio=round(REAL_RATIO, 4),
-        file_mb=round(file_mb, 1), shape=list(shape), chunks=list(chunks),
+        compression_ratio=round(ratio, 4),
+        real_compression_ratio=round(REAL_RATIO, 4),
+        file_mb=round(file_mb, 1),
+        shape=list(shape),
+        chunks=list(chunks),
         counts=np.bincount(labels, minlength=10).tolist(),
-        sorted_by_class=bool(np.all(np.diff(labels) >= 0)), redshift_nan=nan_z,
+        sorted_by_class=bool(np.all(np.diff(labels) >= 0)),
+        redshift_nan=nan_z,
         pxscale_values=pxscales,
         parent_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         worker_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-        cpus=os.cpu_count(), load_average_start=[round(x, 2) for x in load],
+        cpus=os.cpu_count(),
+        load_average_start=[round(x, 2) for x in load],
         load_average_end=[round(x, 2) for x in os.getloadavg()],
     )
 

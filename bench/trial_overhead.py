@@ -20,8 +20,8 @@ from _common import finish
 
 from galaxybench.config import load_profile
 from galaxybench.data import load_data
-from galaxybench.stages.classify_cnn import PaperCNN
 from galaxybench.images import bicubic_x2
+from galaxybench.stages.classify_cnn import PaperCNN
 from galaxybench.trial import evaluate_trial
 
 

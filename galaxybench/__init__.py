@@ -9,7 +9,8 @@ Usage::
     images, labels, meta = gb.load_galaxy10("galaxy10-decals")   # raw arrays, as astroNN's loader
     sweep = gb.sweep("smoke", name="demo")      # a whole sweep on Ray; sweep.leaderboard
 
-Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`` needs neither Ray nor a GPU.
+Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`` needs neither
+Ray nor a GPU.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Config",
+    "SweepResult",
     "TrialResult",
     "__version__",
-    "SweepResult",
     "evaluate_trial",
     "load_data",
     "load_galaxy10",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
 from galaxybench.sweep.space import SearchSpace, load_search_space
@@ -51,7 +51,7 @@ class SweepResult:
         """The confirmed rows: mean, interval and paired gain over the baseline (one row each)."""
         if self._board is None:
             from galaxybench.report.experiment import load_experiment
-            from galaxybench.report.tables import leaderboard_table  # noqa: I001
+            from galaxybench.report.tables import leaderboard_table
 
             self._board = leaderboard_table(load_experiment(self.experiment_dir))
         return self._board
@@ -62,9 +62,9 @@ class SweepResult:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        journal = self.experiment_dir / "search" / R.OPTUNA_JOURNAL
+        journal = self.experiment_dir / "search" / results.OPTUNA_JOURNAL
         storage = JournalStorage(JournalFileBackend(str(journal)))
-        return optuna.load_study(study_name=R.STUDY_NAME, storage=storage)
+        return optuna.load_study(study_name=results.STUDY_NAME, storage=storage)
 
     def tune_analysis(self, phase: str = "search") -> Any:
         """``ray.tune.ExperimentAnalysis`` of one phase (Ray's own view of its trials)."""
@@ -88,13 +88,24 @@ def _overrides(overrides: dict[str, Any]) -> list[str]:
     return out
 
 
-def run_sweep(space: str | Path | SearchSpace = "default", data: str | Path | None = None,
-              name: str | None = None, storage: str | Path = "experiments",
-              address: str | None = None, *, trackers: Sequence[str] = (),
-              callbacks: Sequence[Any] = (), progress: Callable[[dict], None] | None = None,
-              num_samples: int | None = None, max_concurrent: int | None = None,
-              num_cpus: int | None = None, resume: bool = False, report: bool = True,
-              reports_dir: str | Path = "reports", **overrides: Any) -> SweepResult:
+def run_sweep(
+    space: str | Path | SearchSpace = "default",
+    data: str | Path | None = None,
+    name: str | None = None,
+    storage: str | Path = "experiments",
+    address: str | None = None,
+    *,
+    trackers: Sequence[str] = (),
+    callbacks: Sequence[Any] = (),
+    progress: Callable[[dict], None] | None = None,
+    num_samples: int | None = None,
+    max_concurrent: int | None = None,
+    num_cpus: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+    reports_dir: str | Path = "reports",
+    **overrides: Any,
+) -> SweepResult:
     """Run (or resume) a whole sweep: baseline -> search -> confirm -> report.
 
     Args:
@@ -116,15 +127,24 @@ def run_sweep(space: str | Path | SearchSpace = "default", data: str | Path | No
     if not resume:
         if not isinstance(space, SearchSpace):
             space = load_search_space(str(space))
-        space = space.with_options(overrides=_overrides(overrides), num_samples=num_samples,
-                                   max_concurrent=max_concurrent)
+        space = space.with_options(
+            overrides=_overrides(overrides), num_samples=num_samples, max_concurrent=max_concurrent
+        )
     stem = Path(space_name).name.removesuffix(".yaml")
     name = name or f"sweep-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = run_experiment(None if resume else space, name=name, storage=storage,
-                             data_source=None if data is None else str(data), address=address,
-                             resume=resume, num_cpus=num_cpus, progress=progress,
-                             report=report, trackers=tuple(trackers), callbacks=tuple(callbacks),
-                             publish=functools.partial(publish_experiment,
-                                                       reports_dir=reports_dir))
+    summary = run_experiment(
+        None if resume else space,
+        name=name,
+        storage=storage,
+        data_source=None if data is None else str(data),
+        address=address,
+        resume=resume,
+        num_cpus=num_cpus,
+        progress=progress,
+        report=report,
+        trackers=tuple(trackers),
+        callbacks=tuple(callbacks),
+        publish=functools.partial(publish_experiment, reports_dir=reports_dir),
+    )
     report_path = Path(summary["report"]).resolve() if summary.get("report") else None
     return SweepResult(Path(summary["experiment_dir"]), summary, report_path)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.errors import ConfigError
 
 FULL = 1.0
@@ -80,9 +80,11 @@ def srgan_epochs(cfg: Any, fraction: float) -> int:
 
 def stage_epochs(cfg: Any, fraction: float) -> dict[str, int]:
     """Epochs of each trained stage at ``fraction``: srgan (sequence position), cgan, classifier."""
-    return {"srgan": srgan_epochs(cfg, fraction),
-            "cgan": epochs_at(cfg.cgan.epochs, fraction),
-            "classifier": epochs_at(cfg.classifier.epochs, fraction)}
+    return {
+        "srgan": srgan_epochs(cfg, fraction),
+        "cgan": epochs_at(cfg.cgan.epochs, fraction),
+        "classifier": epochs_at(cfg.classifier.epochs, fraction),
+    }
 
 
 # --- compute accounting over stored rows (sweep summary, report) ---------------------------------
@@ -92,22 +94,31 @@ def rung_totals(rungs: list[dict[str, Any]]) -> dict[str, Any]:
     """Compute seconds by stage and GAN epochs trained, summed over a trial's rungs."""
     compute: dict[str, float] = {}
     for rec in rungs:
-        for stage, sec in (rec.get(R.COMPUTE_SECONDS) or {}).items():
+        for stage, sec in (rec.get(results.COMPUTE_SECONDS) or {}).items():
             compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
-    return {R.COMPUTE_SECONDS: compute,
-            R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 3),
-            R.GAN_EPOCHS_TRAINED: sum(int(rec.get(R.GAN_EPOCHS_TRAINED, 0)) for rec in rungs)}
+    return {
+        results.COMPUTE_SECONDS: compute,
+        results.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 3),
+        results.GAN_EPOCHS_TRAINED: sum(
+            int(rec.get(results.GAN_EPOCHS_TRAINED, 0)) for rec in rungs
+        ),
+    }
 
 
 def _rungs_of(row: dict[str, Any]) -> list[dict[str, Any]]:
     """A row's rung records; a trial without a ladder is one full-budget rung."""
-    if row.get(R.RUNGS):
-        return list(row[R.RUNGS])
-    if R.COMPUTE_SECONDS not in row:
+    if row.get(results.RUNGS):
+        return list(row[results.RUNGS])
+    if results.COMPUTE_SECONDS not in row:
         return []  # failed before reporting anything
-    return [{R.COMPUTE_SECONDS: row[R.COMPUTE_SECONDS], R.GAN_EPOCHS: row.get(R.GAN_EPOCHS, {}),
-             R.GAN_EPOCHS_TRAINED: row.get(R.GAN_EPOCHS_TRAINED, 0),
-             R.BUDGET_FRACTION: row.get(R.BUDGET_FRACTION, 1.0)}]
+    return [
+        {
+            results.COMPUTE_SECONDS: row[results.COMPUTE_SECONDS],
+            results.GAN_EPOCHS: row.get(results.GAN_EPOCHS, {}),
+            results.GAN_EPOCHS_TRAINED: row.get(results.GAN_EPOCHS_TRAINED, 0),
+            results.BUDGET_FRACTION: row.get(results.BUDGET_FRACTION, 1.0),
+        }
+    ]
 
 
 def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,27 +139,33 @@ def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     full_pass: list[float] = []
     for row in rows:
         for rec in _rungs_of(row):
-            seconds = rec.get(R.COMPUTE_SECONDS) or {}
+            seconds = rec.get(results.COMPUTE_SECONDS) or {}
             for stage, sec in seconds.items():
                 compute[stage] = round(compute.get(stage, 0.0) + float(sec), 3)
-            trained += int(rec.get(R.GAN_EPOCHS_TRAINED, 0))
-            for stage, g in (rec.get(R.GAN_EPOCHS) or {}).items():
+            trained += int(rec.get(results.GAN_EPOCHS_TRAINED, 0))
+            for stage, g in (rec.get(results.GAN_EPOCHS) or {}).items():
                 full_epochs[(stage, g["key"])] = int(g["full"])
                 if g["reached"] > g["start"]:
                     acc = spent.setdefault(stage, [0.0, 0])
                     acc[0] += float(seconds.get(stage, 0.0))
                     acc[1] += g["reached"] - g["start"]
-            if float(rec.get(R.BUDGET_FRACTION, 1.0)) >= 1.0:
-                full_pass.append(float(seconds.get("classifier", 0.0))
-                                 + float(seconds.get("other", 0.0)))
+            if float(rec.get(results.BUDGET_FRACTION, 1.0)) >= 1.0:
+                full_pass.append(
+                    float(seconds.get("classifier", 0.0)) + float(seconds.get("other", 0.0))
+                )
     per_epoch = {stage: sec / n for stage, (sec, n) in spent.items() if n}
     full_pass.sort()
     median_pass = full_pass[len(full_pass) // 2] if full_pass else 0.0
     gan_full = sum(full_epochs.values())
-    estimate = (sum(n * per_epoch.get(stage, 0.0) for (stage, _), n in full_epochs.items())
-                + median_pass * len(rows))
-    return {R.COMPUTE_SECONDS: compute, R.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 2),
-            "gan_seconds_per_epoch": {k: round(v, 4) for k, v in per_epoch.items()},
-            R.GAN_EPOCHS_TRAINED: trained, "gan_epochs_full_budget": gan_full,
-            "gan_epochs_saved": gan_full - trained,
-            "exhaustive_full_budget_seconds": round(estimate, 2)}
+    estimate = sum(
+        n * per_epoch.get(stage, 0.0) for (stage, _), n in full_epochs.items()
+    ) + median_pass * len(rows)
+    return {
+        results.COMPUTE_SECONDS: compute,
+        results.COMPUTE_SECONDS_TOTAL: round(sum(compute.values()), 2),
+        "gan_seconds_per_epoch": {k: round(v, 4) for k, v in per_epoch.items()},
+        results.GAN_EPOCHS_TRAINED: trained,
+        "gan_epochs_full_budget": gan_full,
+        "gan_epochs_saved": gan_full - trained,
+        "exhaustive_full_budget_seconds": round(estimate, 2),
+    }

@@ -50,8 +50,9 @@ def files_hash(paths: list[Path]) -> str:
     """SHA256 (16 hex) of the files' names (relative to the package) and bytes, in order."""
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(str(path.relative_to(_PACKAGE) if path.is_relative_to(_PACKAGE)
-                          else path.name).encode())
+        digest.update(
+            str(path.relative_to(_PACKAGE) if path.is_relative_to(_PACKAGE) else path.name).encode()
+        )
         digest.update(b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -67,10 +68,10 @@ def stage_code_hash(stage: str) -> str:
     """
     stages = _PACKAGE / "stages"
     own = [stages / f"{stage}.py", stages / f"{stage}_nets.py"]
-    files = ([p for p in own if p.exists()] if own[0].exists()
-             else sorted(stages.glob("*.py")))
+    files = [p for p in own if p.exists()] if own[0].exists() else sorted(stages.glob("*.py"))
     shared = [_PACKAGE / name for name in _SHARED_CODE]
     return files_hash(files + [p for p in shared if p not in files])
+
 
 _DONE = "entry.json"
 _STATE = "state.pt"
@@ -194,9 +195,14 @@ class StageCache:
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
                 save_state(value, tmp)
-                (tmp / _DONE).write_text(json.dumps(
-                    {"stage": stage, "parts": parts, "epochs": epochs, "continued_from": start},
-                    sort_keys=True, default=str, indent=1))
+                (tmp / _DONE).write_text(
+                    json.dumps(
+                        {"stage": stage, "parts": parts, "epochs": epochs, "continued_from": start},
+                        sort_keys=True,
+                        default=str,
+                        indent=1,
+                    )
+                )
                 if folder.exists():
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)

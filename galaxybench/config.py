@@ -27,7 +27,6 @@ import yaml
 from galaxybench import registry
 from galaxybench.errors import ConfigError
 
-
 # The paper's cut: a class is a minority when it has fewer than 1750 of the largest class's 2645
 # images (1750 / 2645 = 0.66). The default of ``eval.minority_fraction`` and ``rebalance.*``.
 MINORITY_FRACTION = 0.66
@@ -114,7 +113,9 @@ class ClassifierConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    minority_fraction: float = MINORITY_FRACTION  # scoring set: classes below this x largest count (1750/2645)
+    minority_fraction: float = (
+        MINORITY_FRACTION  # scoring set: classes below this x largest count (1750/2645)
+    )
 
 
 @dataclass(frozen=True)
@@ -434,8 +435,10 @@ def validate(cfg: Config) -> None:
     first use; importing this module loads none of them.
     """
     _check_ranges(cfg)
-    _check(cfg.data.hr_size % 8 == 0,
-           f"data.hr_size must be a multiple of 8 (three 2x poolings), got {cfg.data.hr_size}")
+    _check(
+        cfg.data.hr_size % 8 == 0,
+        f"data.hr_size must be a multiple of 8 (three 2x poolings), got {cfg.data.hr_size}",
+    )
     remap = [p.strip() for p in cfg.data.remap_labels.split(",")]
     _check(
         cfg.data.remap_labels in ("", "auto")

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 _BATCH = 512
 
 
-def check_images(images: Any, what: str, *, channels: int | None = 3,
-                 error: type[Exception] = ValueError) -> None:
+def check_images(
+    images: Any, what: str, *, channels: int | None = 3, error: type[Exception] = ValueError
+) -> None:
     """Raise ``error`` unless ``images`` is a (n, C, H, W) uint8 numpy array (C = ``channels``).
 
     Args:
@@ -31,22 +32,36 @@ def check_images(images: Any, what: str, *, channels: int | None = 3,
         channels: the required channel count, or None for any.
         error: the exception type (InputError where a user's data is at fault).
     """
-    ok = (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 4
-          and (channels is None or images.shape[1] == channels))
+    ok = (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.ndim == 4
+        and (channels is None or images.shape[1] == channels)
+    )
     if not ok:
         dtype = getattr(images, "dtype", type(images).__name__)
         layout = f"(n, {channels}, H, W)" if channels is not None else "(n, C, H, W)"
-        raise error(f"{what} must be {layout} uint8 images, got {dtype} "
-                    f"{getattr(images, 'shape', None)}")
+        raise error(
+            f"{what} must be {layout} uint8 images, got {dtype} {getattr(images, 'shape', None)}"
+        )
 
 
-def check_labels(labels: np.ndarray, n: int, what: str, *, num_classes: int | None = None,
-                 error: type[Exception] = ValueError) -> None:
+def check_labels(
+    labels: np.ndarray,
+    n: int,
+    what: str,
+    *,
+    num_classes: int | None = None,
+    error: type[Exception] = ValueError,
+) -> None:
     """Raise ``error`` unless there are ``n`` labels, each in 0..num_classes-1 when given."""
     if len(labels) != n:
         raise error(f"{what}: {len(labels)} labels for {n} images")
-    if num_classes is not None and len(labels) and (labels.min() < 0
-                                                    or labels.max() >= num_classes):
+    if (
+        num_classes is not None
+        and len(labels)
+        and (labels.min() < 0 or labels.max() >= num_classes)
+    ):
         raise error(f"{what}: labels outside 0..{num_classes - 1}")
 
 
@@ -82,7 +97,7 @@ def bicubic_x2(lr: np.ndarray, device: torch.device) -> np.ndarray:
     n, _, h, w = lr.shape
     out = np.empty((n, 3, 2 * h, 2 * w), dtype=np.uint8)
     for start in range(0, n, _BATCH):
-        x = to_tensor_uint8(lr[start:start + _BATCH], device).float()  # (B, 3, h, w) in 0..255
+        x = to_tensor_uint8(lr[start : start + _BATCH], device).float()  # (B, 3, h, w) in 0..255
         y = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
-        out[start:start + _BATCH] = y.clamp_(0, 255).round_().to(torch.uint8).cpu().numpy()
+        out[start : start + _BATCH] = y.clamp_(0, 255).round_().to(torch.uint8).cpu().numpy()
     return out

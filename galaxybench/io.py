@@ -53,8 +53,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
-def atomic_write_json(path: str | Path, obj: Any, *, default: Callable[[Any], Any] | None = None
-                      ) -> Path:
+def atomic_write_json(
+    path: str | Path, obj: Any, *, default: Callable[[Any], Any] | None = None
+) -> Path:
     """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, default=default) + "\n"
     return atomic_write_text(path, text)

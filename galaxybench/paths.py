@@ -26,11 +26,15 @@ def ensure_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create {path} ({exc.strerror or exc}); set GALAXYBENCH_HOME "
-                         "(or the destination) to a writable folder") from None
+        raise InputError(
+            f"cannot create {path} ({exc.strerror or exc}); set GALAXYBENCH_HOME "
+            "(or the destination) to a writable folder"
+        ) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"{path} is not writable; set GALAXYBENCH_HOME (or the destination) "
-                         "to a writable folder")
+        raise InputError(
+            f"{path} is not writable; set GALAXYBENCH_HOME (or the destination) "
+            "to a writable folder"
+        )
     return path
 
 

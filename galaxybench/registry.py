@@ -101,8 +101,10 @@ class Registry(Generic[T]):
 
     def _check(self, name: str, obj: Any) -> None:
         if not isinstance(name, str) or not name or name != name.strip() or "," in name:
-            raise ValueError(f"{self.kind} name must be a non-empty string without commas or "
-                             f"surrounding spaces, got {name!r}")
+            raise ValueError(
+                f"{self.kind} name must be a non-empty string without commas or "
+                f"surrounding spaces, got {name!r}"
+            )
         if self.base is None:
             if not callable(obj):
                 raise TypeError(f"{self.kind} {name!r} must be callable, got {obj!r}")
@@ -115,8 +117,9 @@ class Registry(Generic[T]):
             )
         if getattr(obj, "__abstractmethods__", None):
             missing = ", ".join(sorted(obj.__abstractmethods__))
-            raise TypeError(f"{self.kind} {name!r} ({obj.__qualname__}) does not implement "
-                            f"{missing}")
+            raise TypeError(
+                f"{self.kind} {name!r} ({obj.__qualname__}) does not implement {missing}"
+            )
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name`` after checking its type."""
@@ -125,8 +128,10 @@ class Registry(Generic[T]):
             self._check(name, obj)
             with _lock:
                 if name in self._items and self._items[name] is not obj:
-                    raise ValueError(f"{self.kind} {name!r} is already registered "
-                                     f"(by {getattr(self._items[name], '__module__', '?')})")
+                    raise ValueError(
+                        f"{self.kind} {name!r} is already registered "
+                        f"(by {getattr(self._items[name], '__module__', '?')})"
+                    )
                 self._items[name] = obj
             return obj
 

@@ -2,13 +2,12 @@
 
 Usage::
 
-    from galaxybench import results as R
-    result.metrics[R.MINORITY_F1]; R.OBJECTIVE, R.MODE
+    from galaxybench import results
+    result.metrics[results.MINORITY_F1]; results.OBJECTIVE, results.MODE
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -145,8 +144,18 @@ class TrialResult:
         return {**metrics, **d}
 
 
-_PACKAGES = ("galaxybench", "torch", "torchvision", "numpy", "scikit-learn", "ray", "optuna",
-             "torch-fidelity", "h5py", "scipy")
+_PACKAGES = (
+    "galaxybench",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scikit-learn",
+    "ray",
+    "optuna",
+    "torch-fidelity",
+    "h5py",
+    "scipy",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -164,8 +173,14 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
     """``git rev-parse HEAD`` of the galaxybench checkout, or None outside a git checkout."""
     where = Path(cwd) if cwd else Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -32,21 +32,40 @@ class TrialSamples:
     sr_columns: dict[str, np.ndarray] = field(default_factory=dict)  # method -> test images
 
     @classmethod
-    def pick(cls, *, class_names: Sequence[str], train_hr: np.ndarray, train_labels: np.ndarray,
-             synthetic_hr: np.ndarray, synthetic_labels: np.ndarray, plan: Sequence[int],
-             test_lr: np.ndarray, test_hr: np.ndarray, test_upscaled: np.ndarray, method: str,
-             rebalancer: str, bicubic: Callable[[np.ndarray], np.ndarray],
-             n: int = 8) -> TrialSamples:
+    def pick(
+        cls,
+        *,
+        class_names: Sequence[str],
+        train_hr: np.ndarray,
+        train_labels: np.ndarray,
+        synthetic_hr: np.ndarray,
+        synthetic_labels: np.ndarray,
+        plan: Sequence[int],
+        test_lr: np.ndarray,
+        test_hr: np.ndarray,
+        test_upscaled: np.ndarray,
+        method: str,
+        rebalancer: str,
+        bicubic: Callable[[np.ndarray], np.ndarray],
+        n: int = 8,
+    ) -> TrialSamples:
         """Up to ``n`` real and synthetic images per augmented class, and 4 test galaxies
         (a fixed draw, so every trial shows the same ones) at LR, bicubic, the method and true HR.
         """
-        per_class = {class_names[c]: (train_hr[train_labels == c][:n],
-                                      synthetic_hr[synthetic_labels == c][:n]) for c in plan}
+        per_class = {
+            class_names[c]: (
+                train_hr[train_labels == c][:n],
+                synthetic_hr[synthetic_labels == c][:n],
+            )
+            for c in plan
+        }
         rng = np.random.default_rng(0)
         pick = np.sort(rng.choice(len(test_lr), size=min(4, len(test_lr)), replace=False))
         lr = test_lr[pick]
-        columns = {"LR": np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2),  # nearest: show pixels
-                   "bicubic": bicubic(lr)}
+        columns = {
+            "LR": np.repeat(np.repeat(lr, 2, axis=-1), 2, axis=-2),  # nearest: show pixels
+            "bicubic": bicubic(lr),
+        }
         if method == "srgan":
             columns["SRGAN"] = test_upscaled[pick]
         columns["true HR"] = test_hr[pick]
@@ -70,7 +89,9 @@ class TrialSamples:
         """Read what ``save`` wrote (no pickles)."""
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
-            per_class = {name: (npz[f"real_{i}"], npz[f"synthetic_{i}"])
-                         for i, name in enumerate(meta["classes"])}
+            per_class = {
+                name: (npz[f"real_{i}"], npz[f"synthetic_{i}"])
+                for i, name in enumerate(meta["classes"])
+            }
             columns = {m: npz[f"sr_{i}"] for i, m in enumerate(meta["methods"])}
         return cls(meta["rebalancer"], per_class, columns)

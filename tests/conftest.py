@@ -28,11 +28,21 @@ import torch
 TINY_COUNTS = (12, 10, 14, 11, 9, 12, 10, 13, 9, 10)  # 110 images, every class splittable
 
 
-def write_galaxy10_h5(path: Path, *, counts: Sequence[int] = TINY_COUNTS, size: int = 24,
-                      seed: int = 0, duplicates: int = 3, conflicting: int = 2,
-                      greyscale: bool = False, sort_by_class: bool = True,
-                      class_names: Sequence[str] | None = None, coordinates: bool = True,
-                      extra: dict[str, Any] | None = None, drop: Sequence[str] = ()) -> Path:
+def write_galaxy10_h5(
+    path: Path,
+    *,
+    counts: Sequence[int] = TINY_COUNTS,
+    size: int = 24,
+    seed: int = 0,
+    duplicates: int = 3,
+    conflicting: int = 2,
+    greyscale: bool = False,
+    sort_by_class: bool = True,
+    class_names: Sequence[str] | None = None,
+    coordinates: bool = True,
+    extra: dict[str, Any] | None = None,
+    drop: Sequence[str] = (),
+) -> Path:
     """Write a Galaxy10-format file with random uint8 pixels.
 
     Rows are sorted by class (as the real file). The last ``duplicates`` rows repeat the (ra, dec)
@@ -60,7 +70,7 @@ def write_galaxy10_h5(path: Path, *, counts: Sequence[int] = TINY_COUNTS, size: 
             src = int(np.flatnonzero(labels[: n - duplicates - conflicting] == labels[row])[0 + j])
             ra[row], dec[row] = ra[src] + 1e-5, dec[src]  # 0.036 arcsec apart: same object
         for j, row in enumerate(range(n - duplicates - conflicting, n - duplicates)):
-            src = int(np.flatnonzero(labels[:n - duplicates - conflicting] != labels[row])[-1 - j])
+            src = int(np.flatnonzero(labels[: n - duplicates - conflicting] != labels[row])[-1 - j])
             ra[row], dec[row] = ra[src], dec[src]
         data["ra"], data["dec"] = ra, dec
     data.update(extra or {})
@@ -91,8 +101,10 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture
 def make_h5(tmp_path: Path) -> Callable[..., Path]:
     """Factory: ``make_h5(name="x.h5", **write_galaxy10_h5 options)`` -> path in tmp_path."""
+
     def make(name: str = "galaxy10.h5", **options: Any) -> Path:
         return write_galaxy10_h5(tmp_path / name, **options)
+
     return make
 
 
@@ -127,15 +139,32 @@ def install_stage_plugin() -> Path:
     source = shutil.copytree(PLUGIN_SOURCE, root / "src")  # the build writes next to its source
     target = root / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"installing the plugin fixture failed (is setuptools installed?):\n"
-                           f"{result.stdout}{result.stderr}")
+        raise RuntimeError(
+            f"installing the plugin fixture failed (is setuptools installed?):\n"
+            f"{result.stdout}{result.stderr}"
+        )
     sys.path.insert(0, str(target))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(target), os.environ.get("PYTHONPATH")) if p)
+        p for p in (str(target), os.environ.get("PYTHONPATH")) if p
+    )
     registry.load_stages(rescan=True)
     return target
 

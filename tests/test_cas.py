@@ -25,8 +25,9 @@ def _images(n: int, level: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
-    return Config().replace(**{"classifier.epochs": 4, "classifier.batch_size": 16,
-                               "classifier.dense_units": 16})
+    return Config().replace(
+        **{"classifier.epochs": 4, "classifier.batch_size": 16, "classifier.dense_units": 16}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,18 @@ def sets():
 
 
 def _cas(cfg, synthetic, synthetic_labels, test, test_labels, classes=(0, 1)):
-    return cas.classifier_accuracy_score(cfg, synthetic, synthetic_labels, test, test_labels,
-                                         classes, num_classes=3, seed=0, device=CPU,
-                                         class_names=NAMES)
+    return cas.classifier_accuracy_score(
+        cfg,
+        synthetic,
+        synthetic_labels,
+        test,
+        test_labels,
+        classes,
+        num_classes=3,
+        seed=0,
+        device=CPU,
+        class_names=NAMES,
+    )
 
 
 def test_synthetic_images_that_carry_the_class_score_high(cfg, sets):
@@ -53,8 +63,9 @@ def test_synthetic_images_that_carry_the_class_score_high(cfg, sets):
     assert set(out["cas_per_class_recall"]) == {"Disturbed", "Merging"}
     recall = out["cas_per_class_recall"]
     # Accuracy is the test-count-weighted mean of the per-class recalls.
-    assert out["cas_accuracy"] == pytest.approx((8 * recall["Disturbed"] + 6 * recall["Merging"])
-                                                / 14)
+    assert out["cas_accuracy"] == pytest.approx(
+        (8 * recall["Disturbed"] + 6 * recall["Merging"]) / 14
+    )
     assert out["cas_chance"] == pytest.approx(8 / 14)
     assert 1 <= out["cas_best_epoch"] <= 4
 

@@ -14,7 +14,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils.class_weight import compute_class_weight
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import Config, from_flat
 from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
 from galaxybench.metrics.classification import (
@@ -36,29 +36,33 @@ def test_metrics_equal_sklearn(seed: int) -> None:
     minority = [0, 3, 5]
     m = classification_metrics(y_true, y_pred, NAMES, minority)
     labels = list(range(6))
-    p, r, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
-                                                        zero_division=0)
-    assert m[R.PER_CLASS_F1] == pytest.approx(dict(zip(NAMES, f1, strict=True)))
-    assert m[R.PER_CLASS_PRECISION] == pytest.approx(dict(zip(NAMES, p, strict=True)))
-    assert m[R.PER_CLASS_RECALL] == pytest.approx(dict(zip(NAMES, r, strict=True)))
+    p, r, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    assert m[results.PER_CLASS_F1] == pytest.approx(dict(zip(NAMES, f1, strict=True)))
+    assert m[results.PER_CLASS_PRECISION] == pytest.approx(dict(zip(NAMES, p, strict=True)))
+    assert m[results.PER_CLASS_RECALL] == pytest.approx(dict(zip(NAMES, r, strict=True)))
     # Support: test images per true class, integers, 0 for the absent class 5.
-    assert m[R.PER_CLASS_SUPPORT] == {n: int(s) for n, s in zip(NAMES, support, strict=True)}
-    assert m[R.PER_CLASS_SUPPORT]["c5"] == 0 and sum(m[R.PER_CLASS_SUPPORT].values()) == 300
-    assert all(type(v) is int for v in m[R.PER_CLASS_SUPPORT].values())  # JSON-ready
-    assert m[R.MACRO_F1] == pytest.approx(
+    assert m[results.PER_CLASS_SUPPORT] == {n: int(s) for n, s in zip(NAMES, support, strict=True)}
+    assert (
+        m[results.PER_CLASS_SUPPORT]["c5"] == 0
+        and sum(m[results.PER_CLASS_SUPPORT].values()) == 300
+    )
+    assert all(type(v) is int for v in m[results.PER_CLASS_SUPPORT].values())  # JSON-ready
+    assert m[results.MACRO_F1] == pytest.approx(
         f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
     )
-    assert m[R.MINORITY_F1] == pytest.approx(
+    assert m[results.MINORITY_F1] == pytest.approx(
         f1_score(y_true, y_pred, labels=minority, average="macro", zero_division=0)
     )
-    assert m[R.ACCURACY] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert m[results.ACCURACY] == pytest.approx(accuracy_score(y_true, y_pred))
     with pytest.warns(UserWarning):  # sklearn warns that class 5 is predicted but never true
         expected_bal = balanced_accuracy_score(y_true, y_pred)
-    assert m[R.BALANCED_ACCURACY] == pytest.approx(expected_bal)
-    assert m[R.CONFUSION_MATRIX] == confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    assert m[results.BALANCED_ACCURACY] == pytest.approx(expected_bal)
+    assert m[results.CONFUSION_MATRIX] == confusion_matrix(y_true, y_pred, labels=labels).tolist()
     quick = quick_scores(y_true, y_pred, 6, minority)
-    assert quick[R.VAL_MINORITY_F1] == pytest.approx(m[R.MINORITY_F1])
-    assert quick[R.VAL_MACRO_F1] == pytest.approx(m[R.MACRO_F1])
+    assert quick[results.VAL_MINORITY_F1] == pytest.approx(m[results.MINORITY_F1])
+    assert quick[results.VAL_MACRO_F1] == pytest.approx(m[results.MACRO_F1])
 
 
 def test_minority_set_of_decals_is_the_papers() -> None:

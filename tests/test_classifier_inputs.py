@@ -38,13 +38,21 @@ def sparse_set(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _train(standardize: bool, seed: int, stretch: str = "none"):
-    cfg = load_profile("default", [f"classifier.standardize={str(standardize).lower()}",
-                                   f"classifier.stretch={stretch}", "classifier.epochs=6",
-                                   "classifier.batch_size=32", "classifier.dense_units=64"])
+    cfg = load_profile(
+        "default",
+        [
+            f"classifier.standardize={str(standardize).lower()}",
+            f"classifier.stretch={stretch}",
+            "classifier.epochs=6",
+            "classifier.batch_size=32",
+            "classifier.dense_units=64",
+        ],
+    )
     xt, yt = sparse_set(400, 16, 100)
     xv, yv = sparse_set(200, 16, 200)
-    return train_classifier(cfg, xt, yt, xv, yv, num_classes=4, minority_classes=[0, 1, 2, 3],
-                            seed=seed, device=CPU)
+    return train_classifier(
+        cfg, xt, yt, xv, yv, num_classes=4, minority_classes=[0, 1, 2, 3], seed=seed, device=CPU
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -100,8 +108,10 @@ def test_asinh_stretch_by_hand_and_model_standardises_with_its_buffers() -> None
 
 
 def test_degeneracy_reasons() -> None:
-    ok = [{"val_minority_f1": 0.0, "val_predicted_classes": 1},
-          {"val_minority_f1": 0.3, "val_predicted_classes": 3}]
+    ok = [
+        {"val_minority_f1": 0.0, "val_predicted_classes": 1},
+        {"val_minority_f1": 0.3, "val_predicted_classes": 3},
+    ]
     assert degeneracy(ok, 2, True) is None
     assert "one class" in degeneracy(ok, 1, True, np.array([2, 2]))
     flat = [{"val_minority_f1": 0.0, "val_predicted_classes": 2}] * 3

@@ -45,15 +45,23 @@ def _raising(exc: BaseException):
     return synth
 
 
-@pytest.mark.parametrize(("exc", "expected"), [
-    (OSError(errno.ENOSPC, "No space left on device", "/shared/exp/results/search.jsonl"),
-     "No space left on device (ENOSPC): /shared/exp/results/search.jsonl"),
-    (PermissionError(errno.EACCES, "Permission denied", "/data/x.h5"),
-     "Permission denied (EACCES): /data/x.h5"),
-    (MemoryError(), "out of memory (MemoryError)"),
-])
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/shared/exp/results/search.jsonl"),
+            "No space left on device (ENOSPC): /shared/exp/results/search.jsonl",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/data/x.h5"),
+            "Permission denied (EACCES): /data/x.h5",
+        ),
+        (MemoryError(), "out of memory (MemoryError)"),
+    ],
+)
 def test_os_and_memory_errors_are_one_line_and_debug_shows_the_traceback(
-        exc, expected, monkeypatch, tmp_path: Path, capsys):
+    exc, expected, monkeypatch, tmp_path: Path, capsys
+):
     from galaxybench.data import synthetic
 
     monkeypatch.setattr(synthetic, "write_synthetic", _raising(exc))

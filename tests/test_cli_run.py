@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import write_galaxy10_h5
 
-from galaxybench import results as R
+from galaxybench import results
 
 COUNTS = (30, 30, 26, 24, 9, 26, 22, 20, 12, 10)
 
@@ -53,26 +53,26 @@ def test_run_writes_metrics_and_predictions_reproducibly(tiny, tmp_path) -> None
         assert proc.returncode == 0, proc.stderr
         printed = json.loads(proc.stdout)
         metrics = json.loads((out / "metrics.json").read_text())
-        assert printed[R.MINORITY_F1] == metrics[R.MINORITY_F1]
+        assert printed[results.MINORITY_F1] == metrics[results.MINORITY_F1]
         outs.append((metrics, (out / "predictions.csv").read_text()))
         assert f"data: {tiny}" in proc.stderr or str(tiny) in proc.stderr
     (m0, p0), (m1, p1) = outs
     for m in (m0, m1):
-        m.pop(R.STAGE_SECONDS)
+        m.pop(results.STAGE_SECONDS)
         for key in ("compute_seconds", "compute_seconds_total"):  # timings too
             m.pop(key, None)
         m["provenance"].pop("git_revision")  # others may commit between the two runs
     assert m0 == m1 and p0 == p1  # identical on a CPU but for timings
     for key in (
-        R.MINORITY_F1,
-        R.MINORITY_F1_DELTA,
-        R.MACRO_F1,
-        R.ACCURACY,
-        R.BALANCED_ACCURACY,
-        R.PER_CLASS_F1,
-        R.MINORITY_CLASSES,
-        R.AUGMENTED_CLASSES,
-        R.N_SYNTHETIC,
+        results.MINORITY_F1,
+        results.MINORITY_F1_DELTA,
+        results.MACRO_F1,
+        results.ACCURACY,
+        results.BALANCED_ACCURACY,
+        results.PER_CLASS_F1,
+        results.MINORITY_CLASSES,
+        results.AUGMENTED_CLASSES,
+        results.N_SYNTHETIC,
         "config",
         "seed",
         "data_fingerprint",
@@ -84,7 +84,7 @@ def test_run_writes_metrics_and_predictions_reproducibly(tiny, tmp_path) -> None
     assert list(rows[0]) == ["index", "label", "prediction"]
     labels = np.array([int(r["label"]) for r in rows])
     preds = np.array([int(r["prediction"]) for r in rows])
-    assert m0[R.ACCURACY] == pytest.approx(float((labels == preds).mean()))
+    assert m0[results.ACCURACY] == pytest.approx(float((labels == preds).mean()))
     assert (tmp_path / "run0" / "sr_strip.png").stat().st_size > 0
 
 

@@ -72,8 +72,11 @@ def _tensors(state: dict[str, Any]) -> int:
 def test_srgan_continued_across_rungs_equals_one_run():
     # 2 pretrain + 2 adversarial epochs; rungs stop at positions 1 (mid pretrain) and 3
     # (mid adversarial), so both phases and the phase boundary are crossed by a continuation.
-    cfg = Config(srgan=SrganConfig(depth=1, channels=8, pretrain_epochs=2, epochs=2,
-                                   batch_size=16, lr=1.0e-3))
+    cfg = Config(
+        srgan=SrganConfig(
+            depth=1, channels=8, pretrain_epochs=2, epochs=2, batch_size=16, lr=1.0e-3
+        )
+    )
     train = _split()
     up = UPSCALERS.get("srgan")()
     one = up.train_to(cfg, train, None, 4, seed=5, device=CPU)
@@ -82,8 +85,9 @@ def test_srgan_continued_across_rungs_equals_one_run():
         state = _round_trip(up.train_to(cfg, train, state, target, seed=5, device=CPU))
     assert state["epochs"] == one["epochs"] == 4 and _tensors(one) > 4
     _assert_identical(one, state, "srgan")
-    _assert_identical(up.weights_of(one), UPSCALERS.get("srgan")().fit(cfg, train, seed=5,
-                                                                       device=CPU))
+    _assert_identical(
+        up.weights_of(one), UPSCALERS.get("srgan")().fit(cfg, train, seed=5, device=CPU)
+    )
     # A different split point must still differ from a different seed (the test can fail).
     other = up.train_to(cfg, train, None, 4, seed=6, device=CPU)
     assert not torch.equal(next(iter(other["gen"].values())), next(iter(one["gen"].values())))
@@ -96,8 +100,7 @@ def test_cgan_continued_across_rungs_equals_one_run():
     one = gan.train_to(cfg, train, [0, 1, 2], None, 5, seed=7, device=CPU)
     state = None
     for target in (1, 2, 5):
-        state = _round_trip(gan.train_to(cfg, train, [0, 1, 2], state, target, seed=7,
-                                          device=CPU))
+        state = _round_trip(gan.train_to(cfg, train, [0, 1, 2], state, target, seed=7, device=CPU))
     assert len(one["history"]) == 5
     _assert_identical(one, state, "cgan")  # training state, optimizers, RNGs, weights
     fitted = gan.fit(cfg, train, [0, 1, 2], seed=7, device=CPU)
@@ -113,6 +116,7 @@ def test_cache_continues_from_the_largest_shorter_checkpoint(tmp_path):
             assert (state or {"epochs": 0})["epochs"] == start
             calls.append((start, target))
             return {"epochs": target, "w": torch.full((2,), float(target))}
+
         return build
 
     parts = {"stage_cfg": {"lr": 0.1}}
@@ -155,37 +159,51 @@ def tiny_data(tmp_path_factory):
     from galaxybench.data import prepare
 
     folder = tmp_path_factory.mktemp("data")
-    path = write_galaxy10_h5(folder / "tiny.h5",
-                             counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
+    path = write_galaxy10_h5(folder / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
     return prepare(path, DataConfig(hr_size=16))
 
 
 def test_trial_promoted_through_rungs_pays_only_the_increment(tiny_data, tmp_path):
-    from galaxybench import results as R
+    from galaxybench import results
     from galaxybench.config import from_flat, load_profile
     from galaxybench.trial import evaluate_trial
 
-    cfg = from_flat({"upscale.method": "srgan", "rebalance.method": "cgan",
-                     "srgan.pretrain_epochs": 1, "srgan.epochs": 2, "cgan.epochs": 3,
-                     "classifier.epochs": 3}, load_profile("smoke"))
+    cfg = from_flat(
+        {
+            "upscale.method": "srgan",
+            "rebalance.method": "cgan",
+            "srgan.pretrain_epochs": 1,
+            "srgan.epochs": 2,
+            "cgan.epochs": 3,
+            "classifier.epochs": 3,
+        },
+        load_profile("smoke"),
+    )
     cache = tmp_path / "cache"
     low = evaluate_trial(cfg, tiny_data, cache_dir=cache, baseline=False, budget_fraction=1 / 3)
-    assert low.ok and R.MINORITY_F1 not in low.metrics  # no test metrics below the full budget
-    assert R.OBJECTIVE in low.metrics and len(low.history) == 1  # ceil(3/3) classifier epochs
-    assert {k: (v["start"], v["reached"]) for k, v in low.metrics[R.GAN_EPOCHS].items()} == {
-        "srgan": (0, 1), "cgan": (0, 1)}
+    assert (
+        low.ok and results.MINORITY_F1 not in low.metrics
+    )  # no test metrics below the full budget
+    assert results.OBJECTIVE in low.metrics and len(low.history) == 1  # ceil(3/3) classifier epochs
+    assert {k: (v["start"], v["reached"]) for k, v in low.metrics[results.GAN_EPOCHS].items()} == {
+        "srgan": (0, 1),
+        "cgan": (0, 1),
+    }
     high = evaluate_trial(cfg, tiny_data, cache_dir=cache, baseline=False)
-    assert {k: (v["start"], v["reached"]) for k, v in high.metrics[R.GAN_EPOCHS].items()} == {
-        "srgan": (1, 3), "cgan": (1, 3)}
-    assert high.metrics[R.GAN_EPOCHS_TRAINED] == 4 and set(high.metrics[R.COMPUTE_SECONDS]) == {
-        "srgan", "cgan", "classifier", "other"}
+    assert {k: (v["start"], v["reached"]) for k, v in high.metrics[results.GAN_EPOCHS].items()} == {
+        "srgan": (1, 3),
+        "cgan": (1, 3),
+    }
+    assert high.metrics[results.GAN_EPOCHS_TRAINED] == 4 and set(
+        high.metrics[results.COMPUTE_SECONDS]
+    ) == {"srgan", "cgan", "classifier", "other"}
     # The promoted trial scores exactly what a fresh full-budget run scores.
     fresh = evaluate_trial(cfg, tiny_data, cache_dir=tmp_path / "fresh", baseline=False)
-    assert fresh.metrics[R.GAN_EPOCHS_TRAINED] == 6
+    assert fresh.metrics[results.GAN_EPOCHS_TRAINED] == 6
     assert high.predictions == fresh.predictions and high.history == fresh.history
     again = evaluate_trial(cfg, tiny_data, cache_dir=cache, baseline=False)
-    assert again.metrics[R.GAN_EPOCHS_TRAINED] == 0
-    assert "srgan" not in again.metrics[R.COMPUTE_SECONDS]  # cache hits cost nothing
+    assert again.metrics[results.GAN_EPOCHS_TRAINED] == 0
+    assert "srgan" not in again.metrics[results.COMPUTE_SECONDS]  # cache hits cost nothing
 
 
 def test_search_space_reads_a_ladder_or_rungs():
@@ -204,26 +222,52 @@ def test_search_space_reads_a_ladder_or_rungs():
 
 
 def test_compute_summary_counts_rungs_and_the_exhaustive_cost_by_hand():
-    from galaxybench import results as R
+    from galaxybench import results
     from galaxybench.sweep.plan import compute_summary
 
     def rung(fraction, compute, gans):
-        return {R.BUDGET_FRACTION: fraction, R.COMPUTE_SECONDS: compute,
-                R.GAN_EPOCHS_TRAINED: sum(r - s for _, s, r, _ in gans),
-                R.GAN_EPOCHS: {st: {"key": k, "start": s, "reached": r, "full": f}
-                               for (st, k), s, r, f in gans}}
+        return {
+            results.BUDGET_FRACTION: fraction,
+            results.COMPUTE_SECONDS: compute,
+            results.GAN_EPOCHS_TRAINED: sum(r - s for _, s, r, _ in gans),
+            results.GAN_EPOCHS: {
+                st: {"key": k, "start": s, "reached": r, "full": f} for (st, k), s, r, f in gans
+            },
+        }
 
     # Trial A climbs both rungs of a 1/3 ladder; trial B (same SRGAN, another cGAN) is pruned.
-    a = {R.RUNGS: [rung(1 / 3, {"srgan": 2.0, "cgan": 1.0, "classifier": 0.5, "other": 0.5},
-                        [(("srgan", "s"), 0, 1, 3), (("cgan", "c1"), 0, 2, 6)]),
-                   rung(1.0, {"srgan": 4.0, "cgan": 2.0, "classifier": 1.0, "other": 1.0},
-                        [(("srgan", "s"), 1, 3, 3), (("cgan", "c1"), 2, 6, 6)])]}
-    b = {R.RUNGS: [rung(1 / 3, {"cgan": 1.0, "classifier": 0.5, "other": 0.5},
-                        [(("srgan", "s"), 1, 1, 3), (("cgan", "c2"), 0, 2, 6)])]}
+    a = {
+        results.RUNGS: [
+            rung(
+                1 / 3,
+                {"srgan": 2.0, "cgan": 1.0, "classifier": 0.5, "other": 0.5},
+                [(("srgan", "s"), 0, 1, 3), (("cgan", "c1"), 0, 2, 6)],
+            ),
+            rung(
+                1.0,
+                {"srgan": 4.0, "cgan": 2.0, "classifier": 1.0, "other": 1.0},
+                [(("srgan", "s"), 1, 3, 3), (("cgan", "c1"), 2, 6, 6)],
+            ),
+        ]
+    }
+    b = {
+        results.RUNGS: [
+            rung(
+                1 / 3,
+                {"cgan": 1.0, "classifier": 0.5, "other": 0.5},
+                [(("srgan", "s"), 1, 1, 3), (("cgan", "c2"), 0, 2, 6)],
+            )
+        ]
+    }
     out = compute_summary([a, b, {"status": "failed"}])
-    assert out[R.COMPUTE_SECONDS] == {"srgan": 6.0, "cgan": 4.0, "classifier": 2.0, "other": 2.0}
-    assert out[R.COMPUTE_SECONDS_TOTAL] == 14.0
-    assert out[R.GAN_EPOCHS_TRAINED] == 3 + 6 + 2  # srgan 1+2, cgan 2+4, cgan2 2
+    assert out[results.COMPUTE_SECONDS] == {
+        "srgan": 6.0,
+        "cgan": 4.0,
+        "classifier": 2.0,
+        "other": 2.0,
+    }
+    assert out[results.COMPUTE_SECONDS_TOTAL] == 14.0
+    assert out[results.GAN_EPOCHS_TRAINED] == 3 + 6 + 2  # srgan 1+2, cgan 2+4, cgan2 2
     assert out["gan_epochs_full_budget"] == 3 + 6 + 6 and out["gan_epochs_saved"] == 4
     # srgan 6 s / 3 epochs, cgan 4 s / 8 epochs; one full pass (classifier + other) = 2 s.
     assert out["gan_seconds_per_epoch"] == {"srgan": 2.0, "cgan": 0.5}
@@ -233,8 +277,7 @@ def test_compute_summary_counts_rungs_and_the_exhaustive_cost_by_hand():
 def test_a_low_rung_checkpoint_is_checked_for_collapse_when_used_at_full_budget():
     cfg = Config(cgan=CganConfig(epochs=2, batch_size=16, latent_dim=8, width=8, lr=2.0e-4))
     gan = REBALANCERS.get("cgan")()
-    low = gan.train_to(cfg, _split(), [0, 1, 2], None, 1, seed=7, device=CPU,
-                       check_collapse=False)
+    low = gan.train_to(cfg, _split(), [0, 1, 2], None, 1, seed=7, device=CPU, check_collapse=False)
     assert low["collapse_checked"] is False
     again = gan.train_to(cfg, _split(), [0, 1, 2], _round_trip(low), 1, seed=7, device=CPU)
     assert again["collapse_checked"] is True and len(again["history"]) == 1  # no epoch added

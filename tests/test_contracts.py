@@ -64,8 +64,9 @@ def test_upscaler_contract(upscaler_name: str) -> None:
     again = up.apply(CFG, weights[1], lr, device=CPU, hr_true=hr_true)
     np.testing.assert_array_equal(hr, again)
     # Each image is upscaled on its own: a part of the batch gives the same images.
-    part = up.apply(CFG, weights[0], lr[3:7], device=CPU,
-                    hr_true=None if hr_true is None else hr_true[3:7])
+    part = up.apply(
+        CFG, weights[0], lr[3:7], device=CPU, hr_true=None if hr_true is None else hr_true[3:7]
+    )
     np.testing.assert_array_equal(part, hr[3:7])
     with pytest.raises((ValueError, InputError)):
         up.apply(CFG, weights[0], lr.astype(np.float32), device=CPU, hr_true=hr_true)
@@ -125,8 +126,17 @@ def test_classifier_trains_with_every_built_in_option(loss: str, augment: str) -
         **{"classifier.loss": loss, "classifier.augment": augment, "classifier.epochs": 2}
     )
     runs = [
-        train_classifier(cfg, train.hr, train.labels, train.hr[:20], train.labels[:20],
-                         num_classes=3, minority_classes=[1], seed=0, device=CPU)
+        train_classifier(
+            cfg,
+            train.hr,
+            train.labels,
+            train.hr[:20],
+            train.labels[:20],
+            num_classes=3,
+            minority_classes=[1],
+            seed=0,
+            device=CPU,
+        )
         for _ in range(2)
     ]
     assert runs[0].history == runs[1].history

@@ -26,8 +26,12 @@ def test_info_json(tiny_h5, capsys):
     assert facts["shape"] == [110, 24, 24, 3] and facts["native_size"] == 24
     assert [c["count"] for c in facts["classes"]] == [12, 10, 14, 11, 9, 12, 10, 13, 9, 10]
     assert facts["imbalance_ratio"] == pytest.approx(14 / 9)
-    assert facts["duplicates"] == {"groups": 5, "conflicting": 2, "dropped": 7,
-                                   "tolerance_arcsec": 0.5}
+    assert facts["duplicates"] == {
+        "groups": 5,
+        "conflicting": 2,
+        "dropped": 7,
+        "tolerance_arcsec": 0.5,
+    }
     assert facts["minority_classes"] == ["class_4", "class_8"]  # < 0.66 x 14 = 9.24
     assert facts["fingerprint"] == hashlib.sha256(tiny_h5.read_bytes()).hexdigest()
 
@@ -39,7 +43,8 @@ def test_info_table(tiny_h5, capsys):
 
 
 def test_minority_set_of_galaxy10_decals_counts():
-    # docs/protocol.md, "Scoring": below 0.66 x 2645 = 1745.7 -> Disturbed, Cigar Shaped Smooth, Edge-on w/o Bulge.
+    # docs/protocol.md, "Scoring": below 0.66 x 2645 = 1745.7 -> Disturbed, Cigar Shaped Smooth,
+    # Edge-on w/o Bulge.
     assert minority_classes(list(DECALS_COUNTS), 0.66) == [0, 4, 8]
 
 
@@ -49,8 +54,10 @@ def test_inspect_without_coordinates(make_h5):
 
 
 def test_prepare_command(tiny_h5, capsys):
-    assert main(["data", "prepare", str(tiny_h5), "--profile", "smoke",
-                 "--set", "data.split_seed=5"]) == 0
+    assert (
+        main(["data", "prepare", str(tiny_h5), "--profile", "smoke", "--set", "data.split_seed=5"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "103 images at HR 16 px" in out and "7 duplicates dropped" in out
     assert len(list(paths.prepared_dir().glob("*.npz"))) == 1
@@ -91,28 +98,36 @@ def test_load_data_says_which(monkeypatch, tiny_h5):
 
 def test_synth_then_info(tmp_path, capsys):
     out = tmp_path / "s.h5"
-    assert main(["data", "synth", "--out", str(out), "--scale", "0.004", "--size", "32",
-                 "--seed", "1"]) == 0
+    assert (
+        main(
+            ["data", "synth", "--out", str(out), "--scale", "0.004", "--size", "32", "--seed", "1"]
+        )
+        == 0
+    )
     assert main(["data", "info", str(out), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert facts["native_size"] == 32 and facts["num_classes"] == 10
     assert facts["classes"][0]["name"] == "Disturbed"
     with h5py.File(out) as f:
-        assert np.bincount(f["ans"][()], minlength=10).tolist() == [c["count"]
-                                                                    for c in facts["classes"]]
+        assert np.bincount(f["ans"][()], minlength=10).tolist() == [
+            c["count"] for c in facts["classes"]
+        ]
 
 
 def test_synth_defaults_to_the_embedded_size_and_warns_above_1_gb(tmp_path, capsys, monkeypatch):
     from galaxybench.data import synthetic
 
     calls = []
-    monkeypatch.setattr(synthetic, "write_synthetic",
-                        lambda out, **kw: calls.append(kw) or out)  # nothing written
+    monkeypatch.setattr(
+        synthetic, "write_synthetic", lambda out, **kw: calls.append(kw) or out
+    )  # nothing written
     assert main(["data", "synth", "--out", str(tmp_path / "a.h5")]) == 0
     assert calls[-1]["scale"] == synthetic.EMBEDDED_SCALE
     assert calls[-1]["size"] == synthetic.EMBEDDED_SIZE
     assert "GB" not in capsys.readouterr().err
-    assert main(["data", "synth", "--out", str(tmp_path / "b.h5"), "--scale", "1",
-                 "--size", "256"]) == 0
+    assert (
+        main(["data", "synth", "--out", str(tmp_path / "b.h5"), "--scale", "1", "--size", "256"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "writing 17736 images of 256 px: about 3.5 GB" in err  # 17,736 x 256^2 x 3 bytes

@@ -34,8 +34,8 @@ def test_dedupe_counts_by_hand(tiny_h5):
     out = dedupe(ra, dec, labels)
     assert (out.groups, out.conflicting, out.dropped) == (5, 2, 7)
     n = len(labels)
-    assert out.keep[n - 3:].sum() == 0  # copies at ra + 1e-5 deg go, the westernmost stays
-    assert out.keep[n - 5:n - 3].sum() == 0  # both copies of a conflicting object go
+    assert out.keep[n - 3 :].sum() == 0  # copies at ra + 1e-5 deg go, the westernmost stays
+    assert out.keep[n - 5 : n - 3].sum() == 0  # both copies of a conflicting object go
 
 
 def test_dedupe_tolerance_is_half_an_arcsec():
@@ -68,13 +68,15 @@ def test_area_resize_non_integer_factor_matches_float_area():
     rng = np.random.default_rng(2)
     native = rng.integers(0, 256, (2, 20, 20, 3), dtype=np.uint8)
     hr, _ = resize_block(native, 8)
-    ref = torch.nn.functional.interpolate(torch.from_numpy(native).permute(0, 3, 1, 2).double(),
-                                          size=(8, 8), mode="area")
+    ref = torch.nn.functional.interpolate(
+        torch.from_numpy(native).permute(0, 3, 1, 2).double(), size=(8, 8), mode="area"
+    )
     assert np.abs(hr.numpy() - np.floor(ref.numpy() + 0.5)).max() <= 1  # float32 vs float64
     # Each HR pixel of a 20 -> 8 area resize averages a 2.5 x 2.5 footprint: check a corner
     # by hand with adaptive pooling's windows (rows 0..2, cols 0..2).
     corner = native[0, 0:3, 0:3, 1].astype(np.float64).mean()
     assert abs(int(hr[0, 1, 0, 0]) - corner) <= 0.5 + 1e-9
+
 
 def test_prepare_arrays_are_the_resized_kept_rows(tiny_h5):
     data = prepare(tiny_h5, DataConfig(hr_size=8), use_cache=False)
@@ -103,8 +105,7 @@ def test_split_is_disjoint_stratified_and_matches_sklearn(tiny_h5):
         ra, dec = f["ra"][()], f["dec"][()]
     keep = dedupe(ra, dec, f_labels := h5py.File(tiny_h5)["ans"][()].astype(int)).keep
     order = np.lexsort((dec[keep], ra[keep]))
-    _, test = train_test_split(order, test_size=0.2, stratify=f_labels[keep][order],
-                               random_state=3)
+    _, test = train_test_split(order, test_size=0.2, stratify=f_labels[keep][order], random_state=3)
     assert np.array_equal(np.sort(test), data.splits["test"])
 
 
@@ -117,8 +118,13 @@ def test_split_does_not_depend_on_row_order(make_h5, tmp_path):
     b = prepare(tmp_path / "b.h5", CFG, use_cache=False)
     with h5py.File(tmp_path / "a.h5") as f, h5py.File(tmp_path / "b.h5") as g:
         ra_a, ra_b = f["ra"][()], g["ra"][()]
-    kept_a = ra_a[dedupe(ra_a, f_dec := h5py.File(tmp_path / "a.h5")["dec"][()],
-                         a_lab := h5py.File(tmp_path / "a.h5")["ans"][()].astype(int)).keep]
+    kept_a = ra_a[
+        dedupe(
+            ra_a,
+            f_dec := h5py.File(tmp_path / "a.h5")["dec"][()],
+            a_lab := h5py.File(tmp_path / "a.h5")["ans"][()].astype(int),
+        ).keep
+    ]
     kept_b = ra_b[dedupe(ra_b, f_dec[perm], a_lab[perm]).keep]
     for split in ("train", "val", "test"):
         assert set(kept_a[a.splits[split]]) == set(kept_b[b.splits[split]])
@@ -190,8 +196,13 @@ def test_gzip_chunk_path_matches_hand_means(tiny_h5, tmp_path, monkeypatch, chun
             if key != "images":
                 dst[key] = src[key][()]
         images = src["images"][()]
-        dst.create_dataset("images", data=images, chunks=(chunk_rows, 24, 24, 3),
-                           compression="gzip", compression_opts=4)
+        dst.create_dataset(
+            "images",
+            data=images,
+            chunks=(chunk_rows, 24, 24, 3),
+            compression="gzip",
+            compression_opts=4,
+        )
         labels = src["ans"][()].astype(int)
         keep = dedupe(src["ra"][()], src["dec"][()], labels).keep
     with h5py.File(gz) as f:
@@ -219,12 +230,15 @@ def _counting(fn):
 def test_other_layouts_use_the_generic_read(tiny_h5, tmp_path):
     with h5py.File(tmp_path / "x.h5", "w") as f:
         plain = f.create_dataset("a", (4, 8, 8, 3), np.uint8)
-        shuffled = f.create_dataset("b", (4, 8, 8, 3), np.uint8, chunks=(1, 8, 8, 3),
-                                    compression="gzip", shuffle=True)
-        tiles = f.create_dataset("c", (4, 8, 8, 3), np.uint8, chunks=(1, 4, 4, 3),
-                                 compression="gzip")
-        floats = f.create_dataset("d", (4, 8, 8, 3), np.float32, chunks=(1, 8, 8, 3),
-                                  compression="gzip")
+        shuffled = f.create_dataset(
+            "b", (4, 8, 8, 3), np.uint8, chunks=(1, 8, 8, 3), compression="gzip", shuffle=True
+        )
+        tiles = f.create_dataset(
+            "c", (4, 8, 8, 3), np.uint8, chunks=(1, 4, 4, 3), compression="gzip"
+        )
+        floats = f.create_dataset(
+            "d", (4, 8, 8, 3), np.float32, chunks=(1, 8, 8, 3), compression="gzip"
+        )
         for ds in (plain, shuffled, tiles, floats):
             assert prep_mod._gzip_row_chunks(ds) is None
 
@@ -237,8 +251,9 @@ def test_corrupt_gzip_chunk_is_one_data_error(tiny_h5, tmp_path):
         for key in src:
             if key != "images":
                 dst[key] = src[key][()]
-        images = dst.create_dataset("images", data=src["images"][()], chunks=(1, 24, 24, 3),
-                                    compression="gzip")
+        images = dst.create_dataset(
+            "images", data=src["images"][()], chunks=(1, 24, 24, 3), compression="gzip"
+        )
         images.id.write_direct_chunk((5, 0, 0, 0), b"not a zlib stream")
     with pytest.raises(DataError, match=r"bad\.h5: cannot read 'images' rows 5\.\."):
         prepare(gz, DataConfig(hr_size=8), use_cache=False)

@@ -34,6 +34,7 @@ def _float_images(value):
         images = np.full((N, 24, 24, 3), 100.0, np.float32)
         images[7, 3, 3, 1] = value
         return make_h5("float.h5", extra={"images": images})
+
     return make
 
 
@@ -42,28 +43,45 @@ BAD_INPUTS = {
     "truncated": (_truncated, "truncated"),
     "missing images": (lambda m, t: m(drop=["images"]), "missing dataset 'images'"),
     "missing ans": (lambda m, t: m(drop=["ans"]), "missing dataset 'ans'"),
-    "length mismatch": (lambda m, t: m(extra={"ans": np.zeros(N - 1, np.uint8)}),
-                        "length mismatch"),
-    "labels out of range": (lambda m, t: m(class_names=[f"c{i}" for i in range(9)]),
-                            "labels out of range 0..8"),
-    "negative labels": (lambda m, t: m(extra={"ans": np.r_[np.arange(N - 1) % 10, -1]}),
-                        "negative labels"),
-    "non-integer labels": (lambda m, t: m(extra={"ans": np.r_[np.arange(N - 1) % 10, 2.5]}),
-                           "non-integer labels"),
-    "wrong dimensions": (lambda m, t: m(extra={"images": np.zeros((N, 24 * 24 * 3), np.uint8)}),
-                         "dimensions"),
-    "wrong channels": (lambda m, t: m(extra={"images": np.zeros((N, 24, 24, 4), np.uint8)}),
-                       "4 channels"),
+    "length mismatch": (
+        lambda m, t: m(extra={"ans": np.zeros(N - 1, np.uint8)}),
+        "length mismatch",
+    ),
+    "labels out of range": (
+        lambda m, t: m(class_names=[f"c{i}" for i in range(9)]),
+        "labels out of range 0..8",
+    ),
+    "negative labels": (
+        lambda m, t: m(extra={"ans": np.r_[np.arange(N - 1) % 10, -1]}),
+        "negative labels",
+    ),
+    "non-integer labels": (
+        lambda m, t: m(extra={"ans": np.r_[np.arange(N - 1) % 10, 2.5]}),
+        "non-integer labels",
+    ),
+    "wrong dimensions": (
+        lambda m, t: m(extra={"images": np.zeros((N, 24 * 24 * 3), np.uint8)}),
+        "dimensions",
+    ),
+    "wrong channels": (
+        lambda m, t: m(extra={"images": np.zeros((N, 24, 24, 4), np.uint8)}),
+        "4 channels",
+    ),
     "non-finite pixels": (_float_images(np.nan), "non-finite pixels in 'images' (row 7)"),
     "pixels out of range": (_float_images(300.0), "outside 0..255"),
-    "fewer than two classes": (lambda m, t: m(counts=[20], duplicates=0, conflicting=0),
-                               "fewer than two classes"),
-    "no images": (lambda m, t: m(extra={"images": np.zeros((0, 24, 24, 3), np.uint8),
-                                        "ans": np.zeros(0, np.uint8)}, coordinates=False),
-                  "no images"),
+    "fewer than two classes": (
+        lambda m, t: m(counts=[20], duplicates=0, conflicting=0),
+        "fewer than two classes",
+    ),
+    "no images": (
+        lambda m, t: m(
+            extra={"images": np.zeros((0, 24, 24, 3), np.uint8), "ans": np.zeros(0, np.uint8)},
+            coordinates=False,
+        ),
+        "no images",
+    ),
     "images too small": (lambda m, t: m(size=8), "too small"),
-    "not square": (lambda m, t: m(extra={"images": np.zeros((N, 24, 20, 3), np.uint8)}),
-                   "square"),
+    "not square": (lambda m, t: m(extra={"images": np.zeros((N, 24, 20, 3), np.uint8)}), "square"),
     "directory": (lambda m, t: t, "is a directory"),
     "no such file": (lambda m, t: t / "absent.h5", "no such file"),
 }
@@ -122,8 +140,14 @@ def test_greyscale_is_replicated(make_h5):
         assert np.array_equal(data.hr[0, 0], f["images"][0])  # native 16 = HR 16: no resampling
 
 
-@pytest.mark.parametrize(("size", "names"), [(256, DECALS_CLASS_NAMES), (69, SDSS_CLASS_NAMES),
-                                             (20, tuple(f"class_{i}" for i in range(10)))])
+@pytest.mark.parametrize(
+    ("size", "names"),
+    [
+        (256, DECALS_CLASS_NAMES),
+        (69, SDSS_CLASS_NAMES),
+        (20, tuple(f"class_{i}" for i in range(10))),
+    ],
+)
 def test_class_names_follow_the_file(make_h5, size, names):
     path = make_h5(counts=[1] * 10, size=size, coordinates=False)
     assert read_meta(path).class_names == names

@@ -139,12 +139,16 @@ def test_cli_download_and_corruption(server, tmp_path, capsys, monkeypatch):
     from galaxybench.data import download as mod
 
     monkeypatch.setitem(mod.DATASETS, "galaxy10-sdss", mod.Remote("Galaxy10.h5", "", SHA, None))
-    assert main(["data", "download", "galaxy10-sdss", "--dest", str(tmp_path),
-                 "--url", server.url]) == 0
+    assert (
+        main(["data", "download", "galaxy10-sdss", "--dest", str(tmp_path), "--url", server.url])
+        == 0
+    )
     assert "verified" in capsys.readouterr().out
     # The official hash (the real file's) refuses our payload: one line, exit 2.
-    assert main(["data", "download", "galaxy10-decals", "--dest", str(tmp_path),
-                 "--url", server.url]) == 2
+    assert (
+        main(["data", "download", "galaxy10-decals", "--dest", str(tmp_path), "--url", server.url])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SHA256 mismatch" in err
     assert not (tmp_path / "Galaxy10_DECals.h5").exists()
@@ -153,12 +157,40 @@ def test_cli_download_and_corruption(server, tmp_path, capsys, monkeypatch):
 
 def test_cli_sha256_overrides_the_known_hash(server, tmp_path, capsys):
     # A mirror serving another version: the official hash refuses it, --sha256 accepts it.
-    assert main(["data", "download", "galaxy10-sdss", "--dest", str(tmp_path),
-                 "--url", server.url, "--sha256", SHA.upper()]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "download",
+                "galaxy10-sdss",
+                "--dest",
+                str(tmp_path),
+                "--url",
+                server.url,
+                "--sha256",
+                SHA.upper(),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "Galaxy10.h5").read_bytes() == PAYLOAD
     capsys.readouterr()
     wrong = "0" * 64
-    assert main(["data", "download", "galaxy10-decals", "--dest", str(tmp_path),
-                 "--url", server.url, "--sha256", wrong]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "download",
+                "galaxy10-decals",
+                "--dest",
+                str(tmp_path),
+                "--url",
+                server.url,
+                "--sha256",
+                wrong,
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"expected {wrong}" in err

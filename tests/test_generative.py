@@ -102,8 +102,9 @@ def test_fid_matches_scipy_sqrtm(data):
 def test_kid_matches_hand_unbiased_mmd_with_one_subset(data):
     real, rl, syn, sl = data
     real_a, syn_a = real[rl == 1][:20], syn[sl == 1][:20]  # equal N: one subset holding all
-    q = gen.domain_quality(TinyNet(), real_a, np.zeros(20, int), syn_a, np.zeros(20, int), [0],
-                           NAMES, device=CPU)
+    q = gen.domain_quality(
+        TinyNet(), real_a, np.zeros(20, int), syn_a, np.zeros(20, int), [0], NAMES, device=CPU
+    )
     ref = _kid_hand(_features(TinyNet(), syn_a), _features(TinyNet(), real_a))
     assert q["kid_subset_size"] == 20 and q["kid_subsets"] == 1
     assert q["kid_domain"] == pytest.approx(ref, rel=1e-3, abs=1e-6)
@@ -145,8 +146,9 @@ def test_subsampling_is_deterministic_by_seed(data):
 def test_too_few_samples_give_null_with_reason(data):
     real, rl, _, _ = data
     syn = _images(3, 9)
-    q = gen.domain_quality(TinyNet(), real, rl, syn, np.array([0, 0, 1]), [0, 1, 2], NAMES,
-                           device=CPU)
+    q = gen.domain_quality(
+        TinyNet(), real, rl, syn, np.array([0, 0, 1]), [0, 1, 2], NAMES, device=CPU
+    )
     assert q["fid_domain"] is not None and q["precision_domain"] is None  # PRC needs k + 1 = 4
     assert "prc needs >= 4" in q["quality_reasons"]["precision_domain"]
     assert q["fid_domain_per_class"]["Merging"] is None
@@ -171,8 +173,9 @@ def test_bad_inputs_raise_one_line_input_errors(data):
     with pytest.raises(InputError, match="labels"):
         gen.domain_quality(TinyNet(), real, rl[:5], syn, sl, [0], NAMES, device=CPU)
     with pytest.raises(InputError, match="synthetic"):
-        gen.domain_quality(TinyNet(), real, rl, _images(4, 0, size=8), np.zeros(4, int), [0],
-                           NAMES, device=CPU)
+        gen.domain_quality(
+            TinyNet(), real, rl, _images(4, 0, size=8), np.zeros(4, int), [0], NAMES, device=CPU
+        )
 
 
 def test_callers_network_is_not_modified(data):
@@ -187,9 +190,12 @@ def test_extractor_contract_and_weights_file(tmp_path):
     trained, template = TinyNet(seed=1), TinyNet(seed=2)
     path = tmp_path / "classifier.pt"
     torch.save(trained.state_dict(), path)
-    ext = fx.FeatureExtractorGalaxyDomain(fx.DOMAIN_EXTRACTOR, [fx.PENULTIMATE, fx.LOGITS],
-                                          feature_extractor_weights_path=str(path),
-                                          **{fx.DOMAIN_NETWORK_KWARG: template})
+    ext = fx.FeatureExtractorGalaxyDomain(
+        fx.DOMAIN_EXTRACTOR,
+        [fx.PENULTIMATE, fx.LOGITS],
+        feature_extractor_weights_path=str(path),
+        **{fx.DOMAIN_NETWORK_KWARG: template},
+    )
     x = torch.from_numpy(_images(5, 0))
     feats, logits = ext(x)
     with torch.no_grad():
@@ -207,8 +213,9 @@ def test_registration_is_idempotent_and_survives_reimport(monkeypatch):
     fx.ensure_registered()
     importlib.reload(fx)  # a Ray worker importing the module again runs its registration again
     assert fx.DOMAIN_EXTRACTOR in FEATURE_EXTRACTORS_REGISTRY
-    monkeypatch.setitem(FEATURE_EXTRACTORS_REGISTRY, fx.DOMAIN_EXTRACTOR,
-                        torch_fidelity.FeatureExtractorInceptionV3)
+    monkeypatch.setitem(
+        FEATURE_EXTRACTORS_REGISTRY, fx.DOMAIN_EXTRACTOR, torch_fidelity.FeatureExtractorInceptionV3
+    )
     with pytest.raises(ValueError, match="already registered"):
         fx.ensure_registered()
 

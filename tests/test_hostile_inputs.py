@@ -31,6 +31,7 @@ N = 110  # rows of the default make_h5 file
 def _with_labels(labels, dtype):
     def make(make_h5, tmp_path):
         return make_h5("labels.h5", extra={"ans": np.asarray(labels, dtype=dtype)})
+
     return make
 
 
@@ -67,8 +68,9 @@ def _external_storage(make_h5, tmp_path):
     raw.write_bytes(pixels.tobytes())
     path = make_h5("main.h5", drop=["images"])
     with h5py.File(path, "a") as f:
-        f.create_dataset("images", shape=pixels.shape, dtype=np.uint8,
-                         external=[(str(raw), 0, pixels.nbytes)])
+        f.create_dataset(
+            "images", shape=pixels.shape, dtype=np.uint8, external=[(str(raw), 0, pixels.nbytes)]
+        )
     return path
 
 
@@ -84,19 +86,25 @@ def _virtual(make_h5, tmp_path):
 
 def _sparse(shape, name="sparse.h5"):
     """A few-KB file whose chunked, never-written 'images' claims ``shape``."""
+
     def make(make_h5, tmp_path):
         path = tmp_path / name
         with h5py.File(path, "w") as f:
             f.create_dataset("images", shape=shape, dtype=np.uint8, chunks=(1, *shape[1:]))
             f.create_dataset("ans", shape=shape[:1], dtype=np.uint8, chunks=(min(shape[0], 4096),))
         return path
+
     return make
 
 
 def _gaps(make_h5, tmp_path):  # 4 classes, one image labelled 250: not a 251-class dataset
     labels = np.r_[np.repeat(np.arange(4), 75), 250]
-    return make_h5("gaps.h5", counts=[1] * len(labels), coordinates=False,
-                   extra={"ans": labels.astype(np.uint8)})
+    return make_h5(
+        "gaps.h5",
+        counts=[1] * len(labels),
+        coordinates=False,
+        extra={"ans": labels.astype(np.uint8)},
+    )
 
 
 HOSTILE = {
@@ -129,8 +137,10 @@ def _listing(*folders):
 @pytest.fixture
 def alarm():
     """Fail instead of hanging (a FIFO opened for reading would block forever)."""
+
     def on_alarm(signum, frame):
         raise TimeoutError("the reader blocked")
+
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(30)
     yield
@@ -146,8 +156,11 @@ def test_hostile_file_is_refused_in_one_line(case, make_h5, tmp_path, capsys, al
     out = tmp_path / "out"
     files_before = _listing(tmp_path)
     home_before = _listing(paths.prepared_dir(), paths.stage_cache_dir())
-    for argv in (["data", "info", str(path)], ["data", "prepare", str(path), "--profile", "smoke"],
-                 ["run", "--data", str(path), "--profile", "smoke", "--out", str(out)]):
+    for argv in (
+        ["data", "info", str(path)],
+        ["data", "prepare", str(path), "--profile", "smoke"],
+        ["run", "--data", str(path), "--profile", "smoke", "--out", str(out)],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.replace(f"data: Galaxy10-format file {path}\n", "")
         assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -182,8 +195,12 @@ def test_limits_have_overrides(make_h5, tmp_path, monkeypatch):
 def test_remap_labels_subset(make_h5, capsys):
     # A Galaxy10 subset: labels 2, 5, 8 only.
     labels = np.repeat([2, 5, 8], [30, 25, 35])
-    path = make_h5("subset.h5", counts=[1] * len(labels), coordinates=False,
-                   extra={"ans": labels.astype(np.uint8)})
+    path = make_h5(
+        "subset.h5",
+        counts=[1] * len(labels),
+        coordinates=False,
+        extra={"ans": labels.astype(np.uint8)},
+    )
     assert main(["data", "info", str(path)]) == 2
     err = capsys.readouterr().err
     assert "no images of class 0-1, 3-4, 6-7 (of 0..8)" in err and "--remap-labels auto" in err
@@ -191,7 +208,10 @@ def test_remap_labels_subset(make_h5, capsys):
         assert main(["data", "info", str(path), "--json", "--remap-labels", spec]) == 0
         facts = json.loads(capsys.readouterr().out)
         assert [(c["name"], c["count"]) for c in facts["classes"]] == [
-            ("class_2", 30), ("class_5", 25), ("class_8", 35)]
+            ("class_2", 30),
+            ("class_5", 25),
+            ("class_8", 35),
+        ]
         assert facts["remap"] == {"2": 0, "5": 1, "8": 2}
     meta = read_meta(path, "8,2,5")  # the listed order decides the new ids
     assert meta.class_names == ("class_8", "class_2", "class_5")
@@ -208,9 +228,13 @@ def test_remap_labels_flows_into_the_prepared_data_and_cache_key(make_h5, capsys
     from galaxybench.data import prepare
 
     labels = np.repeat([2, 5, 8], [30, 25, 35])
-    path = make_h5("subset.h5", counts=[1] * len(labels), coordinates=False,
-                   extra={"ans": labels.astype(np.uint8)},
-                   class_names=[f"n{i}" for i in range(10)])
+    path = make_h5(
+        "subset.h5",
+        counts=[1] * len(labels),
+        coordinates=False,
+        extra={"ans": labels.astype(np.uint8)},
+        class_names=[f"n{i}" for i in range(10)],
+    )
     assert main(["data", "prepare", str(path), "--profile", "smoke", "--remap-labels", "auto"]) == 0
     a = prepare(path, DataConfig(hr_size=16, remap_labels="auto"))
     b = prepare(path, DataConfig(hr_size=16, remap_labels="8,5,2"))
@@ -254,8 +278,9 @@ def _empty(p):
     p.write_bytes(b"")
 
 
-@pytest.mark.parametrize("damage", [_truncate, _bad_crc, _empty], ids=["truncated", "bad CRC",
-                                                                      "empty"])
+@pytest.mark.parametrize(
+    "damage", [_truncate, _bad_crc, _empty], ids=["truncated", "bad CRC", "empty"]
+)
 def test_damaged_prepared_cache_is_deleted_and_rebuilt(damage, make_h5, caplog):
     from galaxybench.data import prepare
 

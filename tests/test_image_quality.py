@@ -42,12 +42,22 @@ def _noisy(images: np.ndarray, sigma: float, seed: int) -> np.ndarray:
 
 
 def _skimage_ssim(pred: np.ndarray, true: np.ndarray) -> float:
-    return float(np.mean([
-        skmetrics.structural_similarity(p, t, gaussian_weights=True, sigma=1.5,
-                                        use_sample_covariance=False, data_range=255,
-                                        channel_axis=0)
-        for p, t in zip(pred, true, strict=True)
-    ]))
+    return float(
+        np.mean(
+            [
+                skmetrics.structural_similarity(
+                    p,
+                    t,
+                    gaussian_weights=True,
+                    sigma=1.5,
+                    use_sample_covariance=False,
+                    data_range=255,
+                    channel_axis=0,
+                )
+                for p, t in zip(pred, true, strict=True)
+            ]
+        )
+    )
 
 
 def test_psnr_matches_hand_computation():

@@ -18,7 +18,7 @@ pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import DataConfig
 from galaxybench.sweep import run_experiment
 from galaxybench.sweep.space import load_search_space
@@ -31,35 +31,38 @@ def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
 
     from galaxybench.data import prepare
 
-    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5",
-                                     counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
-                   DataConfig(hr_size=16))
+    data = prepare(
+        write_galaxy10_h5(tmp_path / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
+        DataConfig(hr_size=16),
+    )
     space = load_search_space("smoke")
     assert space.search.ladder == (0.5, 1.0)
-    summary = run_experiment(space, name="ladder", storage=tmp_path, data=data, num_cpus=2,
-                             report=False)
+    summary = run_experiment(
+        space, name="ladder", storage=tmp_path, data=data, num_cpus=2, report=False
+    )
     exp = tmp_path / "ladder"
     search = [json.loads(x) for x in (exp / "results" / "search.jsonl").read_text().splitlines()]
     assert len(search) == 2
     for row in search:
-        rungs = row[R.RUNGS]
-        assert [r[R.RUNG] for r in rungs] == list(range(1, len(rungs) + 1))
-        assert [r[R.BUDGET_FRACTION] for r in rungs] == [0.5, 1.0][:len(rungs)]
-        assert all(isinstance(r[R.OBJECTIVE], float) for r in rungs)
-        assert row[R.COMPUTE_SECONDS_TOTAL] == pytest.approx(
-            sum(sum(r[R.COMPUTE_SECONDS].values()) for r in rungs), abs=0.01)
-        if row["status"] == R.STATUS_OK:
-            assert len(rungs) == 2 and R.MINORITY_F1 in row  # test metrics: last rung only
-            assert row[R.OBJECTIVE] == rungs[-1][R.OBJECTIVE]
+        rungs = row[results.RUNGS]
+        assert [r[results.RUNG] for r in rungs] == list(range(1, len(rungs) + 1))
+        assert [r[results.BUDGET_FRACTION] for r in rungs] == [0.5, 1.0][: len(rungs)]
+        assert all(isinstance(r[results.OBJECTIVE], float) for r in rungs)
+        assert row[results.COMPUTE_SECONDS_TOTAL] == pytest.approx(
+            sum(sum(r[results.COMPUTE_SECONDS].values()) for r in rungs), abs=0.01
+        )
+        if row["status"] == results.STATUS_OK:
+            assert len(rungs) == 2 and results.MINORITY_F1 in row  # test metrics: last rung only
+            assert row[results.OBJECTIVE] == rungs[-1][results.OBJECTIVE]
             # Promoted: the SRGAN went on from the half-budget checkpoint (position 1 of 2).
-            assert rungs[1][R.GAN_EPOCHS]["srgan"]["start"] >= 1
-    # Ray Tune itself holds one result per rung climbed (ASHA's time: R.BUDGET, 1 then 2).
+            assert rungs[1][results.GAN_EPOCHS]["srgan"]["start"] >= 1
+    # Ray Tune itself holds one result per rung climbed (ASHA's time: results.BUDGET, 1 then 2).
     analysis = ExperimentAnalysis(str(exp / "search"))
     for trial_id, frame in analysis.trial_dataframes.items():
-        assert list(frame[R.RUNG]) == list(range(1, len(frame) + 1)), trial_id
-        assert list(frame[R.BUDGET]) == [1.0, 2.0][:len(frame)]
+        assert list(frame[results.RUNG]) == list(range(1, len(frame) + 1)), trial_id
+        assert list(frame[results.BUDGET]) == [1.0, 2.0][: len(frame)]
     compute = summary["phases"]["search"]["compute"]
-    assert compute[R.GAN_EPOCHS_TRAINED] <= compute["gan_epochs_full_budget"]
+    assert compute[results.GAN_EPOCHS_TRAINED] <= compute["gan_epochs_full_budget"]
     assert compute["exhaustive_full_budget_seconds"] > 0 and summary["compute"]
     assert summary["exit_code"] == 0
 
@@ -78,9 +81,16 @@ def _table_trial(calls: Path):
         value = TABLE.get(cfg.cgan.lr, {}).get(fraction, 0.3)
         with open(calls, "a") as f:
             f.write(f"{cfg.cgan.lr} {fraction}\n")
-        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                             metrics={R.OBJECTIVE: value, R.MINORITY_F1: value,
-                                      R.COMPUTE_SECONDS: {"other": fraction}})
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=to_flat(cfg),
+            seed=cfg.seed,
+            metrics={
+                results.OBJECTIVE: value,
+                results.MINORITY_F1: value,
+                results.COMPUTE_SECONDS: {"other": fraction},
+            },
+        )
 
     return trial
 
@@ -90,21 +100,38 @@ def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
     from galaxybench.sweep.space import parse_search_space
 
     data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5"), DataConfig(hr_size=16))
-    space = parse_search_space({
-        "base": {"profile": "smoke", "set": {"rebalance.method": "cgan"}},
-        "params": {"cgan.lr": {"grid": list(TABLE)}},
-        "search": {"algorithm": "grid", "num_samples": 1, "max_concurrent": 1,
-                   "reduction_factor": 2, "ladder": [0.5, 1.0]},
-        "seeds": {"search": 0, "confirm": [1]}})
-    run_experiment(space, name="table", storage=tmp_path, data=data, num_cpus=2, report=False,
-                   trial_fn=_table_trial(tmp_path / "calls.log"))
-    rows = [json.loads(x) for x in
-            (tmp_path / "table" / "results" / "search.jsonl").read_text().splitlines()]
+    space = parse_search_space(
+        {
+            "base": {"profile": "smoke", "set": {"rebalance.method": "cgan"}},
+            "params": {"cgan.lr": {"grid": list(TABLE)}},
+            "search": {
+                "algorithm": "grid",
+                "num_samples": 1,
+                "max_concurrent": 1,
+                "reduction_factor": 2,
+                "ladder": [0.5, 1.0],
+            },
+            "seeds": {"search": 0, "confirm": [1]},
+        }
+    )
+    run_experiment(
+        space,
+        name="table",
+        storage=tmp_path,
+        data=data,
+        num_cpus=2,
+        report=False,
+        trial_fn=_table_trial(tmp_path / "calls.log"),
+    )
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / "table" / "results" / "search.jsonl").read_text().splitlines()
+    ]
     status = {r["config"]["cgan.lr"]: r["status"] for r in rows}
     # In order: 0.001 is alone at rung 1 (promoted), 0.002 is below the median of {0.5, 0.4}
     # (stopped), 0.003 is above the median of {0.5, 0.4, 0.6} (promoted).
     assert status == {0.001: "ok", 0.002: "pruned", 0.003: "ok"}
     by_lr = {r["config"]["cgan.lr"]: r for r in rows}
-    assert by_lr[0.003][R.OBJECTIVE] == 0.7 and len(by_lr[0.002][R.RUNGS]) == 1
+    assert by_lr[0.003][results.OBJECTIVE] == 0.7 and len(by_lr[0.002][results.RUNGS]) == 1
     calls = (tmp_path / "calls.log").read_text().split("\n")
     assert "0.002 1.0" not in calls  # a stopped trial never pays for its full budget

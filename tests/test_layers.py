@@ -113,13 +113,19 @@ def test_every_module_has_a_layer() -> None:
 def test_imports_point_down() -> None:
     upward = [
         f"{module} ({_top(module)}) imports {dep} ({_top(dep)})"
-        for module, deps in INTERNAL.items() if _top(module) not in TOP
-        for dep in deps if _top(dep) not in TOP and _layer(dep) > _layer(module)
+        for module, deps in INTERNAL.items()
+        if _top(module) not in TOP
+        for dep in deps
+        if _top(dep) not in TOP
+        and _layer(dep) > _layer(module)
         and (module, dep) not in KNOWN_UPWARD
     ]
     upward += [
-        f"{module} imports {dep}" for module, deps in INTERNAL.items() if _top(module) != "__main__"
-        for dep in deps if _top(dep) in {"cli", "__main__"} and _top(module) != "cli"
+        f"{module} imports {dep}"
+        for module, deps in INTERNAL.items()
+        if _top(module) != "__main__"
+        for dep in deps
+        if _top(dep) in {"cli", "__main__"} and _top(module) != "cli"
     ]
     assert not upward, "upward imports:\n" + "\n".join(sorted(upward))
 
@@ -131,7 +137,9 @@ def test_known_upward_imports_still_exist() -> None:
 
 def test_report_imports_no_trial_stages_or_torch() -> None:
     bad = [
-        f"{module} imports {dep}" for module, deps in GRAPH.items() if _top(module) == "report"
+        f"{module} imports {dep}"
+        for module, deps in GRAPH.items()
+        if _top(module) == "report"
         for dep in deps
         if (_top(dep) in {"trial", "stages", "sweep"} and dep.startswith("galaxybench."))
         or dep.split(".")[0] in FORBIDDEN_EXTERNAL["report"]
@@ -140,8 +148,9 @@ def test_report_imports_no_trial_stages_or_torch() -> None:
 
 
 def test_only_the_ray_backend_imports_ray() -> None:
-    importers = sorted(m for m, deps in GRAPH.items() if any(d.partition(".")[0] == "ray"
-                                                             for d in deps))
+    importers = sorted(
+        m for m, deps in GRAPH.items() if any(d.partition(".")[0] == "ray" for d in deps)
+    )
     assert importers == [RAY_MODULE]
 
 
@@ -161,7 +170,7 @@ def test_no_import_cycle() -> None:
         colour[node] = 1
         for dep in sorted(edges.get(node, ())):
             if colour.get(dep) == 1:
-                cycles.append([*stack[stack.index(dep):], dep] if dep in stack else [node, dep])
+                cycles.append([*stack[stack.index(dep) :], dep] if dep in stack else [node, dep])
             elif dep not in colour:
                 visit(dep, [*stack, dep])
         colour[node] = 2
@@ -177,18 +186,29 @@ def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
     source.write_text("def f():\n    from galaxybench import stages\n    import torch\n")
     found = _imports(source, "galaxybench.report.mod")
     assert {"galaxybench", "galaxybench.stages", "torch"} <= found
-    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n"
-                      "from . import style\n")
+    source.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n"
+        "from . import style\n"
+    )
     assert _imports(source, "galaxybench.report.mod") == {
-        "typing", "typing.TYPE_CHECKING", "galaxybench.report", "galaxybench.report.style"}
+        "typing",
+        "typing.TYPE_CHECKING",
+        "galaxybench.report",
+        "galaxybench.report.style",
+    }
 
 
-@pytest.mark.parametrize("module", ["galaxybench.report", "galaxybench.config",
-                                    "galaxybench.protocol", "galaxybench.results"])
+@pytest.mark.parametrize(
+    "module",
+    ["galaxybench.report", "galaxybench.config", "galaxybench.protocol", "galaxybench.results"],
+)
 def test_light_modules_do_not_load_torch(module: str) -> None:
-    code = (f"import sys, {module}; "
-            "bad = sorted(m for m in ('torch', 'ray', 'galaxybench.stages', 'galaxybench.trial') "
-            "if m in sys.modules); print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        f"import sys, {module}; "
+        "bad = sorted(m for m in ('torch', 'ray', 'galaxybench.stages', 'galaxybench.trial') "
+        "if m in sys.modules); print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 def notebook_code() -> str:
     text = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- notebook:start -->\s*```python\n(.*?)```\s*<!-- notebook:end -->",
-                      text, re.S)
+    match = re.search(
+        r"<!-- notebook:start -->\s*```python\n(.*?)```\s*<!-- notebook:end -->", text, re.S
+    )
     assert match, "README.md has no notebook block"
     return match.group(1)
 
@@ -36,10 +37,20 @@ def test_readme_notebook_block_is_short_and_uses_the_public_api():
 
 
 def test_readme_notebook_session_runs(tmp_path):
-    env = {**os.environ, "GALAXYBENCH_HOME": str(tmp_path / "home"),
-           "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", notebook_code()], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "GALAXYBENCH_HOME": str(tmp_path / "home"),
+        "RAY_AUTH_MODE": "disabled",
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", notebook_code()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("ok ")  # the trial's status and its delta

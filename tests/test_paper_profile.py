@@ -15,8 +15,15 @@ import pytest
 from galaxybench import evaluate_trial, load_data, load_profile
 
 ROWS = 240
-ONE_EPOCH = ["upscale.method=srgan", "rebalance.method=cgan", "srgan.pretrain_epochs=1",
-             "srgan.epochs=1", "cgan.epochs=1", "classifier.epochs=1", "metrics.enabled=false"]
+ONE_EPOCH = [
+    "upscale.method=srgan",
+    "rebalance.method=cgan",
+    "srgan.pretrain_epochs=1",
+    "srgan.epochs=1",
+    "cgan.epochs=1",
+    "classifier.epochs=1",
+    "metrics.enabled=false",
+]
 
 
 @pytest.mark.slow

@@ -54,10 +54,17 @@ def test_plugin_upscaler_runs_in_a_sweep_under_ray(tmp_path: Path, ray_with_plug
     data = prepare(h5, DataConfig(hr_size=16))
     space_file = tmp_path / "plugin.yaml"
     space_file.write_text(SPACE)
-    summary = run_experiment(load_search_space(str(space_file)), name="plugin",
-                             storage=tmp_path / "exp", data=data, report=False)
-    lines = [json.loads(x) for x in
-             (tmp_path / "exp" / "plugin" / "results" / "search.jsonl").read_text().splitlines()]
+    summary = run_experiment(
+        load_search_space(str(space_file)),
+        name="plugin",
+        storage=tmp_path / "exp",
+        data=data,
+        report=False,
+    )
+    lines = [
+        json.loads(x)
+        for x in (tmp_path / "exp" / "plugin" / "results" / "search.jsonl").read_text().splitlines()
+    ]
     by_method = {line["config"]["upscale.method"]: line for line in lines}
     assert set(by_method) == {"bicubic", PLUGIN_STAGE}
     assert by_method[PLUGIN_STAGE]["status"] == "ok", by_method[PLUGIN_STAGE].get("reason")

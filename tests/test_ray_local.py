@@ -26,21 +26,21 @@ psutil = pytest.importorskip("psutil")
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-DRIVER = '''
+DRIVER = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from conftest import write_galaxy10_h5
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import to_flat
 from galaxybench.sweep.space import load_search_space
 from galaxybench.sweep import run_experiment
 
 def trial(cfg, data, report=None, **kwargs):
     time.sleep(0.3)  # the test lists the sockets of a Ray busy with trials
-    report({{R.EPOCH: 1, R.OBJECTIVE: 0.5}})
-    return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                         metrics={{R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4}})
+    report({{results.EPOCH: 1, results.OBJECTIVE: 0.5}})
+    return results.TrialResult(status=results.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
+                         metrics={{results.OBJECTIVE: 0.5, results.MINORITY_F1: 0.4}})
 
 write_galaxy10_h5(Path({h5!r}), counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16))
 space = load_search_space("smoke").with_options(num_samples=2, overrides=["data.hr_size=16"])
@@ -49,7 +49,7 @@ s = run_experiment(space, name="local", storage={storage!r}, data_source={h5!r},
                    num_cpus=2, report=False)
 print("trials", sum(p["trials"] for p in s["phases"].values()), "seconds", s["seconds"])
 sys.exit(s["exit_code"])
-'''
+"""
 
 
 def _listening(root: int) -> dict[tuple[str, int], str]:
@@ -83,14 +83,23 @@ def test_local_sweep_listens_on_loopback_only_and_ignores_a_stale_cluster(tmp_pa
     (ray_tmp / "ray_current_cluster").write_text("127.0.0.1:9")
     home = tmp_path / "home"
     home.mkdir()
-    (tmp_path / "driver.py").write_text(DRIVER.format(
-        tests=str(Path(__file__).parent), h5=str(tmp_path / "tiny.h5"), storage=str(tmp_path)))
+    (tmp_path / "driver.py").write_text(
+        DRIVER.format(
+            tests=str(Path(__file__).parent), h5=str(tmp_path / "tiny.h5"), storage=str(tmp_path)
+        )
+    )
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(ray_tmp), "HOME": str(home)}
     for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(key, None)
     with open(tmp_path / "driver.err", "w") as err:
-        proc = subprocess.Popen([sys.executable, str(tmp_path / "driver.py")], env=env,
-                                cwd=tmp_path, start_new_session=True, stdout=err, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, str(tmp_path / "driver.py")],
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+            stdout=err,
+            stderr=err,
+        )
     seen: dict[tuple[str, int], str] = {}
     try:
         deadline = time.monotonic() + 240

@@ -32,8 +32,11 @@ def test_thresholds_more_than_005_apart_give_different_plans(space_name: str) ->
     rng = np.random.default_rng(0)
     grid = np.concatenate([np.linspace(low, high, 81), rng.uniform(low, high, 40)])
     plans = {float(t): plan_counts(DECALS, float(t), target) for t in grid}
-    same = [(a, b) for a, b in itertools.combinations(sorted(plans), 2)
-            if b - a > 0.05 and plans[a] == plans[b]]
+    same = [
+        (a, b)
+        for a, b in itertools.combinations(sorted(plans), 2)
+        if b - a > 0.05 and plans[a] == plans[b]
+    ]
     assert not same, f"{space_name}: equal plans for thresholds {same[:3]}"
     # More threshold, more synthetic images: the search sees a monotone knob.
     totals = [sum(plans[t].values()) for t in sorted(plans)]

@@ -15,7 +15,8 @@ from galaxybench.config import Config
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import ConfigError, DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
-from galaxybench.stages import rebalance_cgan_nets as cgan_nets, rebalance_cgan, rebalance_none, rebalance_oversample
+from galaxybench.stages import rebalance_cgan, rebalance_none, rebalance_oversample
+from galaxybench.stages import rebalance_cgan_nets as cgan_nets
 from galaxybench.stages.rebalance_plan import plan_counts
 
 CPU = torch.device("cpu")
@@ -40,8 +41,12 @@ def _toy_train(seed: int = 0) -> SplitArrays:
         img = 220 * colour[:, None, None] * blob + rng.normal(0, 8, (3, SIDE, SIDE))
         images.append(np.clip(img, 0, 255).astype(np.uint8))
     lr = np.stack(images)
-    return SplitArrays(lr, np.zeros((len(labels), 3, 2 * SIDE, 2 * SIDE), np.uint8), labels,
-                       np.arange(len(labels), dtype=np.int64))
+    return SplitArrays(
+        lr,
+        np.zeros((len(labels), 3, 2 * SIDE, 2 * SIDE), np.uint8),
+        labels,
+        np.arange(len(labels), dtype=np.int64),
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,8 +65,15 @@ def train() -> SplitArrays:
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
-    return Config().replace(**{"cgan.width": 8, "cgan.latent_dim": 16, "cgan.epochs": 2,
-                               "cgan.batch_size": 16, "data.hr_size": 2 * SIDE})
+    return Config().replace(
+        **{
+            "cgan.width": 8,
+            "cgan.latent_dim": 16,
+            "cgan.epochs": 2,
+            "cgan.batch_size": 16,
+            "data.hr_size": 2 * SIDE,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +82,7 @@ def cgan_weights(cfg: Config, train: SplitArrays) -> dict[str, torch.Tensor]:
 
 
 # ---- plan_counts: hand computations ----------------------------------------------------------
+
 
 def test_plan_counts_decals_by_hand() -> None:
     # max 2645; 0.66 x 2645 = 1745.7: below it are 0 (1081), 4 (334), 8 (1423); ceil = 1746.
@@ -93,12 +106,16 @@ def test_plan_counts_edges() -> None:
 
 # ---- contract over every registered rebalancer -----------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["none", "oversample", "cgan"])
 def test_contract(name: str, cfg: Config, train: SplitArrays, cgan_weights) -> None:
     rebalancer = REBALANCERS.get(name)()
     counts = {1: 7, 2: 40}
-    weights = cgan_weights if rebalancer.trainable else rebalancer.fit(cfg, train, [1, 2],
-                                                                      seed=0, device=CPU)
+    weights = (
+        cgan_weights
+        if rebalancer.trainable
+        else rebalancer.fit(cfg, train, [1, 2], seed=0, device=CPU)
+    )
     lr, labels = rebalancer.generate(cfg, weights, train, counts, seed=3, device=CPU)
     again, labels_again = rebalancer.generate(cfg, weights, train, counts, seed=3, device=CPU)
     assert lr.dtype == np.uint8 and labels.dtype == np.int64
@@ -120,9 +137,11 @@ def test_none_is_empty_and_untrained(cfg: Config, train: SplitArrays) -> None:
 
 # ---- oversample ------------------------------------------------------------------------------
 
+
 def test_oversample_repeats_real_images_evenly(cfg: Config, train: SplitArrays) -> None:
-    lr, labels = rebalance_oversample.Oversample().generate(cfg, None, train, {2: 15, 1: 5},
-                                                            seed=1, device=CPU)
+    lr, labels = rebalance_oversample.Oversample().generate(
+        cfg, None, train, {2: 15, 1: 5}, seed=1, device=CPU
+    )
     assert labels.tolist() == [1] * 5 + [2] * 15
     for cls, n in ((1, 5), (2, 15)):
         real = {img.tobytes(): 0 for img in train.lr[train.labels == cls]}
@@ -146,6 +165,7 @@ def test_oversample_seeds(cfg: Config, train: SplitArrays) -> None:
 
 
 # ---- cgan ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("side", [8, 12, 16, 32, 64])
 def test_cgan_nets_any_side_multiple_of_4(side: int) -> None:
@@ -202,6 +222,7 @@ def test_cgan_fit_refuses_empty_or_absent_classes(cfg: Config, train: SplitArray
 
 # ---- divergence ------------------------------------------------------------------------------
 
+
 def test_cgan_huge_learning_rate_diverges(cfg: Config, train: SplitArrays) -> None:
     wild = cfg.replace(**{"cgan.lr": 1.0e30})
     with pytest.raises(TrialDiverged, match="non-finite") as info:
@@ -211,8 +232,9 @@ def test_cgan_huge_learning_rate_diverges(cfg: Config, train: SplitArrays) -> No
 
 def _collapse_check(gen: cgan_nets.Generator, train: SplitArrays, class_ids: list[int]) -> None:
     images, labels, ids = rebalance_cgan._training_images(train, class_ids, CPU)
-    rebalance_cgan.check_mode_collapse(gen.eval(), images, labels, ids, gen.embed.embedding_dim,
-                                       seed=0, device=CPU)
+    rebalance_cgan.check_mode_collapse(
+        gen.eval(), images, labels, ids, gen.embed.embedding_dim, seed=0, device=CPU
+    )
 
 
 def test_collapse_detected_when_generator_ignores_z(train: SplitArrays, cgan_weights) -> None:
@@ -246,7 +268,8 @@ def test_diversity_by_hand() -> None:
     assert rebalance_cgan.diversity(noise)[0] == pytest.approx(1.0, abs=0.02)  # iid pixels
     # contrast-free: scaling and shifting all images changes nothing
     assert rebalance_cgan.diversity(0.1 * noise - 0.7)[0] == pytest.approx(
-        rebalance_cgan.diversity(noise)[0], rel=1e-4)
+        rebalance_cgan.diversity(noise)[0], rel=1e-4
+    )
 
 
 def test_minibatch_stddev_is_per_class() -> None:
@@ -276,11 +299,13 @@ def test_collapse_detected_for_constant_output(train: SplitArrays, cgan_weights)
 def test_smoke_profile_run_is_not_called_collapsed(train: SplitArrays) -> None:
     # The smoke profile's cGAN (1 epoch, width 8, latent 16, batch 32) barely trains: noisy, not
     # collapsed; fit must return weights (it runs check_mode_collapse itself).
-    smoke = Config().replace(**{"cgan.epochs": 1, "cgan.batch_size": 32, "cgan.latent_dim": 16,
-                                "cgan.width": 8})
+    smoke = Config().replace(
+        **{"cgan.epochs": 1, "cgan.batch_size": 32, "cgan.latent_dim": 16, "cgan.width": 8}
+    )
     for seed in range(3):
-        weights = rebalance_cgan.CganRebalancer().fit(smoke, train, [0, 1, 2], seed=seed,
-                                                      device=CPU)
+        weights = rebalance_cgan.CganRebalancer().fit(
+            smoke, train, [0, 1, 2], seed=seed, device=CPU
+        )
         assert weights is not None
 
 

@@ -19,11 +19,14 @@ from galaxybench.stages.base import NothingToLearn, Rebalancer, Upscaler
 
 
 def test_config_validation_loads_no_stage_until_a_name_is_checked() -> None:
-    code = ("import sys, galaxybench.config as c; before = 'galaxybench.stages' in sys.modules; "
-            "c.load_profile('smoke'); print(before, 'galaxybench.stages.upscale_srgan' in "
-            "sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.split()
+    code = (
+        "import sys, galaxybench.config as c; before = 'galaxybench.stages' in sys.modules; "
+        "c.load_profile('smoke'); print(before, 'galaxybench.stages.upscale_srgan' in "
+        "sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
     assert out == ["False", "True"]
 
 
@@ -64,9 +67,11 @@ def test_registration_checks_the_base_class_and_abstract_methods() -> None:
 def test_built_in_stages_subclass_their_bases() -> None:
     assert all(issubclass(UPSCALERS.get(n), Upscaler) for n in UPSCALERS.names())
     assert all(issubclass(REBALANCERS.get(n), Rebalancer) for n in REBALANCERS.names())
-    untrained = {n for n in UPSCALERS.names() + REBALANCERS.names()
-                 if issubclass((UPSCALERS.get(n) if n in UPSCALERS else REBALANCERS.get(n)),
-                               NothingToLearn)}
+    untrained = {
+        n
+        for n in UPSCALERS.names() + REBALANCERS.names()
+        if issubclass((UPSCALERS.get(n) if n in UPSCALERS else REBALANCERS.get(n)), NothingToLearn)
+    }
     assert {"bicubic", "oracle", "none", "oversample"} <= untrained
     assert "srgan" not in untrained and "cgan" not in untrained
     assert callable(CLASSIFIER_LOSSES.get("focal"))

@@ -40,8 +40,9 @@ def _expected_rows() -> dict[str, dict]:
     confirm = _jsonl("confirm.jsonl")
     seeds = {r["seed"] for r in confirm}
     base = {r["seed"]: r["minority_f1"] for r in _jsonl("baseline.jsonl") if r["seed"] in seeds}
-    rows: dict[str, dict] = {"baseline": {"f1": base, "delta": [0.0] * len(base), "failed": 0,
-                                          "time": 0.0}}
+    rows: dict[str, dict] = {
+        "baseline": {"f1": base, "delta": [0.0] * len(base), "failed": 0, "time": 0.0}
+    }
     for r in _jsonl("baseline.jsonl"):
         rows["baseline"]["time"] += r["time_total_s"] if r["seed"] in seeds else 0.0
     for r in confirm:
@@ -70,8 +71,7 @@ def test_leaderboard_numbers_match_independent_computation(report):
         assert got["n"] == len(f1) and got["n_failed"] == e["failed"]
         assert got["minority_f1_mean"] == pytest.approx(f1.mean())
         assert got["minority_f1_std"] == pytest.approx(np.std(f1, ddof=1))
-        assert (got["minority_f1_ci_low"], got["minority_f1_ci_high"]) == pytest.approx(
-            ci)
+        assert (got["minority_f1_ci_low"], got["minority_f1_ci_high"]) == pytest.approx(ci)
         assert got["minority_f1_delta_mean"] == pytest.approx(np.mean(e["delta"]))
         assert got["compute_s"] == pytest.approx(e["time"])
         if got["row"] == "baseline":
@@ -83,7 +83,8 @@ def test_leaderboard_numbers_match_independent_computation(report):
         assert got["gain_win_share"] == pytest.approx(np.mean(np.array(diffs) > 0))
         d = np.array(diffs)
         assert (got["gain_ci_low"], got["gain_ci_high"]) == pytest.approx(
-            scipy.stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=scipy.stats.sem(d)))
+            scipy.stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=scipy.stats.sem(d))
+        )
 
 
 def test_hand_checked_rows(report):
@@ -98,9 +99,9 @@ def test_hand_checked_rows(report):
     assert board.loc["top-2", "status"] == "1 diverged of 3"
     assert "diverged (cgan: non-finite generator loss" in board.loc["top-2", "failures"]
     assert board.loc["oracle", "role"] == "upper bound"
-    assert board.loc["top-1", "psnr_srgan_mean"] == pytest.approx(np.mean([26.5 + s % 3
-                                                                          for s in (100, 101,
-                                                                                    102)]))
+    assert board.loc["top-1", "psnr_srgan_mean"] == pytest.approx(
+        np.mean([26.5 + s % 3 for s in (100, 101, 102)])
+    )
 
 
 def test_settings_of_unused_stages_are_blank(report):
@@ -112,23 +113,29 @@ def test_settings_of_unused_stages_are_blank(report):
     assert np.isnan(board.loc["oversample", "srgan.depth"])
     assert np.isnan(board.loc["srgan off", "srgan.depth"])
     assert board.loc["srgan off", "cgan.lr"] == pytest.approx(1.0e-4)
-    oversample = next(line for line in (report / "leaderboard.md").read_text().splitlines()
-                      if "| oversample |" in line)
+    oversample = next(
+        line
+        for line in (report / "leaderboard.md").read_text().splitlines()
+        if "| oversample |" in line
+    )
     assert "nan" not in oversample and "—" in oversample
 
 
 def test_failed_trials_show_everywhere(report):
     trials = pd.read_csv(report / "trials.csv")
-    assert len(trials) == sum(len(_jsonl(f"{p}.jsonl")) for p in ("baseline", "search",
-                                                                  "confirm"))
+    assert len(trials) == sum(len(_jsonl(f"{p}.jsonl")) for p in ("baseline", "search", "confirm"))
     bad = trials[trials["status"] != "ok"].set_index("trial_id")
     assert set(bad["status"]) == {"failed", "diverged", "pruned"}
     assert bad.loc["search_002", "reason"] == "ray worker died (OOM)"
     assert bad.loc["search_007", "reason"] == "stopped early by ASHA after 2 epochs"
     md = (report / "leaderboard.md").read_text()
     html = (report / "index.html").read_text()
-    for text in ("ray worker died (OOM)", "cgan: discriminator collapse", "1 diverged of 3",
-                 "dihedral (not run)"):
+    for text in (
+        "ray worker died (OOM)",
+        "cgan: discriminator collapse",
+        "1 diverged of 3",
+        "dihedral (not run)",
+    ):
         assert text in md and text in html
 
 
@@ -153,9 +160,16 @@ def test_provenance_and_files(report):
     assert prov["data_source"] == "synthetic-small"
     pngs = sorted((report / "figures").glob("*.png"))
     names = {p.name for p in pngs}
-    assert {"per_class_f1.png", "confusion_baseline.png", "confusion_top-1.png",
-            "best_epoch.png", "optuna_history.png", "optuna_parallel.png", "optuna_slice.png",
-            "optuna_intermediate.png"} <= names
+    assert {
+        "per_class_f1.png",
+        "confusion_baseline.png",
+        "confusion_top-1.png",
+        "best_epoch.png",
+        "optuna_history.png",
+        "optuna_parallel.png",
+        "optuna_slice.png",
+        "optuna_intermediate.png",
+    } <= names
     assert "optuna_importance.png" not in names  # 5 COMPLETE trials: fewer than 8
     html = (report / "index.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(pngs)
@@ -260,8 +274,15 @@ def test_hostile_class_and_row_names_render(experiment, tmp_path, capsys):
 def test_figures_never_parse_mathtext():
     from galaxybench.report.figures import per_class_figure
 
-    table = pd.DataFrame({"class": [HOSTILE_MATH, "b"], "minority": [True, False],
-                          "baseline_f1": [0.1, 0.2], "best_f1": [0.3, 0.4], "delta": [0.2, 0.2]})
+    table = pd.DataFrame(
+        {
+            "class": [HOSTILE_MATH, "b"],
+            "minority": [True, False],
+            "baseline_f1": [0.1, 0.2],
+            "best_f1": [0.3, 0.4],
+            "delta": [0.2, 0.2],
+        }
+    )
     table.attrs["best_row"] = HOSTILE_MATH
     import io
 
@@ -275,19 +296,26 @@ def test_report_never_imports_torch_and_used_keys_follow_the_protocol(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from galaxybench.report import build_report; "
-            f"build_report({str(FIXTURE)!r}, {str(tmp_path / 'r')!r}); "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    code = (
+        "import sys; from galaxybench.report import build_report; "
+        f"build_report({str(FIXTURE)!r}, {str(tmp_path / 'r')!r}); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     from galaxybench.config import from_flat, load_profile, to_flat
     from galaxybench.protocol import effective_flat
     from galaxybench.report.tables import _used_keys
 
     base = to_flat(load_profile("smoke"))
-    for change in ({}, {"upscale.method": "srgan"}, {"rebalance.method": "cgan"},
-                   {"rebalance.method": "oversample", "classifier.loss": "focal"}):
+    for change in (
+        {},
+        {"upscale.method": "srgan"},
+        {"rebalance.method": "cgan"},
+        {"rebalance.method": "oversample", "classifier.loss": "focal"},
+    ):
         flat = {**base, **change}
         assert _used_keys(flat) == set(effective_flat(from_flat(flat)))
 
@@ -302,8 +330,9 @@ def test_trial_sample_arrays_are_drawn_into_the_report_only(tmp_path):
     shutil.copytree(FIXTURE, experiment)
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
-    samples = TrialSamples("cgan", {"Cigar $x$": (imgs, imgs[:2])},
-                           {"LR": imgs, "bicubic": imgs, "true HR": imgs})
+    samples = TrialSamples(
+        "cgan", {"Cigar $x$": (imgs, imgs[:2])}, {"LR": imgs, "bicubic": imgs, "true HR": imgs}
+    )
     folder = experiment / "samples" / "top-1_seed1"
     samples.save(folder / "samples.npz")
     back = TrialSamples.load(folder / "samples.npz")
@@ -313,6 +342,8 @@ def test_trial_sample_arrays_are_drawn_into_the_report_only(tmp_path):
     out = build_report(experiment, tmp_path / "out")
     assert sorted(p.relative_to(experiment) for p in experiment.rglob("*")) == before
     figures = sorted(p.name for p in (out / "figures").glob("trial_samples_top-1_seed1_*.png"))
-    assert figures == ["trial_samples_top-1_seed1_real_vs_synthetic_cigar_x.png",
-                       "trial_samples_top-1_seed1_sr_strip.png"]
+    assert figures == [
+        "trial_samples_top-1_seed1_real_vs_synthetic_cigar_x.png",
+        "trial_samples_top-1_seed1_sr_strip.png",
+    ]
     assert not (out / "figures" / ".samples").exists()

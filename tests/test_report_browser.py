@@ -52,15 +52,30 @@ class _LeaderboardRows(HTMLParser):
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", *args],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 # CI installs chromium and sets GALAXYBENCH_REQUIRE_BROWSER=1, so there a missing browser fails.
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("GALAXYBENCH_REQUIRE_BROWSER"),
-                    reason="chromium not installed (apt-get install -y chromium; CI installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("GALAXYBENCH_REQUIRE_BROWSER"),
+    reason="chromium not installed (apt-get install -y chromium; CI installs it)",
+)
 def test_chromium_renders_the_leaderboard(tmp_path):
     assert CHROMIUM is not None, "chromium is required here (GALAXYBENCH_REQUIRE_BROWSER is set)"
     out = build_report(FIXTURE, tmp_path / "report")
@@ -104,19 +119,26 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("GALAXYBENCH_REQUIRE_BROWSER"),
-                    reason="chromium not installed (apt-get install -y chromium; CI installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("GALAXYBENCH_REQUIRE_BROWSER"),
+    reason="chromium not installed (apt-get install -y chromium; CI installs it)",
+)
 def test_finding_and_gain_column_are_on_the_first_screen(tmp_path):
     assert CHROMIUM is not None, "chromium is required here (GALAXYBENCH_REQUIRE_BROWSER is set)"
     out = build_report(FIXTURE, tmp_path / "report")
     probe = tmp_path / "probe.html"
     probe.write_text((out / "index.html").read_text().replace("</body>", _PROBE + "</body>"))
-    dom = _chromium(tmp_path, "--window-size=1280,800", "--virtual-time-budget=5000",
-                    "--dump-dom", probe.as_uri())
+    dom = _chromium(
+        tmp_path,
+        "--window-size=1280,800",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probe.as_uri(),
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     found = re.search(r"finding=([\d,-]+);gain=([\d,-]+);ci=([\d,-]+);width=(\d+)", dom.stdout)
     assert found, dom.stdout[-2000:]
     for name, text in zip(("finding", "gain", "ci"), found.groups()[:3], strict=True):
         left, top, right, bottom = (int(v) for v in text.split(","))
-        assert 0 <= left and right <= 1280 and 0 <= top and bottom <= 800, (name, text)
+        assert left >= 0 and right <= 1280 and top >= 0 and bottom <= 800, (name, text)
     assert int(found.group(4)) <= 1280  # no sideways scroll of the page

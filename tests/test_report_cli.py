@@ -36,15 +36,23 @@ def reports(tmp_path_factory) -> Path:
 
 def test_report_command_writes_every_file(reports, capsys):
     out = reports / "new"
-    for name in ("leaderboard.md", "leaderboard.csv", "trials.csv", "provenance.json",
-                 "index.html"):
+    for name in (
+        "leaderboard.md",
+        "leaderboard.csv",
+        "trials.csv",
+        "provenance.json",
+        "index.html",
+    ):
         assert (out / name).is_file()
     assert any((out / "figures").glob("*.png"))
 
 
 def _fixture_lines(*phases: str) -> list[dict]:
-    return [json.loads(line) for phase in phases
-            for line in (FIXTURE / "results" / f"{phase}.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)
+        for phase in phases
+        for line in (FIXTURE / "results" / f"{phase}.jsonl").read_text().splitlines()
+    ]
 
 
 def test_report_numbers_are_the_means_of_the_stored_results(reports):
@@ -132,8 +140,11 @@ def test_publish_and_leaderboard_errors(tmp_path, capsys):
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_report_out_refuses_a_users_folder(tmp_path, capsys):
@@ -174,8 +185,11 @@ def test_report_out_into_empty_dir_and_over_an_earlier_report(tmp_path):
 def test_provenance_has_no_absolute_paths(tmp_path):
     exp = tmp_path / "exp"
     shutil.copytree(FIXTURE, exp)
-    text = (exp / "sweep.yaml").read_text().replace("data: synthetic-small",
-                                                    "data: /home/someone/private/galaxy10.h5")
+    text = (
+        (exp / "sweep.yaml")
+        .read_text()
+        .replace("data: synthetic-small", "data: /home/someone/private/galaxy10.h5")
+    )
     (exp / "sweep.yaml").write_text(text)
     summary = json.loads((exp / "summary.json").read_text())
     summary.update(experiment_dir=str(exp.resolve()), report=str(exp.resolve() / "report"))

@@ -36,7 +36,10 @@ def test_no_arguments_and_help_print_purpose_commands_and_examples(argv, capsys)
 
 
 def test_every_option_has_help_text():
-    missing = [f"{prog} {'/'.join(a.option_strings) or a.dest}"
-               for prog, parser in _parsers(build_parser()) for a in parser._actions
-               if not isinstance(a, argparse._SubParsersAction) and not a.help]
+    missing = [
+        f"{prog} {'/'.join(a.option_strings) or a.dest}"
+        for prog, parser in _parsers(build_parser())
+        for a in parser._actions
+        if not isinstance(a, argparse._SubParsersAction) and not a.help
+    ]
     assert not missing, missing

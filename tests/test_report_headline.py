@@ -29,9 +29,13 @@ def test_first_lines_name_the_data_and_state_the_finding(report):
     lines = [x for x in (report / "leaderboard.md").read_text().splitlines() if x.strip()]
     data = lines[1]
     assert data.startswith("Data: synthetic-small; N = 996 (4 duplicates dropped) after dedupe")
-    for part in ("train/val/test 646/150/200", "HR 32 px, LR 16 px",
-                 "SRGAN 2 pre-train + 6, cGAN 30, classifier 5",
-                 "confirmation seeds 100/101/102 (n = 3)", "split seed 7"):
+    for part in (
+        "train/val/test 646/150/200",
+        "HR 32 px, LR 16 px",
+        "SRGAN 2 pre-train + 6, cGAN 30, classifier 5",
+        "confirmation seeds 100/101/102 (n = 3)",
+        "split seed 7",
+    ):
         assert part in data
     finding = lines[2]
     # top-1 (GAN) vs oversample per seed: 0.47-0.42, 0.46-0.42, 0.45-0.40 = 0.05, 0.04, 0.05
@@ -43,8 +47,9 @@ def test_first_lines_name_the_data_and_state_the_finding(report):
     headroom = lines[3]
     # oracle - baseline: 0.10, 0.10, 0.11
     low, high = _t([0.10, 0.10, 0.11])
-    assert headroom.startswith(f"Headroom: oracle upscaler minus baseline +0.103 "
-                               f"[{low:+.3f}, {high:+.3f}] at n = 3")
+    assert headroom.startswith(
+        f"Headroom: oracle upscaler minus baseline +0.103 [{low:+.3f}, {high:+.3f}] at n = 3"
+    )
     assert "an upscaler can show an effect" in headroom
     html = (report / "index.html").read_text()
     assert html.index('class="finding"') < html.index('id="leaderboard"')

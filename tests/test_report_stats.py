@@ -34,8 +34,7 @@ def test_three_seeds_are_not_the_min_and_max():
 
 def test_two_values_and_constant_data():
     # n = 2: t_{0.975, 1} = 12.7062; mean 0.4, s = 0.2 * sqrt(2), sem = s / sqrt(2) = 0.2
-    assert stats.t_interval([0.2, 0.6]) == pytest.approx((0.4 - 2.541241, 0.4 + 2.541241),
-                                                         abs=1e-5)
+    assert stats.t_interval([0.2, 0.6]) == pytest.approx((0.4 - 2.541241, 0.4 + 2.541241), abs=1e-5)
     assert stats.t_interval([0.4, 0.4, 0.4]) == pytest.approx((0.4, 0.4))
     assert all(math.isnan(v) for v in stats.t_interval([0.4]))
 
@@ -82,7 +81,6 @@ def test_paired_gain_pairs_by_seed_and_split():
     assert not g.resolved  # n = 2: t = 12.7 makes [-0.19, +0.44]
     three = stats.paired_gain({**row, (2, 99): 0.12}, base)
     assert three.n == 3 and three.resolved  # diffs 0.10, 0.15, 0.12: [+0.06, +0.19]
-
 
 
 def test_paired_gain_without_common_seeds_is_empty():

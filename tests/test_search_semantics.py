@@ -23,8 +23,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from galaxybench import config as C  # noqa: E402
-from galaxybench import results as R  # noqa: E402
+from galaxybench import results  # noqa: E402
+from galaxybench.config import to_flat  # noqa: E402
 from galaxybench.sweep import plan  # noqa: E402
 from galaxybench.sweep.space import parse_search_space  # noqa: E402
 
@@ -33,11 +33,20 @@ DIVERGING = 1  # the second trial started diverges
 METRICLESS = 3  # the fourth reports epochs without a score and ends without its objective
 SPACE = {
     "description": "ASHA semantics test",
-    "base": {"profile": "smoke", "set": {"upscale.method": "srgan", "rebalance.method": "cgan",
-                                         "classifier.epochs": 4}},
+    "base": {
+        "profile": "smoke",
+        "set": {"upscale.method": "srgan", "rebalance.method": "cgan", "classifier.epochs": 4},
+    },
     "params": {"cgan.lr": {"loguniform": [1.0e-4, 1.0e-2]}},
-    "search": {"algorithm": "optuna", "num_samples": 6, "scheduler": "asha", "max_concurrent": 2,
-               "grace_period": 1, "reduction_factor": 2, "max_failures": 0},
+    "search": {
+        "algorithm": "optuna",
+        "num_samples": 6,
+        "scheduler": "asha",
+        "max_concurrent": 2,
+        "grace_period": 1,
+        "reduction_factor": 2,
+        "max_failures": 0,
+    },
     "seeds": {"search": 0, "confirm": [1]},
     "top_k": 1,
 }
@@ -55,31 +64,44 @@ def _scripted(calls_dir: str, diverging: int, metricless: int):
     """The fake trial; it refers to no function of this module (Ray workers cannot import it)."""
 
     def trial(cfg, data, report=None, **kwargs):
-        flat = C.to_flat(cfg)
+        flat = to_flat(cfg)
         index = 0  # the order in which this trial started: one O_EXCL file per claimed index
         while True:
             try:
-                os.close(os.open(Path(calls_dir) / str(index),
-                                 os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+                os.close(
+                    os.open(Path(calls_dir) / str(index), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                )
                 break
             except FileExistsError:
                 index += 1
         if index == diverging:
             time.sleep(0.5)
-            return R.TrialResult(status=R.STATUS_DIVERGED, reason="cgan: loss is NaN",
-                                 config=flat, seed=cfg.seed)
+            return results.TrialResult(
+                status=results.STATUS_DIVERGED,
+                reason="cgan: loss is NaN",
+                config=flat,
+                seed=cfg.seed,
+            )
         if index == metricless:  # Tune would end the whole run on a result without its metric
             for epoch in range(1, cfg.classifier.epochs + 1):
-                report({R.EPOCH: epoch})
-            return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
-                                 metrics={R.MINORITY_F1: 0.5})
+                report({results.EPOCH: epoch})
+            return results.TrialResult(
+                status=results.STATUS_OK,
+                config=flat,
+                seed=cfg.seed,
+                metrics={results.MINORITY_F1: 0.5},
+            )
         scores = []
         for epoch in range(1, cfg.classifier.epochs + 1):
             scores.append(round((1.0 - 0.1 * index) * epoch / cfg.classifier.epochs, 4))
-            report({R.EPOCH: epoch, R.OBJECTIVE: scores[-1]})
+            report({results.EPOCH: epoch, results.OBJECTIVE: scores[-1]})
             time.sleep(0.3 if index == 0 else 0.05)
-        return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
-                             metrics={R.OBJECTIVE: max(scores), R.MINORITY_F1: 0.5})
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=flat,
+            seed=cfg.seed,
+            metrics={results.OBJECTIVE: max(scores), results.MINORITY_F1: 0.5},
+        )
 
     return trial
 
@@ -96,7 +118,7 @@ def test_stopped_trials_are_pruned_diverged_fail_only_finished_complete(tmp_path
     space = parse_search_space(SPACE, "asha.yaml")
     calls = tmp_path / "calls"
     calls.mkdir()
-    flat = {k: v for k, v in C.to_flat(space.base_config()).items() if k != "seed"}
+    flat = {k: v for k, v in to_flat(space.base_config()).items() if k != "seed"}
     spec = plan.PhaseSpec("search", space=space, base_flat=flat)
     trial_fn = _scripted(str(calls), DIVERGING, METRICLESS)
     wrapped = ray_backend.wrapped_trainable(space, tmp_path, None, trial_fn)
@@ -104,27 +126,34 @@ def test_stopped_trials_are_pruned_diverged_fail_only_finished_complete(tmp_path
 
     assert len(rows) == 6
     statuses = [r["status"] for r in rows]
-    assert statuses.count(R.STATUS_DIVERGED) == 1
-    assert statuses.count(R.STATUS_FAILED) == 1  # the metricless one; the run went on
-    assert statuses.count(R.STATUS_PRUNED) >= 1 and statuses.count(R.STATUS_OK) >= 1, statuses
-    journal = tmp_path / "search" / R.OPTUNA_JOURNAL
-    study = optuna.load_study(study_name=R.STUDY_NAME,
-                              storage=JournalStorage(JournalFileBackend(str(journal))))
+    assert statuses.count(results.STATUS_DIVERGED) == 1
+    assert statuses.count(results.STATUS_FAILED) == 1  # the metricless one; the run went on
+    assert statuses.count(results.STATUS_PRUNED) >= 1 and statuses.count(results.STATUS_OK) >= 1, (
+        statuses
+    )
+    journal = tmp_path / "search" / results.OPTUNA_JOURNAL
+    study = optuna.load_study(
+        study_name=results.STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 6
     # Trials are matched by their sampled cgan.lr (distinct floats from TPE).
     by_lr = {t.params["cgan.lr"]: t for t in trials}
-    expected = {R.STATUS_OK: TrialState.COMPLETE, R.STATUS_PRUNED: TrialState.PRUNED,
-                R.STATUS_DIVERGED: TrialState.FAIL, R.STATUS_FAILED: TrialState.FAIL}
+    expected = {
+        results.STATUS_OK: TrialState.COMPLETE,
+        results.STATUS_PRUNED: TrialState.PRUNED,
+        results.STATUS_DIVERGED: TrialState.FAIL,
+        results.STATUS_FAILED: TrialState.FAIL,
+    }
     for row in rows:
         t = by_lr[row["config"]["cgan.lr"]]
         assert t.state == expected[row["status"]], (row["status"], t.state)
-        if row["status"] == R.STATUS_OK:
-            assert t.value == pytest.approx(row[R.OBJECTIVE])  # the final objective
+        if row["status"] == results.STATUS_OK:
+            assert t.value == pytest.approx(row[results.OBJECTIVE])  # the final objective
             assert len(t.intermediate_values) == 4  # every epoch, as intermediate values
         else:
             assert t.value is None  # never a 0.0 or a partial score
-        if row["status"] == R.STATUS_PRUNED:
-            assert R.OBJECTIVE not in row and row[R.VAL_OBJECTIVE_STEP] > 0
+        if row["status"] == results.STATUS_PRUNED:
+            assert results.OBJECTIVE not in row and row[results.VAL_OBJECTIVE_STEP] > 0
             # ASHA's stopping report never reaches the searcher: fewer values than epochs.
             assert len(t.intermediate_values) < 4

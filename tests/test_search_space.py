@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from galaxybench import config as C
+from galaxybench import config
 from galaxybench.errors import ConfigError
 from galaxybench.sweep.space import (
     load_search_space,
@@ -21,9 +21,13 @@ from galaxybench.sweep.space import (
 
 VALID = {
     "base": {"profile": "smoke", "set": {"upscale.method": "srgan", "rebalance.method": "cgan"}},
-    "params": {"srgan.depth": {"grid": [1, 2]}, "cgan.lr": {"loguniform": [1.0e-4, 1.0e-2]},
-               "rebalance.threshold": {"uniform": [0.3, 0.9]},
-               "cgan.batch_size": {"choice": [8, 16]}, "srgan.channels": {"int": [4, 8]}},
+    "params": {
+        "srgan.depth": {"grid": [1, 2]},
+        "cgan.lr": {"loguniform": [1.0e-4, 1.0e-2]},
+        "rebalance.threshold": {"uniform": [0.3, 0.9]},
+        "cgan.batch_size": {"choice": [8, 16]},
+        "srgan.channels": {"int": [4, 8]},
+    },
     "search": {"algorithm": "optuna", "num_samples": 3, "scheduler": "asha", "max_concurrent": 2},
     "seeds": {"search": 0, "confirm": [1, 2]},
     "top_k": 2,
@@ -52,7 +56,10 @@ def test_builtin_spaces_load_and_paper_matches_the_issue():
     paper = {p.key: p for p in load_search_space("paper").params}
     assert set(paper["srgan.depth"].values) == {4, 8, 16}
     assert (paper["cgan.lr"].kind, paper["cgan.lr"].low, paper["cgan.lr"].high) == (
-        "loguniform", 1.0e-5, 1.0e-2)
+        "loguniform",
+        1.0e-5,
+        1.0e-2,
+    )
     assert set(paper["cgan.batch_size"].values) == {6, 16, 32, 64}
     assert (paper["rebalance.threshold"].low, paper["rebalance.threshold"].high) == (0.3, 0.9)
     grid = load_search_space("paper-grid")
@@ -69,41 +76,45 @@ def test_valid_space_parses_with_its_settings():
 
 def test_round_trip_through_to_dict_and_yaml():
     s = parse_search_space(VALID, "v.yaml")
-    again = parse_search_space(yaml.safe_load(yaml.safe_dump(s.to_dict(), sort_keys=False)),
-                               "v.yaml")
+    again = parse_search_space(
+        yaml.safe_load(yaml.safe_dump(s.to_dict(), sort_keys=False)), "v.yaml"
+    )
     assert again == s
 
 
-@pytest.mark.parametrize("path,value,needle", [
-    ("colour", 1, "colour"),
-    ("params/cgan.learning_rate", {"uniform": [0.1, 0.2]}, "params.cgan.learning_rate"),
-    ("params/seed", {"grid": [1, 2]}, "params.seed"),
-    ("params/data.hr_size", {"grid": [16, 32]}, "params.data.hr_size"),
-    ("params/eval.minority_fraction", {"uniform": [0.5, 0.7]}, "defines the objective"),
-    ("params/classifier.epochs", {"int": [2, 6]}, "ASHA's max_t"),
-    ("params/cgan.lr", {"loguniform": ["1e-5", 1.0e-2]}, "1.0e-5"),
-    ("params/cgan.lr", {"loguniform": [0.0, 1.0e-2]}, "low > 0"),
-    ("params/cgan.lr", {"uniform": [0.1, 0.01]}, "low < high"),
-    ("params/cgan.lr", {"normal": [0.1, 0.01]}, "params.cgan.lr.normal"),
-    ("params/cgan.lr", {"int": [1, 3]}, "integer config key"),
-    ("params/srgan.depth", {"uniform": [1.0, 3.0]}, "use int"),
-    ("params/srgan.depth", {"grid": [1, 1]}, "repeated"),
-    ("params/srgan.depth", {"grid": [1, 999]}, "srgan.depth must be in [1, 64], got 999"),
-    ("params/upscale.method", {"choice": ["bicubic", "magic"]}, "upscale.method"),
-    ("params/rebalance.threshold", {"uniform": [0.3, 1.5]}, "rebalance.threshold"),
-    ("base/profile", "nope", "unknown profile"),
-    ("base/set", {"cgan.lrr": 1.0}, "base.set.cgan.lrr"),
-    ("search/algorithm", "bayes", "search.algorithm"),
-    ("search/scheduler", "hyperband", "search.scheduler"),
-    ("search/num_samples", 0, "search.num_samples"),
-    ("search/max_concurrent", 1.5, "search.max_concurrent"),
-    ("search/budget", 3, "search.budget"),
-    ("seeds/confirm", [0, 1], "search seed 0"),
-    ("seeds/confirm", [], "seeds.confirm"),
-    ("top_k", 0, "top_k"),
-    ("resources/gpu", 1.5, "resources.gpu"),
-    ("resources/cpu", "1", "resources.cpu"),
-])
+@pytest.mark.parametrize(
+    "path,value,needle",
+    [
+        ("colour", 1, "colour"),
+        ("params/cgan.learning_rate", {"uniform": [0.1, 0.2]}, "params.cgan.learning_rate"),
+        ("params/seed", {"grid": [1, 2]}, "params.seed"),
+        ("params/data.hr_size", {"grid": [16, 32]}, "params.data.hr_size"),
+        ("params/eval.minority_fraction", {"uniform": [0.5, 0.7]}, "defines the objective"),
+        ("params/classifier.epochs", {"int": [2, 6]}, "ASHA's max_t"),
+        ("params/cgan.lr", {"loguniform": ["1e-5", 1.0e-2]}, "1.0e-5"),
+        ("params/cgan.lr", {"loguniform": [0.0, 1.0e-2]}, "low > 0"),
+        ("params/cgan.lr", {"uniform": [0.1, 0.01]}, "low < high"),
+        ("params/cgan.lr", {"normal": [0.1, 0.01]}, "params.cgan.lr.normal"),
+        ("params/cgan.lr", {"int": [1, 3]}, "integer config key"),
+        ("params/srgan.depth", {"uniform": [1.0, 3.0]}, "use int"),
+        ("params/srgan.depth", {"grid": [1, 1]}, "repeated"),
+        ("params/srgan.depth", {"grid": [1, 999]}, "srgan.depth must be in [1, 64], got 999"),
+        ("params/upscale.method", {"choice": ["bicubic", "magic"]}, "upscale.method"),
+        ("params/rebalance.threshold", {"uniform": [0.3, 1.5]}, "rebalance.threshold"),
+        ("base/profile", "nope", "unknown profile"),
+        ("base/set", {"cgan.lrr": 1.0}, "base.set.cgan.lrr"),
+        ("search/algorithm", "bayes", "search.algorithm"),
+        ("search/scheduler", "hyperband", "search.scheduler"),
+        ("search/num_samples", 0, "search.num_samples"),
+        ("search/max_concurrent", 1.5, "search.max_concurrent"),
+        ("search/budget", 3, "search.budget"),
+        ("seeds/confirm", [0, 1], "search seed 0"),
+        ("seeds/confirm", [], "seeds.confirm"),
+        ("top_k", 0, "top_k"),
+        ("resources/gpu", 1.5, "resources.gpu"),
+        ("resources/cpu", "1", "resources.cpu"),
+    ],
+)
 def test_bad_spaces_name_the_file_and_the_key(path, value, needle):
     with pytest.raises(ConfigError) as err:
         parse_search_space(_with(path, value), "bad.yaml")
@@ -137,11 +148,12 @@ def test_unknown_name_and_missing_file():
 
 def test_with_options_applies_and_checks_command_line_settings():
     s = parse_search_space(VALID, "v.yaml")
-    t = s.with_options(overrides=["classifier.epochs=3"], gpus_per_trial=0.5, num_samples=7,
-                       max_concurrent=4)
+    t = s.with_options(
+        overrides=["classifier.epochs=3"], gpus_per_trial=0.5, num_samples=7, max_concurrent=4
+    )
     assert t.base_config().classifier.epochs == 3 and t.gpu == 0.5
     assert (t.search.num_samples, t.search.max_concurrent) == (7, 4)
-    assert s.base_config().classifier.epochs == C.load_profile("smoke").classifier.epochs
+    assert s.base_config().classifier.epochs == config.load_profile("smoke").classifier.epochs
     with pytest.raises(ConfigError, match=r"--set cgan.lr conflicts"):
         s.with_options(overrides=["cgan.lr=1.0e-3"])
     fixed = s.with_options(overrides=["cgan.lr=1.0e-3"], fix_params=True)  # ablate: one config

@@ -30,9 +30,9 @@ ray = pytest.importorskip("ray")
 from conftest import write_galaxy10_h5  # noqa: E402
 from ray import tune  # noqa: E402
 
-from galaxybench import results as R  # noqa: E402
+from galaxybench import results  # noqa: E402
 from galaxybench.config import DataConfig, to_flat  # noqa: E402
-from galaxybench.sweep import experiment as E  # noqa: E402
+from galaxybench.sweep import experiment  # noqa: E402
 from galaxybench.sweep.space import load_search_space, parse_search_space  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -66,8 +66,9 @@ def _recording_trial(log_dir: str):
         node = ray.get_runtime_context().get_node_id()
         started = Path(log_dir) / "started"
         started.mkdir(exist_ok=True)
-        (started / f"{trial_id}-{uuid.uuid4().hex[:6]}").write_text(json.dumps(
-            {"phase": phase, "trial_id": trial_id, "node": node, "start": start}))
+        (started / f"{trial_id}-{uuid.uuid4().hex[:6]}").write_text(
+            json.dumps({"phase": phase, "trial_id": trial_id, "node": node, "start": start})
+        )
         cache = Path(kwargs["cache_dir"])
         cache.mkdir(parents=True, exist_ok=True)
         (cache / f"from-{node}").touch()  # what a stage would write to the shared cache
@@ -76,13 +77,25 @@ def _recording_trial(log_dir: str):
             while len(list(started.glob("*"))) < NUM_SAMPLES + 1 and time.time() < deadline:
                 time.sleep(0.1)
             time.sleep(HOLD_S)
-        report({R.EPOCH: 1, R.OBJECTIVE: 0.5})
-        record = {"phase": phase, "trial_id": trial_id, "node": node, "start": start,
-                  "end": time.time(), "device": kwargs["device"], "cache_dir": str(cache)}
+        report({results.EPOCH: 1, results.OBJECTIVE: 0.5})
+        record = {
+            "phase": phase,
+            "trial_id": trial_id,
+            "node": node,
+            "start": start,
+            "end": time.time(),
+            "device": kwargs["device"],
+            "cache_dir": str(cache),
+        }
         (Path(log_dir) / f"{phase}-{trial_id}-{uuid.uuid4().hex[:6]}.json").write_text(
-            json.dumps(record))
-        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                             metrics={R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4})
+            json.dumps(record)
+        )
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=to_flat(cfg),
+            seed=cfg.seed,
+            metrics={results.OBJECTIVE: 0.5, results.MINORITY_F1: 0.4},
+        )
 
     return trial
 
@@ -95,8 +108,11 @@ class RemoveNodeMidTrial(tune.Callback):
         self.removed_at: float | None = None
 
     def on_step_end(self, iteration, trials, **info):
-        if self.removed_at is None and self.started.exists() and \
-                len(list(self.started.glob("*"))) >= NUM_SAMPLES + 1:  # baseline + search
+        if (
+            self.removed_at is None
+            and self.started.exists()
+            and len(list(self.started.glob("*"))) >= NUM_SAMPLES + 1
+        ):  # baseline + search
             time.sleep(0.5)  # every trial is inside its hold
             self.cluster.remove_node(self.node)
             self.removed_at = time.time()
@@ -107,8 +123,10 @@ class RemoveNodeMidTrial(tune.Callback):
 
 def _attempts(log: Path, removed_at: float) -> list[dict]:
     """Every start of a trial function, with its end (the removal for those on the lost node)."""
-    ends = {(r["trial_id"], r["node"]): r["end"]
-            for r in (json.loads(p.read_text()) for p in log.glob("*.json"))}
+    ends = {
+        (r["trial_id"], r["node"]): r["end"]
+        for r in (json.loads(p.read_text()) for p in log.glob("*.json"))
+    }
     out = []
     for p in (log / "started").iterdir():
         a = json.loads(p.read_text())
@@ -134,12 +152,18 @@ def test_four_trials_per_gpu_on_every_node_and_a_lost_node_is_retried(cluster, t
     from galaxybench.data import prepare
 
     c, workers = cluster
-    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5",
-                                     counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
-                   DataConfig(hr_size=16))
+    data = prepare(
+        write_galaxy10_h5(tmp_path / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
+        DataConfig(hr_size=16),
+    )
     tree = load_search_space("smoke").to_dict()
-    tree["search"] = {"algorithm": "random", "num_samples": NUM_SAMPLES, "scheduler": "fifo",
-                      "max_concurrent": NUM_SAMPLES, "max_failures": 3}
+    tree["search"] = {
+        "algorithm": "random",
+        "num_samples": NUM_SAMPLES,
+        "scheduler": "fifo",
+        "max_concurrent": NUM_SAMPLES,
+        "max_failures": 3,
+    }
     tree["resources"] = {"cpu": CPU_SHARE, "gpu": GPU_SHARE}
     space = parse_search_space(tree, source="simulated paper resources")
     log = tmp_path / "log"
@@ -147,22 +171,33 @@ def test_four_trials_per_gpu_on_every_node_and_a_lost_node_is_retried(cluster, t
     victim = workers[-1]
     remover = RemoveNodeMidTrial(c, victim, log / "started")
     storage = tmp_path / "shared"  # the storage path every node sees
-    summary = E.run_experiment(space, name="sim", storage=storage, data=data,
-                               trial_fn=_recording_trial(str(log)), callbacks=[remover])
+    summary = experiment.run_experiment(
+        space,
+        name="sim",
+        storage=storage,
+        data=data,
+        trial_fn=_recording_trial(str(log)),
+        callbacks=[remover],
+    )
 
     assert remover.removed_at is not None
     records = [json.loads(p.read_text()) for p in log.glob("*.json")]  # finished calls
     attempts = _attempts(log, remover.removed_at)  # every start, the lost node's included
     nodes = [n["NodeID"] for n in sorted(ray.nodes(), key=lambda n: n["NodeManagerPort"])]
     t0 = min(a["start"] for a in attempts)
-    print("\ntrials running per node (node ids " + ", ".join(n[:8] for n in nodes)
-          + f"; node {nodes.index(victim.node_id)} removed at "
-          f"{remover.removed_at - t0:.1f} s)")
+    print(
+        "\ntrials running per node (node ids "
+        + ", ".join(n[:8] for n in nodes)
+        + f"; node {nodes.index(victim.node_id)} removed at "
+        f"{remover.removed_at - t0:.1f} s)"
+    )
     print(_packing(attempts, nodes, t0))
 
     # No result lost: every search trial has its ok line, and the summary counts them all.
-    rows = [json.loads(x) for x in
-            (storage / "sim" / "results" / "search.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x)
+        for x in (storage / "sim" / "results" / "search.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == NUM_SAMPLES and all(r["status"] == "ok" for r in rows)
     assert summary["phases"]["search"]["ok"] == NUM_SAMPLES and summary["exit_code"] == 0
     search = [a for a in attempts if a["phase"] == "search"]

@@ -10,7 +10,7 @@ import torch
 from conftest import write_galaxy10_h5
 
 from galaxybench import cache as cache_mod
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import load_profile
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.data.preparation import prepare
@@ -30,8 +30,12 @@ def data(tmp_path_factory):
 
 
 def _merge(a: SplitArrays, b: SplitArrays) -> SplitArrays:
-    return SplitArrays(*(np.concatenate([x, y]) for x, y in
-                         ((a.lr, b.lr), (a.hr, b.hr), (a.labels, b.labels), (a.index, b.index))))
+    return SplitArrays(
+        *(
+            np.concatenate([x, y])
+            for x, y in ((a.lr, b.lr), (a.hr, b.hr), (a.labels, b.labels), (a.index, b.index))
+        )
+    )
 
 
 def test_leak_check_gets_the_indices_each_stage_consumed(data, monkeypatch) -> None:
@@ -46,8 +50,12 @@ def test_leak_check_gets_the_indices_each_stage_consumed(data, monkeypatch) -> N
     cfg = load_profile("smoke", ["rebalance.method=oversample", "upscale.method=srgan"])
     assert evaluate_trial(cfg, data, baseline=False, use_cache=False).ok
     assert set(seen) == {"upscaler_fit", "rebalancer_fit", "classifier_train", "classifier_val"}
-    for key, split in (("upscaler_fit", "train"), ("rebalancer_fit", "train"),
-                       ("classifier_train", "train"), ("classifier_val", "val")):
+    for key, split in (
+        ("upscaler_fit", "train"),
+        ("rebalancer_fit", "train"),
+        ("classifier_train", "train"),
+        ("classifier_val", "val"),
+    ):
         assert np.array_equal(seen[key], data.splits[split])
 
 
@@ -93,7 +101,8 @@ def test_stage_code_hash_covers_the_stage_and_its_nets(monkeypatch) -> None:
         assert "rebalance_cgan.py" not in names
         cache_mod.stage_code_hash("classifier")
         assert {"classify_cnn.py", "upscale_srgan.py", "rebalance_cgan.py"} <= {
-            p.name for p in seen[-1]}
+            p.name for p in seen[-1]
+        }
     finally:
         cache_mod.stage_code_hash.cache_clear()
 
@@ -121,17 +130,21 @@ def test_domain_fid_reference_matches_the_frechet_formula() -> None:
     ca, cb = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
     fid = ((ma - mb) ** 2).sum() + np.trace(ca + cb - 2 * scipy.linalg.sqrtm(ca @ cb).real)
     assert out["fid_domain_real_ref_n"] == 40
-    assert out[R.FID_DOMAIN_REAL_REF] == pytest.approx(fid, rel=1e-3, abs=1e-4)
+    assert out[results.FID_DOMAIN_REAL_REF] == pytest.approx(fid, rel=1e-3, abs=1e-4)
 
 
 def test_trial_records_input_statistics_and_classifier_status(data) -> None:
     result = evaluate_trial(load_profile("smoke"), data, use_cache=False)
-    stats = result.metrics[R.CLASSIFIER_INPUT_STATS]
+    stats = result.metrics[results.CLASSIFIER_INPUT_STATS]
     train_hr = data.hr[data.splits["train"]].astype(np.float64) / 127.5 - 1
     np.testing.assert_allclose(stats["mean"], train_hr.mean(axis=(0, 2, 3)), atol=1e-9)
     assert stats["source"] == "train split, true HR"
-    assert result.metrics[R.CLASSIFIER_STATUS] in R.CLASSIFIER_STATUSES
-    assert isinstance(result.metrics[R.BASELINE_DEGENERATE], bool)
-    off = evaluate_trial(load_profile("smoke", ["classifier.standardize=false"]), data,
-                         baseline=False, use_cache=False)
-    assert off.metrics[R.CLASSIFIER_INPUT_STATS]["std"] == [1.0, 1.0, 1.0]
+    assert result.metrics[results.CLASSIFIER_STATUS] in results.CLASSIFIER_STATUSES
+    assert isinstance(result.metrics[results.BASELINE_DEGENERATE], bool)
+    off = evaluate_trial(
+        load_profile("smoke", ["classifier.standardize=false"]),
+        data,
+        baseline=False,
+        use_cache=False,
+    )
+    assert off.metrics[results.CLASSIFIER_INPUT_STATS]["std"] == [1.0, 1.0, 1.0]

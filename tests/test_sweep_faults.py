@@ -26,7 +26,7 @@ pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import DataConfig, to_flat
 from galaxybench.sweep.space import load_search_space
 
@@ -55,13 +55,17 @@ def _logging_trial(log_dir: str, kill_first_search: bool):
         phase, trial_id = ctx.get_experiment_name(), ctx.get_trial_id()
         log = Path(log_dir)
         (log / f"{phase}-{trial_id}-{uuid.uuid4().hex[:6]}.call").write_text(str(os.getpid()))
-        report({R.EPOCH: 1, R.OBJECTIVE: 0.25})  # the first epoch of the stage is done
+        report({results.EPOCH: 1, results.OBJECTIVE: 0.25})  # the first epoch of the stage is done
         marker = log / "killed"
         if kill_first_search and phase == "search" and not marker.exists():
             marker.write_text(trial_id)
             os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-stage, nothing cleaned up
-        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                             metrics={R.OBJECTIVE: cfg.cgan.lr, R.MINORITY_F1: 0.4})
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=to_flat(cfg),
+            seed=cfg.seed,
+            metrics={results.OBJECTIVE: cfg.cgan.lr, results.MINORITY_F1: 0.4},
+        )
 
     return trial
 
@@ -80,9 +84,15 @@ def test_sigkilled_trial_worker_is_retried_and_every_trial_accounted_for(tmp_pat
     log = tmp_path / "log"
     log.mkdir()
     space = load_search_space("smoke").with_options(num_samples=3)
-    summary = run_experiment(space, name="killed", storage=tmp_path, data=data, num_cpus=2,
-                             trial_fn=_logging_trial(str(log), kill_first_search=True),
-                             report=False)
+    summary = run_experiment(
+        space,
+        name="killed",
+        storage=tmp_path,
+        data=data,
+        num_cpus=2,
+        trial_fn=_logging_trial(str(log), kill_first_search=True),
+        report=False,
+    )
     killed = (log / "killed").read_text()
     exp = tmp_path / "killed"
     search = _lines(exp, "search")
@@ -97,7 +107,8 @@ def test_sigkilled_trial_worker_is_retried_and_every_trial_accounted_for(tmp_pat
 
 
 def test_full_disk_stops_with_one_line_keeps_results_and_resume_completes(
-        tmp_path: Path, data, monkeypatch, capsys):
+    tmp_path: Path, data, monkeypatch, capsys
+):
     import galaxybench.sweep as sweep_pkg
     from galaxybench.cli import main
     from galaxybench.sweep import plan
@@ -106,8 +117,13 @@ def test_full_disk_stops_with_one_line_keeps_results_and_resume_completes(
     log = tmp_path / "log"
     log.mkdir()
     # The CLI runs the real experiment, on the prepared data and the stand-in trial.
-    monkeypatch.setattr(sweep_pkg, "run_experiment", functools.partial(
-        run_experiment, data=data, trial_fn=_logging_trial(str(log), kill_first_search=False)))
+    monkeypatch.setattr(
+        sweep_pkg,
+        "run_experiment",
+        functools.partial(
+            run_experiment, data=data, trial_fn=_logging_trial(str(log), kill_first_search=False)
+        ),
+    )
     real_write = plan.atomic_write_text
 
     def full_disk(path, text):
@@ -116,14 +132,27 @@ def test_full_disk_stops_with_one_line_keeps_results_and_resume_completes(
         return real_write(path, text)
 
     monkeypatch.setattr(plan, "atomic_write_text", full_disk)
-    argv = ["sweep", "--space", "smoke", "--name", "full", "--storage", str(tmp_path),
-            "--num-samples", "2", "--num-cpus", "2", "--no-report"]
+    argv = [
+        "sweep",
+        "--space",
+        "smoke",
+        "--name",
+        "full",
+        "--storage",
+        str(tmp_path),
+        "--num-samples",
+        "2",
+        "--num-cpus",
+        "2",
+        "--no-report",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     exp = tmp_path / "full"
     assert err.strip().splitlines()[-1] == (
-        f"galaxybench: error: No space left on device (ENOSPC): {exp / 'results' / 'search.jsonl'}")
+        f"galaxybench: error: No space left on device (ENOSPC): {exp / 'results' / 'search.jsonl'}"
+    )
     baseline = (exp / "results" / "baseline.jsonl").read_bytes()  # written before: kept
     assert not (exp / "results" / "search.jsonl").exists()
     assert not list((exp / "results").glob(".*.tmp"))  # no temp file left behind
@@ -131,8 +160,22 @@ def test_full_disk_stops_with_one_line_keeps_results_and_resume_completes(
     search_calls = len(_calls(log, "search"))
 
     monkeypatch.setattr(plan, "atomic_write_text", real_write)  # space freed
-    assert main(["sweep", "--name", "full", "--storage", str(tmp_path), "--resume",
-                 "--num-cpus", "2", "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--name",
+                "full",
+                "--storage",
+                str(tmp_path),
+                "--resume",
+                "--num-cpus",
+                "2",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     assert (exp / "results" / "baseline.jsonl").read_bytes() == baseline
     assert len(_calls(log, "baseline")) == baseline_calls  # not re-run
     assert len(_calls(log, "search")) == search_calls  # finished trials restored, not re-run

@@ -9,29 +9,47 @@ import json
 import sys
 from types import SimpleNamespace
 
-from galaxybench import config as C
-from galaxybench import protocol
-from galaxybench import results as R
-from galaxybench.sweep import plan as P
+from galaxybench import protocol, results
+from galaxybench.config import from_flat, load_profile, to_flat
+from galaxybench.sweep import plan
 
-BASE = {k: v for k, v in C.to_flat(C.load_profile("smoke")).items() if k != "seed"}
+BASE = {k: v for k, v in to_flat(load_profile("smoke")).items() if k != "seed"}
 BASELINE = {**BASE, **protocol.BASELINE}
-BEST = {**BASE, "upscale.method": "srgan", "rebalance.method": "cgan", "cgan.lr": 1.0e-3,
-        "rebalance.threshold": 0.5}
+BEST = {
+    **BASE,
+    "upscale.method": "srgan",
+    "rebalance.method": "cgan",
+    "cgan.lr": 1.0e-3,
+    "rebalance.threshold": 0.5,
+}
 
 
-def _row(tid: str, value: float, status: str = R.STATUS_OK, **change) -> dict:
+def _row(tid: str, value: float, status: str = results.STATUS_OK, **change) -> dict:
     flat = {**BEST, **change, "seed": 0}
-    return {"trial_id": tid, "status": status, R.OBJECTIVE: value, "config": flat,
-            "config_id": P.config_id(flat)}
+    return {
+        "trial_id": tid,
+        "status": status,
+        results.OBJECTIVE: value,
+        "config": flat,
+        "config_id": plan.config_id(flat),
+    }
 
 
 def test_confirm_points_rows_seeds_and_changes():
     second = {**BEST, "cgan.lr": 1.0e-4}
-    points = P.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
+    points = plan.confirm_points(BEST, [BEST, second], BASELINE, (1, 2))
     rows = [p["row"] for p in points]
-    expected = ["top-1", "top-2", "srgan off", "cgan off", "oversample", "weighted_ce",
-                "dihedral", "oracle", "oracle + best rebalancer"]
+    expected = [
+        "top-1",
+        "top-2",
+        "srgan off",
+        "cgan off",
+        "oversample",
+        "weighted_ce",
+        "dihedral",
+        "oracle",
+        "oracle + best rebalancer",
+    ]
     assert rows == [r for r in expected for _ in (1, 2)]
     assert {p["seed"] for p in points} == {1, 2}
     # Every confirm run draws the split of its seed (the baseline does too: paired by seed).
@@ -51,111 +69,164 @@ def test_confirm_points_rows_seeds_and_changes():
     ob = by_row["oracle + best rebalancer"]
     assert ob["upscale.method"] == "oracle"
     assert {k: ob[k] for k in ("rebalance.method", "rebalance.threshold", "cgan.lr")} == {
-        "rebalance.method": "cgan", "rebalance.threshold": 0.5, "cgan.lr": 1.0e-3}
+        "rebalance.method": "cgan",
+        "rebalance.threshold": 0.5,
+        "cgan.lr": 1.0e-3,
+    }
     for p in points:  # every point is a valid config
-        C.from_flat({k: v for k, v in p.items() if k != "row"})
+        from_flat({k: v for k, v in p.items() if k != "row"})
 
 
 def test_confirm_points_drop_rows_equal_to_earlier_ones_or_the_baseline():
     best = {**BASE, "upscale.method": "srgan", "rebalance.method": "none"}  # no cGAN
-    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
+    rows = [p["row"] for p in plan.confirm_points(best, [best], BASELINE, (1,))]
     assert "cgan off" not in rows  # identical to top-1
     best = dict(BASELINE)  # the search found the baseline itself
-    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
+    rows = [p["row"] for p in plan.confirm_points(best, [best], BASELINE, (1,))]
     assert "top-1" not in rows and "srgan off" not in rows and "cgan off" not in rows
     # Without rebalancing, "oracle + best rebalancer" trains what "oracle" trains (SRGAN keys are
     # unused under the oracle): run once.
     best = {**BASE, "upscale.method": "srgan", "rebalance.method": "none", "srgan.depth": 3}
-    rows = [p["row"] for p in P.confirm_points(best, [best], BASELINE, (1,))]
+    rows = [p["row"] for p in plan.confirm_points(best, [best], BASELINE, (1,))]
     assert "oracle" in rows and "oracle + best rebalancer" not in rows
 
 
 def test_baseline_points_and_ids_pair_replicates_by_seed_and_split():
-    points = P.baseline_points(BASELINE, (1, 2, 3))
+    points = plan.baseline_points(BASELINE, (1, 2, 3))
     assert [(p["row"], p["seed"], p["data.split_seed"]) for p in points] == [
-        ("baseline", s, s) for s in (1, 2, 3)]
+        ("baseline", s, s) for s in (1, 2, 3)
+    ]
     # The replicates of one config (seed and split) share its id; the search's rows too.
-    assert len({P.config_id(p) for p in points}) == 1
-    assert P.config_id(points[0]) == P.config_id({**BASELINE, "seed": 0})
-    line = P.row_of(_result({}, error=RuntimeError("x")), "search")
+    assert len({plan.config_id(p) for p in points}) == 1
+    assert plan.config_id(points[0]) == plan.config_id({**BASELINE, "seed": 0})
+    line = plan.row_of(_result({}, error=RuntimeError("x")), "search")
     assert line["split_seed"] == BEST["data.split_seed"]  # the search's fixed split
-    conf = SimpleNamespace(metrics={}, error=RuntimeError("x"), path="/x/confirm/trial_1",
-                           config=P.confirm_point(BEST, "top-1", 4))
-    assert P.row_of(conf, "confirm")["split_seed"] == 4
+    conf = SimpleNamespace(
+        metrics={},
+        error=RuntimeError("x"),
+        path="/x/confirm/trial_1",
+        config=plan.confirm_point(BEST, "top-1", 4),
+    )
+    assert plan.row_of(conf, "confirm")["split_seed"] == 4
 
 
 def test_top_configs_rank_ok_distinct_configs():
-    rows = [_row("a", 0.5), _row("b", 0.7, **{"cgan.lr": 2.0e-3}), _row("c", 0.9, R.STATUS_FAILED),
-            _row("d", 0.6), _row("e", 0.4, R.STATUS_PRUNED, **{"cgan.lr": 5.0e-3}),
-            _row("f", 0.3, **{"cgan.lr": 3.0e-3})]
-    top = P.top_configs(rows, 3)
+    rows = [
+        _row("a", 0.5),
+        _row("b", 0.7, **{"cgan.lr": 2.0e-3}),
+        _row("c", 0.9, results.STATUS_FAILED),
+        _row("d", 0.6),
+        _row("e", 0.4, results.STATUS_PRUNED, **{"cgan.lr": 5.0e-3}),
+        _row("f", 0.3, **{"cgan.lr": 3.0e-3}),
+    ]
+    top = plan.top_configs(rows, 3)
     assert [t["cgan.lr"] for t in top] == [2.0e-3, 1.0e-3, 3.0e-3]  # d repeats a's config
     assert all("seed" not in t for t in top)
-    assert P.top_configs([_row("c", 0.9, R.STATUS_DIVERGED)], 2) == []
+    assert plan.top_configs([_row("c", 0.9, results.STATUS_DIVERGED)], 2) == []
 
 
 def test_phase_stats_counts_each_status():
     rows = [{"status": s} for s in ("ok", "ok", "diverged", "failed", "pruned")]
-    assert P.phase_stats(rows, 12.345) == {"trials": 5, "ok": 2, "diverged": 1, "failed": 1,
-                                           "pruned": 1, "seconds": 12.35}
+    assert plan.phase_stats(rows, 12.345) == {
+        "trials": 5,
+        "ok": 2,
+        "diverged": 1,
+        "failed": 1,
+        "pruned": 1,
+        "seconds": 12.35,
+    }
 
 
 def _result(metrics: dict, error=None, row: str = "search") -> SimpleNamespace:
-    return SimpleNamespace(metrics=metrics, error=error, config={**BEST, "seed": 3, "row": row},
-                           path="/x/search/trial_abc123")
+    return SimpleNamespace(
+        metrics=metrics,
+        error=error,
+        config={**BEST, "seed": 3, "row": row},
+        path="/x/search/trial_abc123",
+    )
 
 
 def test_row_of_ok_failed_pruned_and_metricless_results():
-    done = R.TrialResult(status="ok", metrics={"minority_f1": 0.4, R.OBJECTIVE: 0.5},
-                         config={**BEST, "seed": 3}, seed=3).to_dict()
-    line = P.row_of(_result({R.RESULT_JSON: json.dumps(done), "trial_id": "abc123",
-                             "time_total_s": 4.5}), "search")
+    done = results.TrialResult(
+        status="ok",
+        metrics={"minority_f1": 0.4, results.OBJECTIVE: 0.5},
+        config={**BEST, "seed": 3},
+        seed=3,
+    ).to_dict()
+    line = plan.row_of(
+        _result({results.RESULT_JSON: json.dumps(done), "trial_id": "abc123", "time_total_s": 4.5}),
+        "search",
+    )
     assert line["status"] == "ok" and line["minority_f1"] == 0.4
     assert (line["phase"], line["row"], line["trial_id"], line["time_total_s"]) == (
-        "search", "search", "abc123", 4.5)
-    assert line["config_id"] == P.config_id({**BEST, "seed": 99})  # seeds share a config id
-    failed = P.row_of(_result({}, error=RuntimeError("boom\nValueError: bad things")), "confirm")
+        "search",
+        "search",
+        "abc123",
+        4.5,
+    )
+    assert line["config_id"] == plan.config_id({**BEST, "seed": 99})  # seeds share a config id
+    failed = plan.row_of(_result({}, error=RuntimeError("boom\nValueError: bad things")), "confirm")
     assert failed["status"] == "failed" and "bad things" in failed["reason"]
     assert failed["trial_id"] == "abc123" and failed["seed"] == 3
-    pruned = P.row_of(_result({R.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 1}), "search")
+    pruned = plan.row_of(
+        _result({results.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 1}), "search"
+    )
     assert pruned["status"] == "pruned" and "1 epochs" in pruned["reason"]
     # A stopped trial keeps its last per-epoch value, never the objective of a finished trial.
-    assert pruned[R.VAL_OBJECTIVE_STEP] == 0.2 and R.OBJECTIVE not in pruned
-    assert R.N_SYNTHETIC not in pruned  # nothing reported, nothing invented
-    planned = P.row_of(_result({R.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 2,
-                                R.N_SYNTHETIC: 236}), "search")
-    assert planned["status"] == "pruned" and planned[R.N_SYNTHETIC] == 236
-    silent = P.row_of(_result({"time_total_s": 1.0}), "search")
-    assert silent["status"] == "failed" and R.OBJECTIVE in silent["reason"]
+    assert pruned[results.VAL_OBJECTIVE_STEP] == 0.2 and results.OBJECTIVE not in pruned
+    assert results.N_SYNTHETIC not in pruned  # nothing reported, nothing invented
+    planned = plan.row_of(
+        _result(
+            {results.VAL_OBJECTIVE_STEP: 0.2, "training_iteration": 2, results.N_SYNTHETIC: 236}
+        ),
+        "search",
+    )
+    assert planned["status"] == "pruned" and planned[results.N_SYNTHETIC] == 236
+    silent = plan.row_of(_result({"time_total_s": 1.0}), "search")
+    assert silent["status"] == "failed" and results.OBJECTIVE in silent["reason"]
 
 
 def test_planning_imports_no_ray():
     """The plan, the space and the experiment's order of phases are importable without Ray."""
     import subprocess
 
-    code = ("import sys, galaxybench.sweep, galaxybench.sweep.plan, galaxybench.sweep.space; "
-            "assert 'ray' not in sys.modules, 'ray imported'")
+    code = (
+        "import sys, galaxybench.sweep, galaxybench.sweep.plan, galaxybench.sweep.space; "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_study_outcome_completes_only_finished_ok_trials():
     """What the Optuna study is told: COMPLETE only with a finished trial's objective."""
-    final_ok = {"status": R.STATUS_OK, R.OBJECTIVE: 0.61, R.VAL_OBJECTIVE_STEP: 0.61,
-                "training_iteration": 3}
-    assert P.study_outcome(final_ok) == (P.STUDY_COMPLETE, 0.61)
+    final_ok = {
+        "status": results.STATUS_OK,
+        results.OBJECTIVE: 0.61,
+        results.VAL_OBJECTIVE_STEP: 0.61,
+        "training_iteration": 3,
+    }
+    assert plan.study_outcome(final_ok) == (plan.STUDY_COMPLETE, 0.61)
     # Stopped by ASHA: the last result is a per-epoch one (no status, no objective).
-    epoch = {R.VAL_OBJECTIVE_STEP: 0.4, "training_iteration": 1, R.EPOCH: 1}
-    assert P.study_outcome(epoch) == (P.STUDY_PRUNED, None)
-    assert P.study_outcome(None) == (P.STUDY_PRUNED, None)  # stopped before it reported
+    epoch = {results.VAL_OBJECTIVE_STEP: 0.4, "training_iteration": 1, results.EPOCH: 1}
+    assert plan.study_outcome(epoch) == (plan.STUDY_PRUNED, None)
+    assert plan.study_outcome(None) == (plan.STUDY_PRUNED, None)  # stopped before it reported
     # Diverged and failed trials are FAIL, never a 0.0 score.
     nan = float("nan")
-    for status in (R.STATUS_DIVERGED, R.STATUS_FAILED):
-        assert P.study_outcome({"status": status, R.VAL_OBJECTIVE_STEP: nan}) == (P.STUDY_FAIL,
-                                                                                  None)
-    assert P.study_outcome({"status": R.STATUS_OK, R.OBJECTIVE: nan}) == (P.STUDY_FAIL, None)
-    assert P.study_outcome(final_ok, error=True) == (P.STUDY_FAIL, None)  # a crash
+    for status in (results.STATUS_DIVERGED, results.STATUS_FAILED):
+        assert plan.study_outcome({"status": status, results.VAL_OBJECTIVE_STEP: nan}) == (
+            plan.STUDY_FAIL,
+            None,
+        )
+    assert plan.study_outcome({"status": results.STATUS_OK, results.OBJECTIVE: nan}) == (
+        plan.STUDY_FAIL,
+        None,
+    )
+    assert plan.study_outcome(final_ok, error=True) == (plan.STUDY_FAIL, None)  # a crash
     # The names are Optuna's own states.
     from optuna.trial import TrialState
 
-    assert {TrialState[s] for s in (P.STUDY_COMPLETE, P.STUDY_PRUNED, P.STUDY_FAIL)} == {
-        TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
+    assert {TrialState[s] for s in (plan.STUDY_COMPLETE, plan.STUDY_PRUNED, plan.STUDY_FAIL)} == {
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.FAIL,
+    }

@@ -22,8 +22,7 @@ pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5
 
-from galaxybench import protocol
-from galaxybench import results as R
+from galaxybench import protocol, results
 from galaxybench.config import DataConfig, to_flat
 from galaxybench.sweep.experiment import EXIT_SEARCH_FAILED, run_experiment
 from galaxybench.sweep.space import load_search_space
@@ -38,11 +37,16 @@ def _gans_diverge():
     def trial(cfg, data, report=None, **kwargs):
         flat = to_flat(cfg)
         if cfg.rebalance.method == "cgan":
-            return R.TrialResult(status=R.STATUS_DIVERGED, reason=REASON, config=flat,
-                                 seed=cfg.seed)
-        report({R.EPOCH: 1, R.OBJECTIVE: 0.3})
-        return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
-                             metrics={R.OBJECTIVE: 0.3, R.MINORITY_F1: 0.25})
+            return results.TrialResult(
+                status=results.STATUS_DIVERGED, reason=REASON, config=flat, seed=cfg.seed
+            )
+        report({results.EPOCH: 1, results.OBJECTIVE: 0.3})
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=flat,
+            seed=cfg.seed,
+            metrics={results.OBJECTIVE: 0.3, results.MINORITY_F1: 0.25},
+        )
 
     return trial
 
@@ -50,9 +54,10 @@ def _gans_diverge():
 def test_every_search_trial_diverges_yet_the_sweep_reports(tmp_path: Path):
     from galaxybench.data import prepare
 
-    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5",
-                                     counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
-                   DataConfig(hr_size=16))
+    data = prepare(
+        write_galaxy10_h5(tmp_path / "tiny.h5", counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
+        DataConfig(hr_size=16),
+    )
     published = []
 
     def publish(exp_dir: Path) -> Path:  # what the CLI passes: the report layer's publisher
@@ -62,15 +67,23 @@ def test_every_search_trial_diverges_yet_the_sweep_reports(tmp_path: Path):
         return published[-1]
 
     space = load_search_space("smoke").with_options(num_samples=3)
-    summary = run_experiment(space, name="allfail", storage=tmp_path, data=data, num_cpus=2,
-                             trial_fn=_gans_diverge(), publish=publish)
+    summary = run_experiment(
+        space,
+        name="allfail",
+        storage=tmp_path,
+        data=data,
+        num_cpus=2,
+        trial_fn=_gans_diverge(),
+        publish=publish,
+    )
     exp = tmp_path / "allfail"
     assert summary["exit_code"] == EXIT_SEARCH_FAILED == 4
     failed = summary["search_failed"]
     assert failed["message"].startswith("no GAN configuration survived the search")
     assert failed["by_status"] == {"diverged": 3} and failed["reasons"] == {REASON: 3}
-    confirm = [json.loads(x) for x in (exp / "results" / "confirm.jsonl").read_text().split("\n")
-               if x]
+    confirm = [
+        json.loads(x) for x in (exp / "results" / "confirm.jsonl").read_text().split("\n") if x
+    ]
     rows = {r["row"] for r in confirm}
     assert rows == {*protocol.CLASSICAL, protocol.ROW_ORACLE}  # no top-k, no ablations of a best
     assert all(r["status"] == "ok" for r in confirm)

@@ -361,6 +361,7 @@ def test_like_cli_writes_a_small_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rehearsal, "write_like", fake)
     out = tmp_path / "r.h5"
-    assert main(["data", "synth", "--like", "galaxy10-decals", "--n", "300",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["data", "synth", "--like", "galaxy10-decals", "--n", "300", "--out", str(out)]) == 0
+    )
     assert seen == {"like": "galaxy10-decals", "n": 300, "seed": 0, "progress": False}

@@ -17,8 +17,9 @@ from galaxybench.sweep.tabular import Table, config_key, discretise, read_table,
 LADDER = [0.5, 1.0]
 
 
-def _table(values: dict[tuple[int, float], tuple[float, float]],
-           costs: tuple[float, float] = (1.0, 2.0)) -> Table:
+def _table(
+    values: dict[tuple[int, float], tuple[float, float]], costs: tuple[float, float] = (1.0, 2.0)
+) -> Table:
     """A hand-made table over srgan.depth x cgan.lr: (depth, lr) -> (rung-1, rung-2) objective.
     Rung 1 costs costs[0] s (half of it GAN), rung 2 costs[1] s; test F1 = objective - 0.1."""
     depths = sorted({d for d, _ in values})
@@ -27,17 +28,32 @@ def _table(values: dict[tuple[int, float], tuple[float, float]],
     for (depth, lr), objs in values.items():
         params = {"srgan.depth": depth, "cgan.lr": lr}
         for rung, (obj, cost) in enumerate(zip(objs, costs, strict=True), start=1):
-            rows.append({"config_id": config_key(params), **params, "rung": rung,
-                         "budget_fraction": LADDER[rung - 1], "status": "ok",
-                         "val_objective": obj,
-                         "minority_f1": obj - 0.1 if rung == 2 else math.nan,
-                         "minority_f1_delta": math.nan, "macro_f1": math.nan,
-                         "compute_srgan": 0.0, "compute_cgan": cost / 2,
-                         "compute_classifier": cost / 4, "compute_other": cost / 4,
-                         "compute_seconds": cost, "measured_seconds": cost,
-                         "gan_epochs_trained": 1})
-    meta = {"space": load_search_space("smoke").to_dict(), "space_source": "smoke.yaml",
-            "ladder": LADDER, "discretisation": {"srgan.depth": depths, "cgan.lr": lrs}}
+            rows.append(
+                {
+                    "config_id": config_key(params),
+                    **params,
+                    "rung": rung,
+                    "budget_fraction": LADDER[rung - 1],
+                    "status": "ok",
+                    "val_objective": obj,
+                    "minority_f1": obj - 0.1 if rung == 2 else math.nan,
+                    "minority_f1_delta": math.nan,
+                    "macro_f1": math.nan,
+                    "compute_srgan": 0.0,
+                    "compute_cgan": cost / 2,
+                    "compute_classifier": cost / 4,
+                    "compute_other": cost / 4,
+                    "compute_seconds": cost,
+                    "measured_seconds": cost,
+                    "gan_epochs_trained": 1,
+                }
+            )
+    meta = {
+        "space": load_search_space("smoke").to_dict(),
+        "space_source": "smoke.yaml",
+        "ladder": LADDER,
+        "discretisation": {"srgan.depth": depths, "cgan.lr": lrs},
+    }
     return Table(rows, meta)
 
 
@@ -105,11 +121,17 @@ def test_asha_promotion_order_on_a_three_config_table() -> None:
     # C: 0.3 < median{0.5, 0.8} = 0.65 -> stop.
     table = _table({(1, 1e-4): (0.5, 0.6), (1, 2e-4): (0.8, 0.9), (1, 4e-4): (0.3, 0.95)})
     order = [{"srgan.depth": 1, "cgan.lr": lr} for lr in (1e-4, 2e-4, 4e-4)]
-    rep = replay(table, "random+asha", seed=0, workers=1, enqueue=order, max_trials=3,
-                 budget_seconds=1e9)
+    rep = replay(
+        table, "random+asha", seed=0, workers=1, enqueue=order, max_trials=3, budget_seconds=1e9
+    )
     got = [(e["trial"], e["rung"], e["action"]) for e in rep.events]
-    assert got == [(0, 1, "promote"), (0, 2, "complete"), (1, 1, "promote"), (1, 2, "complete"),
-                   (2, 1, "stop")]
+    assert got == [
+        (0, 1, "promote"),
+        (0, 2, "complete"),
+        (1, 1, "promote"),
+        (1, 2, "complete"),
+        (2, 1, "stop"),
+    ]
     # Compute: A and B pay both rungs (1 + 2 s), C only rung 1; C's 0.95 is never seen.
     assert rep.points[-1][0] == pytest.approx(7.0)
     assert rep.points[-1][1] == 0.9
@@ -120,12 +142,17 @@ def test_asha_with_two_workers_decides_on_results_finished_so_far() -> None:
     # promoted, B (0.8) is compared with {A}: promoted; C then starts and is stopped.
     table = _table({(1, 1e-4): (0.5, 0.6), (1, 2e-4): (0.8, 0.9), (1, 4e-4): (0.3, 0.95)})
     order = [{"srgan.depth": 1, "cgan.lr": lr} for lr in (1e-4, 2e-4, 4e-4)]
-    rep = replay(table, "random+asha", seed=0, workers=2, enqueue=order, max_trials=3,
-                 budget_seconds=1e9)
+    rep = replay(
+        table, "random+asha", seed=0, workers=2, enqueue=order, max_trials=3, budget_seconds=1e9
+    )
     actions = {(e["trial"], e["rung"]): e["action"] for e in rep.events}
-    assert actions == {(0, 1): "promote", (1, 1): "promote", (0, 2): "complete",
-                       (1, 2): "complete", (2, 1): "stop"}
-
+    assert actions == {
+        (0, 1): "promote",
+        (1, 1): "promote",
+        (0, 2): "complete",
+        (1, 2): "complete",
+        (2, 1): "stop",
+    }
 
 
 def test_anytime_band_is_the_step_functions_median_and_quartiles() -> None:
@@ -145,15 +172,29 @@ def test_anytime_band_is_the_step_functions_median_and_quartiles() -> None:
     fig = anytime_figure({"x": [a, b, c]}, grid_seconds=4.0, best=0.6, best_test=0.5)
     assert len(fig.axes) == 2
 
+
 @pytest.mark.slow
 def test_tabulate_cli_builds_a_table_and_charges_shared_gans(tmp_path, capsys) -> None:
     # Two configurations sharing one SRGAN (depth 1), two rungs, through the command line.
     from galaxybench.cli import main
 
     out = tmp_path / "t.csv"
-    code = main(["tabulate", "--space", "smoke", "--values", "srgan.depth=1",
-                 "cgan.lr=0.001,0.002", "--ladder", "0.5,1.0", "--cache", str(tmp_path / "c"),
-                 "--out", str(out)])
+    code = main(
+        [
+            "tabulate",
+            "--space",
+            "smoke",
+            "--values",
+            "srgan.depth=1",
+            "cgan.lr=0.001,0.002",
+            "--ladder",
+            "0.5,1.0",
+            "--cache",
+            str(tmp_path / "c"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = read_table(out)
     assert table.meta["discretisation"] == {"srgan.depth": [1], "cgan.lr": [0.001, 0.002]}

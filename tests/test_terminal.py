@@ -34,14 +34,20 @@ def tmux():
 def _screen(session: str, command: str, done: str, timeout: float = 120.0) -> list[str]:
     """Run ``command`` in an 80x24 tmux window and return the screen once ``done`` shows."""
     galaxybench = Path(sys.executable).with_name("galaxybench")
-    shell = f"cd {os.getcwd()} && {command.replace('galaxybench', str(galaxybench), 1)}; " \
-            f"echo {done}; sleep 60"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", shell],
-                   check=True, env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"})
+    shell = (
+        f"cd {os.getcwd()} && {command.replace('galaxybench', str(galaxybench), 1)}; "
+        f"echo {done}; sleep 60"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", shell],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"},
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
         if done in out:
             return out.splitlines()
         time.sleep(0.5)

@@ -23,7 +23,7 @@ ray = pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5  # noqa: E402
 
-from galaxybench import results as R  # noqa: E402
+from galaxybench import results  # noqa: E402
 from galaxybench.config import DataConfig  # noqa: E402
 from galaxybench.errors import InputError  # noqa: E402
 from galaxybench.sweep import load_search_space, run_experiment  # noqa: E402
@@ -51,8 +51,8 @@ def _tfrecords(path: Path) -> list[bytes]:
     """The records of a TFRecord file (TensorBoard's event format): length, crc, data, crc."""
     out, blob, pos = [], path.read_bytes(), 0
     while pos < len(blob):
-        (length,) = struct.unpack("<Q", blob[pos:pos + 8])
-        out.append(blob[pos + 12:pos + 12 + length])
+        (length,) = struct.unpack("<Q", blob[pos : pos + 8])
+        out.append(blob[pos + 12 : pos + 12 + length])
         pos += 12 + length + 4
     return out
 
@@ -77,8 +77,14 @@ def test_trackers_log_every_trial(tmp_path, data, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     space = load_search_space("smoke")
-    summary = run_experiment(space, name="tracked", storage=tmp_path, data=data, report=False,
-                             trackers=("mlflow", "wandb", "tensorboard"))
+    summary = run_experiment(
+        space,
+        name="tracked",
+        storage=tmp_path,
+        data=data,
+        report=False,
+        trackers=("mlflow", "wandb", "tensorboard"),
+    )
     exp = tmp_path / "tracked"
     trials = sum(s["trials"] for s in summary["phases"].values())
     assert trials >= 4  # baseline, 2 search, confirm rows
@@ -89,24 +95,27 @@ def test_trackers_log_every_trial(tmp_path, data, monkeypatch):
     assert "params.cgan.lr" in runs.columns  # the flat config is logged as params
     finished = runs[runs["metrics.minority_f1"].notna()]
     assert len(finished) >= 1
-    assert f"metrics.{R.MINORITY_F1}" in runs.columns
+    assert f"metrics.{results.MINORITY_F1}" in runs.columns
 
     wandb_runs = list((exp / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == trials
 
     event_files = list(exp.glob("*/trial_*/events.out.tfevents.*"))
     assert len(event_files) == trials
-    assert any(any(tag.endswith(R.MINORITY_F1) for tag in _scalar_tags(f)) for f in event_files)
+    assert any(
+        any(tag.endswith(results.MINORITY_F1) for tag in _scalar_tags(f)) for f in event_files
+    )
 
     assert summary["trackers"]["tensorboard"] == f"tensorboard --logdir {exp}"
 
     # optuna-dashboard opens the journal like this.
-    storage = JournalStorage(JournalFileBackend(str(exp / "search" / R.OPTUNA_JOURNAL)))
-    study = optuna.load_study(study_name=R.STUDY_NAME, storage=storage)
+    storage = JournalStorage(JournalFileBackend(str(exp / "search" / results.OPTUNA_JOURNAL)))
+    study = optuna.load_study(study_name=results.STUDY_NAME, storage=storage)
     assert len(study.trials) == summary["phases"]["search"]["trials"]
 
 
 def test_unknown_tracker_is_refused_before_launch(tmp_path, data):
     with pytest.raises(InputError, match="unknown tracker 'neptune'"):
-        run_experiment(load_search_space("smoke"), name="x", storage=tmp_path, data=data,
-                       trackers=("neptune",))
+        run_experiment(
+            load_search_space("smoke"), name="x", storage=tmp_path, data=data, trackers=("neptune",)
+        )

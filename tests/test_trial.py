@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import write_galaxy10_h5
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import load_profile
 from galaxybench.data.preparation import prepare
-from galaxybench.trial import check_no_leak, evaluate_trial
 from galaxybench.protocol import baseline_config, effective_flat
+from galaxybench.trial import check_no_leak, evaluate_trial
 
 COUNTS = (40, 40, 36, 30, 10, 34, 28, 24, 14, 12)
 
@@ -38,13 +38,13 @@ def _cfg(*overrides: str):
     return load_profile("smoke", list(overrides))
 
 
-def _without_timings(result: R.TrialResult) -> dict:
+def _without_timings(result: results.TrialResult) -> dict:
     d = result.to_dict(with_predictions=True)
-    d.pop(R.STAGE_SECONDS)
-    d.pop(R.COMPUTE_SECONDS)
-    d.pop(R.COMPUTE_SECONDS_TOTAL)
-    d.pop(R.GAN_EPOCHS, None)  # like cache_hits: where the run started, not what it produced
-    d.pop(R.GAN_EPOCHS_TRAINED)
+    d.pop(results.STAGE_SECONDS)
+    d.pop(results.COMPUTE_SECONDS)
+    d.pop(results.COMPUTE_SECONDS_TOTAL)
+    d.pop(results.GAN_EPOCHS, None)  # like cache_hits: where the run started, not what it produced
+    d.pop(results.GAN_EPOCHS_TRAINED)
     d.pop("cache_hits")
     return d
 
@@ -53,12 +53,14 @@ def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
     reports = []
     result = evaluate_trial(_cfg(), data, report=reports.append, cache_dir=tmp_path)
     assert result.ok
-    assert result.metrics[R.MINORITY_F1_DELTA] == 0.0
-    assert [r[R.EPOCH] for r in reports] == [1, 2]  # one report per classifier epoch
+    assert result.metrics[results.MINORITY_F1_DELTA] == 0.0
+    assert [r[results.EPOCH] for r in reports] == [1, 2]  # one report per classifier epoch
     # every per-epoch report already carries the plan, so a stopped trial still shows it
-    assert {r[R.N_SYNTHETIC] for r in reports} == {result.metrics[R.N_SYNTHETIC]}
-    assert result.metrics[R.VAL_MINORITY_F1] == max(r[R.VAL_MINORITY_F1] for r in reports)
-    assert result.metrics[R.BEST_EPOCH] in (1, 2)
+    assert {r[results.N_SYNTHETIC] for r in reports} == {result.metrics[results.N_SYNTHETIC]}
+    assert result.metrics[results.VAL_MINORITY_F1] == max(
+        r[results.VAL_MINORITY_F1] for r in reports
+    )
+    assert result.metrics[results.BEST_EPOCH] in (1, 2)
     assert len(result.predictions["index"]) == len(data.splits["test"])
 
 
@@ -133,7 +135,7 @@ def test_check_no_leak_catches_overlaps(data) -> None:
 
 def test_diverged_gan_ends_trial_with_reason(data) -> None:
     result = evaluate_trial(_cfg("rebalance.method=cgan", "cgan.lr=1.0e+30"), data, baseline=False)
-    assert result.status == R.STATUS_DIVERGED
+    assert result.status == results.STATUS_DIVERGED
     assert "cgan diverged" in result.reason
 
 

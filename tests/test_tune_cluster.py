@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 
-# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.sweep.ray_backend
+# Ray reads its auth mode once, at import: fix it before anything imports Ray
+# (galaxybench.sweep.ray_backend
 # would otherwise set "token" for this whole pytest process).
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
@@ -21,10 +22,10 @@ ray = pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5  # noqa: E402
 
-from galaxybench import results as R  # noqa: E402
+from galaxybench import results  # noqa: E402
 from galaxybench.config import DataConfig, to_flat  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
 from galaxybench.sweep import run_experiment  # noqa: E402
+from galaxybench.sweep.space import load_search_space  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -52,10 +53,14 @@ def _node_recording_trial():
     def trial(cfg, data, report=None, **kwargs):
         node = ray.get_runtime_context().get_node_id()
         time.sleep(1.0)
-        report({R.EPOCH: 1, R.OBJECTIVE: 0.5})
-        return R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                             metrics={R.OBJECTIVE: 0.5, R.MINORITY_F1: 0.4},
-                             provenance={"node_id": node})
+        report({results.EPOCH: 1, results.OBJECTIVE: 0.5})
+        return results.TrialResult(
+            status=results.STATUS_OK,
+            config=to_flat(cfg),
+            seed=cfg.seed,
+            metrics={results.OBJECTIVE: 0.5, results.MINORITY_F1: 0.4},
+            provenance={"node_id": node},
+        )
 
     return trial
 
@@ -66,13 +71,21 @@ def test_trials_run_on_both_nodes_and_results_are_complete(cluster, tmp_path: Pa
 
     data = prepare(path, DataConfig(hr_size=16))
     space = load_search_space("smoke").with_options(num_samples=4)
-    summary = run_experiment(space, name="two", storage=tmp_path, data=data,
-                             trial_fn=_node_recording_trial(), report=False)
+    summary = run_experiment(
+        space,
+        name="two",
+        storage=tmp_path,
+        data=data,
+        trial_fn=_node_recording_trial(),
+        report=False,
+    )
     assert summary["exit_code"] == 0 and summary["failed"] == 0
     nodes = set()
     for phase, expected in (("baseline", 1), ("search", 4), ("confirm", None)):
-        lines = [json.loads(x) for x in
-                 (tmp_path / "two" / "results" / f"{phase}.jsonl").read_text().splitlines()]
+        lines = [
+            json.loads(x)
+            for x in (tmp_path / "two" / "results" / f"{phase}.jsonl").read_text().splitlines()
+        ]
         assert expected is None or len(lines) == expected
         assert all(line["status"] == "ok" for line in lines)
         nodes |= {line["provenance"]["node_id"] for line in lines}

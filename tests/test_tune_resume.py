@@ -29,7 +29,7 @@ import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from conftest import write_galaxy10_h5
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import DataConfig, to_flat
 from galaxybench.data import prepare
 from galaxybench.sweep.space import load_search_space
@@ -44,14 +44,15 @@ def slow_trial(cfg, data, report=None, **kwargs):
     fraction = kwargs.get("budget_fraction", 1.0)
     for epoch in (1, 2):
         time.sleep(1.0 if fraction >= 1.0 else 0.5)
-        report({{R.EPOCH: epoch, R.OBJECTIVE: cfg.cgan.lr * epoch}})
+        report({{results.EPOCH: epoch, results.OBJECTIVE: cfg.cgan.lr * epoch}})
     flat = to_flat(cfg)
     if fraction >= 1.0:
         with open(LOG, "a") as f:
             f.write(f"{{flat['upscale.method']}} {{cfg.seed}} {{cfg.cgan.lr!r}}\\n")
-    return R.TrialResult(status=R.STATUS_OK, config=flat, seed=cfg.seed,
-                         metrics={{R.OBJECTIVE: cfg.cgan.lr * fraction, R.MINORITY_F1: 0.5,
-                                   R.COMPUTE_SECONDS: {{"other": fraction}}}})
+    return results.TrialResult(status=results.STATUS_OK, config=flat, seed=cfg.seed,
+                         metrics={{results.OBJECTIVE: cfg.cgan.lr * fraction,
+                                   results.MINORITY_F1: 0.5,
+                                   results.COMPUTE_SECONDS: {{"other": fraction}}}})
 
 data = prepare(write_galaxy10_h5(Path({h5!r}), counts=(24, 16, 30, 26, 8, 26, 16, 28, 14, 16)),
                DataConfig(hr_size=16))
@@ -71,23 +72,35 @@ def _terminated_search_trials(exp: Path) -> int:
             state = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError):
             continue  # being rewritten
-        count = max(count, sum(json.loads(t[0]).get("status") == "TERMINATED"
-                               for t in state["trial_data"]))
+        count = max(
+            count, sum(json.loads(t[0]).get("status") == "TERMINATED" for t in state["trial_data"])
+        )
     return count
 
 
 def _driver(tmp_path: Path, mode: str) -> subprocess.Popen:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), mode], env=env,
-                            cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{mode}.err", "w"))
+    return subprocess.Popen(
+        [sys.executable, str(tmp_path / "driver.py"), mode],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / f"{mode}.err", "w"),
+    )
 
 
 def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Path):
     log = tmp_path / "calls.log"
-    (tmp_path / "driver.py").write_text(DRIVER.format(
-        tests=str(Path(__file__).parent), log=str(log), h5=str(tmp_path / "tiny.h5"),
-        n=NUM_SAMPLES, storage=str(tmp_path)))
+    (tmp_path / "driver.py").write_text(
+        DRIVER.format(
+            tests=str(Path(__file__).parent),
+            log=str(log),
+            h5=str(tmp_path / "tiny.h5"),
+            n=NUM_SAMPLES,
+            storage=str(tmp_path),
+        )
+    )
     exp = tmp_path / "killed"
     proc = _driver(tmp_path, "start")
     deadline = time.monotonic() + 240
@@ -123,6 +136,7 @@ def test_sigkilled_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Pa
     # restarts (it had not finished, so nothing finished is repeated).
     assert len(search_runs) <= NUM_SAMPLES + 1
     assert {float(line.split()[-1]) for line in search_runs} == {
-        r["config"]["cgan.lr"] for r in search if r["status"] == "ok"}
+        r["config"]["cgan.lr"] for r in search if r["status"] == "ok"
+    }
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["phases"]["search"]["trials"] == NUM_SAMPLES and summary["exit_code"] == 0

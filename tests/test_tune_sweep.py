@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 
-# Ray reads its auth mode once, at import: fix it before anything imports Ray (galaxybench.sweep.ray_backend
+# Ray reads its auth mode once, at import: fix it before anything imports Ray
+# (galaxybench.sweep.ray_backend
 # would otherwise set "token" for this whole pytest process).
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
@@ -21,11 +22,11 @@ ray = pytest.importorskip("ray")
 
 from conftest import write_galaxy10_h5  # noqa: E402
 
-from galaxybench import results as R  # noqa: E402
+from galaxybench import results  # noqa: E402
 from galaxybench.config import DataConfig, to_flat  # noqa: E402
 from galaxybench.errors import InputError  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
 from galaxybench.sweep import run_experiment  # noqa: E402
+from galaxybench.sweep.space import load_search_space  # noqa: E402
 
 pytestmark = pytest.mark.ray
 LINE_KEYS = {"phase", "row", "trial_id", "config_id", "time_total_s", "status", "config", "seed"}
@@ -74,8 +75,14 @@ def test_smoke_sweep_end_to_end_with_a_crash_retried(tmp_path, data):
     from ray.tune import ExperimentAnalysis
 
     space = load_search_space("smoke")
-    summary = run_experiment(space, name="smoke", storage=tmp_path, data=data,
-                             trial_fn=_crash_once(str(tmp_path)), report=False)
+    summary = run_experiment(
+        space,
+        name="smoke",
+        storage=tmp_path,
+        data=data,
+        trial_fn=_crash_once(str(tmp_path)),
+        report=False,
+    )
     exp = tmp_path / "smoke"
     assert (tmp_path / "crashed").exists()
     assert summary["exit_code"] == 0 and summary["failed"] == 0
@@ -95,7 +102,7 @@ def test_smoke_sweep_end_to_end_with_a_crash_retried(tmp_path, data):
     # Ray Tune's own API reads the phases; Optuna's reads the journal.
     analysis = ExperimentAnalysis(str(exp / "search"))
     frame = analysis.dataframe()
-    assert len(frame) == 2 and R.OBJECTIVE in frame
+    assert len(frame) == 2 and results.OBJECTIVE in frame
     study = JournalStorage(JournalFileBackend(str(exp / "search" / "optuna.journal")))
     trials = study.get_all_trials(study.get_study_id_from_name("search"))
     assert len(trials) == 2
@@ -115,14 +122,20 @@ def _scripted(calls_dir: str):
         if cfg.upscale.method == "oracle":
             raise RuntimeError("oracle stage crashed")
         if cfg.rebalance.method == "cgan":
-            return R.TrialResult(status=R.STATUS_DIVERGED, reason="cgan: loss is NaN",
-                                 config=flat, seed=cfg.seed)
+            return results.TrialResult(
+                status=results.STATUS_DIVERGED,
+                reason="cgan: loss is NaN",
+                config=flat,
+                seed=cfg.seed,
+            )
         for epoch in (1, 2):
-            report({R.EPOCH: epoch, R.OBJECTIVE: 0.1 * epoch})
-        metrics = {R.MINORITY_F1: 0.3}
+            report({results.EPOCH: epoch, results.OBJECTIVE: 0.1 * epoch})
+        metrics = {results.MINORITY_F1: 0.3}
         if cfg.classifier.augment != "dihedral":
-            metrics[R.OBJECTIVE] = 0.2
-        return R.TrialResult(status=R.STATUS_OK, metrics=metrics, config=flat, seed=cfg.seed)
+            metrics[results.OBJECTIVE] = 0.2
+        return results.TrialResult(
+            status=results.STATUS_OK, metrics=metrics, config=flat, seed=cfg.seed
+        )
 
     return trial
 
@@ -130,9 +143,15 @@ def _scripted(calls_dir: str):
 def test_ablate_contains_diverged_crashed_and_metricless_trials(tmp_path, data):
     calls = tmp_path / "calls"
     calls.mkdir()
-    summary = run_experiment(load_search_space("smoke"), name="abl", storage=tmp_path,
-                             mode="ablate", data=data, trial_fn=_scripted(str(calls)),
-                             report=False)
+    summary = run_experiment(
+        load_search_space("smoke"),
+        name="abl",
+        storage=tmp_path,
+        mode="ablate",
+        data=data,
+        trial_fn=_scripted(str(calls)),
+        report=False,
+    )
     lines = {line["row"]: line for line in _lines(tmp_path / "abl", "confirm")}
     assert lines["top-1"]["status"] == "diverged" and "NaN" in lines["top-1"]["reason"]
     assert lines["srgan off"]["status"] == "diverged"
@@ -141,10 +160,13 @@ def test_ablate_contains_diverged_crashed_and_metricless_trials(tmp_path, data):
     assert lines["oracle + best rebalancer"]["status"] == "failed"  # the oracle crashes there too
     # Each baseline and confirm run is on the split of its seed.
     assert all(line["split_seed"] == line["seed"] == 1 for line in lines.values())
-    assert lines["dihedral"]["status"] == "failed" and R.OBJECTIVE in lines["dihedral"]["reason"]
+    assert (
+        lines["dihedral"]["status"] == "failed" and results.OBJECTIVE in lines["dihedral"]["reason"]
+    )
     assert {lines[r]["status"] for r in ("cgan off", "oversample", "weighted_ce")} == {"ok"}
-    counts = {k: summary["phases"]["confirm"][k]
-              for k in ("trials", "ok", "diverged", "failed", "pruned")}
+    counts = {
+        k: summary["phases"]["confirm"][k] for k in ("trials", "ok", "diverged", "failed", "pruned")
+    }
     assert counts == {"trials": 8, "ok": 3, "diverged": 2, "failed": 3, "pruned": 0}
     assert summary["exit_code"] == 0 and summary["failed"] == 3 and summary["diverged"] == 2
     assert "search" not in summary["phases"]

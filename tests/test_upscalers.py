@@ -55,8 +55,11 @@ def srgan_fit(train: SplitArrays) -> tuple[dict, dict]:
 
 
 def _weights_for(name: str, train: SplitArrays, srgan_fit: tuple[dict, dict]):
-    return srgan_fit[0] if name == "srgan" else UPSCALERS.get(name)().fit(
-        _tiny_cfg(), train, seed=0, device=CPU)
+    return (
+        srgan_fit[0]
+        if name == "srgan"
+        else UPSCALERS.get(name)().fit(_tiny_cfg(), train, seed=0, device=CPU)
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,8 +80,13 @@ def test_contract_shapes_dtype_and_repeatability(name, train, srgan_fit):
 def test_contract_refuses_non_uint8_input(name, train, srgan_fit):
     up = UPSCALERS.get(name)()
     with pytest.raises(ValueError, match="uint8"):
-        up.apply(_tiny_cfg(), _weights_for(name, train, srgan_fit), train.lr.astype(np.float32),
-                 device=CPU, hr_true=train.hr)
+        up.apply(
+            _tiny_cfg(),
+            _weights_for(name, train, srgan_fit),
+            train.lr.astype(np.float32),
+            device=CPU,
+            hr_true=train.hr,
+        )
 
 
 def test_bicubic_of_a_constant_image_is_constant():
@@ -88,8 +96,15 @@ def test_bicubic_of_a_constant_image_is_constant():
 
 
 def test_bicubic_matches_torch_interpolate_and_batching(monkeypatch, train):
-    expected = F.interpolate(torch.from_numpy(train.lr).float(), scale_factor=2, mode="bicubic",
-                             align_corners=False).clamp(0, 255).round().byte().numpy()
+    expected = (
+        F.interpolate(
+            torch.from_numpy(train.lr).float(), scale_factor=2, mode="bicubic", align_corners=False
+        )
+        .clamp(0, 255)
+        .round()
+        .byte()
+        .numpy()
+    )
     monkeypatch.setattr(images, "_BATCH", 7)  # chunking must not change a pixel
     np.testing.assert_array_equal(images.bicubic_x2(train.lr, CPU), expected)
 
@@ -126,8 +141,10 @@ def test_srgan_weights_are_cpu_tensors_that_reload(train, srgan_fit, tmp_path):
     torch.save(weights, tmp_path / "w.pt")
     loaded = torch.load(tmp_path / "w.pt", weights_only=True)
     up = UPSCALERS.get("srgan")()
-    np.testing.assert_array_equal(up.apply(_tiny_cfg(), loaded, train.lr[:5], device=CPU),
-                                  up.apply(_tiny_cfg(), weights, train.lr[:5], device=CPU))
+    np.testing.assert_array_equal(
+        up.apply(_tiny_cfg(), loaded, train.lr[:5], device=CPU),
+        up.apply(_tiny_cfg(), weights, train.lr[:5], device=CPU),
+    )
 
 
 def test_srgan_history_records_every_epoch(srgan_fit):
@@ -154,8 +171,9 @@ def test_srgan_pretraining_lowers_pixel_mse(train):
 
 def test_srgan_with_an_absurd_learning_rate_diverges(train):
     with pytest.raises(TrialDiverged, match="srgan diverged: non-finite loss"):
-        UPSCALERS.get("srgan")().fit(_tiny_cfg(lr=1.0e30, pretrain_epochs=3, epochs=0), train,
-                                     seed=0, device=CPU)
+        UPSCALERS.get("srgan")().fit(
+            _tiny_cfg(lr=1.0e30, pretrain_epochs=3, epochs=0), train, seed=0, device=CPU
+        )
 
 
 def test_srgan_needs_weights_and_two_images(train):
@@ -168,8 +186,9 @@ def test_srgan_needs_weights_and_two_images(train):
 
 def test_srgan_bicubic_skip_starts_at_bicubic_and_keeps_training(train):
     up = UPSCALERS.get("srgan")()
-    untrained = up.fit(_tiny_cfg(bicubic_skip=True, pretrain_epochs=0, epochs=0), train, seed=0,
-                       device=CPU)
+    untrained = up.fit(
+        _tiny_cfg(bicubic_skip=True, pretrain_epochs=0, epochs=0), train, seed=0, device=CPU
+    )
     out = up.apply(_tiny_cfg(bicubic_skip=True), untrained, train.lr, device=CPU).astype(int)
     bicubic = images.bicubic_x2(train.lr, CPU).astype(int)
     assert np.abs(out - bicubic).max() <= 1  # float rounding only

@@ -25,8 +25,21 @@ pytestmark = pytest.mark.slow
 def test_wheel_installs_and_runs_sweep_help(tmp_path):
     pytest.importorskip("build")
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                    str(dist), str(ROOT)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = dist.glob("galaxybench-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "galaxybench/profiles/default.yaml" in names
@@ -35,16 +48,44 @@ def test_wheel_installs_and_runs_sweep_help(tmp_path):
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                    "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     deps = os.pathsep.join(site.getsitepackages())
     env = {**os.environ, "PYTHONPATH": deps}
-    where = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import galaxybench; print(galaxybench.__file__, "
-                            "galaxybench.__version__)"],
-                           check=True, capture_output=True, text=True, env=env, cwd=tmp_path)
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import galaxybench; print(galaxybench.__file__, galaxybench.__version__)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert where.stdout.startswith(str(venv))  # the wheel's copy, not the checkout
-    out = subprocess.run([str(venv / "bin" / "galaxybench"), "sweep", "--help"], check=True,
-                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    out = subprocess.run(
+        [str(venv / "bin" / "galaxybench"), "sweep", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert "--space" in out.stdout and "--tracker" in out.stdout

@@ -47,12 +47,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="galaxybench", description=PURPOSE, epilog=EXAMPLES,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="galaxybench",
+        description=PURPOSE,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"galaxybench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
-                                title="commands")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, title="commands"
+    )
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -101,8 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         if args.debug:
             raise
-        print("galaxybench: error: out of memory (MemoryError); --debug shows where",
-              file=sys.stderr)
+        print(
+            "galaxybench: error: out of memory (MemoryError); --debug shows where", file=sys.stderr
+        )
         return EXIT_ENVIRONMENT
     except OSError as exc:  # a full disk, a permission, a lost mount: the system's, not a bug
         if args.debug:

@@ -19,9 +19,11 @@ from typing import Any
 SYNTH_WARN_BYTES = 1_000_000_000  # data synth says so before writing more pixels than this
 
 
-REMAP_HELP = ("use a file whose labels are not 0..K-1 with every class present: 'auto' maps "
-              "the sorted labels present to 0..K-1; '2,5,8' maps 2->0, 5->1, 8->2 and refuses "
-              "other labels (config key data.remap_labels)")
+REMAP_HELP = (
+    "use a file whose labels are not 0..K-1 with every class present: 'auto' maps "
+    "the sorted labels present to 0..K-1; '2,5,8' maps 2->0, 5->1, 8->2 and refuses "
+    "other labels (config key data.remap_labels)"
+)
 
 
 def add_remap_labels_option(parser: argparse.ArgumentParser, overrides_dest: str) -> None:
@@ -52,15 +54,25 @@ def _synth(args: argparse.Namespace) -> int:
         side = args.size
     size_bytes = n * side * side * 3
     if size_bytes > SYNTH_WARN_BYTES:
-        print(f"galaxybench: note: writing {n} images of {side} px: about "
-              f"{size_bytes / 1e9:.1f} GB of pixels", file=sys.stderr)
+        print(
+            f"galaxybench: note: writing {n} images of {side} px: about "
+            f"{size_bytes / 1e9:.1f} GB of pixels",
+            file=sys.stderr,
+        )
     if args.like:  # the real file's layout (rehearsal); --scale/--size do not apply
         from galaxybench.data.rehearsal import write_like
-        out = write_like(Path(args.out), args.like, n=args.n, seed=args.seed,
-                         progress=sys.stderr.isatty())
+
+        out = write_like(
+            Path(args.out), args.like, n=args.n, seed=args.seed, progress=sys.stderr.isatty()
+        )
     else:
-        out = synthetic.write_synthetic(Path(args.out), scale=args.scale, size=args.size,
-                                        seed=args.seed, progress=sys.stderr.isatty())
+        out = synthetic.write_synthetic(
+            Path(args.out),
+            scale=args.scale,
+            size=args.size,
+            seed=args.seed,
+            progress=sys.stderr.isatty(),
+        )
     print(f"wrote {out}")
     if args.preview:
         print(f"wrote {synthetic.write_preview(out, Path(args.preview))}")
@@ -74,9 +86,11 @@ def _info_table(facts: dict[str, Any]) -> None:
 
     console = Console()
     console.print(f"[bold]{escape(facts['path'])}[/bold]")
-    console.print(f"shape {tuple(facts['shape'])} {facts['dtype']}, native size "
-                  f"{facts['native_size']} px, {facts['num_images']} images, "
-                  f"{facts['num_classes']} classes")
+    console.print(
+        f"shape {tuple(facts['shape'])} {facts['dtype']}, native size "
+        f"{facts['native_size']} px, {facts['num_images']} images, "
+        f"{facts['num_classes']} classes"
+    )
     minority = set(facts["minority_classes"])
     table = Table("id", "class", "count", "scoring minority")
     for c in facts["classes"]:
@@ -84,17 +98,25 @@ def _info_table(facts: dict[str, Any]) -> None:
         table.add_row(str(c["id"]), escape(c["name"]), str(c["count"]), flag)
     console.print(table)
     ratio = facts["imbalance_ratio"]
-    console.print(f"imbalance ratio (largest / smallest): "
-                  f"{'inf' if ratio is None else f'{ratio:.2f}'}")
+    console.print(
+        f"imbalance ratio (largest / smallest): {'inf' if ratio is None else f'{ratio:.2f}'}"
+    )
     dup = facts["duplicates"]
-    console.print("duplicates: no ra/dec in the file" if dup is None else
-                  f"duplicates: {dup['groups']} objects seen more than once, {dup['conflicting']} "
-                  f"with disagreeing labels; {dup['dropped']} rows dropped before splitting")
-    console.print(f"scoring minority set (< {facts['minority_fraction']} x largest): "
-                  f"{escape(', '.join(facts['minority_classes'])) or 'none'}")
+    console.print(
+        "duplicates: no ra/dec in the file"
+        if dup is None
+        else f"duplicates: {dup['groups']} objects seen more than once, {dup['conflicting']} "
+        f"with disagreeing labels; {dup['dropped']} rows dropped before splitting"
+    )
+    console.print(
+        f"scoring minority set (< {facts['minority_fraction']} x largest): "
+        f"{escape(', '.join(facts['minority_classes'])) or 'none'}"
+    )
     if facts.get("remap"):
-        console.print("labels remapped (file -> class id): "
-                      + ", ".join(f"{k}->{v}" for k, v in facts["remap"].items()))
+        console.print(
+            "labels remapped (file -> class id): "
+            + ", ".join(f"{k}->{v}" for k, v in facts["remap"].items())
+        )
     console.print(f"sha256 {facts['fingerprint']}")
 
 
@@ -102,8 +124,12 @@ def _info(args: argparse.Namespace) -> int:
     from galaxybench.data.galaxy10 import inspect, resolve_data
 
     path, _ = resolve_data(args.data)
-    facts = inspect(path, minority_fraction=args.minority_fraction, remap_labels=args.remap_labels,
-                    progress=not args.json and sys.stderr.isatty())
+    facts = inspect(
+        path,
+        minority_fraction=args.minority_fraction,
+        remap_labels=args.remap_labels,
+        progress=not args.json and sys.stderr.isatty(),
+    )
     if args.json:
         print(json.dumps(facts, indent=2))
     else:
@@ -118,17 +144,20 @@ def _prepare(args: argparse.Namespace) -> int:
     cfg = load_profile(args.profile, args.set)
     data = load_data(args.data, cfg.data, progress=sys.stderr.isatty())
     sizes = ", ".join(f"{s} {len(v)}" for s, v in data.splits.items())
-    print(f"{data.source}: {len(data.labels)} images at HR {data.hr_size} px "
-          f"({data.info['n_duplicates_dropped']} duplicates dropped); {sizes}; "
-          f"fingerprint {data.fingerprint}")
+    print(
+        f"{data.source}: {len(data.labels)} images at HR {data.hr_size} px "
+        f"({data.info['n_duplicates_dropped']} duplicates dropped); {sizes}; "
+        f"fingerprint {data.fingerprint}"
+    )
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
     from galaxybench.data.download import download
 
-    path = download(args.name, args.dest, url=args.url, sha256=args.sha256,
-                    progress=sys.stderr.isatty())
+    path = download(
+        args.name, args.dest, url=args.url, sha256=args.sha256, progress=sys.stderr.isatty()
+    )
     print(f"downloaded and verified {path}")
     return 0
 
@@ -140,48 +169,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     synth = sub.add_parser("synth", help="write a synthetic Galaxy10-format HDF5 file")
     synth.add_argument("--out", default="Galaxy10_synthetic.h5", help="output HDF5 path")
-    synth.add_argument("--scale", type=float, default=None,
-                       help="fraction of the DECaLS class counts, 1.0 = 17,736 images "
-                            "(default: the embedded set's, about 2,660 images)")
-    synth.add_argument("--size", type=int, default=None,
-                       help="image side in pixels (default: the embedded set's, 64; "
-                            "Galaxy10 DECaLS is 256)")
+    synth.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="fraction of the DECaLS class counts, 1.0 = 17,736 images "
+        "(default: the embedded set's, about 2,660 images)",
+    )
+    synth.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="image side in pixels (default: the embedded set's, 64; Galaxy10 DECaLS is 256)",
+    )
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--like", choices=["galaxy10-decals"], default=None,
-                       help="imitate a real file's layout: shape, class counts, row order, gzip "
-                            "chunks (--scale/--size do not apply)")
-    synth.add_argument("--n", type=int, default=None,
-                       help="with --like: rows (default: the real file's 17,736)")
+    synth.add_argument(
+        "--like",
+        choices=["galaxy10-decals"],
+        default=None,
+        help="imitate a real file's layout: shape, class counts, row order, gzip "
+        "chunks (--scale/--size do not apply)",
+    )
+    synth.add_argument(
+        "--n", type=int, default=None, help="with --like: rows (default: the real file's 17,736)"
+    )
     synth.add_argument("--preview", metavar="PNG", help="also write a grid of examples per class")
     synth.set_defaults(func=_synth)
 
     info = sub.add_parser("info", help="shape, classes, duplicates, minority set, fingerprint")
-    info.add_argument("data", metavar="PATH_OR_NAME",
-                      help="a file, galaxy10-decals, galaxy10-sdss or embedded")
+    info.add_argument(
+        "data", metavar="PATH_OR_NAME", help="a file, galaxy10-decals, galaxy10-sdss or embedded"
+    )
     info.add_argument("--json", action="store_true", help="print the facts as JSON on stdout")
-    info.add_argument("--minority-fraction", type=float, default=0.66,
-                      help="scoring minority set: classes below this x the largest "
-                           "(docs/protocol.md)")
+    info.add_argument(
+        "--minority-fraction",
+        type=float,
+        default=0.66,
+        help="scoring minority set: classes below this x the largest (docs/protocol.md)",
+    )
     info.add_argument("--remap-labels", default="", metavar="auto|L1,L2,...", help=REMAP_HELP)
     info.set_defaults(func=_info)
 
     prep = sub.add_parser("prepare", help="validate, dedupe, resize and split into the cache")
-    prep.add_argument("data", metavar="PATH_OR_NAME", nargs="?", default=None,
-                      help="a file, galaxy10-decals, galaxy10-sdss or embedded (default: the "
-                           "downloaded Galaxy10 file, else the embedded set)")
-    prep.add_argument("--profile", default="default",
-                      help="built-in profile or YAML file whose data.* settings are used")
-    prep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="override a config key, e.g. --set data.hr_size=64 (repeatable)")
+    prep.add_argument(
+        "data",
+        metavar="PATH_OR_NAME",
+        nargs="?",
+        default=None,
+        help="a file, galaxy10-decals, galaxy10-sdss or embedded (default: the "
+        "downloaded Galaxy10 file, else the embedded set)",
+    )
+    prep.add_argument(
+        "--profile",
+        default="default",
+        help="built-in profile or YAML file whose data.* settings are used",
+    )
+    prep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set data.hr_size=64 (repeatable)",
+    )
     add_remap_labels_option(prep, "set")
     prep.set_defaults(func=_prepare)
 
     down = sub.add_parser("download", help="download and verify a Galaxy10 file (resumable)")
-    down.add_argument("name", choices=["galaxy10-decals", "galaxy10-sdss"],
-                      help="which Galaxy10 file")
+    down.add_argument(
+        "name", choices=["galaxy10-decals", "galaxy10-sdss"], help="which Galaxy10 file"
+    )
     down.add_argument("--dest", help="folder (default: $GALAXYBENCH_HOME/data)")
     down.add_argument("--url", help="a mirror URL instead of the official one")
-    down.add_argument("--sha256", metavar="HEX",
-                      help="expected SHA256 of the file, overriding the known one (for a mirror "
-                           "that serves another version); the download is verified against it")
+    down.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="expected SHA256 of the file, overriding the known one (for a mirror "
+        "that serves another version); the download is verified against it",
+    )
     down.set_defaults(func=_download)

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import Config
 
 
@@ -24,10 +24,15 @@ class TrialProgress:
     def __init__(self, cfg: Config) -> None:
         self.epochs = cfg.classifier.epochs
         console = Console(stderr=True)
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                  TextColumn("{task.completed}/{task.total}"),
-                                  TimeElapsedColumn(), console=console,
-                                  disable=not sys.stderr.isatty(), transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not sys.stderr.isatty(),
+            transient=True,
+        )
         self._task: Any = None
 
     def __enter__(self) -> TrialProgress:
@@ -47,6 +52,8 @@ class TrialProgress:
     def epoch(self, scores: dict[str, Any]) -> None:
         """A classifier epoch has ended."""
         if self._task is not None:
-            self._progress.update(self._task, completed=scores[R.EPOCH],
-                                  description=f"classify   val minority F1 "
-                                              f"{scores[R.VAL_MINORITY_F1]:.3f}")
+            self._progress.update(
+                self._task,
+                completed=scores[results.EPOCH],
+                description=f"classify   val minority F1 {scores[results.VAL_MINORITY_F1]:.3f}",
+            )

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a config key, e.g. --set cgan.lr=1.0e-4 (repeatable)",
     )
     from galaxybench.cli.data_cmd import add_remap_labels_option  # -> data.remap_labels
+
     add_remap_labels_option(p, "overrides")
     p.add_argument("--seed", type=int, default=None, help="trial seed (config key `seed`)")
     p.add_argument(
@@ -81,16 +82,20 @@ def check_device(device: str | None) -> None:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
-        raise InputError(f"--device {device!r} is not a device: use cpu, cuda, cuda:N or mps"
-                         ) from None
+        raise InputError(
+            f"--device {device!r} is not a device: use cpu, cuda, cuda:N or mps"
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             build = "built without CUDA" if torch.version.cuda is None else "no GPU is visible"
-            raise InputError(f"--device {device} requested but CUDA is not available (torch "
-                             f"{torch.__version__}: {build}); use --device cpu")
+            raise InputError(
+                f"--device {device} requested but CUDA is not available (torch "
+                f"{torch.__version__}: {build}); use --device cpu"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"--device {device}: this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s)")
+            raise InputError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
     elif dev.type == "mps":
         if not torch.backends.mps.is_available():
             raise InputError(f"--device {device} requested but MPS is not available")
@@ -98,34 +103,36 @@ def check_device(device: str | None) -> None:
         raise InputError(f"--device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
 
 
-def _summary(result: R.TrialResult) -> str:
+def _summary(result: results.TrialResult) -> str:
     m = result.metrics
     lines = [
-        f"minority F1 {m[R.MINORITY_F1]:.4f}  (delta vs baseline "
-        f"{m.get(R.MINORITY_F1_DELTA, float('nan')):+.4f})",
-        f"macro F1 {m[R.MACRO_F1]:.4f}  accuracy {m[R.ACCURACY]:.4f}  "
-        f"balanced accuracy {m[R.BALANCED_ACCURACY]:.4f}  best epoch {m[R.BEST_EPOCH]}",
-        f"minority classes: {', '.join(m[R.MINORITY_CLASSES])}",
-        f"augmented classes: {', '.join(m[R.AUGMENTED_CLASSES]) or 'none'} "
-        f"({m[R.N_SYNTHETIC]} images added)",
+        f"minority F1 {m[results.MINORITY_F1]:.4f}  (delta vs baseline "
+        f"{m.get(results.MINORITY_F1_DELTA, float('nan')):+.4f})",
+        f"macro F1 {m[results.MACRO_F1]:.4f}  accuracy {m[results.ACCURACY]:.4f}  "
+        f"balanced accuracy {m[results.BALANCED_ACCURACY]:.4f}  best epoch {m[results.BEST_EPOCH]}",
+        f"minority classes: {', '.join(m[results.MINORITY_CLASSES])}",
+        f"augmented classes: {', '.join(m[results.AUGMENTED_CLASSES]) or 'none'} "
+        f"({m[results.N_SYNTHETIC]} images added)",
     ]
-    if m.get(R.PSNR_BICUBIC) is not None:
-        srgan = m.get(R.PSNR_SRGAN)
+    if m.get(results.PSNR_BICUBIC) is not None:
+        srgan = m.get(results.PSNR_SRGAN)
         lines.append(
-            f"PSNR bicubic {m[R.PSNR_BICUBIC]:.2f} dB"
+            f"PSNR bicubic {m[results.PSNR_BICUBIC]:.2f} dB"
             + (f", SRGAN {srgan:.2f} dB" if srgan is not None else "")
         )
-    if m.get(R.FID_DOMAIN) is not None:
-        lines.append(f"domain FID {m[R.FID_DOMAIN]:.2f}")
+    if m.get(results.FID_DOMAIN) is not None:
+        lines.append(f"domain FID {m[results.FID_DOMAIN]:.2f}")
     hits = [k for k, v in result.cache_hits.items() if v]
-    lines.append(f"stage seconds: {m[R.STAGE_SECONDS]}; cache hits: {', '.join(hits) or 'none'}")
+    lines.append(
+        f"stage seconds: {m[results.STAGE_SECONDS]}; cache hits: {', '.join(hits) or 'none'}"
+    )
     return "\n".join(lines)
 
 
-def _write_outputs(out: Path, result: R.TrialResult, figures: Path) -> None:
+def _write_outputs(out: Path, result: results.TrialResult, figures: Path) -> None:
     """metrics.json, predictions.csv and the figures, each written whole (temp + rename)."""
     out.mkdir(parents=True, exist_ok=True)
-    R.write_json(out / "metrics.json", result.to_dict())
+    results.write_json(out / "metrics.json", result.to_dict())
     _write_predictions(out / "predictions.csv", result.predictions)
     for png in figures.glob("*.png"):
         shutil.move(str(png), out / png.name)
@@ -156,7 +163,7 @@ def run_command(args: argparse.Namespace) -> int:
             on_stage=progress.stage,
             artifacts_dir=figures if args.out else None,
         )
-        if result.status == R.STATUS_DIVERGED:
+        if result.status == results.STATUS_DIVERGED:
             print(f"galaxybench: trial diverged: {result.reason}", file=sys.stderr)
             return 3
         if args.out:
@@ -165,7 +172,7 @@ def run_command(args: argparse.Namespace) -> int:
             render_samples(Path(figures))  # the trial saved arrays; draw them as PNGs
             _write_outputs(args.out, result, Path(figures))
     if args.json:
-        print(json.dumps(result.to_dict(), default=R.json_default))
+        print(json.dumps(result.to_dict(), default=results.json_default))
     else:
         print(_summary(result))
         if args.out:

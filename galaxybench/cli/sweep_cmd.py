@@ -17,56 +17,105 @@ import sys
 import time
 from typing import Any
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.errors import InputError
 
 
 def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
-    p.add_argument("--space", default=None,
-                   help="search space: a built-in name (default, paper, paper-grid, smoke) or a "
-                        "YAML file (default: default)")
-    p.add_argument("--data", default=None, metavar="PATH_OR_NAME",
-                   help="Galaxy10 file or name (default: a downloaded file, else the embedded set)")
-    p.add_argument("--name", default=None,
-                   help=f"experiment name (default: {default_name}-<space>-<date-time>)")
-    p.add_argument("--storage", default="experiments",
-                   help="where experiments live; a shared path on a cluster (default: experiments)")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster to join ('auto' or host:port; default: $RAY_ADDRESS, else a "
-                        "private local Ray)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a base config key (repeatable)")
+    p.add_argument(
+        "--space",
+        default=None,
+        help="search space: a built-in name (default, paper, paper-grid, smoke) or a "
+        "YAML file (default: default)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH_OR_NAME",
+        help="Galaxy10 file or name (default: a downloaded file, else the embedded set)",
+    )
+    p.add_argument(
+        "--name",
+        default=None,
+        help=f"experiment name (default: {default_name}-<space>-<date-time>)",
+    )
+    p.add_argument(
+        "--storage",
+        default="experiments",
+        help="where experiments live; a shared path on a cluster (default: experiments)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join ('auto' or host:port; default: $RAY_ADDRESS, else a "
+        "private local Ray)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a base config key (repeatable)",
+    )
     from galaxybench.cli.data_cmd import add_remap_labels_option  # -> data.remap_labels
+
     add_remap_labels_option(p, "overrides")
-    p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs per trial; a fraction packs trials on one GPU (default: the space's)")
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=None,
+        help="GPUs per trial; a fraction packs trials on one GPU (default: the space's)",
+    )
     p.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
-    p.add_argument("--num-cpus", type=int, default=None,
-                   help="CPUs of the local Ray (default: all of this machine's)")
-    p.add_argument("--tracker", dest="trackers", action="append", default=[],
-                   choices=("mlflow", "wandb", "tensorboard"),
-                   help="also log every trial to an experiment tracker (repeatable): mlflow "
-                        "($MLFLOW_TRACKING_URI, else <experiment>/mlflow.db), wandb ($WANDB_MODE=offline "
-                        "keeps it local), tensorboard (event files under the experiment)")
+    p.add_argument(
+        "--num-cpus",
+        type=int,
+        default=None,
+        help="CPUs of the local Ray (default: all of this machine's)",
+    )
+    p.add_argument(
+        "--tracker",
+        dest="trackers",
+        action="append",
+        default=[],
+        choices=("mlflow", "wandb", "tensorboard"),
+        help="also log every trial to an experiment tracker (repeatable): mlflow "
+        "($MLFLOW_TRACKING_URI, else <experiment>/mlflow.db), wandb ($WANDB_MODE=offline "
+        "keeps it local), tensorboard (event files under the experiment)",
+    )
     p.add_argument("--no-report", action="store_true", help="skip building the report")
-    p.add_argument("--reports", default="reports", metavar="DIR",
-                   help="publish the report as DIR/<name>/ and refresh DIR/index.html, where "
-                        "`galaxybench leaderboard` and `publish` look (default: reports)")
+    p.add_argument(
+        "--reports",
+        default="reports",
+        metavar="DIR",
+        help="publish the report as DIR/<name>/ and refresh DIR/index.html, where "
+        "`galaxybench leaderboard` and `publish` look (default: reports)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def register(subparsers: Any) -> None:
     """Add the ``sweep`` and ``ablate`` commands."""
-    p = subparsers.add_parser("sweep", help="baseline -> search -> confirm -> report on Ray Tune",
-                              description="Run a hyperparameter sweep on Ray Tune.")
+    p = subparsers.add_parser(
+        "sweep",
+        help="baseline -> search -> confirm -> report on Ray Tune",
+        description="Run a hyperparameter sweep on Ray Tune.",
+    )
     _add_common(p, "sweep")
     p.add_argument("--num-samples", type=int, default=None, help="search trials (default: space's)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the experiment --name in --storage (finished phases skipped)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment --name in --storage (finished phases skipped)",
+    )
     p.set_defaults(func=_sweep)
-    a = subparsers.add_parser("ablate", help="ablation and classical rows of one config over seeds",
-                              description="Run the ablation grid of the space's base config "
-                                          "(with --set) on the confirmation seeds.")
+    a = subparsers.add_parser(
+        "ablate",
+        help="ablation and classical rows of one config over seeds",
+        description="Run the ablation grid of the space's base config "
+        "(with --set) on the confirmation seeds.",
+    )
     _add_common(a, "ablate")
     a.set_defaults(func=_ablate, resume=False, num_samples=None)
 
@@ -75,9 +124,13 @@ def _space(args: argparse.Namespace, mode: str) -> Any:
     from galaxybench.sweep.space import load_search_space
 
     space = load_search_space(args.space or "default")
-    return space.with_options(overrides=args.overrides, gpus_per_trial=args.gpus_per_trial,
-                              num_samples=args.num_samples, max_concurrent=args.max_concurrent,
-                              fix_params=mode == "ablate")
+    return space.with_options(
+        overrides=args.overrides,
+        gpus_per_trial=args.gpus_per_trial,
+        num_samples=args.num_samples,
+        max_concurrent=args.max_concurrent,
+        fix_params=mode == "ablate",
+    )
 
 
 class _View:
@@ -96,13 +149,27 @@ class _View:
 
         self.phases[snap["phase"]] = snap
         table = Table(box=None, header_style="bold")
-        for col in ("phase", "done", "running", "pending", "failed", f"best {R.OBJECTIVE}",
-                    "elapsed"):
+        for col in (
+            "phase",
+            "done",
+            "running",
+            "pending",
+            "failed",
+            f"best {results.OBJECTIVE}",
+            "elapsed",
+        ):
             table.add_column(col, justify="right" if col != "phase" else "left")
         for phase, s in self.phases.items():
             best = "-" if s.get("best") is None else f"{s['best']:.4f}"
-            table.add_row(phase, str(s["done"]), str(s["running"]), str(s["pending"]),
-                          str(s["failed"]), best, f"{s['elapsed_s']:.0f} s")
+            table.add_row(
+                phase,
+                str(s["done"]),
+                str(s["running"]),
+                str(s["pending"]),
+                str(s["failed"]),
+                best,
+                f"{s['elapsed_s']:.0f} s",
+            )
         self.live.update(table)
 
 
@@ -114,13 +181,18 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         return
     print(f"experiment: {summary['experiment_dir']} ({summary['seconds']:.0f} s)")
     for phase, s in summary["phases"].items():
-        print(f"  {phase:9s} trials {s['trials']:3d}  ok {s['ok']:3d}  diverged {s['diverged']:2d}"
-              f"  failed {s['failed']:2d}  pruned {s['pruned']:2d}  {s['seconds']:.0f} s")
+        print(
+            f"  {phase:9s} trials {s['trials']:3d}  ok {s['ok']:3d}  diverged {s['diverged']:2d}"
+            f"  failed {s['failed']:2d}  pruned {s['pruned']:2d}  {s['seconds']:.0f} s"
+        )
     best = summary.get("best")
     if best:
-        print(f"best search trial {best['trial_id']}: {R.OBJECTIVE} {best[R.OBJECTIVE]:.4f}")
+        print(
+            f"best search trial {best['trial_id']}: "
+            f"{results.OBJECTIVE} {best[results.OBJECTIVE]:.4f}"
+        )
     for row, r in summary.get("rows", {}).items():
-        print(f"  {row:12s} test {R.MINORITY_F1} {r[R.MINORITY_F1]:.4f} (n={r['n']})")
+        print(f"  {row:12s} test {results.MINORITY_F1} {r[results.MINORITY_F1]:.4f} (n={r['n']})")
     if summary.get("failed"):
         print(f"{summary['failed']} trial(s) failed: see results/*.jsonl (status, reason)")
     trackers = summary.get("trackers") or {}
@@ -147,8 +219,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     space = None if args.resume else _space(args, mode)
     stem = (args.space or "default").split("/")[-1].removesuffix(".yaml")
     # An empty --name is refused by run_experiment, not replaced by the default.
-    name = (args.name if args.name is not None
-            else f"{mode}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    name = args.name if args.name is not None else f"{mode}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     view = _View()
     # Off a terminal, Live leaves its last table line open: end it, so an error line that
     # follows (a full disk, a refused resume) stands on its own line.
@@ -156,12 +227,20 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
         if not view.console.is_terminal:
             stack.callback(view.console.line)
         stack.enter_context(view.live)
-        summary = run_experiment(space, name=name, storage=args.storage, mode=mode,
-                                 data_source=args.data, address=args.address, resume=args.resume,
-                                 num_cpus=args.num_cpus, progress=view,
-                                 report=not args.no_report, trackers=tuple(args.trackers),
-                                 publish=functools.partial(publish_experiment,
-                                                           reports_dir=args.reports))
+        summary = run_experiment(
+            space,
+            name=name,
+            storage=args.storage,
+            mode=mode,
+            data_source=args.data,
+            address=args.address,
+            resume=args.resume,
+            num_cpus=args.num_cpus,
+            progress=view,
+            report=not args.no_report,
+            trackers=tuple(args.trackers),
+            publish=functools.partial(publish_experiment, reports_dir=args.reports),
+        )
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
 

@@ -30,9 +30,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from galaxybench.data.arrays import PreparedData, SplitArrays
     from galaxybench.data.galaxy10 import inspect, load_data, minority_classes, resolve_data
     from galaxybench.data.preparation import dedupe, prepare, resize_block, stratified_split
-    from galaxybench.data.arrays import PreparedData, SplitArrays
     from galaxybench.data.read import Galaxy10Meta, read_meta
     from galaxybench.data.store import file_sha256
 
@@ -44,7 +44,17 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [  # noqa: RUF022 (grouped as in _LAZY)
-    "prepare", "stratified_split", "dedupe", "resize_block", "resolve_data", "load_data",
-    "inspect", "minority_classes", "read_meta", "Galaxy10Meta", "file_sha256", "PreparedData",
+    "prepare",
+    "stratified_split",
+    "dedupe",
+    "resize_block",
+    "resolve_data",
+    "load_data",
+    "inspect",
+    "minority_classes",
+    "read_meta",
+    "Galaxy10Meta",
+    "file_sha256",
+    "PreparedData",
     "SplitArrays",
 ]

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(total: int | None, description: str, *, enabled: bool,
-                 unit: str = "items") -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    total: int | None, description: str, *, enabled: bool, unit: str = "items"
+) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; shows a transient rich bar on stderr when ``enabled``.
 
     Args:

@@ -37,8 +37,9 @@ class SplitArrays:
 
     def take(self, positions: np.ndarray) -> SplitArrays:
         """Subset by positions within this split."""
-        return SplitArrays(self.lr[positions], self.hr[positions], self.labels[positions],
-                           self.index[positions])
+        return SplitArrays(
+            self.lr[positions], self.hr[positions], self.labels[positions], self.index[positions]
+        )
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,17 @@ class Remote:
 # Hashes: the Galaxy10 project's README (astroNN docs, galaxy10.rst and galaxy10sdss.rst).
 DATASETS: dict[str, Remote] = {
     "galaxy10-decals": Remote(
-        "Galaxy10_DECals.h5", "https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5",
-        "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571", None),
+        "Galaxy10_DECals.h5",
+        "https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5",
+        "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
+        None,
+    ),
     "galaxy10-sdss": Remote(
-        "Galaxy10.h5", "https://zenodo.org/records/10844811/files/Galaxy10.h5",
-        "969a6b1cefcc36e09fffa86febd2f699a4aa19b837ba0427f01b0bc6ded458af", 210_234_548),
+        "Galaxy10.h5",
+        "https://zenodo.org/records/10844811/files/Galaxy10.h5",
+        "969a6b1cefcc36e09fffa86febd2f699a4aa19b837ba0427f01b0bc6ded458af",
+        210_234_548,
+    ),
 }
 
 
@@ -72,8 +78,9 @@ def _open(url: str, offset: int) -> http.client.HTTPResponse | None:
         raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url} ({reason}); check the network or use --url "
-                            "with a mirror") from None
+        raise DownloadError(
+            f"cannot reach {url} ({reason}); check the network or use --url with a mirror"
+        ) from None
 
 
 def _fetch(url: str, part: Path, progress: bool) -> None:
@@ -89,20 +96,27 @@ def _fetch(url: str, part: Path, progress: bool) -> None:
             offset = 0
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
-        with part.open("ab" if resumed else "wb") as out, progress_bar(
-                total, part.name.removesuffix(".part"), enabled=progress, unit="bytes") as adv:
+        with (
+            part.open("ab" if resumed else "wb") as out,
+            progress_bar(
+                total, part.name.removesuffix(".part"), enabled=progress, unit="bytes"
+            ) as adv,
+        ):
             adv(offset)
             try:
                 while block := response.read(_BLOCK):
                     out.write(block)
                     adv(len(block))
             except (OSError, http.client.HTTPException) as exc:
-                raise DownloadError(f"download of {url} interrupted after "
-                                    f"{out.tell()} bytes ({exc}); run again to resume") from None
+                raise DownloadError(
+                    f"download of {url} interrupted after "
+                    f"{out.tell()} bytes ({exc}); run again to resume"
+                ) from None
     got = part.stat().st_size
     if total is not None and got < total:
-        raise DownloadError(f"download of {url} interrupted at {got} of {total} bytes; "
-                            "run again to resume")
+        raise DownloadError(
+            f"download of {url} interrupted at {got} of {total} bytes; run again to resume"
+        )
 
 
 def _verify(part: Path, sha256: str | None, size: int | None, url: str) -> None:
@@ -111,19 +125,29 @@ def _verify(part: Path, sha256: str | None, size: int | None, url: str) -> None:
         got = _sha256_of(part)
         if got != sha256.lower():
             part.unlink(missing_ok=True)
-            raise DownloadError(f"SHA256 mismatch for {url}: expected {sha256.lower()}, got {got}; "
-                                "the corrupted file was removed")
+            raise DownloadError(
+                f"SHA256 mismatch for {url}: expected {sha256.lower()}, got {got}; "
+                "the corrupted file was removed"
+            )
     elif size is not None and part.stat().st_size != size:
         got_size = part.stat().st_size
         part.unlink(missing_ok=True)
-        raise DownloadError(f"size mismatch for {url}: expected {size} bytes, got {got_size}; "
-                            "the corrupted file was removed")
+        raise DownloadError(
+            f"size mismatch for {url}: expected {size} bytes, got {got_size}; "
+            "the corrupted file was removed"
+        )
     else:
         log.warning("no SHA256 or size known for %s: the file is not verified", url)
 
 
-def download(name: str, dest: str | Path | None = None, *, url: str | None = None,
-             sha256: str | None = None, progress: bool = True) -> Path:
+def download(
+    name: str,
+    dest: str | Path | None = None,
+    *,
+    url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Download a Galaxy10 file, resuming a partial one, verified, renamed into place when whole.
 
     Args:

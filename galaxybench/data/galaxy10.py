@@ -58,8 +58,10 @@ def resolve_data(name_or_path: str | None) -> tuple[Path, str]:
         filename, label = DOWNLOADED[name_or_path]
         path = paths.data_dir() / filename
         if not path.is_file():
-            raise DataError(f"{label} is not downloaded ({path} missing); run "
-                            f"`galaxybench data download {name_or_path}`")
+            raise DataError(
+                f"{label} is not downloaded ({path} missing); run "
+                f"`galaxybench data download {name_or_path}`"
+            )
         return path, f"downloaded {label} ({path})"
     path = Path(name_or_path).expanduser()
     if not path.exists():
@@ -68,8 +70,9 @@ def resolve_data(name_or_path: str | None) -> tuple[Path, str]:
     return path, f"Galaxy10-format file {path}"
 
 
-def load_data(name_or_path: str | None = None, data_cfg: DataConfig | None = None, *,
-              progress: bool = False) -> PreparedData:
+def load_data(
+    name_or_path: str | None = None, data_cfg: DataConfig | None = None, *, progress: bool = False
+) -> PreparedData:
     """Resolve, then :func:`~galaxybench.data.preparation.prepare`; ``source`` says which data."""
     from galaxybench.data.preparation import prepare
 
@@ -84,8 +87,13 @@ def _scan_pixels(meta: Any) -> None:
         pass
 
 
-def inspect(path: str | Path, *, minority_fraction: float = 0.66, remap_labels: str = "",
-            progress: bool = False) -> dict[str, Any]:
+def inspect(
+    path: str | Path,
+    *,
+    minority_fraction: float = 0.66,
+    remap_labels: str = "",
+    progress: bool = False,
+) -> dict[str, Any]:
     """Facts about a Galaxy10-format file for ``galaxybench data info`` (JSON-serializable).
 
     Keys: path, shape, native_size, channels, dtype, keys, num_images, num_classes, classes
@@ -117,15 +125,23 @@ def inspect(path: str | Path, *, minority_fraction: float = 0.66, remap_labels: 
         "keys": list(meta.keys),
         "num_images": meta.num_images,
         "num_classes": meta.num_classes,
-        "classes": [{"id": k, "name": name, "count": int(counts[k])}
-                    for k, name in enumerate(meta.class_names)],
+        "classes": [
+            {"id": k, "name": name, "count": int(counts[k])}
+            for k, name in enumerate(meta.class_names)
+        ],
         "imbalance_ratio": float(counts.max() / counts.min()) if counts.min() > 0 else None,
-        "duplicates": None if meta.ra is None else {
-            "groups": dup.groups, "conflicting": dup.conflicting, "dropped": dup.dropped,
-            "tolerance_arcsec": DEDUPE_TOLERANCE_ARCSEC},
+        "duplicates": None
+        if meta.ra is None
+        else {
+            "groups": dup.groups,
+            "conflicting": dup.conflicting,
+            "dropped": dup.dropped,
+            "tolerance_arcsec": DEDUPE_TOLERANCE_ARCSEC,
+        },
         "minority_fraction": minority_fraction,
-        "minority_classes": [meta.class_names[k] for k in minority_classes(counts,
-                                                                             minority_fraction)],
+        "minority_classes": [
+            meta.class_names[k] for k in minority_classes(counts, minority_fraction)
+        ],
         "fingerprint": file_sha256(meta.path, progress=progress),
         "remap": None if meta.remap is None else {str(k): v for k, v in meta.remap.items()},
     }

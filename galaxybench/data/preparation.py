@@ -69,8 +69,13 @@ class Dedupe:
     dropped: int
 
 
-def dedupe(ra: np.ndarray | None, dec: np.ndarray | None, labels: np.ndarray, *,
-           tolerance_arcsec: float = DEDUPE_TOLERANCE_ARCSEC) -> Dedupe:
+def dedupe(
+    ra: np.ndarray | None,
+    dec: np.ndarray | None,
+    labels: np.ndarray,
+    *,
+    tolerance_arcsec: float = DEDUPE_TOLERANCE_ARCSEC,
+) -> Dedupe:
     """Find rows of the same object (within ``tolerance_arcsec``); keep one copy if the labels
     agree (the one with the smallest (ra, dec), whatever the row order), drop every copy if they
     disagree. Rows with non-finite coordinates are kept as unique.
@@ -143,18 +148,23 @@ def resize_block(block: np.ndarray, hr_size: int) -> tuple[torch.Tensor, torch.T
         f = native // hr_size
         hr_sums = _block_sums(x, f)  # (m, S, S, C)
         lr_sums = _block_sums(hr_sums, 2)  # sums over 2f x 2f native pixels
-        return (_channels_first(_round_mean(hr_sums, f * f)),
-                _channels_first(_round_mean(lr_sums, 4 * f * f)))
+        return (
+            _channels_first(_round_mean(hr_sums, f * f)),
+            _channels_first(_round_mean(lr_sums, 4 * f * f)),
+        )
     xf = x.permute(0, 3, 1, 2).float()  # (m, C, H, W)
     hr = F.interpolate(xf, size=(hr_size, hr_size), mode="area")
     lr = F.avg_pool2d(hr, 2)
     to_uint8 = lambda y: y.add(0.5).floor_().clamp_(0, 255).to(torch.uint8)  # noqa: E731
-    return (to_uint8(hr).expand(-1, 3, -1, -1).contiguous(),
-            to_uint8(lr).expand(-1, 3, -1, -1).contiguous())
+    return (
+        to_uint8(hr).expand(-1, 3, -1, -1).contiguous(),
+        to_uint8(lr).expand(-1, 3, -1, -1).contiguous(),
+    )
 
 
-def stratified_split(labels: np.ndarray, data_cfg: DataConfig, *,
-                     order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, data_cfg: DataConfig, *, order: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Disjoint stratified train/val/test positions drawn with ``data_cfg.split_seed``.
 
     Args:
@@ -167,17 +177,23 @@ def stratified_split(labels: np.ndarray, data_cfg: DataConfig, *,
     """
     pos = np.arange(len(labels)) if order is None else np.asarray(order)
     seed = data_cfg.split_seed
-    rest, test = train_test_split(pos, test_size=data_cfg.test_fraction, stratify=labels[pos],
-                                  random_state=seed)
+    rest, test = train_test_split(
+        pos, test_size=data_cfg.test_fraction, stratify=labels[pos], random_state=seed
+    )
     val_share = data_cfg.val_fraction / (1.0 - data_cfg.test_fraction)
-    train, val = train_test_split(rest, test_size=val_share, stratify=labels[rest],
-                                  random_state=seed)
-    return {"train": np.sort(train).astype(np.int64), "val": np.sort(val).astype(np.int64),
-            "test": np.sort(test).astype(np.int64)}
+    train, val = train_test_split(
+        rest, test_size=val_share, stratify=labels[rest], random_state=seed
+    )
+    return {
+        "train": np.sort(train).astype(np.int64),
+        "val": np.sort(val).astype(np.int64),
+        "test": np.sort(test).astype(np.int64),
+    }
 
 
-def _split_or_refuse(meta: Galaxy10Meta, labels: np.ndarray, order: np.ndarray,
-                     data_cfg: DataConfig) -> dict[str, np.ndarray]:
+def _split_or_refuse(
+    meta: Galaxy10Meta, labels: np.ndarray, order: np.ndarray, data_cfg: DataConfig
+) -> dict[str, np.ndarray]:
     counts = np.bincount(labels, minlength=meta.num_classes)
     try:
         splits = stratified_split(labels, data_cfg, order=order)
@@ -187,18 +203,26 @@ def _split_or_refuse(meta: Galaxy10Meta, labels: np.ndarray, order: np.ndarray,
         short = np.flatnonzero(counts == counts.min())
     if short.size:
         k = int(short[0])
-        raise DataError(f"{meta.path}: class {meta.class_names[k]!r} has {counts[k]} images after "
-                        "deduplication, too few to appear in every split (train, val, test)")
+        raise DataError(
+            f"{meta.path}: class {meta.class_names[k]!r} has {counts[k]} images after "
+            "deduplication, too few to appear in every split (train, val, test)"
+        )
     return splits
 
 
 def settings(data_cfg: DataConfig) -> dict[str, object]:
     """The preparation settings that, with the file's SHA256, determine the prepared arrays."""
-    return {"hr_size": data_cfg.hr_size, "split_seed": data_cfg.split_seed,
-            "val_fraction": data_cfg.val_fraction, "test_fraction": data_cfg.test_fraction,
-            "dedupe_arcsec": DEDUPE_TOLERANCE_ARCSEC, "resize": "area", "version": PREPARE_VERSION,
-            # Only when set, so that cache keys of files without a remap are unchanged.
-            **({"remap_labels": data_cfg.remap_labels} if data_cfg.remap_labels else {})}
+    return {
+        "hr_size": data_cfg.hr_size,
+        "split_seed": data_cfg.split_seed,
+        "val_fraction": data_cfg.val_fraction,
+        "test_fraction": data_cfg.test_fraction,
+        "dedupe_arcsec": DEDUPE_TOLERANCE_ARCSEC,
+        "resize": "area",
+        "version": PREPARE_VERSION,
+        # Only when set, so that cache keys of files without a remap are unchanged.
+        **({"remap_labels": data_cfg.remap_labels} if data_cfg.remap_labels else {}),
+    }
 
 
 def _gzip_row_chunks(images: h5py.Dataset) -> int | None:
@@ -228,25 +252,30 @@ def _chunk_reader(meta: Galaxy10Meta, images: h5py.Dataset, lock: threading.Lock
             with lock:
                 raw = [images.id.read_direct_chunk((r, 0, 0, 0)) for r in range(start, stop, c)]
         except (OSError, KeyError, RuntimeError) as exc:  # e.g. a chunk that was never written
-            raise DataError(f"{meta.path}: cannot read 'images' rows {start}..{stop - 1} "
-                            f"(corrupt or truncated file: {exc})") from None
+            raise DataError(
+                f"{meta.path}: cannot read 'images' rows {start}..{stop - 1} "
+                f"(corrupt or truncated file: {exc})"
+            ) from None
         out = np.empty((stop - start, *shape), np.uint8)
         for i, (mask, data) in enumerate(raw):
             try:  # filter mask bit 0 set: the deflate filter was skipped for this chunk
                 flat = data if mask & 1 else zlib.decompress(data)
                 block = np.frombuffer(flat, np.uint8).reshape(c, *shape)
             except (zlib.error, ValueError) as exc:
-                raise DataError(f"{meta.path}: cannot read 'images' rows {start + i * c}.. "
-                                f"(corrupt compressed chunk: {exc})") from None
+                raise DataError(
+                    f"{meta.path}: cannot read 'images' rows {start + i * c}.. "
+                    f"(corrupt compressed chunk: {exc})"
+                ) from None
             at = i * c
-            out[at:at + c] = block[: min(c, stop - start - at)]
+            out[at : at + c] = block[: min(c, stop - start - at)]
         return out
 
     return read
 
 
-def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
-                progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def _resize_all(
+    meta: Galaxy10Meta, keep: np.ndarray, hr_size: int, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Read the file in blocks and fill (n_keep, 3, S, S) HR and LR uint8 arrays.
 
     Gzip files chunked by image (Galaxy10 DECaLS): ``PREPARE_THREADS`` threads each fetch raw
@@ -260,11 +289,11 @@ def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
     dest = np.cumsum(keep) - 1  # file row -> position in the prepared arrays
 
     def place(start: int, block: np.ndarray) -> int:
-        rows = keep[start:start + len(block)]
+        rows = keep[start : start + len(block)]
         if rows.any():
             h, lo = resize_block(block if rows.all() else block[rows], hr_size)
-            at = dest[start:start + len(block)][rows]  # consecutive positions
-            hr[at[0]:at[-1] + 1], lr[at[0]:at[-1] + 1] = h.numpy(), lo.numpy()
+            at = dest[start : start + len(block)][rows]  # consecutive positions
+            hr[at[0] : at[-1] + 1], lr[at[0] : at[-1] + 1] = h.numpy(), lo.numpy()
         return len(block)
 
     label = f"prepare {meta.path.name}"
@@ -278,8 +307,10 @@ def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                with ThreadPoolExecutor(PREPARE_THREADS) as pool, \
-                        progress_bar(meta.num_images, label, enabled=progress) as adv:
+                with (
+                    ThreadPoolExecutor(PREPARE_THREADS) as pool,
+                    progress_bar(meta.num_images, label, enabled=progress) as adv,
+                ):
                     read = _chunk_reader(meta, images, lock)
                     for start in range(0, meta.num_images, rows):
                         stop = min(start + rows, meta.num_images)
@@ -292,8 +323,10 @@ def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
                 torch.set_num_threads(threads)
             return hr, lr
     chunks = iter_chunks(meta, rows_per_chunk(meta))
-    with ThreadPoolExecutor(1) as pool, \
-            progress_bar(meta.num_images, label, enabled=progress) as adv:
+    with (
+        ThreadPoolExecutor(1) as pool,
+        progress_bar(meta.num_images, label, enabled=progress) as adv,
+    ):
         pending = pool.submit(next, chunks, None)
         while (item := pending.result()) is not None:
             pending = pool.submit(next, chunks, None)
@@ -302,8 +335,11 @@ def _resize_all(meta: Galaxy10Meta, keep: np.ndarray, hr_size: int,
     return hr, lr
 
 
-def _prepare_uncached(meta: Galaxy10Meta, data_cfg: DataConfig, progress: bool,
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], Dedupe]:
+def _prepare_uncached(
+    meta: Galaxy10Meta,
+    data_cfg: DataConfig,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], Dedupe]:
     dup = dedupe(meta.ra, meta.dec, meta.labels)
     labels = meta.labels[dup.keep]
     if meta.ra is not None and meta.dec is not None:
@@ -312,14 +348,19 @@ def _prepare_uncached(meta: Galaxy10Meta, data_cfg: DataConfig, progress: bool,
         order = np.arange(len(labels))  # no coordinates: the file order is all there is
     splits = _split_or_refuse(meta, labels, order, data_cfg)
     if data_cfg.hr_size > meta.native_size:
-        log.warning("%s: native size %d px is below data.hr_size %d; HR is upsampled",
-                    meta.path, meta.native_size, data_cfg.hr_size)
+        log.warning(
+            "%s: native size %d px is below data.hr_size %d; HR is upsampled",
+            meta.path,
+            meta.native_size,
+            data_cfg.hr_size,
+        )
     hr, lr = _resize_all(meta, dup.keep, data_cfg.hr_size, progress)
     return hr, lr, labels, splits, dup
 
 
-def prepare(path: str | Path, data_cfg: DataConfig, *, use_cache: bool = True,
-            progress: bool = False) -> PreparedData:
+def prepare(
+    path: str | Path, data_cfg: DataConfig, *, use_cache: bool = True, progress: bool = False
+) -> PreparedData:
     """Validate, dedupe, resize (HR and LR by area averaging) and split a Galaxy10-format file.
 
     The result is cached under ``paths.prepared_dir()`` keyed by the file's SHA256 and
@@ -349,8 +390,9 @@ def prepare(path: str | Path, data_cfg: DataConfig, *, use_cache: bool = True,
         return data
 
 
-def _build(meta: Galaxy10Meta, data_cfg: DataConfig, file_sha: str | None,
-           progress: bool) -> PreparedData:
+def _build(
+    meta: Galaxy10Meta, data_cfg: DataConfig, file_sha: str | None, progress: bool
+) -> PreparedData:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
         # Hash the file while it is being prepared (hashlib and torch release the GIL).
@@ -358,10 +400,16 @@ def _build(meta: Galaxy10Meta, data_cfg: DataConfig, file_sha: str | None,
         hr, lr, labels, splits, dup = _prepare_uncached(meta, data_cfg, progress)
         file_sha = sha_future.result() if sha_future is not None else file_sha
     key = stable_hash({"file": file_sha, **settings(data_cfg)})
-    info = {"n_read": meta.num_images, "n_duplicates_dropped": dup.dropped,
-            "duplicate_groups": dup.groups, "conflicting_groups": dup.conflicting,
-            "native_size": meta.native_size, "file_fingerprint": file_sha,
-            "counts": np.bincount(labels, minlength=meta.num_classes).tolist(),
-            "split_counts": {s: len(v) for s, v in splits.items()},
-            "settings": settings(data_cfg), "seconds": round(time.perf_counter() - t0, 3)}
+    info = {
+        "n_read": meta.num_images,
+        "n_duplicates_dropped": dup.dropped,
+        "duplicate_groups": dup.groups,
+        "conflicting_groups": dup.conflicting,
+        "native_size": meta.native_size,
+        "file_fingerprint": file_sha,
+        "counts": np.bincount(labels, minlength=meta.num_classes).tolist(),
+        "split_counts": {s: len(v) for s, v in splits.items()},
+        "settings": settings(data_cfg),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     return PreparedData(lr, hr, labels, meta.class_names, splits, key, str(meta.path), info)

@@ -20,8 +20,9 @@ from galaxybench.data.galaxy10 import resolve_data
 from galaxybench.data.read import iter_chunks, read_meta, rows_per_chunk
 
 
-def load_galaxy10(path_or_name: str | Path | None = None, *,
-                  remap_labels: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def load_galaxy10(
+    path_or_name: str | Path | None = None, *, remap_labels: str | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Images, labels and metadata of a Galaxy10-format file, in file order.
 
     Args:
@@ -45,7 +46,13 @@ def load_galaxy10(path_or_name: str | Path | None = None, *,
     for start, block in iter_chunks(meta, rows_per_chunk(meta)):
         if block.ndim == 3:  # greyscale: replicate the channel
             block = np.repeat(block[..., None], 3, axis=-1)
-        images[start:start + len(block)] = block
-    info = {"path": str(meta.path), "source": source, "class_names": list(meta.class_names),
-            "ra": meta.ra, "dec": meta.dec, "keys": list(meta.keys)}
+        images[start : start + len(block)] = block
+    info = {
+        "path": str(meta.path),
+        "source": source,
+        "class_names": list(meta.class_names),
+        "ra": meta.ra,
+        "dec": meta.dec,
+        "keys": list(meta.keys),
+    }
     return images, np.asarray(meta.labels, dtype=np.int64), info

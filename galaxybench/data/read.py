@@ -124,9 +124,13 @@ def _gb(n: float) -> str:
 
 
 def _kind_of(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -150,8 +154,13 @@ def open_h5(path: str | Path) -> Iterator[h5py.File]:
         handle = h5py.File(path, "r")
     except OSError as exc:
         text = str(exc)
-        kind = ("truncated HDF5 file" if "truncated" in text else
-                f"cannot read ({exc.strerror})" if exc.strerror else "not an HDF5 file")
+        kind = (
+            "truncated HDF5 file"
+            if "truncated" in text
+            else f"cannot read ({exc.strerror})"
+            if exc.strerror
+            else "not an HDF5 file"
+        )
         raise DataError(f"{path}: {kind}") from None
     try:
         yield handle
@@ -165,8 +174,10 @@ def _resolve_link(f: h5py.File, key: str, path: Path) -> str:
     for _ in range(16):  # a soft-link chain longer than this is a loop
         link = f.get(name, getlink=True)
         if isinstance(link, h5py.ExternalLink):
-            raise DataError(f"{path}: {key!r} is an external link to {link.filename}:{link.path}; "
-                            "galaxybench reads only data stored in the file itself")
+            raise DataError(
+                f"{path}: {key!r} is an external link to {link.filename}:{link.path}; "
+                "galaxybench reads only data stored in the file itself"
+            )
         if isinstance(link, h5py.SoftLink):
             name = link.path
             continue
@@ -190,11 +201,15 @@ def _dataset(f: h5py.File, key: str, path: Path) -> h5py.Dataset:
     if not isinstance(node, h5py.Dataset):
         raise DataError(f"{path}: {key!r} is a group, not a dataset")
     if node.external:
-        raise DataError(f"{path}: {key!r} keeps its data in external files; galaxybench reads "
-                        "only data stored in the file itself")
+        raise DataError(
+            f"{path}: {key!r} keeps its data in external files; galaxybench reads "
+            "only data stored in the file itself"
+        )
     if node.is_virtual:
-        raise DataError(f"{path}: {key!r} is a virtual dataset; galaxybench reads only data "
-                        "stored in the file itself")
+        raise DataError(
+            f"{path}: {key!r} is a virtual dataset; galaxybench reads only data "
+            "stored in the file itself"
+        )
     return node
 
 
@@ -202,8 +217,10 @@ def _check_images(images: h5py.Dataset, path: Path) -> tuple[int, int, int]:
     """(N, native size, channels) of a valid ``images`` dataset whose decoded size is bounded."""
     shape = images.shape
     if shape is None or len(shape) not in (3, 4):
-        raise DataError(f"{path}: 'images' has {len(shape or ())} dimensions {shape}; "
-                        "expected (N, H, W, 3) or greyscale (N, H, W)")
+        raise DataError(
+            f"{path}: 'images' has {len(shape or ())} dimensions {shape}; "
+            "expected (N, H, W, 3) or greyscale (N, H, W)"
+        )
     if len(shape) == 4 and shape[3] != 3:
         raise DataError(f"{path}: 'images' has {shape[3]} channels; expected 3 (or greyscale)")
     if images.dtype.kind not in "uif" or images.dtype.itemsize > 8:
@@ -217,8 +234,10 @@ def _check_images(images: h5py.Dataset, path: Path) -> tuple[int, int, int]:
         raise DataError(f"{path}: images are {h}x{w} px, too small (at least {MIN_SIZE} px)")
     max_side = _env_int(MAX_SIDE_ENV, MAX_SIDE_DEFAULT)
     if h > max_side:
-        raise DataError(f"{path}: images are {h}x{w} px, larger than the {max_side} px limit; "
-                        f"set ${MAX_SIDE_ENV} to read them anyway")
+        raise DataError(
+            f"{path}: images are {h}x{w} px, larger than the {max_side} px limit; "
+            f"set ${MAX_SIDE_ENV} to read them anyway"
+        )
     channels = 3 if len(shape) == 4 else 1
     # Python ints: a header claiming 2e9 rows must not overflow (or allocate) anything.
     decoded = int(n) * int(h) * int(w) * channels * images.dtype.itemsize
@@ -230,9 +249,11 @@ def _check_images(images: h5py.Dataset, path: Path) -> tuple[int, int, int]:
     else:
         why = f"${MAX_DECODED_ENV}={limit}"
     if decoded > limit:
-        raise DataError(f"{path}: 'images' {tuple(shape)} {images.dtype} decodes to "
-                        f"{_gb(decoded)}, more than {why}; set ${MAX_DECODED_ENV} (bytes) "
-                        "to read it anyway")
+        raise DataError(
+            f"{path}: 'images' {tuple(shape)} {images.dtype} decodes to "
+            f"{_gb(decoded)}, more than {why}; set ${MAX_DECODED_ENV} (bytes) "
+            "to read it anyway"
+        )
     return int(n), int(h), channels
 
 
@@ -280,8 +301,9 @@ def _read_labels(ans: h5py.Dataset, n: int, path: Path, remapping: bool) -> np.n
     one-line error and never an allocation, an overflow or a wrapped value.
     """
     if ans.shape is None or len(ans.shape) != 1 or ans.shape[0] != n:
-        raise DataError(f"{path}: length mismatch: 'images' has {n} rows but 'ans' has shape "
-                        f"{ans.shape}")
+        raise DataError(
+            f"{path}: length mismatch: 'images' has {n} rows but 'ans' has shape {ans.shape}"
+        )
     if ans.dtype.kind not in "uif" or ans.dtype.itemsize > 8:
         raise DataError(f"{path}: 'ans' has dtype {ans.dtype}; expected integer labels")
     try:
@@ -299,11 +321,15 @@ def _read_labels(ans: h5py.Dataset, n: int, path: Path, remapping: bool) -> np.n
         raise DataError(f"{path}: negative labels in 'ans' (min {low:g})")
     bound = REMAP_LABEL_MAX if remapping else n
     if high >= bound:
-        what = (f"below {REMAP_LABEL_MAX}" if remapping else
-                f"0..{n - 1}: a file of {n} images holds at most {n} classes")
+        what = (
+            f"below {REMAP_LABEL_MAX}"
+            if remapping
+            else f"0..{n - 1}: a file of {n} images holds at most {n} classes"
+        )
         hint = "" if remapping else "; for a subset of another label set pass --remap-labels auto"
-        raise DataError(f"{path}: labels out of range in 'ans' (max {high:.15g}; expected "
-                        f"{what}){hint}")
+        raise DataError(
+            f"{path}: labels out of range in 'ans' (max {high:.15g}; expected {what}){hint}"
+        )
     return raw.astype(np.int64)
 
 
@@ -313,20 +339,24 @@ def _stored_class_names(f: h5py.File, ans: h5py.Dataset, path: Path) -> tuple[st
             names = np.atleast_1d(attrs["class_names"])
             if names.ndim != 1 or names.dtype.kind not in "SUO":
                 raise DataError(f"{path}: the 'class_names' attribute must be a list of strings")
-            return tuple(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-                         for v in names)
+            return tuple(
+                v.decode(errors="replace") if isinstance(v, bytes) else str(v) for v in names
+            )
     return None
 
 
-def _source_names(stored: tuple[str, ...] | None, top: int, size: int, path: Path,
-                  remapping: bool) -> tuple[str, ...]:
+def _source_names(
+    stored: tuple[str, ...] | None, top: int, size: int, path: Path, remapping: bool
+) -> tuple[str, ...]:
     """Names of source labels 0..top: declared, else Galaxy10's for 10 classes, else class_i."""
     if stored is not None:
         if len(set(stored)) != len(stored):
             raise DataError(f"{path}: duplicate names in the 'class_names' attribute")
         if top >= len(stored):
-            raise DataError(f"{path}: labels out of range 0..{len(stored) - 1} in 'ans' (max "
-                            f"{top}; the 'class_names' attribute names {len(stored)} classes)")
+            raise DataError(
+                f"{path}: labels out of range 0..{len(stored) - 1} in 'ans' (max "
+                f"{top}; the 'class_names' attribute names {len(stored)} classes)"
+            )
         return stored
     known = {DECALS_SIZE: DECALS_CLASS_NAMES, SDSS_SIZE: SDSS_CLASS_NAMES}.get(size)
     # Galaxy10's names only for a 10-class file at its native size; a subset (remapped) file
@@ -336,9 +366,13 @@ def _source_names(stored: tuple[str, ...] | None, top: int, size: int, path: Pat
     return tuple(f"class_{i}" for i in range(top + 1))
 
 
-def _apply_labels(source: np.ndarray, stored: tuple[str, ...] | None, size: int,
-                  remap: list[int] | str | None, path: Path,
-                  ) -> tuple[np.ndarray, tuple[str, ...], dict[int, int] | None]:
+def _apply_labels(
+    source: np.ndarray,
+    stored: tuple[str, ...] | None,
+    size: int,
+    remap: list[int] | str | None,
+    path: Path,
+) -> tuple[np.ndarray, tuple[str, ...], dict[int, int] | None]:
     """Labels 0..K-1 with every class present, class names and the remap applied (if any)."""
     present = np.unique(source)  # sorts: no allocation sized by the label values
     top = int(present[-1])
@@ -351,27 +385,32 @@ def _apply_labels(source: np.ndarray, stored: tuple[str, ...] | None, size: int,
                 f"{path}: labels leave gaps: no images of class {_ranges(missing.tolist())} "
                 f"(of 0..{k - 1}); relabel the file, or pass --remap-labels auto (config "
                 f"data.remap_labels) to map the labels present ({_ranges(present.tolist())}) "
-                f"to 0..{present.size - 1}")
+                f"to 0..{present.size - 1}"
+            )
         mapping = None
         labels = source
     else:
         order = present.tolist() if remap == "auto" else list(remap)
         extra = np.setdiff1d(present, order)
         if extra.size:
-            raise DataError(f"{path}: labels {_ranges(extra.tolist())} are not in the remap "
-                            f"{','.join(map(str, order))}; list every label to keep, or use auto")
+            raise DataError(
+                f"{path}: labels {_ranges(extra.tolist())} are not in the remap "
+                f"{','.join(map(str, order))}; list every label to keep, or use auto"
+            )
         missing = np.setdiff1d(order, present)
         if missing.size:
-            raise DataError(f"{path}: the remap names labels with no images: "
-                            f"{_ranges(missing.tolist())}")
+            raise DataError(
+                f"{path}: the remap names labels with no images: {_ranges(missing.tolist())}"
+            )
         mapping = {src: i for i, src in enumerate(order)}
         lookup = np.searchsorted(np.asarray(sorted(order)), source)
         new_ids = np.asarray([mapping[s] for s in sorted(order)], dtype=np.int64)
         labels = new_ids[lookup]
         names = tuple(names[src] for src in order)
     if len(names) < 2:
-        raise DataError(f"{path}: fewer than two classes (labels present: "
-                        f"{_ranges(present.tolist())})")
+        raise DataError(
+            f"{path}: fewer than two classes (labels present: {_ranges(present.tolist())})"
+        )
     return labels, names, mapping
 
 
@@ -383,8 +422,10 @@ def _coordinates(f: h5py.File, n: int, path: Path) -> tuple[np.ndarray | None, n
     for key in ("ra", "dec"):
         node = _dataset(f, key, path)
         if node.shape != (n,) or node.dtype.kind not in "uif" or node.dtype.itemsize > 8:
-            raise DataError(f"{path}: {key!r} must be {n} numbers (one per image), "
-                            f"got shape {node.shape} {node.dtype}")
+            raise DataError(
+                f"{path}: {key!r} must be {n} numbers (one per image), "
+                f"got shape {node.shape} {node.dtype}"
+            )
         try:
             coords.append(node[()].astype(np.float64))
         except (OSError, RuntimeError) as exc:
@@ -411,11 +452,23 @@ def read_meta(path: str | Path, remap: str | list[int] | None = None) -> Galaxy1
         n, size, channels = _check_images(images, path)
         ans = _dataset(f, "ans", path)
         source = _read_labels(ans, n, path, spec is not None)
-        labels, names, mapping = _apply_labels(source, _stored_class_names(f, ans, path), size,
-                                               spec, path)
+        labels, names, mapping = _apply_labels(
+            source, _stored_class_names(f, ans, path), size, spec, path
+        )
         ra, dec = _coordinates(f, n, path)
-        return Galaxy10Meta(path, n, size, channels, str(images.dtype), labels, names, ra, dec,
-                            tuple(sorted(f)), mapping)
+        return Galaxy10Meta(
+            path,
+            n,
+            size,
+            channels,
+            str(images.dtype),
+            labels,
+            names,
+            ra,
+            dec,
+            tuple(sorted(f)),
+            mapping,
+        )
 
 
 def _to_uint8(block: np.ndarray, start: int, path: Path) -> np.ndarray:
@@ -427,8 +480,10 @@ def _to_uint8(block: np.ndarray, start: int, path: Path) -> np.ndarray:
         raise DataError(f"{path}: non-finite pixels in 'images' (row {row})")
     low, high = block.min(), block.max()
     if low < 0 or high > 255:
-        raise DataError(f"{path}: pixel values outside 0..255 in 'images' "
-                        f"(rows {start}..{start + len(block) - 1}: {low:g}..{high:g})")
+        raise DataError(
+            f"{path}: pixel values outside 0..255 in 'images' "
+            f"(rows {start}..{start + len(block) - 1}: {low:g}..{high:g})"
+        )
     return np.rint(block).astype(np.uint8) if block.dtype.kind == "f" else block.astype(np.uint8)
 
 
@@ -453,6 +508,8 @@ def iter_chunks(meta: Galaxy10Meta, rows: int) -> Iterator[tuple[int, np.ndarray
             try:
                 block = images[start:stop]
             except (OSError, RuntimeError) as exc:
-                raise DataError(f"{meta.path}: cannot read 'images' rows {start}..{stop - 1} "
-                                f"(corrupt or truncated file: {exc})") from None
+                raise DataError(
+                    f"{meta.path}: cannot read 'images' rows {start}..{stop - 1} "
+                    f"(corrupt or truncated file: {exc})"
+                ) from None
             yield start, _to_uint8(block, start, meta.path)

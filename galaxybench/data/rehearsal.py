@@ -133,14 +133,23 @@ def write_like(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # spawn, not fork: the caller may hold torch/BLAS threads that a forked child would inherit.
-    pool = (_InProcess() if workers == 1 else
-            ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+    pool = (
+        _InProcess()
+        if workers == 1
+        else ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    )
     try:
         with h5py.File(tmp, "w", libver=("earliest", "v110")) as f:
             opts = {"track_times": False}
-            images = f.create_dataset("images", (total, SIZE, SIZE, 3), np.uint8,
-                                      chunks=(1, SIZE, SIZE, 3), compression="gzip",
-                                      compression_opts=GZIP_LEVEL, **opts)
+            images = f.create_dataset(
+                "images",
+                (total, SIZE, SIZE, 3),
+                np.uint8,
+                chunks=(1, SIZE, SIZE, 3),
+                compression="gzip",
+                compression_opts=GZIP_LEVEL,
+                **opts,
+            )
             f.create_dataset("ans", data=plan["ans"].astype(np.int64), **opts)
             f.create_dataset("ra", data=plan["ra"], **opts)
             f.create_dataset("dec", data=plan["dec"], **opts)
@@ -152,16 +161,25 @@ def write_like(
                 for start in [*starts, None]:
                     if start is not None:  # keep at most 2 x workers blocks in flight
                         stop = min(start + BLOCK_ROWS, total)
-                        pending.append((start, pool.submit(
-                            _render_block, plan["key_class"][start:stop],
-                            plan["key_index"][start:stop], seed, GZIP_LEVEL)))
+                        pending.append(
+                            (
+                                start,
+                                pool.submit(
+                                    _render_block,
+                                    plan["key_class"][start:stop],
+                                    plan["key_index"][start:stop],
+                                    seed,
+                                    GZIP_LEVEL,
+                                ),
+                            )
+                        )
                     while pending and (start is None or len(pending) >= 2 * workers):
                         at, future = pending.popleft()
                         chunks, z, px = future.result()
                         for i, chunk in enumerate(chunks):
                             images.id.write_direct_chunk((at + i, 0, 0, 0), chunk)
-                        z[plan["no_redshift"][at:at + len(z)]] = np.nan
-                        redshift[at:at + len(z)], pxscale[at:at + len(z)] = z, px
+                        z[plan["no_redshift"][at : at + len(z)]] = np.nan
+                        redshift[at : at + len(z)], pxscale[at : at + len(z)] = z, px
                         advance(len(chunks))
             f.attrs["class_names"] = list(DECALS_CLASS_NAMES)
             f.attrs["synthetic"] = True
@@ -170,7 +188,8 @@ def write_like(
             f.attrs["like"], f.attrs["seed"], f.attrs["size"] = like, seed, SIZE
             f.attrs["description"] = (
                 "Procedurally rendered rehearsal file with the Galaxy10 DECaLS layout (shape, "
-                "class counts, row order, gzip chunks, duplicates); not real data.")
+                "class counts, row order, gzip chunks, duplicates); not real data."
+            )
         os.replace(tmp, path)
     finally:
         pool.shutdown(cancel_futures=True)

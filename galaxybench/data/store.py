@@ -81,8 +81,10 @@ def file_sha256(path: str | Path, *, progress: bool = False) -> str:
         return hit
     key, stat = _stat_key(path)
     digest = hashlib.sha256()
-    with progress_bar(stat["size"], f"sha256 {path.name}", enabled=progress, unit="bytes") as adv, \
-            path.open("rb") as src:
+    with (
+        progress_bar(stat["size"], f"sha256 {path.name}", enabled=progress, unit="bytes") as adv,
+        path.open("rb") as src,
+    ):
         while block := src.read(_BLOCK):
             digest.update(block)
             adv(len(block))
@@ -114,11 +116,19 @@ def save_prepared(key: str, data: PreparedData) -> Path:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{key}.", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez(out, lr=data.lr, hr=data.hr, labels=data.labels,
-                     class_names=np.array(data.class_names, dtype=str),
-                     meta=np.array(json.dumps({"fingerprint": data.fingerprint,
-                                               "source": data.source, "info": data.info})),
-                     **{f"split_{s}": data.splits[s] for s in SPLITS})
+            np.savez(
+                out,
+                lr=data.lr,
+                hr=data.hr,
+                labels=data.labels,
+                class_names=np.array(data.class_names, dtype=str),
+                meta=np.array(
+                    json.dumps(
+                        {"fingerprint": data.fingerprint, "source": data.source, "info": data.info}
+                    )
+                ),
+                **{f"split_{s}": data.splits[s] for s in SPLITS},
+            )
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -153,14 +163,20 @@ def load_prepared(key: str) -> PreparedData | None:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             data = PreparedData(
-                lr=z["lr"], hr=z["hr"], labels=z["labels"],
+                lr=z["lr"],
+                hr=z["hr"],
+                labels=z["labels"],
                 class_names=tuple(str(c) for c in z["class_names"]),
                 splits={s: z[f"split_{s}"] for s in SPLITS},
-                fingerprint=meta["fingerprint"], source=meta["source"], info=meta["info"])
+                fingerprint=meta["fingerprint"],
+                source=meta["source"],
+                info=meta["info"],
+            )
         _check_consistent(data)
         return data
     except _DAMAGED as exc:
-        log.warning("deleted damaged prepared cache %s (%s: %s); rebuilding", path,
-                    type(exc).__name__, exc)
+        log.warning(
+            "deleted damaged prepared cache %s (%s: %s); rebuilding", path, type(exc).__name__, exc
+        )
         path.unlink(missing_ok=True)
         return None

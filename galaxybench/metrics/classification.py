@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from galaxybench import results as R
+from galaxybench import results
 
 
 def minority_classes(counts: np.ndarray, fraction: float) -> list[int]:
     """Classes whose count is below ``fraction`` x the largest count (the scoring minority set).
 
-    docs/protocol.md, "Scoring": with the default 0.66 this is the paper's 1750-of-2645 cut. The set depends only on
+    docs/protocol.md, "Scoring": with the default 0.66 this is the paper's 1750-of-2645 cut.
+    The set depends only on
     the data and ``eval.minority_fraction``, never on ``rebalance.threshold``.
     """
     counts = np.asarray(counts)
@@ -53,20 +54,22 @@ def minority_f1(f1: np.ndarray, minority: Sequence[int]) -> float:
     return float(np.mean(f1[list(minority)])) if len(minority) else float("nan")
 
 
-def quick_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
-                 minority: Sequence[int]) -> dict[str, float]:
+def quick_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, minority: Sequence[int]
+) -> dict[str, float]:
     """The per-epoch validation scores: minority F1, macro F1, accuracy."""
     cm = confusion_matrix(y_true, y_pred, num_classes)
     _, _, f1 = per_class_scores(cm)
     return {
-        R.VAL_MINORITY_F1: minority_f1(f1, minority),
-        R.VAL_MACRO_F1: float(f1.mean()),
-        R.VAL_ACCURACY: float(np.trace(cm) / max(cm.sum(), 1)),
+        results.VAL_MINORITY_F1: minority_f1(f1, minority),
+        results.VAL_MACRO_F1: float(f1.mean()),
+        results.VAL_ACCURACY: float(np.trace(cm) / max(cm.sum(), 1)),
     }
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
-                           minority: Sequence[int]) -> dict[str, Any]:
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], minority: Sequence[int]
+) -> dict[str, Any]:
     """All test metrics of DESIGN section 3 that come from predictions.
 
     Macro F1 and balanced accuracy average over all K classes (sklearn's ``labels=range(K)``);
@@ -77,15 +80,19 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     precision, recall, f1 = per_class_scores(cm)
     present = cm.sum(axis=1) > 0
     return {
-        R.ACCURACY: float(np.trace(cm) / max(cm.sum(), 1)),
-        R.BALANCED_ACCURACY: float(recall[present].mean()) if present.any() else float("nan"),
-        R.MACRO_F1: float(f1.mean()),
-        R.MINORITY_F1: minority_f1(f1, minority),
-        R.MINORITY_CLASSES: [class_names[c] for c in minority],
-        R.PER_CLASS_F1: {name: float(v) for name, v in zip(class_names, f1, strict=True)},
-        R.PER_CLASS_PRECISION: {n: float(v) for n, v in zip(class_names, precision, strict=True)},
-        R.PER_CLASS_RECALL: {n: float(v) for n, v in zip(class_names, recall, strict=True)},
+        results.ACCURACY: float(np.trace(cm) / max(cm.sum(), 1)),
+        results.BALANCED_ACCURACY: float(recall[present].mean()) if present.any() else float("nan"),
+        results.MACRO_F1: float(f1.mean()),
+        results.MINORITY_F1: minority_f1(f1, minority),
+        results.MINORITY_CLASSES: [class_names[c] for c in minority],
+        results.PER_CLASS_F1: {name: float(v) for name, v in zip(class_names, f1, strict=True)},
+        results.PER_CLASS_PRECISION: {
+            n: float(v) for n, v in zip(class_names, precision, strict=True)
+        },
+        results.PER_CLASS_RECALL: {n: float(v) for n, v in zip(class_names, recall, strict=True)},
         # How many test images each F1 rests on: a minority F1 from 10 images is not one from 300.
-        R.PER_CLASS_SUPPORT: {n: int(v) for n, v in zip(class_names, cm.sum(axis=1), strict=True)},
-        R.CONFUSION_MATRIX: cm.tolist(),
+        results.PER_CLASS_SUPPORT: {
+            n: int(v) for n, v in zip(class_names, cm.sum(axis=1), strict=True)
+        },
+        results.CONFUSION_MATRIX: cm.tolist(),
     }

@@ -47,19 +47,26 @@ class FeatureExtractorGalaxyDomain(torch_fidelity.FeatureExtractorBase):
     [-1, 1] (``galaxybench.images.to_float``) and expose ``features(x) -> (B, D)``.
     """
 
-    def __init__(self, name: str, features_list: list[str],
-                 feature_extractor_weights_path: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        features_list: list[str],
+        feature_extractor_weights_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, features_list)
         network = kwargs.get(DOMAIN_NETWORK_KWARG)
         if not isinstance(network, nn.Module) or not callable(getattr(network, "features", None)):
-            raise ValueError(f"feature extractor {name!r} needs {DOMAIN_NETWORK_KWARG}=<nn.Module "
-                             "with a features(x) method>")
+            raise ValueError(
+                f"feature extractor {name!r} needs {DOMAIN_NETWORK_KWARG}=<nn.Module "
+                "with a features(x) method>"
+            )
         # A private CPU copy: torch-fidelity moves and freezes the extractor it builds.
         self.network = copy.deepcopy(network).float().cpu()
         if feature_extractor_weights_path is not None:
-            self.network.load_state_dict(torch.load(
-                feature_extractor_weights_path, map_location="cpu", weights_only=True))
+            self.network.load_state_dict(
+                torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
+            )
         self.network.requires_grad_(False)
         self.network.eval()
 
@@ -104,9 +111,13 @@ def ensure_registered() -> None:
         torch_fidelity.register_feature_extractor(DOMAIN_EXTRACTOR, FeatureExtractorGalaxyDomain)
         log.debug("registered torch-fidelity feature extractor %s", DOMAIN_EXTRACTOR)
     elif (current.__module__, current.__qualname__) != (
-            FeatureExtractorGalaxyDomain.__module__, FeatureExtractorGalaxyDomain.__qualname__):
-        raise ValueError(f"torch-fidelity feature extractor {DOMAIN_EXTRACTOR!r} is already "
-                         f"registered as {current.__module__}.{current.__qualname__}")
+        FeatureExtractorGalaxyDomain.__module__,
+        FeatureExtractorGalaxyDomain.__qualname__,
+    ):
+        raise ValueError(
+            f"torch-fidelity feature extractor {DOMAIN_EXTRACTOR!r} is already "
+            f"registered as {current.__module__}.{current.__qualname__}"
+        )
 
 
 ensure_registered()

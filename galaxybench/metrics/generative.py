@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import MetricsConfig
 from galaxybench.errors import InputError
 from galaxybench.images import check_images, check_labels
@@ -99,14 +99,27 @@ def _device_scope(device: torch.device) -> tuple[bool, contextlib.AbstractContex
     return cuda, (torch.cuda.device(device) if cuda else contextlib.nullcontext())
 
 
-def _fidelity(synthetic: np.ndarray, real: np.ndarray, *, cuda: bool, seed: int,
-              batch_size: int, **metric_kwargs: Any) -> dict[str, float]:
+def _fidelity(
+    synthetic: np.ndarray,
+    real: np.ndarray,
+    *,
+    cuda: bool,
+    seed: int,
+    batch_size: int,
+    **metric_kwargs: Any,
+) -> dict[str, float]:
     """torch-fidelity on two uint8 image sets; input1 is synthetic, input2 real (its convention)."""
     return torch_fidelity.calculate_metrics(
-        input1=UInt8Images(synthetic), input2=UInt8Images(real), cuda=cuda, batch_size=batch_size,
-        rng_seed=seed, verbose=False, cache=False,
+        input1=UInt8Images(synthetic),
+        input2=UInt8Images(real),
+        cuda=cuda,
+        batch_size=batch_size,
+        rng_seed=seed,
+        verbose=False,
+        cache=False,
         save_cpu_ram=True,  # DataLoader without worker processes: arrays are in memory
-        **metric_kwargs)
+        **metric_kwargs,
+    )
 
 
 def _too_few(metric: str, n_real: int, n_synthetic: int) -> str | None:
@@ -116,67 +129,125 @@ def _too_few(metric: str, n_real: int, n_synthetic: int) -> str | None:
     return f"{n_real} real and {n_synthetic} synthetic images; {metric} needs >= {need} of each"
 
 
-def _domain_pair(network: nn.Module, synthetic: np.ndarray, real: np.ndarray, *, with_prc: bool,
-                 cuda: bool, seed: int, batch_size: int, kid_subsets: int
-                 ) -> tuple[dict[str, Any], dict[str, str]]:
+def _domain_pair(
+    network: nn.Module,
+    synthetic: np.ndarray,
+    real: np.ndarray,
+    *,
+    with_prc: bool,
+    cuda: bool,
+    seed: int,
+    batch_size: int,
+    kid_subsets: int,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """FID, KID (and precision/recall) of one synthetic/real pair: (values, reasons for None)."""
     n_real, n_syn = len(real), len(synthetic)
-    values: dict[str, Any] = {"fid": None, "kid": None, "kid_std": None, "precision": None,
-                              "recall": None, "kid_subset_size": None, "kid_subsets": None}
-    reasons = {m: r for m in (("fid", "kid", "prc") if with_prc else ("fid", "kid"))
-               if (r := _too_few(m, n_real, n_syn))}
+    values: dict[str, Any] = {
+        "fid": None,
+        "kid": None,
+        "kid_std": None,
+        "precision": None,
+        "recall": None,
+        "kid_subset_size": None,
+        "kid_subsets": None,
+    }
+    reasons = {
+        m: r
+        for m in (("fid", "kid", "prc") if with_prc else ("fid", "kid"))
+        if (r := _too_few(m, n_real, n_syn))
+    }
     wanted = {m: m not in reasons for m in ("fid", "kid", "prc") if with_prc or m != "prc"}
     if not any(wanted.values()):
         return values, reasons
     subset = min(KID_MAX_SUBSET, n_real, n_syn)
     # Subsets that contain every sample of both sets are all the same: compute one, not 100.
     subsets = 1 if subset == n_real == n_syn else kid_subsets
-    out = _fidelity(synthetic, real, cuda=cuda, seed=seed, batch_size=batch_size,
-                    feature_extractor=DOMAIN_EXTRACTOR, kid_subset_size=subset, kid_subsets=subsets,
-                    prc_neighborhood=PRC_NEIGHBORHOOD, **wanted, **{DOMAIN_NETWORK_KWARG: network})
+    out = _fidelity(
+        synthetic,
+        real,
+        cuda=cuda,
+        seed=seed,
+        batch_size=batch_size,
+        feature_extractor=DOMAIN_EXTRACTOR,
+        kid_subset_size=subset,
+        kid_subsets=subsets,
+        prc_neighborhood=PRC_NEIGHBORHOOD,
+        **wanted,
+        **{DOMAIN_NETWORK_KWARG: network},
+    )
     values["fid"] = out.get(torch_fidelity.KEY_METRIC_FID)
     if wanted["kid"]:
-        values.update(kid=out[torch_fidelity.KEY_METRIC_KID_MEAN],
-                      kid_std=out[torch_fidelity.KEY_METRIC_KID_STD],
-                      kid_subset_size=subset, kid_subsets=subsets)
+        values.update(
+            kid=out[torch_fidelity.KEY_METRIC_KID_MEAN],
+            kid_std=out[torch_fidelity.KEY_METRIC_KID_STD],
+            kid_subset_size=subset,
+            kid_subsets=subsets,
+        )
     values["precision"] = out.get(torch_fidelity.KEY_METRIC_PRECISION)
     values["recall"] = out.get(torch_fidelity.KEY_METRIC_RECALL)
     return values, reasons
 
 
-def _per_class(feature_net: nn.Module, real: np.ndarray, real_labels: np.ndarray,
-               synthetic: np.ndarray, synthetic_labels: np.ndarray, classes: Sequence[int],
-               class_names: Sequence[str], *, max_samples: int, seed: int, **kwargs: Any
-               ) -> tuple[dict, dict, dict, dict[str, str]]:
+def _per_class(
+    feature_net: nn.Module,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    synthetic: np.ndarray,
+    synthetic_labels: np.ndarray,
+    classes: Sequence[int],
+    class_names: Sequence[str],
+    *,
+    max_samples: int,
+    seed: int,
+    **kwargs: Any,
+) -> tuple[dict, dict, dict, dict[str, str]]:
     """FID and KID of each class alone: ({name: fid}, {name: kid}, {name: Ns}, reasons)."""
     fid, kid, ns, reasons = {}, {}, {}, {}
     for c in classes:
         name = class_names[c]
         pick_real = _subsample(np.flatnonzero(real_labels == c), max_samples, seed)
         pick_syn = _subsample(np.flatnonzero(synthetic_labels == c), max_samples, seed)
-        values, why = _domain_pair(feature_net, synthetic[pick_syn], real[pick_real],
-                                   with_prc=False, seed=seed, **kwargs)
+        values, why = _domain_pair(
+            feature_net, synthetic[pick_syn], real[pick_real], with_prc=False, seed=seed, **kwargs
+        )
         fid[name], kid[name] = values["fid"], values["kid"]
         ns[name] = {"real": len(pick_real), "synthetic": len(pick_syn)}
-        reasons.update({f"{key}[{name}]": why[m] for m, key in
-                        (("fid", FID_DOMAIN_PER_CLASS), ("kid", KID_DOMAIN_PER_CLASS)) if m in why})
+        reasons.update(
+            {
+                f"{key}[{name}]": why[m]
+                for m, key in (("fid", FID_DOMAIN_PER_CLASS), ("kid", KID_DOMAIN_PER_CLASS))
+                if m in why
+            }
+        )
     return fid, kid, ns, reasons
 
 
 def _protocol(max_samples: int, seed: int, subset: int | None, subsets: int | None) -> str:
-    return (f"synthetic vs real train images in the {DOMAIN_EXTRACTOR} feature space "
-            f"({PENULTIMATE} layer of the baseline classifier trained on real train images); "
-            f"overall = all synthetic vs real images of the augmented classes, per class = that "
-            f"class only; at most {max_samples} images per set (subsample seed {seed}); KID "
-            f"cubic polynomial kernel, unbiased MMD, subset size {subset} x {subsets} subsets; "
-            f"precision/recall k={PRC_NEIGHBORHOOD}; FID biased upward below {FID_LOW_N} images")
+    return (
+        f"synthetic vs real train images in the {DOMAIN_EXTRACTOR} feature space "
+        f"({PENULTIMATE} layer of the baseline classifier trained on real train images); "
+        f"overall = all synthetic vs real images of the augmented classes, per class = that "
+        f"class only; at most {max_samples} images per set (subsample seed {seed}); KID "
+        f"cubic polynomial kernel, unbiased MMD, subset size {subset} x {subsets} subsets; "
+        f"precision/recall k={PRC_NEIGHBORHOOD}; FID biased upward below {FID_LOW_N} images"
+    )
 
 
-def domain_quality(feature_net: nn.Module, real: np.ndarray, real_labels: np.ndarray,
-                   synthetic: np.ndarray, synthetic_labels: np.ndarray, classes: Sequence[int],
-                   class_names: Sequence[str], *, device: torch.device, max_samples: int = 2048,
-                   seed: int = 0, batch_size: int = 256, kid_subsets: int = KID_SUBSETS
-                   ) -> dict[str, Any]:
+def domain_quality(
+    feature_net: nn.Module,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    synthetic: np.ndarray,
+    synthetic_labels: np.ndarray,
+    classes: Sequence[int],
+    class_names: Sequence[str],
+    *,
+    device: torch.device,
+    max_samples: int = 2048,
+    seed: int = 0,
+    batch_size: int = 256,
+    kid_subsets: int = KID_SUBSETS,
+) -> dict[str, Any]:
     """FID, KID and precision/recall of synthetic vs real train images, galaxy-domain features.
 
     Args:
@@ -211,27 +282,51 @@ def domain_quality(feature_net: nn.Module, real: np.ndarray, real_labels: np.nda
     pick_real = _subsample(np.flatnonzero(np.isin(real_labels, classes)), max_samples, seed)
     pick_syn = _subsample(np.flatnonzero(np.isin(synthetic_labels, classes)), max_samples, seed)
     with scope:
-        overall, why = _domain_pair(feature_net, synthetic[pick_syn], real[pick_real],
-                                    with_prc=True, **kwargs)
-        reasons = {key: why[m] for m, keys in (("fid", [R.FID_DOMAIN]),
-                                               ("kid", [R.KID_DOMAIN, KID_DOMAIN_STD]),
-                                               ("prc", [PRECISION_DOMAIN, RECALL_DOMAIN]))
-                   if m in why for key in keys}
-        per_class = _per_class(feature_net, real, real_labels, synthetic, synthetic_labels,
-                               classes, class_names, max_samples=max_samples, **kwargs)
+        overall, why = _domain_pair(
+            feature_net, synthetic[pick_syn], real[pick_real], with_prc=True, **kwargs
+        )
+        reasons = {
+            key: why[m]
+            for m, keys in (
+                ("fid", [results.FID_DOMAIN]),
+                ("kid", [results.KID_DOMAIN, KID_DOMAIN_STD]),
+                ("prc", [PRECISION_DOMAIN, RECALL_DOMAIN]),
+            )
+            if m in why
+            for key in keys
+        }
+        per_class = _per_class(
+            feature_net,
+            real,
+            real_labels,
+            synthetic,
+            synthetic_labels,
+            classes,
+            class_names,
+            max_samples=max_samples,
+            **kwargs,
+        )
     fid_per_class, kid_per_class, n_per_class, class_reasons = per_class
     reasons.update(class_reasons)
     n_real, n_syn = len(pick_real), len(pick_syn)
     return {
-        R.FID_DOMAIN: overall["fid"], R.KID_DOMAIN: overall["kid"],
-        KID_DOMAIN_STD: overall["kid_std"], PRECISION_DOMAIN: overall["precision"],
-        RECALL_DOMAIN: overall["recall"], FID_DOMAIN_PER_CLASS: fid_per_class,
-        KID_DOMAIN_PER_CLASS: kid_per_class, QUALITY_N_REAL: n_real, QUALITY_N_SYNTHETIC: n_syn,
-        "quality_n_per_class": n_per_class, "kid_subset_size": overall["kid_subset_size"],
-        "kid_subsets": overall["kid_subsets"], "fid_low_n": min(n_real, n_syn) < FID_LOW_N,
+        results.FID_DOMAIN: overall["fid"],
+        results.KID_DOMAIN: overall["kid"],
+        KID_DOMAIN_STD: overall["kid_std"],
+        PRECISION_DOMAIN: overall["precision"],
+        RECALL_DOMAIN: overall["recall"],
+        FID_DOMAIN_PER_CLASS: fid_per_class,
+        KID_DOMAIN_PER_CLASS: kid_per_class,
+        QUALITY_N_REAL: n_real,
+        QUALITY_N_SYNTHETIC: n_syn,
+        "quality_n_per_class": n_per_class,
+        "kid_subset_size": overall["kid_subset_size"],
+        "kid_subsets": overall["kid_subsets"],
+        "fid_low_n": min(n_real, n_syn) < FID_LOW_N,
         "feature_extractor": f"{DOMAIN_EXTRACTOR}:{PENULTIMATE}",
-        "quality_protocol": _protocol(max_samples, seed, overall["kid_subset_size"],
-                                      overall["kid_subsets"]),
+        "quality_protocol": _protocol(
+            max_samples, seed, overall["kid_subset_size"], overall["kid_subsets"]
+        ),
         QUALITY_REASONS: reasons,
     }
 
@@ -265,15 +360,28 @@ def _unusable_weights(path: str) -> str | None:
 
 
 def _inception_nulls(reason: str, n_real: int, n_syn: int) -> dict[str, Any]:
-    return {FID_INCEPTION: None, ISC_INCEPTION_MEAN: None, ISC_INCEPTION_STD: None,
-            "inception_reason": reason, "inception_note": INCEPTION_NOTE, "inception_weights": None,
-            "inception_n_real": n_real, "inception_n_synthetic": n_syn}
+    return {
+        FID_INCEPTION: None,
+        ISC_INCEPTION_MEAN: None,
+        ISC_INCEPTION_STD: None,
+        "inception_reason": reason,
+        "inception_note": INCEPTION_NOTE,
+        "inception_weights": None,
+        "inception_n_real": n_real,
+        "inception_n_synthetic": n_syn,
+    }
 
 
-def inception_quality(real: np.ndarray, synthetic: np.ndarray, *,
-                      weights_path: str | os.PathLike | None = None, device: torch.device,
-                      max_samples: int = 2048, seed: int = 0, batch_size: int = 64
-                      ) -> dict[str, Any]:
+def inception_quality(
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    *,
+    weights_path: str | os.PathLike | None = None,
+    device: torch.device,
+    max_samples: int = 2048,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> dict[str, Any]:
     """Inception-v3 FID (synthetic vs real) and Inception Score (synthetic), offline only.
 
     Computed only when the weights are on disk (``weights_path``, else torch-fidelity's cache file
@@ -295,23 +403,38 @@ def inception_quality(real: np.ndarray, synthetic: np.ndarray, *,
     try:
         with scope:
             # The weights path is always given: torch-fidelity never reaches its downloader.
-            out = _fidelity(synthetic, real, cuda=cuda, seed=seed, batch_size=batch_size,
-                            fid=True, isc=True, isc_splits=min(10, n_syn),
-                            feature_extractor=INCEPTION_EXTRACTOR,
-                            feature_extractor_weights_path=path)
+            out = _fidelity(
+                synthetic,
+                real,
+                cuda=cuda,
+                seed=seed,
+                batch_size=batch_size,
+                fid=True,
+                isc=True,
+                isc_splits=min(10, n_syn),
+                feature_extractor=INCEPTION_EXTRACTOR,
+                feature_extractor_weights_path=path,
+            )
     except (RuntimeError, ValueError, KeyError) as exc:  # e.g. a state dict of another network
         log.warning("Inception metrics failed: %s", exc)
-        return _inception_nulls(f"Inception metrics failed with weights {path}: {exc}",
-                                n_real, n_syn)
-    return {FID_INCEPTION: out[torch_fidelity.KEY_METRIC_FID],
-            ISC_INCEPTION_MEAN: out[torch_fidelity.KEY_METRIC_ISC_MEAN],
-            ISC_INCEPTION_STD: out[torch_fidelity.KEY_METRIC_ISC_STD],
-            "inception_reason": None, "inception_note": INCEPTION_NOTE,
-            "inception_weights": path, "inception_n_real": n_real, "inception_n_synthetic": n_syn}
+        return _inception_nulls(
+            f"Inception metrics failed with weights {path}: {exc}", n_real, n_syn
+        )
+    return {
+        FID_INCEPTION: out[torch_fidelity.KEY_METRIC_FID],
+        ISC_INCEPTION_MEAN: out[torch_fidelity.KEY_METRIC_ISC_MEAN],
+        ISC_INCEPTION_STD: out[torch_fidelity.KEY_METRIC_ISC_STD],
+        "inception_reason": None,
+        "inception_note": INCEPTION_NOTE,
+        "inception_weights": path,
+        "inception_n_real": n_real,
+        "inception_n_synthetic": n_syn,
+    }
 
 
-def real_halves(labels: np.ndarray, classes: Sequence[int], *, max_samples: int = 2048,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def real_halves(
+    labels: np.ndarray, classes: Sequence[int], *, max_samples: int = 2048, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint, equally sized, class-stratified halves of the positions of ``classes``.
 
     Each class is shuffled by ``seed`` and cut in two equal parts (an odd image left out); each
@@ -324,16 +447,25 @@ def real_halves(labels: np.ndarray, classes: Sequence[int], *, max_samples: int 
         members = rng.permutation(np.flatnonzero(labels == c))
         cut = len(members) // 2
         halves[0].append(members[:cut])
-        halves[1].append(members[cut:2 * cut])
-    a, b = (np.sort(np.concatenate(h)).astype(np.int64) if h else np.empty(0, np.int64)
-            for h in halves)
+        halves[1].append(members[cut : 2 * cut])
+    a, b = (
+        np.sort(np.concatenate(h)).astype(np.int64) if h else np.empty(0, np.int64) for h in halves
+    )
     n = min(len(a), max_samples)
     return _subsample(a, n, seed), _subsample(b, n, seed + 1)
 
 
-def domain_fid_reference(feature_net: nn.Module, real: np.ndarray, real_labels: np.ndarray,
-                         classes: Sequence[int], *, device: torch.device, max_samples: int = 2048,
-                         seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+def domain_fid_reference(
+    feature_net: nn.Module,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    classes: Sequence[int],
+    *,
+    device: torch.device,
+    max_samples: int = 2048,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict[str, Any]:
     """Real-vs-real FID: two disjoint halves of the real images of ``classes``, same features.
 
     The floor a perfect generator would reach at this N (FID is biased upward at small N): read
@@ -348,13 +480,23 @@ def domain_fid_reference(feature_net: nn.Module, real: np.ndarray, real_labels: 
     ensure_registered()
     a, b = real_halves(real_labels, classes, max_samples=max_samples, seed=seed)
     n = len(a)
-    out: dict[str, Any] = {R.FID_DOMAIN_REAL_REF: None, "fid_domain_real_ref_n": int(n),
-                           "fid_domain_real_ref_reason": _too_few("fid", n, n)}
+    out: dict[str, Any] = {
+        results.FID_DOMAIN_REAL_REF: None,
+        "fid_domain_real_ref_n": int(n),
+        "fid_domain_real_ref_reason": _too_few("fid", n, n),
+    }
     if out["fid_domain_real_ref_reason"] is None:
         cuda, scope = _device_scope(device)
         with scope:
-            values = _fidelity(real[a], real[b], cuda=cuda, seed=seed, batch_size=batch_size,
-                               fid=True, feature_extractor=DOMAIN_EXTRACTOR,
-                               **{DOMAIN_NETWORK_KWARG: feature_net})
-        out[R.FID_DOMAIN_REAL_REF] = values[torch_fidelity.KEY_METRIC_FID]
+            values = _fidelity(
+                real[a],
+                real[b],
+                cuda=cuda,
+                seed=seed,
+                batch_size=batch_size,
+                fid=True,
+                feature_extractor=DOMAIN_EXTRACTOR,
+                **{DOMAIN_NETWORK_KWARG: feature_net},
+            )
+        out[results.FID_DOMAIN_REAL_REF] = values[torch_fidelity.KEY_METRIC_FID]
     return out

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from galaxybench.results import PSNR_BICUBIC, PSNR_SRGAN, SSIM_BICUBIC, SSIM_SRGAN
 from galaxybench.images import bicubic_x2, check_images
+from galaxybench.results import PSNR_BICUBIC, PSNR_SRGAN, SSIM_BICUBIC, SSIM_SRGAN
 
 SR_N = "sr_n"  # number of test images behind the SR metrics
 SSIM_WINDOW = 11  # Wang et al. 2004, section III-C
@@ -34,8 +34,9 @@ def _check_pair(pred: np.ndarray, true: np.ndarray) -> None:
     check_images(pred, "pred", channels=None)
     check_images(true, "true", channels=None)
     if pred.shape != true.shape or pred.shape[0] == 0:
-        raise ValueError(f"pred and true must have one non-empty shape, got {pred.shape} and "
-                         f"{true.shape}")
+        raise ValueError(
+            f"pred and true must have one non-empty shape, got {pred.shape} and {true.shape}"
+        )
 
 
 def psnr(pred: np.ndarray, true: np.ndarray, data_range: float = 255.0) -> float:
@@ -65,8 +66,9 @@ def _gaussian_window(size: int, sigma: float, device: torch.device) -> torch.Ten
     return g / g.sum()
 
 
-def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor,
-                    data_range: float) -> torch.Tensor:
+def _ssim_per_image(
+    x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, data_range: float
+) -> torch.Tensor:
     """(B, C, H, W) float64 pair -> (B,) SSIM, mean over channels and the valid region."""
     b, c, h, w = x.shape
     # Channels become batch entries so one depthwise-free conv2d handles every channel.
@@ -77,13 +79,21 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor,
     mu_x, mu_y, xx, yy, xy = blurred.chunk(5)  # valid region only
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
-                / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)))
+    ssim_map = (
+        (2 * mu_x * mu_y + c1)
+        * (2 * cov + c2)
+        / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
+    )
     return ssim_map.reshape(b, c, -1).mean(dim=(1, 2))
 
 
-def ssim(pred: np.ndarray, true: np.ndarray, *, data_range: float = 255.0,
-         device: torch.device | None = None) -> float:
+def ssim(
+    pred: np.ndarray,
+    true: np.ndarray,
+    *,
+    data_range: float = 255.0,
+    device: torch.device | None = None,
+) -> float:
     """Mean over images of SSIM (Wang et al. 2004), averaged over channels; 1.0 when identical.
 
     Computed in float64 with ``torch.nn.functional.conv2d`` on ``device`` (CPU by default), in
@@ -99,14 +109,15 @@ def ssim(pred: np.ndarray, true: np.ndarray, *, data_range: float = 255.0,
     window = _gaussian_window(size, SSIM_SIGMA, device)
     total = 0.0
     for start in range(0, len(pred), _SSIM_CHUNK):
-        x = torch.from_numpy(pred[start:start + _SSIM_CHUNK]).to(device, torch.float64)
-        y = torch.from_numpy(true[start:start + _SSIM_CHUNK]).to(device, torch.float64)
+        x = torch.from_numpy(pred[start : start + _SSIM_CHUNK]).to(device, torch.float64)
+        y = torch.from_numpy(true[start : start + _SSIM_CHUNK]).to(device, torch.float64)
         total += float(_ssim_per_image(x, y, window, data_range).sum())
     return total / len(pred)
 
 
-def sr_quality(lr: np.ndarray, hr_true: np.ndarray, upscaled_srgan: np.ndarray | None, *,
-               device: torch.device) -> dict[str, float | int | None]:
+def sr_quality(
+    lr: np.ndarray, hr_true: np.ndarray, upscaled_srgan: np.ndarray | None, *, device: torch.device
+) -> dict[str, float | int | None]:
     """PSNR/SSIM of SRGAN and of bicubic against true HR, side by side (docs/protocol.md).
 
     Args:
@@ -131,4 +142,3 @@ def sr_quality(lr: np.ndarray, hr_true: np.ndarray, upscaled_srgan: np.ndarray |
         out[PSNR_SRGAN] = psnr(upscaled_srgan, hr_true)
         out[SSIM_SRGAN] = ssim(upscaled_srgan, hr_true, device=device)
     return out
-

@@ -13,5 +13,11 @@ from galaxybench.report.build import build_report
 from galaxybench.report.experiment import Experiment, load_experiment
 from galaxybench.report.publish import collect_reports, publish, publish_experiment
 
-__all__ = ["Experiment", "build_report", "collect_reports", "load_experiment", "publish",
-           "publish_experiment"]
+__all__ = [
+    "Experiment",
+    "build_report",
+    "collect_reports",
+    "load_experiment",
+    "publish",
+    "publish_experiment",
+]

@@ -46,9 +46,14 @@ def band(runs: Sequence[Points], xs: np.ndarray, column: int) -> tuple[np.ndarra
     return tuple(out)
 
 
-def anytime_figure(curves: dict[str, Sequence[Points]], *, grid_seconds: float,
-                   best: float | None = None, best_test: float | None = None,
-                   title: str = "") -> Figure:
+def anytime_figure(
+    curves: dict[str, Sequence[Points]],
+    *,
+    grid_seconds: float,
+    best: float | None = None,
+    best_test: float | None = None,
+    title: str = "",
+) -> Figure:
     """Two panels against compute as a fraction of the exhaustive grid's full-budget compute:
     best-so-far validation objective, and the test objective of the current choice; one median
     line and IQR band per searcher; dashed: the grid's best (validation, and its test value)."""
@@ -60,11 +65,15 @@ def anytime_figure(curves: dict[str, Sequence[Points]], *, grid_seconds: float,
         for ax, column in zip(axes, (1, 2), strict=True):
             lo, med, hi = band(runs, xs, column)
             (line,) = ax.plot(xs / grid_seconds, med, label=f"{name} (n={len(runs)})")
-            ax.fill_between(xs / grid_seconds, lo, hi, color=line.get_color(), alpha=0.2,
-                            linewidth=0)
-    for ax, ref, label in zip(axes, (best, best_test), ("validation objective (best so far)",
-                                                        "test objective of the choice"),
-                              strict=True):
+            ax.fill_between(
+                xs / grid_seconds, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0
+            )
+    for ax, ref, label in zip(
+        axes,
+        (best, best_test),
+        ("validation objective (best so far)", "test objective of the choice"),
+        strict=True,
+    ):
         if ref is not None and math.isfinite(ref):
             ax.axhline(ref, color="k", linestyle="--", linewidth=1, label="grid's best")
         ax.set_xlabel("cumulative compute / grid's full-budget compute")

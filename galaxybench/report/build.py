@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.errors import InputError
 from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
@@ -58,7 +58,7 @@ def strip_paths(obj: Any, root: Path | None = None) -> Any:
     def repl(m: re.Match[str]) -> str:
         path = m.group(0)
         if prefix and (path == prefix or path.startswith(prefix + "/")):
-            return path[len(prefix) + 1:] or "."
+            return path[len(prefix) + 1 :] or "."
         return m.group(1)
 
     return _ABS_PATH.sub(repl, obj)
@@ -78,97 +78,168 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
     split_seeds = _distinct([r["config"].get("data.split_seed") for r in recs])
     if not split_seeds and isinstance(base, dict):  # trials that failed before recording config
         split_seeds = _distinct([base.get("data.split_seed")])
-    return strip_paths({
-        "generator": GENERATOR, "experiment": exp.name, "experiment_dir": exp.name,
-        "generated_at": generated_at,
-        "data_source": sweep_data if isinstance(sweep_data, str) else None,
-        "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
-        "split_seeds": split_seeds,
-        "seeds": {phase: _distinct([r.get("seed") for r in exp.phase(phase)])
-                  for phase in ("baseline", "search", "confirm")},
-        "versions": versions, "git_revisions": _distinct([p.get("git_revision") for p in prov]),
-        "hardware": _distinct([p.get("device") for p in prov]),
-        "platforms": _distinct([p.get("platform") for p in prov]),
-        "sweep_yaml": exp.sweep_text, "summary": exp.summary,
-        "report": {"versions": R.package_versions(), "git_revision": R.git_revision()},
-    }, exp.path)
+    return strip_paths(
+        {
+            "generator": GENERATOR,
+            "experiment": exp.name,
+            "experiment_dir": exp.name,
+            "generated_at": generated_at,
+            "data_source": sweep_data if isinstance(sweep_data, str) else None,
+            "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
+            "split_seeds": split_seeds,
+            "seeds": {
+                phase: _distinct([r.get("seed") for r in exp.phase(phase)])
+                for phase in ("baseline", "search", "confirm")
+            },
+            "versions": versions,
+            "git_revisions": _distinct([p.get("git_revision") for p in prov]),
+            "hardware": _distinct([p.get("device") for p in prov]),
+            "platforms": _distinct([p.get("platform") for p in prov]),
+            "sweep_yaml": exp.sweep_text,
+            "summary": exp.summary,
+            "report": {
+                "versions": results.package_versions(),
+                "git_revision": results.git_revision(),
+            },
+        },
+        exp.path,
+    )
 
 
-def _markdown(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
-              per_class: pd.DataFrame, search: SearchSummary, head: Headline) -> str:
+def _markdown(
+    exp: Experiment,
+    board: pd.DataFrame,
+    ablation: pd.DataFrame,
+    per_class: pd.DataFrame,
+    search: SearchSummary,
+    head: Headline,
+) -> str:
     md = markdown.md_table
-    parts = [f"# Leaderboard: {markdown.inline(exp.name)}\n",
-             *(f"{markdown.inline(line)}\n" for line in head.lines()),
-             "Confirmed runs only; ranked by mean minority-F1 gain over the baseline "
-             f"(paired by seed and split). Intervals: {display.interval_note(board)}.\n",
-             md(display.display_leaderboard(board)),
-             "### All columns\n", md(display.display_details(board)),
-             "## Ablations\n", f"Intervals: {display.interval_note(ablation)}.\n",
-             md(display.display_ablation(ablation)),
-             f"## Per-class F1: baseline vs {markdown.inline(per_class.attrs.get('best_row'))}\n",
-             md(display.display_per_class(per_class)),
-             "## Search\n", md(display.display_frame(search.counts)),
-             f"Best validation minority F1: {display.number(search.best_val)} "
-             f"(trial {markdown.inline(search.best_trial or display.DASH)})\n",
-             f"{compute_note(exp)}\n",
-             "### Failed and diverged trials\n", md(display.display_frame(search.failures)),
-             "### Parameter importance\n",
-             md(display.display_frame(search.importance)) if not search.importance.empty
-             else f"{markdown.inline(search.note)}\n"]
+    parts = [
+        f"# Leaderboard: {markdown.inline(exp.name)}\n",
+        *(f"{markdown.inline(line)}\n" for line in head.lines()),
+        "Confirmed runs only; ranked by mean minority-F1 gain over the baseline "
+        f"(paired by seed and split). Intervals: {display.interval_note(board)}.\n",
+        md(display.display_leaderboard(board)),
+        "### All columns\n",
+        md(display.display_details(board)),
+        "## Ablations\n",
+        f"Intervals: {display.interval_note(ablation)}.\n",
+        md(display.display_ablation(ablation)),
+        f"## Per-class F1: baseline vs {markdown.inline(per_class.attrs.get('best_row'))}\n",
+        md(display.display_per_class(per_class)),
+        "## Search\n",
+        md(display.display_frame(search.counts)),
+        f"Best validation minority F1: {display.number(search.best_val)} "
+        f"(trial {markdown.inline(search.best_trial or display.DASH)})\n",
+        f"{compute_note(exp)}\n",
+        "### Failed and diverged trials\n",
+        md(display.display_frame(search.failures)),
+        "### Parameter importance\n",
+        md(display.display_frame(search.importance))
+        if not search.importance.empty
+        else f"{markdown.inline(search.note)}\n",
+    ]
     return "\n".join(parts)
 
 
 def _folded(summary: str, *parts: str) -> str:
-    return f"<details><summary>{html.esc(summary)}</summary>\n" + "\n".join(parts) + \
-        "\n</details>"
+    return f"<details><summary>{html.esc(summary)}</summary>\n" + "\n".join(parts) + "\n</details>"
 
 
-def _html(exp: Experiment, board: pd.DataFrame, ablation: pd.DataFrame,
-          per_class: pd.DataFrame, search: SearchSummary, figures: list[ReportFigure],
-          prov: dict[str, Any], head: Headline) -> str:
+def _html(
+    exp: Experiment,
+    board: pd.DataFrame,
+    ablation: pd.DataFrame,
+    per_class: pd.DataFrame,
+    search: SearchSummary,
+    figures: list[ReportFigure],
+    prov: dict[str, Any],
+    head: Headline,
+) -> str:
     best_cfg = "\n".join(f"{k}: {v}" for k, v in sorted(search.best_config.items()))
-    importance = (html.table(display.display_frame(search.importance), "importance")
-                  if not search.importance.empty else html.paragraph(search.note, "note"))
-    group = {kind: [html.figure(f.path, f.caption) for f in figures if f.kind == kind]
-             for kind in ("result", "search", "sample")}
+    importance = (
+        html.table(display.display_frame(search.importance), "importance")
+        if not search.importance.empty
+        else html.paragraph(search.note, "note")
+    )
+    group = {
+        kind: [html.figure(f.path, f.caption) for f in figures if f.kind == kind]
+        for kind in ("result", "search", "sample")
+    }
     lead = [html.paragraph(head.search, "note")] if head.search else []
-    lead += [html.paragraph(head.finding, "finding"), html.paragraph(head.headroom),
-             html.paragraph(head.data, "data")]
+    lead += [
+        html.paragraph(head.finding, "finding"),
+        html.paragraph(head.headroom),
+        html.paragraph(head.data, "data"),
+    ]
     sections = [
         html.section("Finding", *lead, section_id="finding"),
-        html.section("Leaderboard", html.paragraph(
-            "Confirmed runs only, ranked by mean minority-F1 gain over the baseline (paired by "
-            f"seed and split). Intervals: {display.interval_note(board)}."),
+        html.section(
+            "Leaderboard",
+            html.paragraph(
+                "Confirmed runs only, ranked by mean minority-F1 gain over the baseline (paired by "
+                f"seed and split). Intervals: {display.interval_note(board)}."
+            ),
             html.table(display.display_leaderboard(board), "leaderboard"),
-            _folded("All columns: settings, secondary metrics, FID, compute",
-                    html.table(display.display_details(board), "details")),
-            section_id="board"),
-        html.section("Ablations", html.paragraph(
-            f"Intervals: {display.interval_note(ablation)}."),
-            html.table(display.display_ablation(ablation), "ablation")),
-        html.section(f"Per-class F1: baseline vs {per_class.attrs.get('best_row')}",
-                     html.table(display.display_per_class(per_class), "per-class"),
-                     *group["result"]),
-        html.section("Samples (one strip per row)", *group["sample"]
-                     or [html.paragraph("No trial wrote sample images.", "note")]),
-        html.section("Search", html.table(display.display_frame(search.counts), "counts"),
-                     html.paragraph(f"Best validation minority F1: "
-                                    f"{display.number(search.best_val)} (trial "
-                                    f"{search.best_trial or display.DASH})"),
-                     html.paragraph(compute_note(exp)),
-                     html.preformatted(best_cfg) if best_cfg else "",
-                     "<h3>Failed and diverged trials</h3>",
-                     html.table(display.display_frame(search.failures), "failures"),
-                     "<h3>Parameter importance</h3>", importance, *group["search"]),
-        html.section("Configuration and provenance", _folded(
-            "Provenance", html.preformatted(json.dumps(
-                {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str))),
-            _folded("Resolved sweep",
-                    html.preformatted(strip_paths(exp.sweep_text, exp.path)
-                                      or "(no sweep.yaml)")), section_id="provenance"),
+            _folded(
+                "All columns: settings, secondary metrics, FID, compute",
+                html.table(display.display_details(board), "details"),
+            ),
+            section_id="board",
+        ),
+        html.section(
+            "Ablations",
+            html.paragraph(f"Intervals: {display.interval_note(ablation)}."),
+            html.table(display.display_ablation(ablation), "ablation"),
+        ),
+        html.section(
+            f"Per-class F1: baseline vs {per_class.attrs.get('best_row')}",
+            html.table(display.display_per_class(per_class), "per-class"),
+            *group["result"],
+        ),
+        html.section(
+            "Samples (one strip per row)",
+            *group["sample"] or [html.paragraph("No trial wrote sample images.", "note")],
+        ),
+        html.section(
+            "Search",
+            html.table(display.display_frame(search.counts), "counts"),
+            html.paragraph(
+                f"Best validation minority F1: "
+                f"{display.number(search.best_val)} (trial "
+                f"{search.best_trial or display.DASH})"
+            ),
+            html.paragraph(compute_note(exp)),
+            html.preformatted(best_cfg) if best_cfg else "",
+            "<h3>Failed and diverged trials</h3>",
+            html.table(display.display_frame(search.failures), "failures"),
+            "<h3>Parameter importance</h3>",
+            importance,
+            *group["search"],
+        ),
+        html.section(
+            "Configuration and provenance",
+            _folded(
+                "Provenance",
+                html.preformatted(
+                    json.dumps(
+                        {k: v for k, v in prov.items() if k != "sweep_yaml"}, indent=2, default=str
+                    )
+                ),
+            ),
+            _folded(
+                "Resolved sweep",
+                html.preformatted(strip_paths(exp.sweep_text, exp.path) or "(no sweep.yaml)"),
+            ),
+            section_id="provenance",
+        ),
     ]
-    return html.page(f"galaxybench report: {exp.name}", sections,
-                     subtitle=f"generated {prov['generated_at']} from experiment {exp.name}")
+    return html.page(
+        f"galaxybench report: {exp.name}",
+        sections,
+        subtitle=f"generated {prov['generated_at']} from experiment {exp.name}",
+    )
 
 
 def _write(exp: Experiment, tmp: Path) -> None:
@@ -184,17 +255,24 @@ def _write(exp: Experiment, tmp: Path) -> None:
     figures = write_figures(exp, board, per_class, tmp / "figures")
     board.to_csv(tmp / "leaderboard.csv", index=False)
     tables.trials_table(exp).to_csv(tmp / "trials.csv", index=False)
-    (tmp / "leaderboard.md").write_text(_markdown(exp, board, ablation, per_class, search, head),
-                                        encoding="utf-8")
-    R.write_json(tmp / "provenance.json", prov)
-    (tmp / "index.html").write_text(_html(exp, board, ablation, per_class, search, figures, prov,
-                                                      head),
-                                    encoding="utf-8")
+    (tmp / "leaderboard.md").write_text(
+        _markdown(exp, board, ablation, per_class, search, head), encoding="utf-8"
+    )
+    results.write_json(tmp / "provenance.json", prov)
+    (tmp / "index.html").write_text(
+        _html(exp, board, ablation, per_class, search, figures, prov, head), encoding="utf-8"
+    )
 
 
 # What build_report writes into a report directory; nothing else there is ever touched.
-REPORT_FILES = ("figures", "leaderboard.csv", "trials.csv", "leaderboard.md", "provenance.json",
-                "index.html")
+REPORT_FILES = (
+    "figures",
+    "leaderboard.csv",
+    "trials.csv",
+    "leaderboard.md",
+    "provenance.json",
+    "index.html",
+)
 
 
 def is_report_dir(path: Path) -> bool:
@@ -222,8 +300,10 @@ def _check_out(out: Path) -> None:
     if not out.is_dir() or out.is_symlink():
         raise InputError(f"--out {out}: exists and is not a directory; choose a new directory")
     if any(out.iterdir()) and not is_report_dir(out):
-        raise InputError(f"--out {out}: directory is not empty and holds no galaxybench report; "
-                         "choose an empty or new directory (nothing was changed)")
+        raise InputError(
+            f"--out {out}: directory is not empty and holds no galaxybench report; "
+            "choose an empty or new directory (nothing was changed)"
+        )
 
 
 def _install(tmp: Path, out: Path) -> None:

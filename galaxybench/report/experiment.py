@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
             raise InputError(f"{path}:{lineno}: expected a JSON object per line")
         record.setdefault("phase", phase)
         record.setdefault("row", BASELINE_ROW if phase == "baseline" else phase)
-        record.setdefault("status", R.STATUS_FAILED)
+        record.setdefault("status", results.STATUS_FAILED)
         record["config"] = record.get("config") or {}
         out.append(record)
     return out
@@ -122,15 +122,22 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
     if not any(path.iterdir()):
         raise InputError(f"experiment directory is empty: {path}")
     sweep_text, sweep = _read_yaml(path / "sweep.yaml")
-    exp = Experiment(name=path.resolve().name, path=path, sweep_text=sweep_text, sweep=sweep,
-                     summary=_read_summary(path / "summary.json"))
+    exp = Experiment(
+        name=path.resolve().name,
+        path=path,
+        sweep_text=sweep_text,
+        sweep=sweep,
+        summary=_read_summary(path / "summary.json"),
+    )
     for phase in PHASES:
         file = path / "results" / f"{phase}.jsonl"
         if file.is_file():
             exp.records.extend(_read_jsonl(file, phase))
     if not exp.phase("confirm"):
-        raise InputError(f"no confirmed results: {path / 'results' / 'confirm.jsonl'} is missing "
-                         "or empty (has the sweep's confirm phase run?)")
+        raise InputError(
+            f"no confirmed results: {path / 'results' / 'confirm.jsonl'} is missing "
+            "or empty (has the sweep's confirm phase run?)"
+        )
     journal = path / "search" / "optuna.journal"
     exp.journal = journal if journal.is_file() else None
     log.info("read %d trials of %s", len(exp.records), path)

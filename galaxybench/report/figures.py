@@ -23,11 +23,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
 from galaxybench.report.trial_figures import render_samples
 from galaxybench.samples import SAMPLES_FILE
-from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class ReportFigure:
     path: Path
     caption: str
     kind: str = "result"
+
+
 MAX_TRIAL_IMAGES = 40  # a long sweep can write hundreds; the report shows the first ones
 
 
@@ -65,8 +67,10 @@ def per_class_figure(per_class: pd.DataFrame) -> Figure:
     x = np.arange(len(per_class))
     ax.bar(x - 0.2, per_class["baseline_f1"], 0.4, label=BASELINE_ROW)
     ax.bar(x + 0.2, per_class["best_f1"], 0.4, label=per_class.attrs.get("best_row", "best"))
-    labels = [f"{c} *" if m else str(c) for c, m in zip(per_class["class"],
-                                                         per_class["minority"], strict=True)]
+    labels = [
+        f"{c} *" if m else str(c)
+        for c, m in zip(per_class["class"], per_class["minority"], strict=True)
+    ]
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8, parse_math=False)
     ax.set_ylabel("test F1 (mean over seeds)")
     ax.set_ylim(0, 1)
@@ -99,9 +103,13 @@ def best_epoch_figure(records: list[dict[str, Any]]) -> Figure | None:
     """
     share = []
     for r in records:
-        best, total = r.get(R.BEST_EPOCH), r["config"].get("classifier.epochs")
-        if r.get("status") == R.STATUS_OK and isinstance(best, (int, float)) \
-                and isinstance(total, (int, float)) and total > 0:
+        best, total = r.get(results.BEST_EPOCH), r["config"].get("classifier.epochs")
+        if (
+            r.get("status") == results.STATUS_OK
+            and isinstance(best, (int, float))
+            and isinstance(total, (int, float))
+            and total > 0
+        ):
             share.append(float(best) / float(total))
     if not share:
         return None
@@ -134,21 +142,28 @@ def optuna_figures(journal: Path | None, fig_dir: Path) -> list[ReportFigure]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=STUDY_NAME,
-                                  storage=JournalStorage(JournalFileBackend(str(journal))))
+        study = optuna.load_study(
+            study_name=STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(journal)))
+        )
         trials = study.get_trials(deepcopy=False)
     except Exception as exc:  # a foreign or truncated journal must not sink the report
         log.warning("search plots unavailable: %s", exc)
         return []
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    plots = [("optuna_history", "Optimisation history (Optuna)", ovm.plot_optimization_history),
-             ("optuna_parallel", "Parallel coordinates (Optuna)", ovm.plot_parallel_coordinate),
-             ("optuna_slice", "Slices: each parameter vs objective (Optuna)", ovm.plot_slice),
-             ("optuna_intermediate", "Intermediate values reported to the pruner (Optuna)",
-              ovm.plot_intermediate_values)]
+    plots = [
+        ("optuna_history", "Optimisation history (Optuna)", ovm.plot_optimization_history),
+        ("optuna_parallel", "Parallel coordinates (Optuna)", ovm.plot_parallel_coordinate),
+        ("optuna_slice", "Slices: each parameter vs objective (Optuna)", ovm.plot_slice),
+        (
+            "optuna_intermediate",
+            "Intermediate values reported to the pruner (Optuna)",
+            ovm.plot_intermediate_values,
+        ),
+    ]
     if len(complete) >= MIN_TRIALS_FOR_IMPORTANCE:
-        plots.insert(3, ("optuna_importance", "Parameter importance (Optuna)",
-                         ovm.plot_param_importances))
+        plots.insert(
+            3, ("optuna_importance", "Parameter importance (Optuna)", ovm.plot_param_importances)
+        )
     out = []
     for name, caption, plot in plots:
         if not complete and name != "optuna_intermediate":
@@ -178,8 +193,11 @@ def _matrix(value: Any) -> np.ndarray | None:
 
 
 def _confusion(exp: Experiment, row: str) -> np.ndarray | None:
-    mats = [_matrix(r.get(R.CONFUSION_MATRIX)) for r in exp.confirmed
-            if r.get("row") == row and r.get("status") == R.STATUS_OK]
+    mats = [
+        _matrix(r.get(results.CONFUSION_MATRIX))
+        for r in exp.confirmed
+        if r.get("row") == row and r.get("status") == results.STATUS_OK
+    ]
     mats = [m for m in mats if m is not None]
     mats = [m for m in mats if m.shape == mats[0].shape]
     return np.sum(mats, axis=0) if mats else None  # summed over seeds before normalizing
@@ -190,11 +208,11 @@ def _safe_name(text: str) -> str:
 
 
 def _sample_caption(folder: str, file: str) -> str:
-    """"top-1: Cigar Shaped Smooth, real (top) vs synthetic (bottom)" from the file's name."""
+    """ "top-1: Cigar Shaped Smooth, real (top) vs synthetic (bottom)" from the file's name."""
     row = _SEED_SUFFIX.sub("", folder) or "trial"
     stem = file.rsplit(".", 1)[0]
     if stem.startswith("real_vs_synthetic_"):
-        cls = stem[len("real_vs_synthetic_"):].replace("_", " ")
+        cls = stem[len("real_vs_synthetic_") :].replace("_", " ")
         return f"{row}: class {cls}, real (top) vs synthetic (bottom)"
     if stem == "sr_strip":
         return f"{row}: LR, bicubic, super-resolved and true HR images"
@@ -212,14 +230,21 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     drawn = fig_dir / ".samples"
     for npz in sorted(exp.path.glob(f"samples/*/{SAMPLES_FILE}")):
         render_samples(npz.parent, drawn / "samples" / npz.parent.name)
-    found = sorted(p for root in (exp.path, drawn) for sub in ("figures", "samples")
-                   if (root / sub).is_dir() for p in (root / sub).rglob("*.png") if p.is_file())
+    found = sorted(
+        p
+        for root in (exp.path, drawn)
+        for sub in ("figures", "samples")
+        if (root / sub).is_dir()
+        for p in (root / sub).rglob("*.png")
+        if p.is_file()
+    )
     first_seed: dict[str, str] = {}
     for p in found:
         folder = p.parent.name
         first_seed.setdefault(_SEED_SUFFIX.sub("", folder), folder)
-    found = [p for p in found if first_seed.get(_SEED_SUFFIX.sub("", p.parent.name))
-             == p.parent.name]
+    found = [
+        p for p in found if first_seed.get(_SEED_SUFFIX.sub("", p.parent.name)) == p.parent.name
+    ]
     out = []
     for src in found[:MAX_TRIAL_IMAGES]:
         with src.open("rb") as fh:
@@ -237,15 +262,20 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     return out
 
 
-def write_figures(exp: Experiment, board: pd.DataFrame, per_class: pd.DataFrame,
-                  fig_dir: Path) -> list[ReportFigure]:
+def write_figures(
+    exp: Experiment, board: pd.DataFrame, per_class: pd.DataFrame, fig_dir: Path
+) -> list[ReportFigure]:
     """Write every figure under ``fig_dir``; returns them in display order."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     out: list[ReportFigure] = []
     best = per_class.attrs.get("best_row", BASELINE_ROW)
     if len(per_class):
-        out.append(ReportFigure(_save(per_class_figure(per_class), fig_dir / "per_class_f1.png"),
-                                f"Per-class test F1: baseline vs {best}"))
+        out.append(
+            ReportFigure(
+                _save(per_class_figure(per_class), fig_dir / "per_class_f1.png"),
+                f"Per-class test F1: baseline vs {best}",
+            )
+        )
     labels = list(per_class["class"])
     for row in dict.fromkeys((BASELINE_ROW, best)):
         matrix = _confusion(exp, row)
@@ -253,12 +283,23 @@ def write_figures(exp: Experiment, board: pd.DataFrame, per_class: pd.DataFrame,
             continue
         names = labels if len(labels) == len(matrix) else [str(i) for i in range(len(matrix))]
         title = f"Confusion matrix: {row} (summed over seeds)"
-        out.append(ReportFigure(_save(confusion_figure(matrix, names, title),
-                                      fig_dir / f"confusion_{_safe_name(row)}.png"), title))
+        out.append(
+            ReportFigure(
+                _save(
+                    confusion_figure(matrix, names, title),
+                    fig_dir / f"confusion_{_safe_name(row)}.png",
+                ),
+                title,
+            )
+        )
     epochs = best_epoch_figure(exp.confirmed)
     if epochs is not None:
-        out.append(ReportFigure(_save(epochs, fig_dir / "best_epoch.png"),
-                                "Best classifier epoch over confirmed runs"))
+        out.append(
+            ReportFigure(
+                _save(epochs, fig_dir / "best_epoch.png"),
+                "Best classifier epoch over confirmed runs",
+            )
+        )
     out += optuna_figures(exp.journal, fig_dir)
     out += copy_trial_images(exp, fig_dir)
     return out

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 from galaxybench.report.tables import row_scores
@@ -32,8 +32,10 @@ PIPELINE_BOUND_ROW = "oracle+best-rebalancer"
 ROW_LABELS = {
     ORACLE_ROW: "oracle upscaler (bound on upscaling)",
     PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
-    "oversample": "plain oversampling", "weighted_ce": "weighted cross-entropy",
-    "dihedral": "dihedral augmentation", BASELINE_ROW: "baseline",
+    "oversample": "plain oversampling",
+    "weighted_ce": "weighted cross-entropy",
+    "dihedral": "dihedral augmentation",
+    BASELINE_ROW: "baseline",
 }
 # Keys of the data's preparation facts (PreparedData.info), looked for in these places.
 DATA_INFO_KEYS = ("data_info",)
@@ -47,8 +49,9 @@ def row_label(row: str) -> str:
 
 def is_gan_row(config: dict[str, Any]) -> bool:
     """A row that trains a GAN (SRGAN upscaler or cGAN rebalancer) and is not a bound."""
-    return (config.get("upscale.method") == "srgan" or config.get("rebalance.method") == "cgan") \
-        and config.get("upscale.method") != "oracle"
+    return (
+        config.get("upscale.method") == "srgan" or config.get("rebalance.method") == "cgan"
+    ) and config.get("upscale.method") != "oracle"
 
 
 @dataclass
@@ -126,29 +129,39 @@ def _join(values: list[Any]) -> str:
 
 
 def data_line(exp: Experiment) -> str:
-    """"Data: <name>; N = ... after dedupe; HR/LR px; epochs of each stage; seeds; splits."""
+    """ "Data: <name>; N = ... after dedupe; HR/LR px; epochs of each stage; seeds; splits."""
     info = _data_info(exp)
     counts = info.get("counts")
     n = sum(counts) if isinstance(counts, list) else None
     if n is None and isinstance(info.get("n_read"), int):
         n = info["n_read"] - int(info.get("n_duplicates_dropped") or 0)
     dropped = info.get("n_duplicates_dropped")
-    n_text = NA if n is None else f"{n}" + (f" ({dropped} duplicates dropped)"
-                                            if dropped is not None else "")
+    n_text = (
+        NA
+        if n is None
+        else f"{n}" + (f" ({dropped} duplicates dropped)" if dropped is not None else "")
+    )
     split = info.get("split_counts")
-    split_text = ("/".join(str(split.get(k, NA)) for k in ("train", "val", "test"))
-                  if isinstance(split, dict) else NA)
+    split_text = (
+        "/".join(str(split.get(k, NA)) for k in ("train", "val", "test"))
+        if isinstance(split, dict)
+        else NA
+    )
     hr = _values(exp, "data.hr_size")
     lr = _values(exp, "data.lr_size") or [int(v) // 2 for v in hr if isinstance(v, int)]
-    epochs = (f"SRGAN {_join(_values(exp, 'srgan.pretrain_epochs'))} pre-train + "
-              f"{_join(_values(exp, 'srgan.epochs'))}, cGAN {_join(_values(exp, 'cgan.epochs'))}, "
-              f"classifier {_join(_values(exp, 'classifier.epochs'))}")
+    epochs = (
+        f"SRGAN {_join(_values(exp, 'srgan.pretrain_epochs'))} pre-train + "
+        f"{_join(_values(exp, 'srgan.epochs'))}, cGAN {_join(_values(exp, 'cgan.epochs'))}, "
+        f"classifier {_join(_values(exp, 'classifier.epochs'))}"
+    )
     seeds = sorted({r.get("seed") for r in exp.confirmed} - {None}, key=repr)
     splits = _values(exp, "data.split_seed")
-    return (f"Data: {data_name(exp)}; N = {n_text} after dedupe; train/val/test {split_text}; "
-            f"HR {_join(hr)} px, LR {_join(lr)} px; epochs: {epochs}; "
-            f"confirmation seeds {_join(seeds)} (n = {len(seeds)}); "
-            f"split seed{'s' if len(splits) > 1 else ''} {_join(splits)}.")
+    return (
+        f"Data: {data_name(exp)}; N = {n_text} after dedupe; train/val/test {split_text}; "
+        f"HR {_join(hr)} px, LR {_join(lr)} px; epochs: {epochs}; "
+        f"confirmation seeds {_join(seeds)} (n = {len(seeds)}); "
+        f"split seed{'s' if len(splits) > 1 else ''} {_join(splits)}."
+    )
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
@@ -162,12 +175,22 @@ def finding(exp: Experiment, board: pd.DataFrame) -> str:
     ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
     bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW}
     gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
-    classical = _best(board, [r for r in ok_rows if r not in bounds
-                              and not is_gan_row(configs[r])
-                              and configs[r].get("upscale.method") != "oracle"])
+    classical = _best(
+        board,
+        [
+            r
+            for r in ok_rows
+            if r not in bounds
+            and not is_gan_row(configs[r])
+            and configs[r].get("upscale.method") != "oracle"
+        ],
+    )
     base = row_scores(exp, BASELINE_ROW)
-    label = {r: (f"the best GAN configuration ({r})" if r == gan else row_label(r))
-             for r in (gan, classical) if r}
+    label = {
+        r: (f"the best GAN configuration ({r})" if r == gan else row_label(r))
+        for r in (gan, classical)
+        if r
+    }
     gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
     if gan is None and classical is None:
         return "Finding: no row other than the baseline has a confirmed result."
@@ -176,15 +199,19 @@ def finding(exp: Experiment, board: pd.DataFrame) -> str:
         g = gains[only]
         verdict = "resolved" if g.resolved else "not resolved"
         what = "no GAN configuration has" if gan is None else "no classical rebalancer has"
-        return (f"Finding: {label[only]} gains {_gain_text(g)} in minority F1 over the baseline "
-                f"({verdict} at n = {g.n}); {what} a confirmed result to compare with.")
+        return (
+            f"Finding: {label[only]} gains {_gain_text(g)} in minority F1 over the baseline "
+            f"({verdict} at n = {g.n}); {what} a confirmed result to compare with."
+        )
     diff = stats.paired_gain(row_scores(exp, gan), row_scores(exp, classical))
     first, second = (gan, classical) if diff.mean > 0 else (classical, gan)
     verdict = "resolved" if diff.resolved else "not resolved"
-    return (f"Finding: {label[first]} ({_gain_text(gains[first])}) beats {label[second]} "
-            f"({_gain_text(gains[second])}) in minority-F1 gain over the baseline; the "
-            f"difference ({_fmt(abs(diff.mean))} {_ci(_abs(diff))}) is {verdict} at "
-            f"n = {diff.n} ({stats.interval_label()}).")
+    return (
+        f"Finding: {label[first]} ({_gain_text(gains[first])}) beats {label[second]} "
+        f"({_gain_text(gains[second])}) in minority-F1 gain over the baseline; the "
+        f"difference ({_fmt(abs(diff.mean))} {_ci(_abs(diff))}) is {verdict} at "
+        f"n = {diff.n} ({stats.interval_label()})."
+    )
 
 
 def _abs(g: stats.PairedGain) -> stats.PairedGain:
@@ -207,22 +234,30 @@ def headroom(exp: Experiment) -> str:
         tail = "true HR images score below LR input here, so upscaling cannot help"
     else:
         tail = "within noise: no upscaler can show an effect on this data at this n"
-    return (f"Headroom: oracle upscaler minus baseline {_gain_text(g)} at n = {g.n} "
-            f"({stats.interval_label()}); {tail}.")
+    return (
+        f"Headroom: oracle upscaler minus baseline {_gain_text(g)} at n = {g.n} "
+        f"({stats.interval_label()}); {tail}."
+    )
 
 
 def search_failures(exp: Experiment) -> str:
-    """"" when the search produced a usable configuration, else why none survived (counts)."""
+    """ "" when the search produced a usable configuration, else why none survived (counts)."""
     search = exp.phase("search")
-    if not search or any(r.get("status") == R.STATUS_OK for r in search):
+    if not search or any(r.get("status") == results.STATUS_OK for r in search):
         return ""
     why = Counter(str(r.get("status")) for r in search)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(why.items()))
-    return (f"No usable GAN configuration: all {len(search)} search trials ended without a "
-            f"result ({counts}); the rows below are the baseline and the classical methods.")
+    return (
+        f"No usable GAN configuration: all {len(search)} search trials ended without a "
+        f"result ({counts}); the rows below are the baseline and the classical methods."
+    )
 
 
 def headline(exp: Experiment, board: pd.DataFrame) -> Headline:
     """The data line, the finding, the headroom and (if any) why the search found nothing."""
-    return Headline(data=data_line(exp), finding=finding(exp, board), headroom=headroom(exp),
-                    search=search_failures(exp))
+    return Headline(
+        data=data_line(exp),
+        finding=finding(exp, board),
+        headroom=headroom(exp),
+        search=search_failures(exp),
+    )

@@ -38,18 +38,24 @@ def table(df: pd.DataFrame, table_id: str) -> str:
     if df.empty:
         return '<p class="note">(none)</p>'
     head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>\n"
-                   for row in df.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>\n"
+        for row in df.itertuples(index=False)
+    )
     # The wrapper scrolls a wide leaderboard sideways instead of widening the page.
-    return (f'<div class="scroll"><table id="{esc(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
-            f"<tbody>\n{body}</tbody>\n</table></div>")
+    return (
+        f'<div class="scroll"><table id="{esc(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}</tbody>\n</table></div>"
+    )
 
 
 def figure(path: Path, caption: str) -> str:
     """A PNG embedded as a data URI with its escaped caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
 
 
 def paragraph(text: str, cls: str = "") -> str:
@@ -70,6 +76,8 @@ def section(title: str, *parts: str, section_id: str = "") -> str:
 def page(title: str, sections: list[str], subtitle: str = "") -> str:
     """A complete HTML document; ``sections`` are already rendered by the helpers above."""
     sub = paragraph(subtitle) if subtitle else ""
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-            f"<h1>{esc(title)}</h1>\n{sub}\n" + "\n".join(sections) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n{sub}\n" + "\n".join(sections) + "\n</body></html>\n"
+    )

@@ -23,7 +23,9 @@ def md_table(df: pd.DataFrame) -> str:
     """A Markdown table of ``df`` (cells as text), or "_(none)_" when it has no rows."""
     if df.empty:
         return "_(none)_\n"
-    lines = ["| " + " | ".join(_cell(c) for c in df.columns) + " |",
-             "|" + "|".join("---" for _ in df.columns) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(c) for c in df.columns) + " |",
+        "|" + "|".join("---" for _ in df.columns) + "|",
+    ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"

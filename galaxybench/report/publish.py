@@ -25,8 +25,18 @@ from galaxybench.report import display, html
 
 log = logging.getLogger(__name__)
 
-INDEX_COLUMNS = ["name", "date", "data", "best_row", "gain_mean", "gain_ci_low", "gain_ci_high",
-                 "minority_f1_mean", "n", "finding"]
+INDEX_COLUMNS = [
+    "name",
+    "date",
+    "data",
+    "best_row",
+    "gain_mean",
+    "gain_ci_low",
+    "gain_ci_high",
+    "minority_f1_mean",
+    "n",
+    "finding",
+]
 
 
 def _report_entry(report: Path) -> dict[str, Any] | None:
@@ -48,13 +58,20 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
     top = (methods if len(methods) else board).iloc[0]
     fingerprints = prov.get("data_fingerprints") or []
     # The data by name; an older report without one shows its fingerprint, marked as such.
-    data = prov.get("data") or prov.get("data_source") or (
-        f"unnamed ({str(fingerprints[0])[:12]})" if fingerprints else None)
+    data = (
+        prov.get("data")
+        or prov.get("data_source")
+        or (f"unnamed ({str(fingerprints[0])[:12]})" if fingerprints else None)
+    )
     finding = (prov.get("headline") or {}).get("finding") or ""
-    return {"name": report.name, "date": str(prov.get("generated_at") or ""), "data": data,
-            "best_row": str(top["row"]),
-            **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:-1]},
-            "finding": finding.removeprefix("Finding: ")}
+    return {
+        "name": report.name,
+        "date": str(prov.get("generated_at") or ""),
+        "data": data,
+        "best_row": str(top["row"]),
+        **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:-1]},
+        "finding": finding.removeprefix("Finding: "),
+    }
 
 
 def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
@@ -66,14 +83,18 @@ def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
     root = Path(reports_dir)
     if not root.is_dir():
         raise InputError(f"reports directory not found: {root}")
-    entries = [e for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
-               and (e := _report_entry(d)) is not None]
+    entries = [
+        e
+        for d in sorted(root.iterdir())
+        if d.is_dir() and not d.name.startswith(".") and (e := _report_entry(d)) is not None
+    ]
     if not entries:
         raise InputError(f"no reports in {root} (build one with `galaxybench report`)")
     df = pd.DataFrame(entries, columns=INDEX_COLUMNS)
     # ISO-8601 UTC timestamps sort as text; NaN gains sort last.
-    df = df.sort_values(["date", "gain_mean"], ascending=[False, False], na_position="last",
-                        kind="mergesort")
+    df = df.sort_values(
+        ["date", "gain_mean"], ascending=[False, False], na_position="last", kind="mergesort"
+    )
     return df.reset_index(drop=True)
 
 
@@ -84,16 +105,21 @@ def display_index(df: pd.DataFrame, digits: int = 4, *, terminal: bool = False) 
     """
     out = []
     for _, r in df.iterrows():
-        entry = {"Report": str(r["name"]), "Date": str(r["date"])[:10],
-                 "Data": display.value(r["data"]), "Best row": str(r["best_row"]),
-                 "Minority F1": display.number(r["minority_f1_mean"], digits),
-                 "Δ vs baseline": display.number(r["gain_mean"], digits, sign=True),
-                 "Δ 95% t-CI": display.interval(r["gain_ci_low"], r["gain_ci_high"], r["n"],
-                                                digits=digits, sign=True),
-                 "n": display.value(r["n"]), "Finding": str(r["finding"] or "")}
+        entry = {
+            "Report": str(r["name"]),
+            "Date": str(r["date"])[:10],
+            "Data": display.value(r["data"]),
+            "Best row": str(r["best_row"]),
+            "Minority F1": display.number(r["minority_f1_mean"], digits),
+            "Δ vs baseline": display.number(r["gain_mean"], digits, sign=True),
+            "Δ 95% t-CI": display.interval(
+                r["gain_ci_low"], r["gain_ci_high"], r["n"], digits=digits, sign=True
+            ),
+            "n": display.value(r["n"]),
+            "Finding": str(r["finding"] or ""),
+        }
         if terminal:
-            entry = {k: v for k, v in entry.items()
-                     if k not in ("Date", "Minority F1", "Finding")}
+            entry = {k: v for k, v in entry.items() if k not in ("Date", "Minority F1", "Finding")}
             entry["Δ"] = entry.pop("Δ vs baseline")
             entry["95% t-CI"] = entry.pop("Δ 95% t-CI")
             entry["n"] = entry.pop("n")
@@ -101,8 +127,9 @@ def display_index(df: pd.DataFrame, digits: int = 4, *, terminal: bool = False) 
     return pd.DataFrame(out)
 
 
-def publish_experiment(exp_dir: str | Path, reports_dir: str | Path = "reports",
-                       name: str | None = None) -> Path:
+def publish_experiment(
+    exp_dir: str | Path, reports_dir: str | Path = "reports", name: str | None = None
+) -> Path:
     """Build the report of ``exp_dir`` into ``<reports_dir>/<name>/`` and refresh the index.
 
     ``name`` defaults to the experiment's directory name and must be one path component. Returns
@@ -126,13 +153,22 @@ def publish(reports_dir: str | Path = "reports") -> Path:
     root = Path(reports_dir)
     df = collect_reports(root)
     shown = display_index(df)
-    links = "".join(f'<li><a href="{html.esc(quote(name))}/index.html">{html.esc(name)}</a></li>'
-                    for name in df["name"])
-    body = [html.section("Published leaderboards", html.paragraph(
-        "One row per report: its best confirmed row and that row's minority-F1 gain over the "
-        "baseline (paired by seed and split, 95% t-interval over n seeds). Newest first, then "
-        "best first."),
-        html.table(shown, "reports"), f"<ul>{links}</ul>")]
+    links = "".join(
+        f'<li><a href="{html.esc(quote(name))}/index.html">{html.esc(name)}</a></li>'
+        for name in df["name"]
+    )
+    body = [
+        html.section(
+            "Published leaderboards",
+            html.paragraph(
+                "One row per report: its best confirmed row and that row's minority-F1 gain "
+                "over the baseline (paired by seed and split, 95% t-interval over n seeds). "
+                "Newest first, then best first."
+            ),
+            html.table(shown, "reports"),
+            f"<ul>{links}</ul>",
+        )
+    ]
     out = root / "index.html"
     # mkstemp, not a fixed name: on shared storage a planted symlink must not be followed.
     fd, name = tempfile.mkstemp(prefix=".index.html.", dir=root)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.report.experiment import PHASES, Experiment
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 STUDY_NAME = "search"
 # "pruned" is written by the sweep for trials ASHA stopped early (validation metrics only).
 STATUS_PRUNED = "pruned"
-STATUSES = (R.STATUS_OK, STATUS_PRUNED, R.STATUS_DIVERGED, R.STATUS_FAILED)
+STATUSES = (results.STATUS_OK, STATUS_PRUNED, results.STATUS_DIVERGED, results.STATUS_FAILED)
 # Below this many completed trials an importance estimate is noise, so none is reported.
 MIN_TRIALS_FOR_IMPORTANCE = 8
 
@@ -66,8 +66,11 @@ def _counts(exp: Experiment) -> pd.DataFrame:
 def _failures(exp: Experiment) -> pd.DataFrame:
     """Every trial that neither finished ok nor was pruned (pruning is the search working)."""
     cols = ["phase", "row", "trial_id", "seed", "status", "reason"]
-    rows = [{c: r.get(c) for c in cols} for r in exp.records
-            if r.get("status") not in (R.STATUS_OK, STATUS_PRUNED)]
+    rows = [
+        {c: r.get(c) for c in cols}
+        for r in exp.records
+        if r.get("status") not in (results.STATUS_OK, STATUS_PRUNED)
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -89,8 +92,10 @@ def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
         study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
-            return empty, (f"only {len(complete)} completed search trials (fewer than "
-                           f"{MIN_TRIALS_FOR_IMPORTANCE}): no parameter importance")
+            return empty, (
+                f"only {len(complete)} completed search trials (fewer than "
+                f"{MIN_TRIALS_FOR_IMPORTANCE}): no parameter importance"
+            )
         importance = optuna.importance.get_param_importances(study)
     except Exception as exc:  # a foreign or truncated journal must not sink the whole report
         log.warning("parameter importance unavailable: %s", exc)
@@ -104,20 +109,29 @@ def compute_note(exp: Experiment) -> str:
     from galaxybench.budget import compute_summary
 
     per_phase = [compute_summary(exp.phase(phase)) for phase in PHASES]
-    keys = (R.COMPUTE_SECONDS_TOTAL, "exhaustive_full_budget_seconds", R.GAN_EPOCHS_TRAINED,
-            "gan_epochs_full_budget", "gan_epochs_saved")
+    keys = (
+        results.COMPUTE_SECONDS_TOTAL,
+        "exhaustive_full_budget_seconds",
+        results.GAN_EPOCHS_TRAINED,
+        "gan_epochs_full_budget",
+        "gan_epochs_saved",
+    )
     c = {k: sum(p.get(k, 0) for p in per_phase) for k in keys}
-    if not c[R.COMPUTE_SECONDS_TOTAL]:
+    if not c[results.COMPUTE_SECONDS_TOTAL]:
         return ""
-    text = (f"Compute spent: {float(c.get(R.COMPUTE_SECONDS_TOTAL, 0)):.0f} s of training and "
-            f"evaluation over all phases; an exhaustive run of the same configurations at full "
-            f"budget would have cost about {float(c.get('exhaustive_full_budget_seconds', 0)):.0f}"
-            f" s (estimated from the measured seconds per GAN epoch). GAN epochs trained: "
-            f"{int(c.get(R.GAN_EPOCHS_TRAINED, 0))}")
+    text = (
+        f"Compute spent: {float(c.get(results.COMPUTE_SECONDS_TOTAL, 0)):.0f} s of training and "
+        f"evaluation over all phases; an exhaustive run of the same configurations at full "
+        f"budget would have cost about {float(c.get('exhaustive_full_budget_seconds', 0)):.0f}"
+        f" s (estimated from the measured seconds per GAN epoch). GAN epochs trained: "
+        f"{int(c.get(results.GAN_EPOCHS_TRAINED, 0))}"
+    )
     saved = int(c.get("gan_epochs_saved", 0))
     if saved > 0:
-        text += (f", {saved} fewer than the {int(c.get('gan_epochs_full_budget', 0))} the same "
-                 "trials need without the budget ladder")
+        text += (
+            f", {saved} fewer than the {int(c.get('gan_epochs_full_budget', 0))} the same "
+            "trials need without the budget ladder"
+        )
     return text + "."
 
 
@@ -125,14 +139,21 @@ def search_summary(exp: Experiment) -> SearchSummary:
     """Counts, failures, best validation score and parameter importance of an experiment."""
     best_val, best = -math.inf, None
     for r in exp.phase("search"):
-        val = r.get(R.VAL_MINORITY_F1)
-        if r.get("status") == R.STATUS_OK and isinstance(val, (int, float)) and math.isfinite(val) \
-                and val > best_val:
+        val = r.get(results.VAL_MINORITY_F1)
+        if (
+            r.get("status") == results.STATUS_OK
+            and isinstance(val, (int, float))
+            and math.isfinite(val)
+            and val > best_val
+        ):
             best_val, best = float(val), r
     importance, note = param_importance(exp.journal)
     return SearchSummary(
-        counts=_counts(exp), failures=_failures(exp),
+        counts=_counts(exp),
+        failures=_failures(exp),
         best_val=best_val if best is not None else math.nan,
         best_trial=None if best is None else str(best.get("trial_id")),
         best_config={} if best is None else dict(best["config"]),
-        importance=importance, note=note)
+        importance=importance,
+        note=note,
+    )

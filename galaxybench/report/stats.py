@@ -78,8 +78,9 @@ def finite(values: Iterable[float | None]) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
-def t_interval(values: Iterable[float | None],
-               confidence: float = CONFIDENCE) -> tuple[float, float]:
+def t_interval(
+    values: Iterable[float | None], confidence: float = CONFIDENCE
+) -> tuple[float, float]:
     """Student-t interval of the mean of the finite ``values``; (NaN, NaN) below two values.
 
     ``scipy.stats.t.interval(confidence, n - 1, loc=mean, scale=std/sqrt(n))`` (ddof=1); values
@@ -119,8 +120,10 @@ def paired_gain(
             the same training seed and the same test set.
         baseline: key -> score of the reference on the same keys.
     """
-    keys = sorted((k for k in row if k in baseline and _is_finite(row[k])
-                   and _is_finite(baseline[k])), key=repr)
+    keys = sorted(
+        (k for k in row if k in baseline and _is_finite(row[k]) and _is_finite(baseline[k])),
+        key=repr,
+    )
     if not keys:
         return PairedGain(0, NAN, NAN, NAN, NAN)
     diffs = np.array([float(row[k]) - float(baseline[k]) for k in keys])

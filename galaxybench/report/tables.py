@@ -4,7 +4,8 @@ Usage::
 
     board = leaderboard_table(exp); ablation_table(board); per_class_table(exp, board)
 
-Only confirmed runs enter the leaderboard (docs/protocol.md, "Phases"). Failed and diverged trials are never
+Only confirmed runs enter the leaderboard (docs/protocol.md, "Phases"). Failed and diverged
+trials are never
 dropped silently: they are counted per row (``n_failed``, ``failures``) and listed in trials.csv.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 
@@ -31,16 +32,42 @@ FID_LOW_N = 50
 
 # Methods first: they say what a row is; then whatever the sweep varied.
 METHOD_KEYS = ("upscale.method", "rebalance.method", "classifier.loss", "classifier.augment")
-SCALAR_METRICS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY,
-                  R.BALANCED_ACCURACY, R.VAL_MINORITY_F1, R.N_SYNTHETIC, R.PSNR_SRGAN,
-                  R.PSNR_BICUBIC, R.SSIM_SRGAN, R.SSIM_BICUBIC, R.FID_DOMAIN, R.KID_DOMAIN,
-                  R.BEST_EPOCH, "time_total_s")
-MEAN_METRICS = (R.MACRO_F1, R.ACCURACY, R.BALANCED_ACCURACY, R.PSNR_SRGAN, R.PSNR_BICUBIC,
-                R.FID_DOMAIN)
+SCALAR_METRICS = (
+    results.MINORITY_F1,
+    results.MINORITY_F1_DELTA,
+    results.MACRO_F1,
+    results.ACCURACY,
+    results.BALANCED_ACCURACY,
+    results.VAL_MINORITY_F1,
+    results.N_SYNTHETIC,
+    results.PSNR_SRGAN,
+    results.PSNR_BICUBIC,
+    results.SSIM_SRGAN,
+    results.SSIM_BICUBIC,
+    results.FID_DOMAIN,
+    results.KID_DOMAIN,
+    results.BEST_EPOCH,
+    "time_total_s",
+)
+MEAN_METRICS = (
+    results.MACRO_F1,
+    results.ACCURACY,
+    results.BALANCED_ACCURACY,
+    results.PSNR_SRGAN,
+    results.PSNR_BICUBIC,
+    results.FID_DOMAIN,
+)
 # (label, row) of the ablation table. "srgan off" is the best config without SRGAN, so cGAN only.
-ABLATIONS = (("baseline", BASELINE_ROW), ("SRGAN only", "cgan off"), ("cGAN only", "srgan off"),
-             ("both (best)", "top-1"), ("oracle", "oracle"), ("oversample", "oversample"),
-             ("weighted CE", "weighted_ce"), ("dihedral", "dihedral"))
+ABLATIONS = (
+    ("baseline", BASELINE_ROW),
+    ("SRGAN only", "cgan off"),
+    ("cGAN only", "srgan off"),
+    ("both (best)", "top-1"),
+    ("oracle", "oracle"),
+    ("oversample", "oversample"),
+    ("weighted CE", "weighted_ce"),
+    ("dihedral", "dihedral"),
+)
 
 
 def _num(value: Any) -> float:
@@ -53,7 +80,7 @@ def _num(value: Any) -> float:
 
 
 def _ok(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("status") == R.STATUS_OK]
+    return [r for r in records if r.get("status") == results.STATUS_OK]
 
 
 def _mean(records: list[dict[str, Any]], key: str) -> float:
@@ -73,13 +100,16 @@ def key_params(records: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def _failures(records: list[dict[str, Any]]) -> str:
-    return "; ".join(f"seed {r.get('seed')}: {r.get('status')} ({r.get('reason') or 'no reason'})"
-                     for r in records if r.get("status") != R.STATUS_OK)
+    return "; ".join(
+        f"seed {r.get('seed')}: {r.get('status')} ({r.get('reason') or 'no reason'})"
+        for r in records
+        if r.get("status") != results.STATUS_OK
+    )
 
 
 def _status(group: list[dict[str, Any]]) -> str:
-    """"ok", or e.g. "1 diverged, 1 failed of 3": what went wrong, never hidden."""
-    bad = Counter(str(r.get("status")) for r in group if r.get("status") != R.STATUS_OK)
+    """ "ok", or e.g. "1 diverged, 1 failed of 3": what went wrong, never hidden."""
+    bad = Counter(str(r.get("status")) for r in group if r.get("status") != results.STATUS_OK)
     if not bad:
         return "ok"
     return ", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(group)}"
@@ -91,18 +121,24 @@ def _compute_seconds(records: list[dict[str, Any]]) -> float:
     for r in records:
         t = _num(r.get("time_total_s"))
         if math.isnan(t):
-            t = sum(_num(v) for v in (r.get(R.STAGE_SECONDS) or {}).values()
-                    if not math.isnan(_num(v)))
+            t = sum(
+                _num(v)
+                for v in (r.get(results.STAGE_SECONDS) or {}).values()
+                if not math.isnan(_num(v))
+            )
         total += t
     return total
 
 
 def _role(row: str, config: dict[str, Any]) -> str:
-    """"baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
+    """ "baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
     if row == BASELINE_ROW:
         return "baseline"
-    return "upper bound" if row.startswith("oracle") or config.get("upscale.method") == "oracle" \
+    return (
+        "upper bound"
+        if row.startswith("oracle") or config.get("upscale.method") == "oracle"
         else ""
+    )
 
 
 def _used_keys(config: dict[str, Any]) -> set[str]:
@@ -127,8 +163,11 @@ def _used_keys(config: dict[str, Any]) -> set[str]:
 
 def _fid_n(records: list[dict[str, Any]]) -> float:
     """Images per set behind the domain FID: the smaller of the real and synthetic sets."""
-    ns = [min(_num(r.get(QUALITY_N_REAL)), _num(r.get(QUALITY_N_SYNTHETIC))) for r in records
-          if r.get(R.FID_DOMAIN) is not None]
+    ns = [
+        min(_num(r.get(QUALITY_N_REAL)), _num(r.get(QUALITY_N_SYNTHETIC)))
+        for r in records
+        if r.get(results.FID_DOMAIN) is not None
+    ]
     ns = [n for n in ns if not math.isnan(n)]
     return float(min(ns)) if ns else math.nan
 
@@ -152,37 +191,53 @@ def pair_key(record: dict[str, Any]) -> tuple[Any, Any]:
 
 def row_scores(exp: Experiment, row: str) -> dict[tuple[Any, Any], float]:
     """Pairing key -> test minority F1 of the ok confirmed runs of ``row``."""
-    return {pair_key(r): _num(r.get(R.MINORITY_F1)) for r in _ok(exp.confirmed)
-            if str(r.get("row")) == row}
+    return {
+        pair_key(r): _num(r.get(results.MINORITY_F1))
+        for r in _ok(exp.confirmed)
+        if str(r.get("row")) == row
+    }
 
 
-def _row_entry(row: str, group: list[dict[str, Any]], baseline: dict[Any, float],
-               params: list[str]) -> dict[str, Any]:
+def _row_entry(
+    row: str, group: list[dict[str, Any]], baseline: dict[Any, float], params: list[str]
+) -> dict[str, Any]:
     ok = _ok(group)
-    minority = stats.summarize(_num(r.get(R.MINORITY_F1)) for r in ok)
+    minority = stats.summarize(_num(r.get(results.MINORITY_F1)) for r in ok)
     if row == BASELINE_ROW:
         gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
         delta = 0.0
     else:
-        gain = stats.paired_gain({pair_key(r): _num(r.get(R.MINORITY_F1)) for r in ok},
-                                 baseline)
-        delta = _mean(ok, R.MINORITY_F1_DELTA)
+        gain = stats.paired_gain(
+            {pair_key(r): _num(r.get(results.MINORITY_F1)) for r in ok}, baseline
+        )
+        delta = _mean(ok, results.MINORITY_F1_DELTA)
     config = (ok or group)[0]["config"]
     n_failed = len(group) - len(ok)
     entry: dict[str, Any] = {
-        "row": row, "role": _role(row, config), "config_id": (ok or group)[0].get("config_id"),
+        "row": row,
+        "role": _role(row, config),
+        "config_id": (ok or group)[0].get("config_id"),
         "status": _status(group),
-        "n": minority.n, "n_failed": n_failed,
+        "n": minority.n,
+        "n_failed": n_failed,
         "seeds": " ".join(str(s) for s in sorted({r.get("seed") for r in group}, key=str)),
     }
     used = _used_keys(config)
     entry.update({k: config.get(k) if k in used else None for k in params})
-    entry.update({
-        "minority_f1_mean": minority.mean, "minority_f1_std": minority.std,
-        "minority_f1_ci_low": minority.ci_low, "minority_f1_ci_high": minority.ci_high,
-        "minority_f1_delta_mean": delta, "gain_mean": gain.mean, "gain_ci_low": gain.ci_low,
-        "gain_ci_high": gain.ci_high, "gain_win_share": gain.win_share, "gain_n": gain.n,
-    })
+    entry.update(
+        {
+            "minority_f1_mean": minority.mean,
+            "minority_f1_std": minority.std,
+            "minority_f1_ci_low": minority.ci_low,
+            "minority_f1_ci_high": minority.ci_high,
+            "minority_f1_delta_mean": delta,
+            "gain_mean": gain.mean,
+            "gain_ci_low": gain.ci_low,
+            "gain_ci_high": gain.ci_high,
+            "gain_win_share": gain.win_share,
+            "gain_n": gain.n,
+        }
+    )
     entry.update({f"{k}_mean": _mean(ok, k) for k in MEAN_METRICS})
     entry["fid_n"] = _fid_n(ok)
     entry["fid_low_n"] = _fid_low_n(ok, entry["fid_n"])
@@ -202,15 +257,23 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in confirmed:
         groups.setdefault(str(r.get("row")), []).append(r)
-    baseline = {pair_key(r): _num(r.get(R.MINORITY_F1))
-                for r in _ok(groups.get(BASELINE_ROW, []))}
+    baseline = {
+        pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(BASELINE_ROW, []))
+    }
     params = key_params(confirmed)
     board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
     score = board["minority_f1_delta_mean"].fillna(board["gain_mean"])
     # Ties keep file order (baseline, top-1, top-2, ...): mergesort is stable.
-    board = board.assign(_score=score).sort_values(
-        ["_score", "minority_f1_mean"], ascending=[False, False], na_position="last",
-        kind="mergesort").drop(columns="_score")
+    board = (
+        board.assign(_score=score)
+        .sort_values(
+            ["_score", "minority_f1_mean"],
+            ascending=[False, False],
+            na_position="last",
+            kind="mergesort",
+        )
+        .drop(columns="_score")
+    )
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board.reset_index(drop=True)
 
@@ -223,17 +286,35 @@ def best_row(board: pd.DataFrame) -> str:
 
 def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
     """Baseline, SRGAN only, cGAN only, both, oracle and the classical baselines; not run = n 0."""
-    cols = ["n", "n_failed", "minority_f1_mean", "minority_f1_std", "minority_f1_ci_low",
-            "minority_f1_ci_high", "gain_mean", "gain_ci_low", "gain_ci_high", "gain_win_share",
-            "macro_f1_mean", "accuracy_mean"]
+    cols = [
+        "n",
+        "n_failed",
+        "minority_f1_mean",
+        "minority_f1_std",
+        "minority_f1_ci_low",
+        "minority_f1_ci_high",
+        "gain_mean",
+        "gain_ci_low",
+        "gain_ci_high",
+        "gain_win_share",
+        "macro_f1_mean",
+        "accuracy_mean",
+    ]
     by_row = board.set_index("row")
     out = []
     for label, row in ABLATIONS:
         if row in by_row.index:
             out.append({"ablation": label, "row": row, **by_row.loc[row, cols].to_dict()})
         else:
-            out.append({"ablation": label, "row": f"{row} (not run)", "n": 0, "n_failed": 0,
-                        **{c: math.nan for c in cols[2:]}})
+            out.append(
+                {
+                    "ablation": label,
+                    "row": f"{row} (not run)",
+                    "n": 0,
+                    "n_failed": 0,
+                    **{c: math.nan for c in cols[2:]},
+                }
+            )
     return pd.DataFrame(out, columns=["ablation", "row", *cols])
 
 
@@ -243,7 +324,7 @@ def _support(records: list[dict[str, Any]], n_classes: int) -> list[float] | Non
     sums = []
     for r in records:
         try:
-            m = np.asarray(r.get(R.CONFUSION_MATRIX), dtype=float)
+            m = np.asarray(r.get(results.CONFUSION_MATRIX), dtype=float)
         except (TypeError, ValueError):
             continue
         if m.ndim == 2 and m.shape == (n_classes, n_classes):
@@ -254,24 +335,34 @@ def _support(records: list[dict[str, Any]], n_classes: int) -> list[float] | Non
 def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     """Mean per-class test F1 over the ok seeds of the baseline and of the best row."""
     best = best_row(board)
-    rows = {name: _ok(r for r in exp.confirmed if r.get("row") == name)
-            for name in (BASELINE_ROW, best)}
+    rows = {
+        name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (BASELINE_ROW, best)
+    }
     classes: list[str] = []
     minority: set[str] = set()
     for r in rows[BASELINE_ROW] + rows[best]:
-        classes += [c for c in (r.get(R.PER_CLASS_F1) or {}) if c not in classes]
-        minority |= {str(c) for c in (r.get(R.MINORITY_CLASSES) or [])}
+        classes += [c for c in (r.get(results.PER_CLASS_F1) or {}) if c not in classes]
+        minority |= {str(c) for c in (r.get(results.MINORITY_CLASSES) or [])}
     support = _support(rows[BASELINE_ROW] + rows[best], len(classes))
     out = []
     for i, c in enumerate(classes):
-        f1 = {name: _mean([r.get(R.PER_CLASS_F1) or {} for r in recs], c)
-              for name, recs in rows.items()}
-        out.append({"class": c, "minority": c in minority,
-                    "support": support[i] if support is not None else math.nan,
-                    "baseline_f1": f1[BASELINE_ROW],
-                    "best_f1": f1[best], "delta": f1[best] - f1[BASELINE_ROW]})
-    table = pd.DataFrame(out, columns=["class", "minority", "support", "baseline_f1", "best_f1",
-                                       "delta"])
+        f1 = {
+            name: _mean([r.get(results.PER_CLASS_F1) or {} for r in recs], c)
+            for name, recs in rows.items()
+        }
+        out.append(
+            {
+                "class": c,
+                "minority": c in minority,
+                "support": support[i] if support is not None else math.nan,
+                "baseline_f1": f1[BASELINE_ROW],
+                "best_f1": f1[best],
+                "delta": f1[best] - f1[BASELINE_ROW],
+            }
+        )
+    table = pd.DataFrame(
+        out, columns=["class", "minority", "support", "baseline_f1", "best_f1", "delta"]
+    )
     table.attrs["best_row"] = best
     return table
 
@@ -280,13 +371,16 @@ def trials_table(exp: Experiment) -> pd.DataFrame:
     """Every trial of every phase, one row each: ids, status, reason, scalar metrics, config."""
     out = []
     for r in exp.records:
-        entry: dict[str, Any] = {k: r.get(k) for k in ("phase", "row", "trial_id", "config_id",
-                                                       "seed", "status", "reason")}
+        entry: dict[str, Any] = {
+            k: r.get(k)
+            for k in ("phase", "row", "trial_id", "config_id", "seed", "status", "reason")
+        }
         entry.update({k: _num(r.get(k)) for k in SCALAR_METRICS})
-        for key in (R.MINORITY_CLASSES, R.AUGMENTED_CLASSES):
+        for key in (results.MINORITY_CLASSES, results.AUGMENTED_CLASSES):
             entry[key] = ";".join(str(c) for c in (r.get(key) or []))
-        entry.update({f"per_class_f1.{c}": _num(v)
-                      for c, v in (r.get(R.PER_CLASS_F1) or {}).items()})
+        entry.update(
+            {f"per_class_f1.{c}": _num(v) for c, v in (r.get(results.PER_CLASS_F1) or {}).items()}
+        )
         entry["data_fingerprint"] = r.get("data_fingerprint")
         entry.update({k: v for k, v in r["config"].items() if k not in entry})
         out.append(entry)

@@ -29,8 +29,9 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def real_vs_synthetic(path: Path, real: np.ndarray, synthetic: np.ndarray, title: str,
-                      n: int = 8) -> None:
+def real_vs_synthetic(
+    path: Path, real: np.ndarray, synthetic: np.ndarray, title: str, n: int = 8
+) -> None:
     """Two rows of up to ``n`` images: real (top) and synthetic (bottom), uint8 (m, 3, H, W)."""
     plt = setup_matplotlib()
     cols = max(1, min(n, max(len(real), len(synthetic))))
@@ -51,8 +52,9 @@ def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
     plt = setup_matplotlib()
     names = list(columns)
     rows = min(n, len(next(iter(columns.values()))))
-    fig, axes = plt.subplots(rows, len(names), figsize=(1.6 * len(names), 1.6 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, len(names), figsize=(1.6 * len(names), 1.6 * rows), squeeze=False
+    )
     for r in range(rows):
         for c, name in enumerate(names):
             ax = axes[r][c]
@@ -69,8 +71,9 @@ def write_trial_figures(out_dir: Path, samples: TrialSamples) -> list[Path]:
     written: list[Path] = []
     for name, (real, synthetic) in samples.per_class.items():
         path = out_dir / f"real_vs_synthetic_{_slug(name)}.png"
-        real_vs_synthetic(path, real, synthetic,
-                          f"{name}: real (top) vs added by {samples.rebalancer} (bottom)")
+        real_vs_synthetic(
+            path, real, synthetic, f"{name}: real (top) vs added by {samples.rebalancer} (bottom)"
+        )
         written.append(path)
     path = out_dir / "sr_strip.png"
     sr_strip(path, samples.sr_columns)

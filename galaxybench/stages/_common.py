@@ -20,9 +20,16 @@ from galaxybench.errors import TrialDiverged
 from galaxybench.images import to_float, to_tensor_uint8, to_uint8
 
 __all__ = [
-    "autocast", "batches", "check_finite", "cpu_copy", "seed_everything", "seeded_generator",
+    "autocast",
+    "batches",
+    "check_finite",
+    "cpu_copy",
+    "seed_everything",
+    "seeded_generator",
     "set_threads",
-    "to_float", "to_tensor_uint8", "to_uint8",
+    "to_float",
+    "to_tensor_uint8",
+    "to_uint8",
 ]
 
 
@@ -60,19 +67,21 @@ def check_finite(stage: str, *losses: torch.Tensor) -> None:
             raise TrialDiverged(stage, f"non-finite loss ({loss.detach().float().cpu().item()})")
 
 
-def batches(n: int, batch_size: int, *, generator: torch.Generator | None = None,
-            drop_last: bool = False) -> list[torch.Tensor]:
+def batches(
+    n: int, batch_size: int, *, generator: torch.Generator | None = None, drop_last: bool = False
+) -> list[torch.Tensor]:
     """Index batches over range(n), shuffled with ``generator`` when given (CPU index tensors)."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
-    return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
 
 
 def autocast(device: torch.device) -> torch.autocast:
     """bf16 autocast on CUDA; a no-op on a CPU, where bf16 is slow and would change the numbers
     (CPU runs stay float32 and bit-reproducible)."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+    )
 
 
 def set_threads(num_threads: int | None) -> None:

@@ -57,8 +57,9 @@ class Upscaler(ABC):
     needs_hr: ClassVar[bool] = False
 
     @abstractmethod
-    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
-            device: torch.device) -> Weights | None:
+    def fit(
+        self, cfg: Config, train: SplitArrays, *, seed: int, device: torch.device
+    ) -> Weights | None:
         """Called once per trial, before any ``apply``, on the training split only (LR/HR pairs).
 
         Not called again when the trial's cache holds weights for the same data, config section
@@ -67,8 +68,15 @@ class Upscaler(ABC):
         """
 
     @abstractmethod
-    def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *, device: torch.device,
-              hr_true: np.ndarray | None = None) -> np.ndarray:
+    def apply(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        lr: np.ndarray,
+        *,
+        device: torch.device,
+        hr_true: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Called after ``fit`` on each split (train, val, test) and on the synthetic images.
 
         ``weights`` is what ``fit`` returned (or its cached copy). Upscales (n, 3, h, h) uint8 to
@@ -90,8 +98,15 @@ class Rebalancer(ABC):
     adds_images: ClassVar[bool] = True
 
     @abstractmethod
-    def fit(self, cfg: Config, train: SplitArrays, classes: list[int], *, seed: int,
-            device: torch.device) -> Weights | None:
+    def fit(
+        self,
+        cfg: Config,
+        train: SplitArrays,
+        classes: list[int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> Weights | None:
         """Called once per trial, before ``generate``, with the training split only.
 
         ``classes`` are the class ids to learn (the augmented classes, or all when
@@ -100,9 +115,16 @@ class Rebalancer(ABC):
         """
 
     @abstractmethod
-    def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
-                 counts: dict[int, int], *, seed: int, device: torch.device
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        train: SplitArrays,
+        counts: dict[int, int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Called once after ``fit``: ``counts[c]`` new LR images of class ``c``.
 
         Returns (lr (m, 3, h, h) uint8, labels (m,) int64), classes in increasing order, with

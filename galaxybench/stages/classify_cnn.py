@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from galaxybench import results as R
+from galaxybench import results
 from galaxybench.config import Config
 from galaxybench.metrics.classification import quick_scores
 from galaxybench.registry import CLASSIFIER_AUGMENTS, CLASSIFIER_LOSSES
@@ -82,20 +82,28 @@ class InputStats:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (lists, not tuples), as recorded in a trial result."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
-def input_statistics(images: np.ndarray, *, stretch: str = "none", softening: float = 0.05,
-                     source: str = "training inputs", chunk: int = 2048) -> InputStats:
+def input_statistics(
+    images: np.ndarray,
+    *,
+    stretch: str = "none",
+    softening: float = 0.05,
+    source: str = "training inputs",
+    chunk: int = 2048,
+) -> InputStats:
     """Per-channel mean and std of (n, 3, H, W) uint8 images after ``stretch``, float64.
 
     Computed in chunks (sums of x and x^2 in float64) so a large split needs no float copy.
     """
     n = int(images.shape[0])
-    total = np.zeros(images.shape[1]); total_sq = np.zeros(images.shape[1])  # noqa: E702
+    total = np.zeros(images.shape[1])
+    total_sq = np.zeros(images.shape[1])
     for i in range(0, n, chunk):
-        x = images[i:i + chunk].astype(np.float64) / 127.5 - 1.0
+        x = images[i : i + chunk].astype(np.float64) / 127.5 - 1.0
         if stretch == "asinh":
             x = asinh_stretch(x, softening)
         total += x.sum(axis=(0, 2, 3))
@@ -103,9 +111,14 @@ def input_statistics(images: np.ndarray, *, stretch: str = "none", softening: fl
     count = max(n * images.shape[2] * images.shape[3], 1)
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
-    return InputStats(tuple(float(m) for m in mean),
-                      tuple(float(max(s, MIN_STD)) for s in std), stretch, float(softening),
-                      source, n)
+    return InputStats(
+        tuple(float(m) for m in mean),
+        tuple(float(max(s, MIN_STD)) for s in std),
+        stretch,
+        float(softening),
+        source,
+        n,
+    )
 
 
 def identity_stats() -> InputStats:
@@ -117,10 +130,12 @@ def classifier_input_stats(cfg: Config, images: np.ndarray, source: str) -> Inpu
     """The statistics ``cfg.classifier`` asks for, computed on ``images`` when standardising."""
     ccfg = cfg.classifier
     if not ccfg.standardize:
-        return dataclasses.replace(identity_stats(), stretch=ccfg.stretch,
-                                   softening=ccfg.asinh_softening)
-    return input_statistics(images, stretch=ccfg.stretch, softening=ccfg.asinh_softening,
-                            source=source)
+        return dataclasses.replace(
+            identity_stats(), stretch=ccfg.stretch, softening=ccfg.asinh_softening
+        )
+    return input_statistics(
+        images, stretch=ccfg.stretch, softening=ccfg.asinh_softening, source=source
+    )
 
 
 class PaperCNN(nn.Module):
@@ -130,8 +145,15 @@ class PaperCNN(nn.Module):
     network's first operation; with no stretch and zero mean / unit std it is the identity.
     """
 
-    def __init__(self, num_classes: int, hr_size: int, dense_units: int = 512, *,
-                 stretch: str = "none", softening: float = 0.05) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        hr_size: int,
+        dense_units: int = 512,
+        *,
+        stretch: str = "none",
+        softening: float = 0.05,
+    ) -> None:
         super().__init__()
         self.stretch, self.softening = stretch, float(softening)
         self.register_buffer("in_mean", torch.zeros(1, 3, 1, 1))
@@ -187,8 +209,12 @@ class ClassifierRun:
 VAL_PREDICTED_CLASSES = "val_predicted_classes"
 
 
-def degeneracy(history: Sequence[dict[str, Any]], best_epoch: int, val_has_minority: bool,
-               best_prediction: np.ndarray | None = None) -> str | None:
+def degeneracy(
+    history: Sequence[dict[str, Any]],
+    best_epoch: int,
+    val_has_minority: bool,
+    best_prediction: np.ndarray | None = None,
+) -> str | None:
     """Why a training run is degenerate (never left the class prior), or None.
 
     Degenerate: the kept (best-epoch) model predicts one class for every validation image, or the
@@ -198,11 +224,16 @@ def degeneracy(history: Sequence[dict[str, Any]], best_epoch: int, val_has_minor
         return None
     best = history[best_epoch - 1]
     if best.get(VAL_PREDICTED_CLASSES) == 1:
-        only = (f" (class {int(best_prediction[0])})"
-                if best_prediction is not None and len(best_prediction) else "")
-        return (f"the best-epoch model (epoch {best_epoch}) predicts one class{only} "
-                "for every validation image")
-    if val_has_minority and all(h[R.VAL_MINORITY_F1] == 0 for h in history):
+        only = (
+            f" (class {int(best_prediction[0])})"
+            if best_prediction is not None and len(best_prediction)
+            else ""
+        )
+        return (
+            f"the best-epoch model (epoch {best_epoch}) predicts one class{only} "
+            "for every validation image"
+        )
+    if val_has_minority and all(h[results.VAL_MINORITY_F1] == 0 for h in history):
         return f"validation minority F1 was 0 at every one of {len(history)} epochs"
     return None
 
@@ -291,8 +322,11 @@ def train_classifier(
     generator = seed_everything(seed)
     # channels_last on CPUs too: measured 1.5x faster for this CNN at 32 px on this machine.
     model = PaperCNN(num_classes, int(train_x.shape[-1]), ccfg.dense_units)
-    model.set_input_stats(input_stats if input_stats is not None
-                          else classifier_input_stats(cfg, train_x, "training inputs"))
+    model.set_input_stats(
+        input_stats
+        if input_stats is not None
+        else classifier_input_stats(cfg, train_x, "training inputs")
+    )
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=ccfg.lr)
     counts = np.bincount(train_y, minlength=num_classes)
@@ -311,7 +345,7 @@ def train_classifier(
         )
         pred = _logits(model, xv, device, 512).argmax(1).cpu().numpy()
         scores = {
-            R.EPOCH: epoch,
+            results.EPOCH: epoch,
             **quick_scores(val_y, pred, num_classes, minority_classes),
             "train_loss": train_loss,
             VAL_PREDICTED_CLASSES: int(np.unique(pred).size),
@@ -319,13 +353,15 @@ def train_classifier(
         history.append(scores)
         if on_epoch is not None:
             on_epoch(dict(scores))
-        if scores[R.VAL_MINORITY_F1] > best_score:
-            best_score, best_epoch, best_pred = scores[R.VAL_MINORITY_F1], epoch, pred
+        if scores[results.VAL_MINORITY_F1] > best_score:
+            best_score, best_epoch, best_pred = scores[results.VAL_MINORITY_F1], epoch, pred
             best_state = copy.deepcopy(model.state_dict())
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    reason = degeneracy(history, best_epoch, bool(np.isin(val_y, minority_classes).any()),
-                        best_pred)
-    return ClassifierRun(model=model, best_epoch=best_epoch, history=history,
-                         degenerate_reason=reason)
+    reason = degeneracy(
+        history, best_epoch, bool(np.isin(val_y, minority_classes).any()), best_pred
+    )
+    return ClassifierRun(
+        model=model, best_epoch=best_epoch, history=history, degenerate_reason=reason
+    )

@@ -80,8 +80,9 @@ def _memory_format(device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cuda" else torch.contiguous_format
 
 
-def _training_images(train: SplitArrays, classes: list[int], device: torch.device
-                     ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+def _training_images(
+    train: SplitArrays, classes: list[int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """uint8 images (n, 3, h, h) and remapped labels (n,) on device, and the sorted class ids."""
     class_ids = sorted({int(c) for c in classes})
     if not class_ids:
@@ -105,12 +106,19 @@ def discriminator_won(history: list[tuple[float, float]]) -> str | None:
     if len(tail) < WON_EPOCHS or not all(d < WON_D_LOSS and g > WON_G_LOSS for d, g in tail):
         return None
     shown = ", ".join(f"D {d:.2g}/G {g:.3g}" for d, g in tail)
-    return (f"discriminator won for {WON_EPOCHS} epochs (mean losses {shown}; "
-            f"limits D < {WON_D_LOSS}, G > {WON_G_LOSS})")
+    return (
+        f"discriminator won for {WON_EPOCHS} epochs (mean losses {shown}; "
+        f"limits D < {WON_D_LOSS}, G > {WON_G_LOSS})"
+    )
 
 
-def _sample(gen: Generator, labels: torch.Tensor, latent_dim: int, noise: torch.Generator,
-            device: torch.device) -> torch.Tensor:
+def _sample(
+    gen: Generator,
+    labels: torch.Tensor,
+    latent_dim: int,
+    noise: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
     """Images (B, 3, h, h) float32 in [-1, 1] for ``labels`` (remapped ids), z ~ N(0, 1)."""
     z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
     with autocast(device):
@@ -118,8 +126,9 @@ def _sample(gen: Generator, labels: torch.Tensor, latent_dim: int, noise: torch.
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(gen: Generator, num_classes: int, latent_dim: int, *, seed: int,
-                           device: torch.device) -> None:
+def recalibrate_batch_norm(
+    gen: Generator, num_classes: int, latent_dim: int, *, seed: int, device: torch.device
+) -> None:
     """Re-estimate BatchNorm running statistics as exact averages over fresh random batches.
 
     After a few steps the running statistics (momentum 0.1) still mostly hold their initial
@@ -156,9 +165,16 @@ def diversity(images: torch.Tensor) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def check_mode_collapse(gen: Generator, images: torch.Tensor, labels: torch.Tensor,
-                        class_ids: list[int], latent_dim: int, *, seed: int,
-                        device: torch.device) -> None:
+def check_mode_collapse(
+    gen: Generator,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    class_ids: list[int],
+    latent_dim: int,
+    *,
+    seed: int,
+    device: torch.device,
+) -> None:
     """Raise TrialDiverged when some class's samples are far less diverse than its real images.
 
     Args:
@@ -172,24 +188,40 @@ def check_mode_collapse(gen: Generator, images: torch.Tensor, labels: torch.Tens
         real_div = diversity(to_float(real))[0] if real.shape[0] > 1 else 0.0
         if real_div == 0:
             continue  # one image (or identical images): no diversity to compare with
-        fake = _sample(gen, torch.full((COLLAPSE_SAMPLES,), idx, device=device), latent_dim,
-                       noise, device)
+        fake = _sample(
+            gen, torch.full((COLLAPSE_SAMPLES,), idx, device=device), latent_dim, noise, device
+        )
         fake_div, fake_total = diversity(fake)
         if fake_total < FLAT_STD:
-            raise TrialDiverged("cgan", (
-                f"mode collapse for class {cls}: {COLLAPSE_SAMPLES} generated images are one "
-                f"flat image (pixel std {fake_total:.2e} < {FLAT_STD:.0e})"))
+            raise TrialDiverged(
+                "cgan",
+                (
+                    f"mode collapse for class {cls}: {COLLAPSE_SAMPLES} generated images are one "
+                    f"flat image (pixel std {fake_total:.2e} < {FLAT_STD:.0e})"
+                ),
+            )
         log.debug("cgan class %d: diversity %.3f (real %.3f)", cls, fake_div, real_div)
         if fake_div < COLLAPSE_FRACTION * real_div:
-            raise TrialDiverged("cgan", (
-                f"mode collapse for class {cls}: diversity of {COLLAPSE_SAMPLES} generated "
-                f"images {fake_div:.3f} (mean pairwise L2 / contrast) < {COLLAPSE_FRACTION:.0%} "
-                f"of the real images' {real_div:.3f}"))
+            raise TrialDiverged(
+                "cgan",
+                (
+                    f"mode collapse for class {cls}: diversity of {COLLAPSE_SAMPLES} generated "
+                    f"images {fake_div:.3f} (mean pairwise L2 / contrast) < "
+                    f"{COLLAPSE_FRACTION:.0%} "
+                    f"of the real images' {real_div:.3f}"
+                ),
+            )
 
 
-def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer, ...],
-          real: torch.Tensor, labels: torch.Tensor, latent_dim: int, noise: torch.Generator
-          ) -> tuple[torch.Tensor, torch.Tensor]:
+def _step(
+    gen: Generator,
+    disc: Discriminator,
+    opts: tuple[torch.optim.Optimizer, ...],
+    real: torch.Tensor,
+    labels: torch.Tensor,
+    latent_dim: int,
+    noise: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One discriminator then one generator update; returns the two losses (detached)."""
     opt_g, opt_d = opts
     device = real.device
@@ -200,9 +232,9 @@ def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer
         logits_fake = disc(fake.detach(), labels).float()
         # One-sided label smoothing (Salimans et al. 2016): real targets REAL_TARGET < 1 keep D
         # from growing over-confident on a few dozen real images per class.
-        loss_d = (F.binary_cross_entropy_with_logits(logits_real,
-                                                     torch.full_like(logits_real, REAL_TARGET))
-                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+        loss_d = F.binary_cross_entropy_with_logits(
+            logits_real, torch.full_like(logits_real, REAL_TARGET)
+        ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
@@ -219,31 +251,39 @@ def _step(gen: Generator, disc: Discriminator, opts: tuple[torch.optim.Optimizer
 class _Training:
     """The networks, optimizers and random streams of one cGAN fit, checkpointable per epoch."""
 
-    def __init__(self, cfg: Config, num_classes: int, side: int, *, seed: int,
-                 device: torch.device) -> None:
+    def __init__(
+        self, cfg: Config, num_classes: int, side: int, *, seed: int, device: torch.device
+    ) -> None:
         c = self.c = cfg.cgan
         seed_everything(seed)  # weight initialisation draws from the global generator
         fmt = _memory_format(device)
-        self.gen = Generator(num_classes, c.latent_dim, c.width, side).to(device,
-                                                                          memory_format=fmt)
+        self.gen = Generator(num_classes, c.latent_dim, c.width, side).to(device, memory_format=fmt)
         self.disc = Discriminator(num_classes, c.width, side).to(device, memory_format=fmt)
         # Two time-scale update rule (Heusel et al. 2017): a faster D keeps up with G, which on
         # a few dozen images per class otherwise hops from one single image to the next. The
         # rates are constant, so a run split across budget rungs equals one uninterrupted run.
-        self.opts = (torch.optim.Adam(self.gen.parameters(), lr=c.lr, betas=c.betas),
-                     torch.optim.Adam(self.disc.parameters(), lr=c.lr * c.d_lr_scale,
-                                      betas=c.betas))
+        self.opts = (
+            torch.optim.Adam(self.gen.parameters(), lr=c.lr, betas=c.betas),
+            torch.optim.Adam(self.disc.parameters(), lr=c.lr * c.d_lr_scale, betas=c.betas),
+        )
         self.shuffle = seeded_generator(seed)  # CPU: index permutations
         self.noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device
         self.history: list[tuple[float, float]] = []
 
     def checkpoint(self) -> dict:
         """Weights, optimizer states, both random streams and the loss history (CPU copies)."""
-        return cpu_copy({"epochs": len(self.history), "gen": self.gen.state_dict(),
-                         "disc": self.disc.state_dict(), "opt_g": self.opts[0].state_dict(),
-                         "opt_d": self.opts[1].state_dict(), "shuffle": self.shuffle.get_state(),
-                         "noise": self.noise.get_state(),
-                         "history": [list(h) for h in self.history]})
+        return cpu_copy(
+            {
+                "epochs": len(self.history),
+                "gen": self.gen.state_dict(),
+                "disc": self.disc.state_dict(),
+                "opt_g": self.opts[0].state_dict(),
+                "opt_d": self.opts[1].state_dict(),
+                "shuffle": self.shuffle.get_state(),
+                "noise": self.noise.get_state(),
+                "history": [list(h) for h in self.history],
+            }
+        )
 
     def restore(self, state: dict) -> None:
         self.gen.load_state_dict(state["gen"])
@@ -261,13 +301,13 @@ class _Training:
         self.disc.train()
         for epoch in range(len(self.history), epochs):
             totals = torch.zeros(2, device=device)
-            steps = batches(images.shape[0], c.batch_size, generator=self.shuffle,
-                            drop_last=True)
+            steps = batches(images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True)
             for idx in steps:
                 idx = idx.to(device)  # slice on the device; uint8 -> float there too
                 real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
-                loss_d, loss_g = _step(self.gen, self.disc, self.opts, real, labels[idx],
-                                       c.latent_dim, self.noise)
+                loss_d, loss_g = _step(
+                    self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise
+                )
                 totals += torch.stack([loss_d, loss_g])
             d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
             self.history.append((d_mean, g_mean))
@@ -283,20 +323,35 @@ class CganRebalancer(Rebalancer):
 
     trainable = True
 
-    def fit(self, cfg: Config, train: SplitArrays, classes: list[int], *, seed: int,
-            device: torch.device) -> Weights | None:
+    def fit(
+        self,
+        cfg: Config,
+        train: SplitArrays,
+        classes: list[int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> Weights | None:
         """Train on the training LR images of ``classes``; deterministic on a CPU for a seed.
 
         Raises:
             TrialDiverged: a non-finite loss, a discriminator that won, or mode collapse.
         """
-        state = self.train_to(cfg, train, classes, None, cfg.cgan.epochs, seed=seed,
-                              device=device)
+        state = self.train_to(cfg, train, classes, None, cfg.cgan.epochs, seed=seed, device=device)
         return self.weights_of(state)
 
-    def train_to(self, cfg: Config, train: SplitArrays, classes: list[int], state: dict | None,
-                 epochs: int, *, seed: int, device: torch.device,
-                 check_collapse: bool = True) -> dict:
+    def train_to(
+        self,
+        cfg: Config,
+        train: SplitArrays,
+        classes: list[int],
+        state: dict | None,
+        epochs: int,
+        *,
+        seed: int,
+        device: torch.device,
+        check_collapse: bool = True,
+    ) -> dict:
         """Continue ``state`` (None: a fresh start) to ``epochs`` epochs; the new checkpoint.
 
         The checkpoint holds the training state BEFORE the BatchNorm recalibration (so a later
@@ -316,14 +371,19 @@ class CganRebalancer(Rebalancer):
             run.restore(state)
         run.train_to(images, labels, epochs)
         out = run.checkpoint()
-        recalibrate_batch_norm(run.gen, len(class_ids), c.latent_dim, seed=seed + 2,
-                               device=device)
+        recalibrate_batch_norm(run.gen, len(class_ids), c.latent_dim, seed=seed + 2, device=device)
         if check_collapse:
-            check_mode_collapse(run.gen, images, labels, class_ids, c.latent_dim,
-                                seed=seed + 3, device=device)
+            check_mode_collapse(
+                run.gen, images, labels, class_ids, c.latent_dim, seed=seed + 3, device=device
+            )
         if run.history:
-            log.info("cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
-                     len(run.history), images.shape[0], class_ids, *run.history[-1])
+            log.info(
+                "cgan trained %d epochs on %d images of classes %s: D %.3f G %.3f",
+                len(run.history),
+                images.shape[0],
+                class_ids,
+                *run.history[-1],
+            )
         out["weights"] = cpu_copy(pack_weights(run.gen, class_ids, c.latent_dim, c.width, side))
         out["collapse_checked"] = bool(check_collapse)
         return out
@@ -333,9 +393,16 @@ class CganRebalancer(Rebalancer):
         """The generator weights (for ``generate``) of a ``train_to`` checkpoint."""
         return state["weights"]
 
-    def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
-                 counts: dict[int, int], *, seed: int, device: torch.device
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        train: SplitArrays,
+        counts: dict[int, int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``counts[c]`` new LR images per class (classes in increasing order), uint8.
 
         Class ``c`` draws its latent vectors from a stream seeded by ``(seed, c)``.

@@ -67,8 +67,11 @@ class Generator(nn.Module):
         layers: list[nn.Module] = [nn.BatchNorm2d(self.channels), nn.ReLU(inplace=True)]
         ch = self.channels
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ch // 2), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                nn.ReLU(inplace=True),
+            ]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, 3, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -129,15 +132,17 @@ def minibatch_stddev(h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.cat([h, std.to(h.dtype).view(-1, 1, 1, 1).expand(-1, 1, *h.shape[2:])], dim=1)
 
 
-def pack_weights(gen: Generator, class_ids: list[int], latent_dim: int, width: int,
-                 side: int) -> dict[str, torch.Tensor]:
+def pack_weights(
+    gen: Generator, class_ids: list[int], latent_dim: int, width: int, side: int
+) -> dict[str, torch.Tensor]:
     """Generator state (CPU tensors, ``generator.`` prefix) plus what rebuilds it (``meta.``).
 
     ``meta.class_ids[i]`` is the original class id of label embedding row ``i``;
     ``meta.shape`` is (latent_dim, width, side).
     """
-    state = {f"generator.{k}": v.detach().cpu().contiguous().clone()
-             for k, v in gen.state_dict().items()}
+    state = {
+        f"generator.{k}": v.detach().cpu().contiguous().clone() for k, v in gen.state_dict().items()
+    }
     state["meta.class_ids"] = torch.tensor(class_ids, dtype=torch.int64)
     state["meta.shape"] = torch.tensor([latent_dim, width, side], dtype=torch.int64)
     return state
@@ -148,6 +153,7 @@ def unpack_weights(weights: dict[str, torch.Tensor]) -> tuple[Generator, list[in
     class_ids = [int(c) for c in weights["meta.class_ids"].tolist()]
     latent_dim, width, side = (int(v) for v in weights["meta.shape"].tolist())
     gen = Generator(len(class_ids), latent_dim, width, side)
-    gen.load_state_dict({k[len("generator."):]: v for k, v in weights.items()
-                         if k.startswith("generator.")})
+    gen.load_state_dict(
+        {k[len("generator.") :]: v for k, v in weights.items() if k.startswith("generator.")}
+    )
     return gen.eval(), class_ids, latent_dim

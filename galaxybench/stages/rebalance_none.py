@@ -24,8 +24,15 @@ class NoRebalance(NothingToLearn, Rebalancer):
 
     adds_images = False
 
-    def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
-                 counts: dict[int, int], *, seed: int, device: torch.device
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        train: SplitArrays,
+        counts: dict[int, int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Empty arrays of the right shapes and dtypes."""
         return empty_images(train)

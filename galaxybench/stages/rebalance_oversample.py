@@ -33,9 +33,16 @@ def repeat_positions(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.n
 class Oversample(NothingToLearn, Rebalancer):
     """Repeats real LR images of a class until it has ``counts[c]`` more."""
 
-    def generate(self, cfg: Config, weights: Weights | None, train: SplitArrays,
-                 counts: dict[int, int], *, seed: int, device: torch.device
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        train: SplitArrays,
+        counts: dict[int, int],
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Copies of real images: classes in increasing order, ``counts[c]`` images each.
 
         The stream of class ``c`` is seeded by ``(seed, c)``, so one class's copies do not

@@ -46,8 +46,9 @@ def plan_counts(train_counts: np.ndarray, threshold: float, target: float) -> di
     if counts.ndim != 1 or counts.size == 0 or (counts < 0).any():
         raise ConfigError(f"plan_counts needs a non-empty 1-d array of counts >= 0, got {counts!r}")
     if not (0.0 < threshold <= 1.0 and 0.0 < target <= 1.0):
-        raise ConfigError(f"rebalance threshold and target must be in (0, 1], got "
-                          f"{threshold} and {target}")
+        raise ConfigError(
+            f"rebalance threshold and target must be in (0, 1], got {threshold} and {target}"
+        )
     largest = int(counts.max())
     below = round(threshold * largest, _DECIMALS)
     goal = math.ceil(round(max(threshold, target) * largest, _DECIMALS))

@@ -22,7 +22,14 @@ class BicubicUpscaler(NothingToLearn, Upscaler):
 
     needs_hr = False
 
-    def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
-              device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:
+    def apply(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        lr: np.ndarray,
+        *,
+        device: torch.device,
+        hr_true: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(n, 3, h, h) uint8 -> (n, 3, 2h, 2h) uint8 by bicubic interpolation."""
         return bicubic_x2(lr, device)

@@ -25,8 +25,15 @@ class OracleUpscaler(NothingToLearn, Upscaler):
 
     needs_hr = True
 
-    def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
-              device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:
+    def apply(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        lr: np.ndarray,
+        *,
+        device: torch.device,
+        hr_true: np.ndarray | None = None,
+    ) -> np.ndarray:
         """A copy of ``hr_true`` (n, 3, 2h, 2h) uint8; ValueError when it is missing or mismatched.
 
         The copy matters: arrays from Ray's object store are read-only, and callers may edit
@@ -38,6 +45,7 @@ class OracleUpscaler(NothingToLearn, Upscaler):
         n, _, h, w = lr.shape
         expected = (n, 3, 2 * h, 2 * w)
         if hr_true.shape != expected or hr_true.dtype != np.uint8:
-            raise ValueError(f"oracle hr_true must be {expected} uint8, "
-                             f"got {hr_true.shape} {hr_true.dtype}")
+            raise ValueError(
+                f"oracle hr_true must be {expected} uint8, got {hr_true.shape} {hr_true.dtype}"
+            )
         return np.array(hr_true, dtype=np.uint8, copy=True)

@@ -70,13 +70,16 @@ class _Trainer:
         self.disc = _prepare_model(build_discriminator(cfg.srgan, train.hr.shape[-1]), device)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
-        self.history: dict[str, list[float]] = {"pretrain_mse": [], "content_mse": [],
-                                                "adversarial": [], "discriminator": []}
+        self.history: dict[str, list[float]] = {
+            "pretrain_mse": [],
+            "content_mse": [],
+            "adversarial": [],
+            "discriminator": [],
+        }
 
     def _epoch_batches(self) -> list[torch.Tensor]:
         # drop_last: BatchNorm in train mode fails on a batch of one image.
-        return batches(len(self.lr_images), self.cfg.batch_size, generator=self.rng,
-                       drop_last=True)
+        return batches(len(self.lr_images), self.cfg.batch_size, generator=self.rng, drop_last=True)
 
     def _pair(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(LR, HR) float batches in [-1, 1]: (B, 3, h, h), (B, 3, 2h, 2h)."""
@@ -102,8 +105,9 @@ class _Trainer:
     def _discriminator_step(self, y: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
         with autocast(self.device):
             d_real, d_fake = self.disc(y).float(), self.disc(sr.detach()).float()
-        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        loss = F.binary_cross_entropy_with_logits(
+            d_real, torch.ones_like(d_real)
+        ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         check_finite(STAGE, loss)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -136,10 +140,17 @@ class _Trainer:
 
     def checkpoint(self, position: int) -> dict:
         """Everything needed to continue: weights, optimizer and shuffle-RNG state, history."""
-        return cpu_copy({"epochs": position, "gen": self.gen.state_dict(),
-                         "disc": self.disc.state_dict(), "opt_g": self.opt_g.state_dict(),
-                         "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
-                         "history": self.history})
+        return cpu_copy(
+            {
+                "epochs": position,
+                "gen": self.gen.state_dict(),
+                "disc": self.disc.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "rng": self.rng.get_state(),
+                "history": self.history,
+            }
+        )
 
     def restore(self, state: dict) -> int:
         """Load a checkpoint of ``checkpoint``; returns the sequence position it reached."""
@@ -166,8 +177,14 @@ class _Trainer:
             self.history["content_mse"].append(content)
             self.history["adversarial"].append(adversarial)
             self.history["discriminator"].append(disc)
-            log.info("srgan epoch %d/%d: content %.5f adversarial %.4f discriminator %.4f",
-                     pos + 1 - pretrain, self.cfg.epochs, content, adversarial, disc)
+            log.info(
+                "srgan epoch %d/%d: content %.5f adversarial %.4f discriminator %.4f",
+                pos + 1 - pretrain,
+                self.cfg.epochs,
+                content,
+                adversarial,
+                disc,
+            )
 
     def run(self) -> Generator:
         """Pre-train, then train adversarially; returns the generator."""
@@ -189,8 +206,9 @@ class SrganUpscaler(Upscaler):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
 
-    def fit(self, cfg: Config, train: SplitArrays, *, seed: int,
-            device: torch.device) -> Weights | None:
+    def fit(
+        self, cfg: Config, train: SplitArrays, *, seed: int, device: torch.device
+    ) -> Weights | None:
         """Train on ``train`` (LR/HR pairs); generator state dict on the CPU.
 
         Deterministic on a CPU for a given seed. Raises DataError with fewer than 2 training
@@ -206,8 +224,16 @@ class SrganUpscaler(Upscaler):
         state = gen.state_dict()
         return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
 
-    def train_to(self, cfg: Config, train: SplitArrays, state: dict | None, epochs: int, *,
-                 seed: int, device: torch.device) -> dict:
+    def train_to(
+        self,
+        cfg: Config,
+        train: SplitArrays,
+        state: dict | None,
+        epochs: int,
+        *,
+        seed: int,
+        device: torch.device,
+    ) -> dict:
         """Continue ``state`` (None: a fresh start) to position ``epochs`` of the sequence
         ``pretrain_epochs`` x pixel MSE then adversarial epochs; returns the new checkpoint.
 
@@ -229,8 +255,15 @@ class SrganUpscaler(Upscaler):
         """The generator state dict of a ``train_to`` checkpoint."""
         return {k: v.contiguous() for k, v in state["gen"].items()}
 
-    def apply(self, cfg: Config, weights: Weights | None, lr: np.ndarray, *,
-              device: torch.device, hr_true: np.ndarray | None = None) -> np.ndarray:
+    def apply(
+        self,
+        cfg: Config,
+        weights: Weights | None,
+        lr: np.ndarray,
+        *,
+        device: torch.device,
+        hr_true: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(n, 3, h, h) uint8 -> (n, 3, 2h, 2h) uint8 with the trained generator (eval mode)."""
         check_images(lr, "upscaler input")
         if weights is None:

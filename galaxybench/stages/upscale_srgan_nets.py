@@ -24,8 +24,11 @@ class ResidualBlock(nn.Module):
         super().__init__()
         c = channels
         self.body = nn.Sequential(
-            nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.PReLU(c),
-            nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.BatchNorm2d(c),
+            nn.PReLU(c),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.BatchNorm2d(c),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,8 +54,9 @@ class Generator(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(3, c, 9, padding=4), nn.PReLU(c))
         self.body = nn.Sequential(*[ResidualBlock(c) for _ in range(depth)])
         self.body_tail = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
-        self.upsample = nn.Sequential(nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2),
-                                      nn.PReLU(c))
+        self.upsample = nn.Sequential(
+            nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)
+        )
         self.tail = nn.Conv2d(c, 3, 9, padding=4)
         if bicubic_skip:
             nn.init.zeros_(self.tail.weight)
@@ -69,8 +73,11 @@ class Generator(nn.Module):
 
 
 def _conv_bn_lrelu(cin: int, cout: int, stride: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout),
-            nn.LeakyReLU(0.2, inplace=True)]
+    return [
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
 
 
 class Discriminator(nn.Module):
@@ -84,8 +91,10 @@ class Discriminator(nn.Module):
     def __init__(self, hr_size: int, channels: int) -> None:
         super().__init__()
         n_down = max(1, min(4, int(math.log2(max(hr_size, 2))) - 2))  # 16px: 2, 32px: 3, 64+: 4
-        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1),
-                                   nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, channels, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         layers += _conv_bn_lrelu(channels, channels, 2)
         c = channels
         for _ in range(n_down - 1):
@@ -93,8 +102,13 @@ class Discriminator(nn.Module):
             layers += _conv_bn_lrelu(c, nxt, 1) + _conv_bn_lrelu(nxt, nxt, 2)
             c = nxt
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 2 * c),
-                                  nn.LeakyReLU(0.2, inplace=True), nn.Linear(2 * c, 1))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(c, 2 * c),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(2 * c, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).squeeze(1)  # (B,) logits

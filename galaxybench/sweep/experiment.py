@@ -26,9 +26,7 @@ from typing import Any
 
 import yaml
 
-from galaxybench import config as C
-from galaxybench import protocol
-from galaxybench import results as R
+from galaxybench import config, protocol, results
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep import plan, splits
@@ -48,8 +46,13 @@ LOCK_NAME = ".lock"
 def check_name(name: str) -> str:
     """``name`` if it is one path component (the experiment must stay inside ``--storage``)."""
     parts = Path(name).parts
-    if (len(parts) != 1 or name in (".", "..") or "/" in name or "\\" in name
-            or Path(name).is_absolute()):
+    if (
+        len(parts) != 1
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or Path(name).is_absolute()
+    ):
         raise InputError(f"--name must be one path component (no '/', '.' or '..'), got {name!r}")
     return name
 
@@ -63,8 +66,10 @@ def lock_experiment(exp_dir: Path) -> Any:
     try:
         lock.acquire()
     except Timeout:
-        raise InputError(f"experiment {exp_dir} is in use by another sweep or resume "
-                         f"(it holds {exp_dir / LOCK_NAME}); wait for it to end") from None
+        raise InputError(
+            f"experiment {exp_dir} is in use by another sweep or resume "
+            f"(it holds {exp_dir / LOCK_NAME}); wait for it to end"
+        ) from None
     return lock
 
 
@@ -77,14 +82,15 @@ def unlock_experiment(lock: Any, exp_dir: Path) -> None:
     lock.release()
 
 
-def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
-                data_source: str | None) -> tuple[SearchSpace, str | None]:
+def _load_space(
+    space: SearchSpace | None, exp_dir: Path, resume: bool, data_source: str | None
+) -> tuple[SearchSpace, str | None]:
     """The space and data source: as given when new, read back from sweep.yaml on resume."""
     sweep_yaml = exp_dir / "sweep.yaml"
     if resume:
         if not sweep_yaml.exists():
             raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
-        stored = C.read_yaml(sweep_yaml)
+        stored = config.read_yaml(sweep_yaml)
         # The file resolved at the start, not the name again: ``data: null`` would pick up a file
         # downloaded in between.
         source = stored.get("data_path") or stored.get("data")
@@ -92,8 +98,10 @@ def _load_space(space: SearchSpace | None, exp_dir: Path, resume: bool,
     if space is None:
         raise InputError("a search space is needed to start a sweep")
     if exp_dir.exists() and any(p.name != LOCK_NAME for p in exp_dir.iterdir()):
-        raise InputError(f"experiment {exp_dir} already exists: pass --resume to continue it, "
-                         "or choose another --name")
+        raise InputError(
+            f"experiment {exp_dir} already exists: pass --resume to continue it, "
+            "or choose another --name"
+        )
     return space, data_source
 
 
@@ -109,19 +117,30 @@ def _load_data(space: SearchSpace, data_source: str | None, data: Any) -> tuple[
 
 def _check_data(exp_dir: Path, data: Any) -> None:
     """Refuse a resume whose data differ from those the sweep started on (sweep.yaml)."""
-    stored = C.read_yaml(exp_dir / "sweep.yaml").get("data_fingerprint")
+    stored = config.read_yaml(exp_dir / "sweep.yaml").get("data_fingerprint")
     if stored and stored != data.fingerprint:
-        raise InputError(f"the data changed since experiment {exp_dir.name} started (fingerprint "
-                         f"{data.fingerprint[:12]}, sweep.yaml recorded {stored[:12]}): "
-                         "start a new sweep on the new data")
+        raise InputError(
+            f"the data changed since experiment {exp_dir.name} started (fingerprint "
+            f"{data.fingerprint[:12]}, sweep.yaml recorded {stored[:12]}): "
+            "start a new sweep on the new data"
+        )
 
 
-def _write_sweep_yaml(space: SearchSpace, exp_dir: Path, data_source: str | None,
-                      data: Any = None, data_path: str | None = None) -> None:
-    doc = {"space": space.to_dict(), "data": data_source, "source": space.source,
-           "data_path": data_path,
-           "data_fingerprint": getattr(data, "fingerprint", None),
-           "resolved_base_config": C.to_flat(space.base_config())}
+def _write_sweep_yaml(
+    space: SearchSpace,
+    exp_dir: Path,
+    data_source: str | None,
+    data: Any = None,
+    data_path: str | None = None,
+) -> None:
+    doc = {
+        "space": space.to_dict(),
+        "data": data_source,
+        "source": space.source,
+        "data_path": data_path,
+        "data_fingerprint": getattr(data, "fingerprint", None),
+        "resolved_base_config": config.to_flat(space.base_config()),
+    }
     atomic_write_text(exp_dir / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -154,59 +173,101 @@ def _publish_report(publish: Callable[[Path], Path], exp_dir: Path) -> dict[str,
 def _compute_totals(stats: dict[str, Any]) -> dict[str, Any]:
     """Compute spent over all phases, the exhaustive full-budget estimate and the GAN epochs the
     ladder saved (see ``plan.compute_summary``)."""
-    keys = (R.COMPUTE_SECONDS_TOTAL, "exhaustive_full_budget_seconds", R.GAN_EPOCHS_TRAINED,
-            "gan_epochs_full_budget", "gan_epochs_saved")
-    return {k: round(sum(s.get("compute", {}).get(k, 0) for s in stats.values()), 2)
-            for k in keys}
+    keys = (
+        results.COMPUTE_SECONDS_TOTAL,
+        "exhaustive_full_budget_seconds",
+        results.GAN_EPOCHS_TRAINED,
+        "gan_epochs_full_budget",
+        "gan_epochs_saved",
+    )
+    return {k: round(sum(s.get("compute", {}).get(k, 0) for s in stats.values()), 2) for k in keys}
 
 
 def _search_outcome(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """None when the search kept a usable configuration; else why none survived, with counts."""
-    if any(r["status"] == R.STATUS_OK for r in rows):
+    if any(r["status"] == results.STATUS_OK for r in rows):
         return None
     by_status = Counter(r["status"] for r in rows)
     reasons = Counter((r.get("reason") or r["status"]).strip() for r in rows)
-    return {"message": f"no GAN configuration survived the search ({len(rows)} trials)",
-            "trials": len(rows), "by_status": dict(sorted(by_status.items())),
-            "reasons": dict(reasons.most_common())}
+    return {
+        "message": f"no GAN configuration survived the search ({len(rows)} trials)",
+        "trials": len(rows),
+        "by_status": dict(sorted(by_status.items())),
+        "reasons": dict(reasons.most_common()),
+    }
 
 
-def _summary(space: SearchSpace, exp_dir: Path, mode: str, source: str | None,
-             phases: dict[str, list[dict[str, Any]]], stats: dict[str, Any]) -> dict[str, Any]:
+def _summary(
+    space: SearchSpace,
+    exp_dir: Path,
+    mode: str,
+    source: str | None,
+    phases: dict[str, list[dict[str, Any]]],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
     usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in ("baseline", "confirm"))
     outcome = _search_outcome(phases.get("search", [])) if mode == "sweep" else None
     code = 1 if not usable else EXIT_SEARCH_FAILED if outcome else 0
-    return {"name": exp_dir.name, "mode": mode, "experiment_dir": str(exp_dir),
-            "space": space.source, "data": source, "phases": stats,
-            **plan.best_and_rows(phases),
-            "compute": _compute_totals(stats),
-            "failed": sum(s["failed"] for s in stats.values()),
-            "diverged": sum(s["diverged"] for s in stats.values()),
-            "search_failed": outcome,
-            "exit_code": code}
+    return {
+        "name": exp_dir.name,
+        "mode": mode,
+        "experiment_dir": str(exp_dir),
+        "space": space.source,
+        "data": source,
+        "phases": stats,
+        **plan.best_and_rows(phases),
+        "compute": _compute_totals(stats),
+        "failed": sum(s["failed"] for s in stats.values()),
+        "diverged": sum(s["diverged"] for s in stats.values()),
+        "search_failed": outcome,
+        "exit_code": code,
+    }
 
 
-def _run_phase(backend: Any, spec: plan.PhaseSpec, wrapped: Any, exp_dir: Path,
-               space: SearchSpace, resume: bool,
-               callbacks: Sequence[Any] = ()) -> tuple[list[dict[str, Any]], float]:
+def _run_phase(
+    backend: Any,
+    spec: plan.PhaseSpec,
+    wrapped: Any,
+    exp_dir: Path,
+    space: SearchSpace,
+    resume: bool,
+    callbacks: Sequence[Any] = (),
+) -> tuple[list[dict[str, Any]], float]:
     """Rows of a phase: read back when finished earlier, else run (or restore) it."""
     out = exp_dir / "results" / f"{spec.name}.jsonl"
     if out.exists():
         log.info("phase %s already finished: %s", spec.name, out)
         return plan.read_rows(out), 0.0
     started = time.monotonic()
-    live.emit({"phase": spec.name, "total": 0, "done": 0, "running": 0, "pending": 0,
-                   "failed": 0, "best": None})
+    live.emit(
+        {
+            "phase": spec.name,
+            "total": 0,
+            "done": 0,
+            "running": 0,
+            "pending": 0,
+            "failed": 0,
+            "best": None,
+        }
+    )
     rows = backend.run_phase(spec, wrapped, exp_dir, space, resume, callbacks)
     plan.write_rows(out, rows)
     return rows, time.monotonic() - started
 
 
-def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
-                data_source: str | None, data: Any, resume: bool,
-                trial_fn: Callable[..., Any] | None,
-                publish: Callable[[Path], Path] | None, started: float,
-                callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+def _run_phases(
+    backend: Any,
+    space: SearchSpace,
+    exp_dir: Path,
+    mode: str,
+    data_source: str | None,
+    data: Any,
+    resume: bool,
+    trial_fn: Callable[..., Any] | None,
+    publish: Callable[[Path], Path] | None,
+    started: float,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
     base_cfg = space.base_config()
     if data is None:  # prepared once, on the driver, and shared through Ray's object store
         from galaxybench.data import load_data
@@ -217,7 +278,7 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
     datasets = splits.datasets_by_split(data_source, base_cfg.data, seeds, data)
     data = datasets[base_cfg.data.split_seed]
     wrapped = backend.wrapped_trainable(space, exp_dir, datasets, trial_fn)
-    flat = {k: v for k, v in C.to_flat(base_cfg).items() if k != "seed"}
+    flat = {k: v for k, v in config.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **protocol.BASELINE}
     specs = [plan.PhaseSpec("baseline", points=plan.baseline_points(baseline, seeds))]
     if mode == "sweep":
@@ -229,8 +290,9 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
             top = plan.top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
             # No usable search configuration: confirm still runs the classical and oracle rows,
             # so the report compares them with the baseline (the summary says why).
-            spec = plan.PhaseSpec("confirm", points=plan.confirm_points(
-                top[0] if top else None, top, baseline, seeds))
+            spec = plan.PhaseSpec(
+                "confirm", points=plan.confirm_points(top[0] if top else None, top, baseline, seeds)
+            )
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)
@@ -238,21 +300,32 @@ def _run_phases(backend: Any, space: SearchSpace, exp_dir: Path, mode: str,
     summary = _summary(space, exp_dir, mode, getattr(data, "source", data_source), phases, stats)
     summary["data_info"] = getattr(data, "info", None)  # N after dedupe, split counts (report)
     summary["seconds"] = round(time.monotonic() - started, 2)
-    R.write_json(exp_dir / "summary.json", summary)  # the report reads it
+    results.write_json(exp_dir / "summary.json", summary)  # the report reads it
     if publish is not None and summary["exit_code"] in (0, EXIT_SEARCH_FAILED):
         summary.update(_publish_report(publish, exp_dir))
         summary["seconds"] = round(time.monotonic() - started, 2)
-        R.write_json(exp_dir / "summary.json", summary)
+        results.write_json(exp_dir / "summary.json", summary)
     return summary
 
 
-def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
-                   mode: str = "sweep", data_source: str | None = None, data: Any = None,
-                   address: str | None = None, resume: bool = False,
-                   trial_fn: Callable[..., Any] | None = None, num_cpus: int | None = None,
-                   progress: live.Sink | None = None, report: bool = True,
-                   trackers: Sequence[str] = (), callbacks: Sequence[Any] = (),
-                   publish: Callable[[Path], Path] | None = None) -> dict[str, Any]:
+def run_experiment(
+    space: SearchSpace | None,
+    *,
+    name: str,
+    storage: str | Path,
+    mode: str = "sweep",
+    data_source: str | None = None,
+    data: Any = None,
+    address: str | None = None,
+    resume: bool = False,
+    trial_fn: Callable[..., Any] | None = None,
+    num_cpus: int | None = None,
+    progress: live.Sink | None = None,
+    report: bool = True,
+    trackers: Sequence[str] = (),
+    callbacks: Sequence[Any] = (),
+    publish: Callable[[Path], Path] | None = None,
+) -> dict[str, Any]:
     """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
 
     Args:
@@ -300,11 +373,22 @@ def run_experiment(space: SearchSpace | None, *, name: str, storage: str | Path,
             _write_sweep_yaml(space, exp_dir, data_source, data, data_path)
         backend.ray_logging_to(exp_dir / "ray.log")
         # The file resolved above: other split seeds are drawn from it, never re-resolved.
-        summary = _run_phases(backend, space, exp_dir, mode, data_path or data_source, data,
-                              resume, trial_fn, publish if report else None, started, extra)
+        summary = _run_phases(
+            backend,
+            space,
+            exp_dir,
+            mode,
+            data_path or data_source,
+            data,
+            resume,
+            trial_fn,
+            publish if report else None,
+            started,
+            extra,
+        )
         if where:
             summary["trackers"] = where
-            R.write_json(exp_dir / "summary.json", summary)
+            results.write_json(exp_dir / "summary.json", summary)
         return summary
     finally:
         live.set_sink(None)

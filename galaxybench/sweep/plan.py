@@ -19,16 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from galaxybench import config as C
-from galaxybench import protocol
-from galaxybench import results as R
+from galaxybench import protocol, results
 from galaxybench.budget import compute_summary, rung_totals  # noqa: F401 (re-exported)
+from galaxybench.config import flat_keys, from_flat, stable_hash
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep.space import SearchSpace
 
 # The scalar metrics a finished trial reports to Tune besides the whole TrialResult.
-SCALARS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1, R.ACCURACY, R.BALANCED_ACCURACY,
-           R.BASELINE_MINORITY_F1, R.N_SYNTHETIC)
+SCALARS = (
+    results.MINORITY_F1,
+    results.MINORITY_F1_DELTA,
+    results.MACRO_F1,
+    results.ACCURACY,
+    results.BALANCED_ACCURACY,
+    results.BASELINE_MINORITY_F1,
+    results.N_SYNTHETIC,
+)
 
 
 @dataclass
@@ -68,19 +74,24 @@ def baseline_points(baseline: dict[str, Any], seeds: tuple[int, ...]) -> list[di
 
 def config_id(flat: dict[str, Any]) -> str:
     """Stable id of a flat config without seed and split: the replicates of a config share it."""
-    return C.stable_hash({k: v for k, v in flat.items() if k not in _REPLICATE_KEYS})
+    return stable_hash({k: v for k, v in flat.items() if k not in _REPLICATE_KEYS})
 
 
 def _effective_id(flat: dict[str, Any]) -> str:
     """Id of what a config trains (``protocol.effective_flat``): unused stages' keys left out."""
-    keys = set(C.flat_keys())
-    cfg = C.from_flat({k: v for k, v in flat.items() if k in keys})
-    return C.stable_hash({k: v for k, v in protocol.effective_flat(cfg).items()
-                          if k not in _REPLICATE_KEYS})
+    keys = set(flat_keys())
+    cfg = from_flat({k: v for k, v in flat.items() if k in keys})
+    return stable_hash(
+        {k: v for k, v in protocol.effective_flat(cfg).items() if k not in _REPLICATE_KEYS}
+    )
 
 
-def confirm_points(best: dict[str, Any] | None, top: list[dict[str, Any]], base: dict[str, Any],
-                   seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+def confirm_points(
+    best: dict[str, Any] | None,
+    top: list[dict[str, Any]],
+    base: dict[str, Any],
+    seeds: tuple[int, ...],
+) -> list[dict[str, Any]]:
     """The confirm phase: top-k, the ablations of the best, the classical rows and the oracles.
 
     Args:
@@ -100,7 +111,8 @@ def confirm_points(best: dict[str, Any] | None, top: list[dict[str, Any]], base:
     twice on a seed.
     """
     rows: list[tuple[str, dict[str, Any]]] = [
-        (protocol.top_row(i + 1), f) for i, f in enumerate(top)]
+        (protocol.top_row(i + 1), f) for i, f in enumerate(top)
+    ]
     if best is not None:
         rows.append((protocol.ROW_SRGAN_OFF, {**best, "upscale.method": "bicubic"}))
         rows.append((protocol.ROW_CGAN_OFF, {**best, "rebalance.method": "none"}))
@@ -124,9 +136,12 @@ def confirm_points(best: dict[str, Any] | None, top: list[dict[str, Any]], base:
 
 def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
-    ok = [r for r in rows
-          if r["status"] == R.STATUS_OK and isinstance(r.get(R.OBJECTIVE), (int, float))]
-    ok.sort(key=lambda r: (-r[R.OBJECTIVE], r["trial_id"]))
+    ok = [
+        r
+        for r in rows
+        if r["status"] == results.STATUS_OK and isinstance(r.get(results.OBJECTIVE), (int, float))
+    ]
+    ok.sort(key=lambda r: (-r[results.OBJECTIVE], r["trial_id"]))
     out, seen = [], set()
     for r in ok:
         if r["config_id"] not in seen:
@@ -148,7 +163,7 @@ def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[s
         result: the trial's last Tune result (flat), None when it never reported.
         error: the trial crashed (after its retries).
 
-    Only a trial that finished ok carries ``R.OBJECTIVE`` (the trainable reports it once, at
+    Only a trial that finished ok carries ``results.OBJECTIVE`` (the trainable reports it once, at
     the end) and is ``COMPLETE`` with it. A diverged or failed trial, or a crash, is ``FAIL``: it
     has no score, and 0.0 would tell TPE "this region is bad" for a GAN that merely blew up. A
     trial that ended after per-epoch reports only was stopped by the scheduler: ``PRUNED``, as is
@@ -158,8 +173,8 @@ def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[s
         return STUDY_FAIL, None
     result = result or {}
     status = result.get("status")
-    value = result.get(R.OBJECTIVE)
-    if status == R.STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value):
+    value = result.get(results.OBJECTIVE)
+    if status == results.STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value):
         return STUDY_COMPLETE, float(value)
     if status is not None:  # a final report without a usable objective: diverged or failed
         return STUDY_FAIL, None
@@ -168,26 +183,29 @@ def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[s
 
 def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     """Per-phase counts by status, for summary.json."""
-    count = {s: sum(r["status"] == s for r in rows) for s in R.STATUSES}
+    count = {s: sum(r["status"] == s for r in rows) for s in results.STATUSES}
     return {"trials": len(rows), **count, "seconds": round(seconds, 2)}
 
 
 def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Best search config, and per confirm row the mean test minority F1 (and n) over seeds."""
-    top = [r for r in phases.get("search", []) if r["status"] == R.STATUS_OK]
-    top.sort(key=lambda r: (-r.get(R.OBJECTIVE, -1.0), r["trial_id"]))
+    top = [r for r in phases.get("search", []) if r["status"] == results.STATUS_OK]
+    top.sort(key=lambda r: (-r.get(results.OBJECTIVE, -1.0), r["trial_id"]))
     best = None
     if top:
-        best = {k: top[0].get(k) for k in ("trial_id", "config_id", R.OBJECTIVE, R.MINORITY_F1)}
+        best = {
+            k: top[0].get(k)
+            for k in ("trial_id", "config_id", results.OBJECTIVE, results.MINORITY_F1)
+        }
         best["config"] = top[0]["config"]
     rows: dict[str, dict[str, Any]] = {}
     for r in phases.get("baseline", []) + phases.get("confirm", []):
-        if r["status"] == R.STATUS_OK:
-            entry = rows.setdefault(r["row"], {"n": 0, R.MINORITY_F1: 0.0})
+        if r["status"] == results.STATUS_OK:
+            entry = rows.setdefault(r["row"], {"n": 0, results.MINORITY_F1: 0.0})
             entry["n"] += 1
-            entry[R.MINORITY_F1] += float(r.get(R.MINORITY_F1, 0.0))
+            entry[results.MINORITY_F1] += float(r.get(results.MINORITY_F1, 0.0))
     for entry in rows.values():
-        entry[R.MINORITY_F1] = round(entry[R.MINORITY_F1] / entry["n"], 4)
+        entry[results.MINORITY_F1] = round(entry[results.MINORITY_F1] / entry["n"], 4)
     return {"best": best, "rows": rows}
 
 
@@ -206,31 +224,50 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     metrics = dict(result.metrics or {})
     config = dict(result.config or {})
     flat = {k: v for k, v in config.items() if k != "row"}
-    if R.RESULT_JSON in metrics:
-        line = json.loads(metrics[R.RESULT_JSON])
+    if results.RESULT_JSON in metrics:
+        line = json.loads(metrics[results.RESULT_JSON])
     elif result.error is not None:
         lines = str(result.error).strip().splitlines() or [""]
-        line = {"status": R.STATUS_FAILED, "reason": f"{type(result.error).__name__}: {lines[-1]}"}
-    elif R.VAL_OBJECTIVE_STEP in metrics:  # per-epoch reports only: stopped by the scheduler
+        line = {
+            "status": results.STATUS_FAILED,
+            "reason": f"{type(result.error).__name__}: {lines[-1]}",
+        }
+    elif results.VAL_OBJECTIVE_STEP in metrics:  # per-epoch reports only: stopped by the scheduler
         epochs = metrics.get("training_iteration", "?")
-        # The last per-epoch value, under the step key: R.OBJECTIVE is a finished trial's score.
-        line = {"status": R.STATUS_PRUNED, "reason": f"stopped early by ASHA after {epochs} epochs",
-                R.VAL_OBJECTIVE_STEP: metrics[R.VAL_OBJECTIVE_STEP]}
-        if isinstance(metrics.get(R.N_SYNTHETIC), (int, float)):  # the trial's plan, known early
-            line[R.N_SYNTHETIC] = int(metrics[R.N_SYNTHETIC])
-        if R.RUNGS in metrics:  # a budget-ladder trial: its rungs and the compute they cost
-            rungs = json.loads(metrics[R.RUNGS])
-            line.update(reason=f"stopped early by ASHA after rung {len(rungs)} of the budget "
-                               "ladder", **{R.RUNGS: rungs}, **rung_totals(rungs))
+        # The last per-epoch value, under the step key: results.OBJECTIVE is a finished
+        # trial's score.
+        line = {
+            "status": results.STATUS_PRUNED,
+            "reason": f"stopped early by ASHA after {epochs} epochs",
+            results.VAL_OBJECTIVE_STEP: metrics[results.VAL_OBJECTIVE_STEP],
+        }
+        if isinstance(
+            metrics.get(results.N_SYNTHETIC), (int, float)
+        ):  # the trial's plan, known early
+            line[results.N_SYNTHETIC] = int(metrics[results.N_SYNTHETIC])
+        if results.RUNGS in metrics:  # a budget-ladder trial: its rungs and the compute they cost
+            rungs = json.loads(metrics[results.RUNGS])
+            line.update(
+                reason=f"stopped early by ASHA after rung {len(rungs)} of the budget ladder",
+                **{results.RUNGS: rungs},
+                **rung_totals(rungs),
+            )
     else:
-        line = {"status": R.STATUS_FAILED, "reason": f"trial ended without reporting {R.OBJECTIVE}"}
+        line = {
+            "status": results.STATUS_FAILED,
+            "reason": f"trial ended without reporting {results.OBJECTIVE}",
+        }
     line.setdefault("config", flat)
     line.setdefault("seed", flat.get("seed"))
     line["split_seed"] = line["config"].get(SPLIT_SEED, flat.get(SPLIT_SEED))
-    line.update(phase=phase, row=config.get("row", phase), trial_id=_trial_id(result),
-                config_id=config_id(line["config"]),
-                time_total_s=float(metrics.get("time_total_s", 0.0) or 0.0))
-    if line["status"] != R.STATUS_OK:
+    line.update(
+        phase=phase,
+        row=config.get("row", phase),
+        trial_id=_trial_id(result),
+        config_id=config_id(line["config"]),
+        time_total_s=float(metrics.get("time_total_s", 0.0) or 0.0),
+    )
+    if line["status"] != results.STATUS_OK:
         line.setdefault("reason", "")
     return line
 
@@ -248,5 +285,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write a ``results/<phase>.jsonl`` file atomically: a phase is finished when it exists."""
-    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n"
-                                    for r in rows))
+    atomic_write_text(
+        path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows)
+    )

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from galaxybench import results as R
+from galaxybench import results
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,13 @@ def snapshot(phase: str, trials: list[Any]) -> dict[str, Any]:
             counts["running"] += 1
         else:
             counts["pending"] += 1
-        value = (trial.last_result or {}).get(R.OBJECTIVE)
-        status_ok = (trial.last_result or {}).get("status", R.STATUS_OK) == R.STATUS_OK
+        value = (trial.last_result or {}).get(results.OBJECTIVE)
+        status_ok = (trial.last_result or {}).get("status", results.STATUS_OK) == results.STATUS_OK
         if isinstance(value, (int, float)) and math.isfinite(value) and status_ok:
             best = max(best, float(value))
-    return {"phase": phase, "total": len(trials), **counts,
-            "best": None if best == -math.inf else best}
+    return {
+        "phase": phase,
+        "total": len(trials),
+        **counts,
+        "best": None if best == -math.inf else best,
+    }

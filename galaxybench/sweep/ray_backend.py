@@ -32,22 +32,26 @@ from typing import Any
 # ray.init() generate ~/.ray/auth_token for a local cluster.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
-import ray  # noqa: E402
-from ray import tune  # noqa: E402
-from ray._private import ray_constants  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: E402
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # noqa: E402
-from ray.tune.search.optuna import OptunaSearch  # noqa: E402
+import ray
+from ray import tune
+from ray._private import ray_constants
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
 
-from galaxybench import budget  # noqa: E402
-from galaxybench import config as C  # noqa: E402
-from galaxybench import results as R  # noqa: E402
-from galaxybench.errors import InputError  # noqa: E402
-from galaxybench.protocol import top_row  # noqa: E402
-from galaxybench.sweep import progress  # noqa: E402
-from galaxybench.sweep import plan  # noqa: E402
-from galaxybench.sweep.plan import SCALARS, PhaseSpec  # noqa: E402
-from galaxybench.sweep.space import SearchSpace  # noqa: E402
+from galaxybench import (
+    budget,
+    results,
+)
+from galaxybench.config import flat_keys, from_flat
+from galaxybench.errors import InputError
+from galaxybench.protocol import top_row
+from galaxybench.sweep import (
+    plan,
+    progress,
+)
+from galaxybench.sweep.plan import SCALARS, PhaseSpec
+from galaxybench.sweep.space import SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +95,15 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     multi_node = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1,
-                 _node_ip_address="127.0.0.1", include_dashboard=False,
-                 dashboard_host="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
+        ray.init(
+            address="local",
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            dashboard_host="127.0.0.1",
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = multi_node
     return True
@@ -132,41 +142,58 @@ def check_resources(space: SearchSpace) -> None:
     have = ray.cluster_resources()
     gpus, cpus = float(have.get("GPU", 0)), float(have.get("CPU", 0))
     if space.gpu > 0 and gpus < space.gpu:
-        raise InputError(f"{space.gpu:g} GPU per trial requested but the Ray cluster has "
-                         f"{gpus:g} GPUs: pass --gpus-per-trial 0 or join a GPU cluster")
+        raise InputError(
+            f"{space.gpu:g} GPU per trial requested but the Ray cluster has "
+            f"{gpus:g} GPUs: pass --gpus-per-trial 0 or join a GPU cluster"
+        )
     if space.cpu > cpus:
-        raise InputError(f"{space.cpu:g} CPUs per trial requested but the Ray cluster has "
-                         f"{cpus:g} CPUs: lower resources.cpu in the search space")
+        raise InputError(
+            f"{space.cpu:g} CPUs per trial requested but the Ray cluster has "
+            f"{cpus:g} CPUs: lower resources.cpu in the search space"
+        )
 
 
 # --- the trainable --------------------------------------------------------------------------------
 
 
 def _rung_record(rung: int, fraction: float, result: Any) -> dict[str, Any]:
-    """One rung of a trial's climb, as stored in its row (``R.RUNGS``)."""
+    """One rung of a trial's climb, as stored in its row (``results.RUNGS``)."""
     m = result.metrics
-    return {R.RUNG: rung, R.BUDGET_FRACTION: fraction, "status": result.status,
-            R.OBJECTIVE: m.get(R.OBJECTIVE), R.COMPUTE_SECONDS: m.get(R.COMPUTE_SECONDS, {}),
-            R.GAN_EPOCHS_TRAINED: m.get(R.GAN_EPOCHS_TRAINED, 0),
-            R.GAN_EPOCHS: m.get(R.GAN_EPOCHS, {})}
+    return {
+        results.RUNG: rung,
+        results.BUDGET_FRACTION: fraction,
+        "status": result.status,
+        results.OBJECTIVE: m.get(results.OBJECTIVE),
+        results.COMPUTE_SECONDS: m.get(results.COMPUTE_SECONDS, {}),
+        results.GAN_EPOCHS_TRAINED: m.get(results.GAN_EPOCHS_TRAINED, 0),
+        results.GAN_EPOCHS: m.get(results.GAN_EPOCHS, {}),
+    }
 
 
 def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any, list, dict]:
     """Climb the budget ladder: every rung but the last reports its validation objective once
-    (ASHA's time is ``R.BUDGET``, so it promotes or stops the trial there); the last rung is the
-    trial's result. Returns (last result, rung records, the last rung's scheduler fields)."""
+    (ASHA's time is ``results.BUDGET``, so it promotes or stops the trial there); the last rung is
+    the trial's result. Returns (last result, rung records, the last rung's scheduler fields)."""
     records: list[dict[str, Any]] = []
     for r, fraction in enumerate(ladder):
         result = call(fraction)
         records.append(_rung_record(r + 1, fraction, result))
-        fields = {R.RUNG: r + 1, R.BUDGET: budget.budget_units(ladder, r)}
+        fields = {results.RUNG: r + 1, results.BUDGET: budget.budget_units(ladder, r)}
         if r == len(ladder) - 1 or not result.ok:
             return result, records, fields
-        objective = result.metrics.get(R.OBJECTIVE)
-        tune.report({R.VAL_OBJECTIVE_STEP: float(objective) if isinstance(
-            objective, (int, float)) else math.nan, **fields,
-            R.COMPUTE_SECONDS_TOTAL: plan.rung_totals(records)[R.COMPUTE_SECONDS_TOTAL],
-            R.RUNGS: json.dumps(records, default=str)})
+        objective = result.metrics.get(results.OBJECTIVE)
+        tune.report(
+            {
+                results.VAL_OBJECTIVE_STEP: float(objective)
+                if isinstance(objective, (int, float))
+                else math.nan,
+                **fields,
+                results.COMPUTE_SECONDS_TOTAL: plan.rung_totals(records)[
+                    results.COMPUTE_SECONDS_TOTAL
+                ],
+                results.RUNGS: json.dumps(records, default=str),
+            }
+        )
     raise AssertionError("an empty ladder")  # check_ladder refuses one
 
 
@@ -180,79 +207,101 @@ def trial_device(gpus: float) -> str:
     return os.environ.get(DEVICE_ENV) or ("cuda" if gpus > 0 else "cpu")
 
 
-def trainable(config: dict[str, Any], *, data: Any, trial_fn: Callable[..., Any], cache_dir: str,
-              cpus: float, gpus: float, samples_dir: str | None = None,
-              ladder: tuple[float, ...] = ()) -> None:
+def trainable(
+    config: dict[str, Any],
+    *,
+    data: Any,
+    trial_fn: Callable[..., Any],
+    cache_dir: str,
+    cpus: float,
+    gpus: float,
+    samples_dir: str | None = None,
+    ladder: tuple[float, ...] = (),
+) -> None:
     """The Tune function trainable: one trial of the flat config, reported per epoch and at the end.
 
-    Epochs report ``R.VAL_OBJECTIVE_STEP`` (ASHA's metric); the final report holds
-    ``R.OBJECTIVE`` only when the trial finished ok, so the searcher tells the study COMPLETE for
-    finished trials only (``FinishedOnlyOptunaSearch``). A diverged GAN (``status=diverged``) or a
-    finished trial without the objective (``failed``) reports no objective and is not retried; any
-    exception propagates for Ray to retry. The confirmed best row ("top-1") also writes its
-    real-vs-synthetic and SR comparison images under ``samples_dir`` for the report.
+    Epochs report ``results.VAL_OBJECTIVE_STEP`` (ASHA's metric); the final report holds
+    ``results.OBJECTIVE`` only when the trial finished ok, so the searcher tells the study COMPLETE
+    for finished trials only (``FinishedOnlyOptunaSearch``). A diverged GAN (``status=diverged``)
+    or a finished trial without the objective (``failed``) reports no objective and is not
+    retried; any exception propagates for Ray to retry. The confirmed best row ("top-1") also saves
+    its real-vs-synthetic and SR comparison images under ``samples_dir`` for the report.
 
     With a budget ``ladder`` (search trials only) the trial climbs the rungs instead: one report
     per rung (no per-epoch reports), the last rung's result is the trial's, and its row holds
-    every rung (``R.RUNGS``) and the compute summed over them.
+    every rung (``results.RUNGS``) and the compute summed over them.
     """
-    keys = set(C.flat_keys())
-    cfg = C.from_flat({k: v for k, v in config.items() if k in keys})
+    keys = set(flat_keys())
+    cfg = from_flat({k: v for k, v in config.items() if k in keys})
     if isinstance(data, dict):  # {split seed: prepared data} (sweep.splits): this trial's split
         if cfg.data.split_seed not in data:
-            raise InputError(f"no prepared data for split seed {cfg.data.split_seed} "
-                             f"(prepared: {sorted(data)})")
+            raise InputError(
+                f"no prepared data for split seed {cfg.data.split_seed} (prepared: {sorted(data)})"
+            )
         data = data[cfg.data.split_seed]
 
     def report(metrics: dict[str, Any]) -> None:
         scores = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         # Per-epoch values go under the step key (what ASHA prunes on); the objective's own key
         # is kept for the final report of a finished trial, the only one the searcher scores.
-        if R.OBJECTIVE in scores:
-            scores[R.VAL_OBJECTIVE_STEP] = scores.pop(R.OBJECTIVE)
+        if results.OBJECTIVE in scores:
+            scores[results.VAL_OBJECTIVE_STEP] = scores.pop(results.OBJECTIVE)
         # Tune's strict metric check raises on a result without the scheduler's key, and that
         # ends the whole run, not the trial: an epoch without a score reports NaN (ASHA skips it).
-        scores.setdefault(R.VAL_OBJECTIVE_STEP, math.nan)
+        scores.setdefault(results.VAL_OBJECTIVE_STEP, math.nan)
         tune.report(scores)
 
     artifacts = None
     if samples_dir is not None and config.get("row") == top_row(1):
         artifacts = f"{samples_dir}/{top_row(1)}_seed{cfg.seed}"
-    kwargs = dict(device=trial_device(gpus), cache_dir=cache_dir,
-                  num_threads=max(1, int(cpus)), artifacts_dir=artifacts)
+    kwargs = dict(
+        device=trial_device(gpus),
+        cache_dir=cache_dir,
+        num_threads=max(1, int(cpus)),
+        artifacts_dir=artifacts,
+    )
     rung_fields: dict[str, Any] = {}
     if ladder and config.get("row") == "search":
         result, records, rung_fields = _climb(
             lambda f: trial_fn(cfg, data, lambda _epoch: None, budget_fraction=f, **kwargs),
-            tuple(ladder))
-        result.metrics.update(plan.rung_totals(records), **{R.RUNGS: records})
+            tuple(ladder),
+        )
+        result.metrics.update(plan.rung_totals(records), **{results.RUNGS: records})
     else:
         result = trial_fn(cfg, data, report, **kwargs)
     payload = result.to_dict()
-    objective = result.metrics.get(R.OBJECTIVE)
-    if result.status == R.STATUS_OK and not (isinstance(objective, (int, float))
-                                             and math.isfinite(objective)):
+    objective = result.metrics.get(results.OBJECTIVE)
+    if result.status == results.STATUS_OK and not (
+        isinstance(objective, (int, float)) and math.isfinite(objective)
+    ):
         # No score to rank it by: recorded as failed (FAIL in the study); retrying would not
         # change it.
-        payload.update(status=R.STATUS_FAILED,
-                       reason=f"trial ended without reporting {R.OBJECTIVE}")
-    final: dict[str, Any] = {k: payload[k] for k in SCALARS
-                             if isinstance(payload.get(k), (int, float))}
-    final.update(status=payload["status"], reason=payload["reason"] or "",
-                 **{R.RESULT_JSON: json.dumps(payload, default=str)})
-    ok = payload["status"] == R.STATUS_OK
+        payload.update(
+            status=results.STATUS_FAILED,
+            reason=f"trial ended without reporting {results.OBJECTIVE}",
+        )
+    final: dict[str, Any] = {
+        k: payload[k] for k in SCALARS if isinstance(payload.get(k), (int, float))
+    }
+    final.update(
+        status=payload["status"],
+        reason=payload["reason"] or "",
+        **{results.RESULT_JSON: json.dumps(payload, default=str)},
+    )
+    ok = payload["status"] == results.STATUS_OK
     if ok:  # only a finished trial carries the objective: the searcher scores it COMPLETE
-        final[R.OBJECTIVE] = float(objective)
+        final[results.OBJECTIVE] = float(objective)
     # Every result must hold the scheduler's key (Tune's strict metric check raises and ends the
     # run on one without). A diverged or failed trial has no score: NaN, never 0.0, which ASHA's
     # rung cutoffs skip (np.nanpercentile) and the searcher never sees (it is told FAIL).
-    final[R.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
+    final[results.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
     final.update(rung_fields)  # the scheduler's time of the last rung climbed (ladder only)
     tune.report(final)
 
 
-def wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
-                      trial_fn: Callable[..., Any] | None) -> Any:
+def wrapped_trainable(
+    space: SearchSpace, exp_dir: Path, data: Any, trial_fn: Callable[..., Any] | None
+) -> Any:
     """The trainable with the data in the object store (once) and the trial's resources.
 
     ``data`` is one prepared dataset or ``{split seed: prepared data}``; a dict is put in the
@@ -261,10 +310,18 @@ def wrapped_trainable(space: SearchSpace, exp_dir: Path, data: Any,
     if trial_fn is None:
         from galaxybench.trial import evaluate_trial as trial_fn
     return tune.with_resources(
-        tune.with_parameters(trainable, data=data, trial_fn=trial_fn,
-                             cache_dir=str(exp_dir / "cache"), cpus=space.cpu, gpus=space.gpu,
-                             samples_dir=str(exp_dir / "samples"), ladder=space.search.ladder),
-        {"cpu": space.cpu, "gpu": space.gpu})
+        tune.with_parameters(
+            trainable,
+            data=data,
+            trial_fn=trial_fn,
+            cache_dir=str(exp_dir / "cache"),
+            cpus=space.cpu,
+            gpus=space.gpu,
+            samples_dir=str(exp_dir / "samples"),
+            ladder=space.search.ladder,
+        ),
+        {"cpu": space.cpu, "gpu": space.gpu},
+    )
 
 
 # --- progress -------------------------------------------------------------------------------------
@@ -340,24 +397,33 @@ def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list
     for tracker in dict.fromkeys(trackers):
         if tracker == "mlflow":
             try:
-                from ray.air.integrations.mlflow import MLflowLoggerCallback
                 import mlflow  # noqa: F401
+                from ray.air.integrations.mlflow import MLflowLoggerCallback
             except ImportError:
-                raise InputError("--tracker mlflow needs MLflow: pip install "
-                                 "'galaxybench[mlflow]'") from None
+                raise InputError(
+                    "--tracker mlflow needs MLflow: pip install 'galaxybench[mlflow]'"
+                ) from None
             uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow_default_uri(exp_dir)
-            out.append(MLflowLoggerCallback(tracking_uri=uri, experiment_name=name,
-                                            save_artifact=True))
+            out.append(
+                MLflowLoggerCallback(tracking_uri=uri, experiment_name=name, save_artifact=True)
+            )
         elif tracker == "wandb":
             try:
-                from ray.air.integrations.wandb import WandbLoggerCallback
                 import wandb  # noqa: F401
+                from ray.air.integrations.wandb import WandbLoggerCallback
             except ImportError:
-                raise InputError("--tracker wandb needs Weights & Biases: pip install "
-                                 "'galaxybench[wandb]'") from None
-            out.append(_wandb_callback(WandbLoggerCallback)(
-                project=os.environ.get("WANDB_PROJECT", "galaxybench"), group=name,
-                dir=str(exp_dir), upload_checkpoints=False, save_checkpoints=False))
+                raise InputError(
+                    "--tracker wandb needs Weights & Biases: pip install 'galaxybench[wandb]'"
+                ) from None
+            out.append(
+                _wandb_callback(WandbLoggerCallback)(
+                    project=os.environ.get("WANDB_PROJECT", "galaxybench"),
+                    group=name,
+                    dir=str(exp_dir),
+                    upload_checkpoints=False,
+                    save_checkpoints=False,
+                )
+            )
         elif tracker == "tensorboard":
             from ray.tune.logger import TBXLoggerCallback
 
@@ -383,21 +449,27 @@ def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
         # One report per rung; time = the rung's budget in units of the first rung's, so ASHA's
         # milestones (1, rf, rf^2, ...) fall on the rungs of a geometric ladder.
         ladder = space.search.ladder
-        return ASHAScheduler(time_attr=R.BUDGET,
-                             max_t=budget.budget_units(ladder, len(ladder) - 1),
-                             grace_period=1, reduction_factor=space.search.reduction_factor)
+        return ASHAScheduler(
+            time_attr=results.BUDGET,
+            max_t=budget.budget_units(ladder, len(ladder) - 1),
+            grace_period=1,
+            reduction_factor=space.search.reduction_factor,
+        )
     # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
     # trial at its last epoch, before its test metrics are reported.
-    return ASHAScheduler(time_attr="training_iteration", max_t=epochs + 1,
-                         grace_period=min(space.search.grace_period, max(epochs, 1)),
-                         reduction_factor=space.search.reduction_factor)
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=epochs + 1,
+        grace_period=min(space.search.grace_period, max(epochs, 1)),
+        reduction_factor=space.search.reduction_factor,
+    )
 
 
 def search_scheduler(space: SearchSpace) -> Any:
     """The search phase's scheduler exactly as a sweep builds it, its metric set; table replay
     (``sweep.replay``) drives it without a cluster through on_trial_add/result/complete."""
     scheduler = _scheduler(PhaseSpec("search", space=space), space.base_config().classifier.epochs)
-    scheduler.set_search_properties(R.VAL_OBJECTIVE_STEP, R.MODE)
+    scheduler.set_search_properties(results.VAL_OBJECTIVE_STEP, results.MODE)
     return scheduler
 
 
@@ -425,9 +497,9 @@ class FinishedOnlyOptunaSearch(OptunaSearch):
     a diverged trial reporting 0.0 is a "complete" 0.0. Its metric here is the per-epoch key
     (Tune's strict metric check requires it in every result), so the default would do exactly
     that. This override decides from the last result instead (``plan.study_outcome``): COMPLETE
-    with ``R.OBJECTIVE`` only for a trial that finished ok, FAIL for a diverged, failed or crashed
-    one, PRUNED for one the scheduler stopped. TPE and the report's parameter importance then see
-    finished trials only; the per-epoch values stay in the study as intermediate values.
+    with ``results.OBJECTIVE`` only for a trial that finished ok, FAIL for a diverged, failed or
+    crashed one, PRUNED for one the scheduler stopped. TPE and the report's parameter importance
+    then see finished trials only; the per-epoch values stay in the study as intermediate values.
     """
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -436,8 +508,9 @@ class FinishedOnlyOptunaSearch(OptunaSearch):
         if isinstance(value, (int, float)) and math.isfinite(value):
             super().on_trial_result(trial_id, result)
 
-    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
-                          error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
         from optuna.trial import TrialState
 
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
@@ -450,9 +523,10 @@ class FinishedOnlyOptunaSearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def _optuna_search(spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any],
-                   max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
-    """Optuna TPE with its study in ``<phase_dir>/optuna.journal`` (readable by optuna-dashboard)."""
+def _optuna_search(
+    spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any], max_concurrent: int
+) -> tuple[Any, dict[str, Any], int]:
+    """Optuna TPE with its study in ``<phase_dir>/optuna.journal`` (optuna-dashboard reads it)."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -461,21 +535,26 @@ def _optuna_search(spec: PhaseSpec, phase_dir: Path, constants: dict[str, Any],
     assert space is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines would cut the view
     phase_dir.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(phase_dir / R.OPTUNA_JOURNAL)))
+    storage = JournalStorage(JournalFileBackend(str(phase_dir / results.OPTUNA_JOURNAL)))
     # Optuna 5 changed TPE's defaults: pass the sampler and its seed explicitly.
     # The searcher's metric is the per-epoch key, the one every result holds; what it tells the
     # study is decided by FinishedOnlyOptunaSearch from the trial's final report.
     searcher = FinishedOnlyOptunaSearch(
-        space=space.optuna_distributions(), metric=R.VAL_OBJECTIVE_STEP, mode=R.MODE,
+        space=space.optuna_distributions(),
+        metric=results.VAL_OBJECTIVE_STEP,
+        mode=results.MODE,
         sampler=optuna.samplers.TPESampler(seed=space.search_seed),
-        study_name=R.STUDY_NAME, storage=storage)
+        study_name=results.STUDY_NAME,
+        storage=storage,
+    )
     alg = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     params = {k: v for k, v in constants.items() if k not in space.param_keys()}
     return alg, params, space.search.num_samples
 
 
-def _tune_domains(spec: PhaseSpec, constants: dict[str, Any],
-                  max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+def _tune_domains(
+    spec: PhaseSpec, constants: dict[str, Any], max_concurrent: int
+) -> tuple[Any, dict[str, Any], int]:
     """Random or grid search with Tune's own domains."""
     space = spec.space
     assert space is not None
@@ -495,8 +574,9 @@ def _tune_domains(spec: PhaseSpec, constants: dict[str, Any],
     return alg, {**constants, **domains}, space.search.num_samples
 
 
-def _search_alg(spec: PhaseSpec, phase_dir: Path,
-                max_concurrent: int) -> tuple[Any, dict[str, Any], int]:
+def _search_alg(
+    spec: PhaseSpec, phase_dir: Path, max_concurrent: int
+) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param_space, num_samples) of a phase.
 
     The algorithm limits concurrency itself (Tune ignores ``max_concurrent_trials`` next to a
@@ -515,23 +595,41 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def make_tuner(spec: PhaseSpec, wrapped: Any, exp_dir: Path, *, max_concurrent: int,
-               max_failures: int, epochs: int, callbacks: Sequence[Any] = ()) -> tune.Tuner:
+def make_tuner(
+    spec: PhaseSpec,
+    wrapped: Any,
+    exp_dir: Path,
+    *,
+    max_concurrent: int,
+    max_failures: int,
+    epochs: int,
+    callbacks: Sequence[Any] = (),
+) -> tune.Tuner:
     """A fresh Tuner of one phase, stored under ``exp_dir/<phase>``.
 
     ``callbacks`` are more ``tune.Callback`` objects (experiment trackers, a user's own).
     """
     alg, param_space, num_samples = _search_alg(spec, exp_dir / spec.name, max_concurrent)
     # The per-epoch key: ASHA prunes on it, and every result (the final one included) holds it.
-    tune_config = tune.TuneConfig(metric=R.VAL_OBJECTIVE_STEP, mode=R.MODE, search_alg=alg,
-                                  scheduler=_scheduler(spec, epochs), num_samples=num_samples,
-                                  trial_dirname_creator=trial_dirname)
+    tune_config = tune.TuneConfig(
+        metric=results.VAL_OBJECTIVE_STEP,
+        mode=results.MODE,
+        search_alg=alg,
+        scheduler=_scheduler(spec, epochs),
+        num_samples=num_samples,
+        trial_dirname_creator=trial_dirname,
+    )
     run_config = tune.RunConfig(
-        name=spec.name, storage_path=str(exp_dir), verbose=0, log_to_file=True,
+        name=spec.name,
+        storage_path=str(exp_dir),
+        verbose=0,
+        log_to_file=True,
         failure_config=tune.FailureConfig(max_failures=max_failures),
-        callbacks=[ProgressCallback(spec.name), *callbacks])
-    return tune.Tuner(wrapped, param_space=param_space, tune_config=tune_config,
-                      run_config=run_config)
+        callbacks=[ProgressCallback(spec.name), *callbacks],
+    )
+    return tune.Tuner(
+        wrapped, param_space=param_space, tune_config=tune_config, run_config=run_config
+    )
 
 
 def restore_tuner(phase_dir: Path, wrapped: Any) -> tune.Tuner | None:
@@ -545,8 +643,14 @@ def restore_tuner(phase_dir: Path, wrapped: Any) -> tune.Tuner | None:
 # --- running a phase ------------------------------------------------------------------------------
 
 
-def run_phase(spec: PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpace,
-              resume: bool, callbacks: Sequence[Any] = ()) -> list[dict[str, Any]]:
+def run_phase(
+    spec: PhaseSpec,
+    wrapped: Any,
+    exp_dir: Path,
+    space: SearchSpace,
+    resume: bool,
+    callbacks: Sequence[Any] = (),
+) -> list[dict[str, Any]]:
     """Run (or restore and finish) one phase on Ray Tune; its rows.
 
     A restored phase gets back the callbacks it was started with (Tune pickles them).
@@ -554,7 +658,13 @@ def run_phase(spec: PhaseSpec, wrapped: Any, exp_dir: Path, space: SearchSpace,
     tuner = restore_tuner(exp_dir / spec.name, wrapped) if resume else None
     if tuner is None:
         epochs = space.base_config().classifier.epochs
-        tuner = make_tuner(spec, wrapped, exp_dir, max_concurrent=space.search.max_concurrent,
-                           max_failures=space.search.max_failures, epochs=epochs,
-                           callbacks=callbacks)
+        tuner = make_tuner(
+            spec,
+            wrapped,
+            exp_dir,
+            max_concurrent=space.search.max_concurrent,
+            max_failures=space.search.max_failures,
+            epochs=epochs,
+            callbacks=callbacks,
+        )
     return plan.collect_rows(tuner.fit(), spec.name)

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from galaxybench import budget
-from galaxybench import results as R
+from galaxybench import budget, results
 from galaxybench.errors import InputError
 from galaxybench.sweep.space import parse_search_space
 from galaxybench.sweep.tabular import Table, config_key
@@ -87,19 +86,31 @@ def _tell(study: Any, trial: Any, value: float | None = None, state: Any = None)
 def asha_scheduler(table: Table) -> Any:
     """The sweep's ASHA for the table's ladder (reduction factor = the ratio of the last two
     rungs, so ASHA's milestones fall on the rungs), from ``ray_backend``."""
-    from galaxybench.sweep import ray_backend
+    import galaxybench.sweep.ray_backend as ray_backend
 
     space = parse_search_space(table.meta["space"], table.meta.get("space_source", "<table>"))
     ladder = table.ladder
     rf = max(2, round(ladder[-1] / ladder[-2])) if len(ladder) > 1 else 2
-    space = dataclasses.replace(space, search=dataclasses.replace(
-        space.search, scheduler="asha", ladder=ladder, reduction_factor=rf))
+    space = dataclasses.replace(
+        space,
+        search=dataclasses.replace(
+            space.search, scheduler="asha", ladder=ladder, reduction_factor=rf
+        ),
+    )
     return ray_backend.search_scheduler(space)
 
 
-def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
-           budget_seconds: float | None = None, max_trials: int | None = None,
-           enqueue: list[dict[str, Any]] | None = None, scheduler: Any = None) -> Replay:
+def replay(
+    table: Table,
+    searcher: str,
+    seed: int,
+    *,
+    workers: int = 2,
+    budget_seconds: float | None = None,
+    max_trials: int | None = None,
+    enqueue: list[dict[str, Any]] | None = None,
+    scheduler: Any = None,
+) -> Replay:
     """Replay one search on ``table`` (see the module docstring).
 
     Args:
@@ -123,7 +134,9 @@ def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
     if searcher == "grid":
         max_trials = min(max_trials or len(rows), len(rows))
     budget_seconds = table.grid_full_seconds() if budget_seconds is None else budget_seconds
-    study = optuna.create_study(direction=R.MODE + "imize", sampler=_sampler(searcher, seed, disc))
+    study = optuna.create_study(
+        direction=results.MODE + "imize", sampler=_sampler(searcher, seed, disc)
+    )
     for params in enqueue or ():
         study.enqueue_trial(params)
     rep = Replay(searcher, seed, workers)
@@ -146,16 +159,24 @@ def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
         if use_asha:
             scheduler.on_trial_add(None, stub)
         # Without a scheduler the trial is one full-budget pass: its value is the last rung's.
-        state = {"trial": trial, "stub": stub, "cid": cid, "rows": rows[cid],
-                 "rung": 0 if use_asha else len(rows[cid]) - 1}
+        state = {
+            "trial": trial,
+            "stub": stub,
+            "cid": cid,
+            "rows": rows[cid],
+            "rung": 0 if use_asha else len(rows[cid]) - 1,
+        }
         launched += 1
         seq += 1
         heapq.heappush(heap, (now + cost(state), seq, state))
 
     now = 0.0
     while True:
-        while (len(heap) < workers and spent < budget_seconds
-               and (max_trials is None or launched < max_trials)):
+        while (
+            len(heap) < workers
+            and spent < budget_seconds
+            and (max_trials is None or launched < max_trials)
+        ):
             start(now)
         if not heap:
             break
@@ -164,9 +185,11 @@ def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
         row = state["rows"][state["rung"]]
         value = row["val_objective"]
         last = row["rung"] == n_rungs
-        ok = row["status"] == R.STATUS_OK and math.isfinite(value)
-        result = {R.BUDGET: budget.budget_units(table.ladder, row["rung"] - 1),
-                  R.VAL_OBJECTIVE_STEP: value if ok else math.nan}
+        ok = row["status"] == results.STATUS_OK and math.isfinite(value)
+        result = {
+            results.BUDGET: budget.budget_units(table.ladder, row["rung"] - 1),
+            results.VAL_OBJECTIVE_STEP: value if ok else math.nan,
+        }
         if not ok:
             action = "fail"
             if use_asha:
@@ -178,7 +201,7 @@ def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
                 scheduler.on_trial_complete(None, state["stub"], result)
             _tell(study, state["trial"], value)
             if value > best[0]:
-                best = (value, row[R.MINORITY_F1])
+                best = (value, row[results.MINORITY_F1])
         else:
             # A rung's report: an intermediate value in the study (as OptunaSearch does), then
             # ASHA's decision on the rung's budget.
@@ -193,9 +216,17 @@ def replay(table: Table, searcher: str, seed: int, *, workers: int = 2,
                 state["rung"] += 1
                 seq += 1
                 heapq.heappush(heap, (now + cost(state), seq, state))
-        rep.events.append({"trial": state["trial"].number, "config_id": state["cid"],
-                           "rung": row["rung"], "value": value, "action": action,
-                           "compute": round(spent, 3), "time": round(now, 3)})
+        rep.events.append(
+            {
+                "trial": state["trial"].number,
+                "config_id": state["cid"],
+                "rung": row["rung"],
+                "value": value,
+                "action": action,
+                "compute": round(spent, 3),
+                "time": round(now, 3),
+            }
+        )
         rep.points.append((spent, best[0] if best[0] > -math.inf else math.nan, best[1]))
     return rep
 

@@ -2,7 +2,8 @@
 
 A space names a base config (a profile plus dotted overrides), the parameters to search and their
 distributions, the search algorithm, the seeds of the search and of the confirmation, top-k and the
-resources of one trial. Conversion to Ray lives in ``galaxybench.sweep.ray_backend`` (the only Ray importer).
+resources of one trial. Conversion to Ray lives in ``galaxybench.sweep.ray_backend`` (the only
+Ray importer).
 
 Usage::
 
@@ -19,8 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from galaxybench import budget
-from galaxybench import config as C
+from galaxybench import budget, config
 from galaxybench.errors import ConfigError
 
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
@@ -28,17 +28,26 @@ ALGORITHMS = ("optuna", "grid", "random")
 SCHEDULERS = ("asha", "fifo")
 _TOP_KEYS = {"description", "base", "params", "search", "seeds", "top_k", "resources"}
 _BASE_KEYS = {"profile", "set"}
-_SEARCH_KEYS = {"algorithm", "num_samples", "scheduler", "max_concurrent", "grace_period",
-                "reduction_factor", "max_failures", "ladder", "rungs"}
+_SEARCH_KEYS = {
+    "algorithm",
+    "num_samples",
+    "scheduler",
+    "max_concurrent",
+    "grace_period",
+    "reduction_factor",
+    "max_failures",
+    "ladder",
+    "rungs",
+}
 _SEED_KEYS = {"search", "confirm"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
 # Keys no search may vary, and why: the trials of one search are ranked against each other, so
 # they need one definition of the objective and one scheduler time scale (ASHA's max_t).
 _FIXED_KEYS = {
     "eval": "it defines the objective (the scoring minority set), which must be the same for "
-            "every trial",
+    "every trial",
     "classifier.epochs": "it sets ASHA's max_t (one report per epoch), which must be the same "
-                         "for every trial; set it under base.set",
+    "for every trial; set it under base.set",
 }
 
 
@@ -94,28 +103,36 @@ class SearchSpace:
     gpu: float = 0.0
     description: str = ""
 
-    def base_config(self) -> C.Config:
+    def base_config(self) -> config.Config:
         """The base config: the profile with the space's (and ``--set``) overrides."""
-        cfg = C.load_profile(self.profile)
-        return C.from_flat(dict(self.overrides), cfg) if self.overrides else cfg
+        cfg = config.load_profile(self.profile)
+        return config.from_flat(dict(self.overrides), cfg) if self.overrides else cfg
 
     def param_keys(self) -> list[str]:
         return [p.key for p in self.params]
 
-    def with_options(self, *, overrides: list[str] | tuple[str, ...] = (),
-                     gpus_per_trial: float | None = None, num_samples: int | None = None,
-                     max_concurrent: int | None = None,
-                     fix_params: bool = False) -> SearchSpace:
+    def with_options(
+        self,
+        *,
+        overrides: list[str] | tuple[str, ...] = (),
+        gpus_per_trial: float | None = None,
+        num_samples: int | None = None,
+        max_concurrent: int | None = None,
+        fix_params: bool = False,
+    ) -> SearchSpace:
         """A copy with command-line options applied (``--set``, ``--gpus-per-trial``, ...).
 
         ``fix_params`` lets ``--set`` give searched keys a value (``ablate`` runs one config);
         a sweep refuses that, since the search would override it.
         """
-        parsed = dict(C.parse_override(text) for text in overrides)
+        parsed = dict(config.parse_override(text) for text in overrides)
         for key in parsed:
-            _require(key != "seed" and (fix_params or key not in self.param_keys()),
-                     f"--set {key}", "conflicts with a searched parameter or the seeds",
-                     self.source)
+            _require(
+                key != "seed" and (fix_params or key not in self.param_keys()),
+                f"--set {key}",
+                "conflicts with a searched parameter or the seeds",
+                self.source,
+            )
         search = self.search
         if num_samples is not None:
             _require(num_samples >= 1, "--num-samples", "must be >= 1", self.source)
@@ -124,10 +141,15 @@ class SearchSpace:
             _require(max_concurrent >= 1, "--max-concurrent", "must be >= 1", self.source)
             search = dataclasses.replace(search, max_concurrent=max_concurrent)
         gpu = self.gpu if gpus_per_trial is None else float(gpus_per_trial)
-        _require(gpu >= 0 and (gpu <= 1 or gpu.is_integer()), "--gpus-per-trial",
-                 "must be a fraction in [0, 1] or a whole number", self.source)
-        out = dataclasses.replace(self, search=search, gpu=gpu,
-                                  overrides={**self.overrides, **parsed})
+        _require(
+            gpu >= 0 and (gpu <= 1 or gpu.is_integer()),
+            "--gpus-per-trial",
+            "must be a fraction in [0, 1] or a whole number",
+            self.source,
+        )
+        out = dataclasses.replace(
+            self, search=search, gpu=gpu, overrides={**self.overrides, **parsed}
+        )
         out.base_config()  # fail now, not in a trial
         return out
 
@@ -135,15 +157,17 @@ class SearchSpace:
         """The space as plain data in the YAML schema (parse_search_space reads it back)."""
         params = {}
         for p in self.params:
-            params[p.key] = {p.kind: list(p.values) if p.kind in ("grid", "choice")
-                             else [p.low, p.high]}
+            params[p.key] = {
+                p.kind: list(p.values) if p.kind in ("grid", "choice") else [p.low, p.high]
+            }
         return {
             "description": self.description,
             "base": {"profile": self.profile, "set": dict(self.overrides)},
             "params": params,
             "search": {**dataclasses.asdict(self.search), "ladder": list(self.search.ladder)},
             "seeds": {"search": self.search_seed, "confirm": list(self.confirm_seeds)},
-            "top_k": self.top_k, "resources": {"cpu": self.cpu, "gpu": self.gpu},
+            "top_k": self.top_k,
+            "resources": {"cpu": self.cpu, "gpu": self.gpu},
         }
 
     def optuna_distributions(self) -> dict[str, Any]:
@@ -172,8 +196,12 @@ def _require(cond: bool, key: str, message: str, source: str) -> None:
 def _mapping(tree: Any, where: str, allowed: set[str], source: str) -> dict[str, Any]:
     _require(isinstance(tree, dict), where, "must be a mapping", source)
     unknown = sorted(set(tree) - allowed)
-    _require(not unknown, f"{where}.{unknown[0]}" if unknown else where,
-             f"is not a known key (known: {', '.join(sorted(allowed))})", source)
+    _require(
+        not unknown,
+        f"{where}.{unknown[0]}" if unknown else where,
+        f"is not a known key (known: {', '.join(sorted(allowed))})",
+        source,
+    )
     return tree
 
 
@@ -185,32 +213,47 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_value(base: C.Config, key: str, value: Any, where: str, source: str) -> None:
+def _check_value(base: config.Config, key: str, value: Any, where: str, source: str) -> None:
     """A candidate value must make a valid config (type and range checks of config.py)."""
     try:
-        C.from_flat({key: value}, base)
+        config.from_flat({key: value}, base)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
+def _param(key: str, spec: Any, base: config.Config, source: str) -> Param:
     where = f"params.{key}"
-    _require(key in C.flat_keys() and key != "seed", where,
-             "is not a searchable config key (seeds go under `seeds`)", source)
-    # The data are prepared once per sweep on the driver (docs/architecture.md, "Data flow"), so they cannot vary.
-    _require(not key.startswith("data."), where, "cannot be searched: data are prepared once",
-             source)
+    _require(
+        key in config.flat_keys() and key != "seed",
+        where,
+        "is not a searchable config key (seeds go under `seeds`)",
+        source,
+    )
+    # The data are prepared once per sweep on the driver (docs/architecture.md, "Data flow"),
+    # so they cannot vary.
+    _require(
+        not key.startswith("data."), where, "cannot be searched: data are prepared once", source
+    )
     # Every trial must be scored by the same objective and pruned on the same epoch scale.
     for fixed, why in _FIXED_KEYS.items():
-        _require(not (key == fixed or key.startswith(fixed + ".")), where,
-                 f"cannot be searched: {why}", source)
-    _require(isinstance(spec, dict) and len(spec) == 1, where,
-             f"must be a mapping with one of {', '.join(KINDS)}", source)
+        _require(
+            not (key == fixed or key.startswith(fixed + ".")),
+            where,
+            f"cannot be searched: {why}",
+            source,
+        )
+    _require(
+        isinstance(spec, dict) and len(spec) == 1,
+        where,
+        f"must be a mapping with one of {', '.join(KINDS)}",
+        source,
+    )
     kind, arg = next(iter(spec.items()))
-    _require(kind in KINDS, f"{where}.{kind}", f"is not a distribution ({', '.join(KINDS)})",
-             source)
+    _require(
+        kind in KINDS, f"{where}.{kind}", f"is not a distribution ({', '.join(KINDS)})", source
+    )
     where = f"{where}.{kind}"
-    field_type = type(C.to_flat(base)[key])
+    field_type = type(config.to_flat(base)[key])
     if kind in ("grid", "choice"):
         _require(isinstance(arg, list) and len(arg) >= 1, where, "must be a non-empty list", source)
         _require(len({repr(v) for v in arg}) == len(arg), where, "has repeated values", source)
@@ -219,9 +262,12 @@ def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
         return Param(key, kind, values=tuple(arg))
     _require(isinstance(arg, list) and len(arg) == 2, where, "must be a list [low, high]", source)
     low, high = arg
-    _require(_is_number(low) and _is_number(high), where,
-             f"bounds must be numbers, got {low!r}, {high!r} (write 1.0e-5, not 1e-5, in YAML)",
-             source)
+    _require(
+        _is_number(low) and _is_number(high),
+        where,
+        f"bounds must be numbers, got {low!r}, {high!r} (write 1.0e-5, not 1e-5, in YAML)",
+        source,
+    )
     if kind == "int":
         _require(_is_int(low) and _is_int(high), where, "bounds must be integers", source)
         _require(field_type is int, where, f"int needs an integer config key, {key} is not", source)
@@ -232,20 +278,30 @@ def _param(key: str, spec: Any, base: C.Config, source: str) -> Param:
         _require(kind != "loguniform" or low > 0, where, "needs low > 0", source)
     for v in (low, high):
         _check_value(base, key, v, where, source)
-    return Param(key, kind, low=float(low) if kind != "int" else low,
-                 high=float(high) if kind != "int" else high)
+    return Param(
+        key,
+        kind,
+        low=float(low) if kind != "int" else low,
+        high=float(high) if kind != "int" else high,
+    )
 
 
 def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
     tree = _mapping(tree, "seeds", _SEED_KEYS, source)
     search, confirm = tree.get("search", 0), tree.get("confirm", [1, 2, 3])
     _require(_is_int(search) and search >= 0, "seeds.search", "must be an integer >= 0", source)
-    _require(isinstance(confirm, list) and confirm and all(_is_int(s) and s >= 0 for s in confirm),
-             "seeds.confirm", "must be a non-empty list of integers >= 0", source)
+    _require(
+        isinstance(confirm, list) and confirm and all(_is_int(s) and s >= 0 for s in confirm),
+        "seeds.confirm",
+        "must be a non-empty list of integers >= 0",
+        source,
+    )
     _require(len(set(confirm)) == len(confirm), "seeds.confirm", "has repeated seeds", source)
-    # docs/protocol.md, "Phases": the confirmed runs use fresh seeds, never the one the search selected on.
-    _require(search not in confirm, "seeds.confirm", f"must not contain the search seed {search}",
-             source)
+    # docs/protocol.md, "Phases": the confirmed runs use fresh seeds, never the one the search
+    # selected on.
+    _require(
+        search not in confirm, "seeds.confirm", f"must not contain the search seed {search}", source
+    )
     return search, tuple(confirm)
 
 
@@ -258,13 +314,15 @@ def _search(tree: Any, params: tuple[Param, ...], source: str) -> SearchSettings
         v = tree.get(key, getattr(defaults, key))
         low = 0 if key == "max_failures" else 1
         _require(_is_int(v) and v >= low, f"search.{key}", f"must be an integer >= {low}", source)
-    _require(ladder is None or rungs is None, "search.rungs",
-             "and search.ladder both given: set one", source)
+    _require(
+        ladder is None or rungs is None,
+        "search.rungs",
+        "and search.ladder both given: set one",
+        source,
+    )
     if rungs is not None:
-        _require(_is_int(rungs) and rungs >= 1, "search.rungs", "must be an integer >= 1",
-                 source)
-        ladder = budget.make_ladder(tree.get("reduction_factor", defaults.reduction_factor),
-                                    rungs)
+        _require(_is_int(rungs) and rungs >= 1, "search.rungs", "must be an integer >= 1", source)
+        ladder = budget.make_ladder(tree.get("reduction_factor", defaults.reduction_factor), rungs)
     try:
         tree["ladder"] = budget.check_ladder(ladder) if ladder else ()
     except ConfigError as exc:
@@ -275,8 +333,12 @@ def _search(tree: Any, params: tuple[Param, ...], source: str) -> SearchSettings
     _require(s.reduction_factor >= 2, "search.reduction_factor", "must be >= 2", source)
     if s.algorithm == "grid":
         bad = [p.key for p in params if p.kind != "grid"]
-        _require(not bad, f"params.{bad[0]}" if bad else "params",
-                 "must be a grid parameter when search.algorithm is grid", source)
+        _require(
+            not bad,
+            f"params.{bad[0]}" if bad else "params",
+            "must be a grid parameter when search.algorithm is grid",
+            source,
+        )
     return s
 
 
@@ -284,8 +346,12 @@ def _resources(tree: Any, source: str) -> tuple[float, float]:
     tree = _mapping(tree if tree is not None else {}, "resources", _RESOURCE_KEYS, source)
     cpu, gpu = tree.get("cpu", 1), tree.get("gpu", 0)
     _require(_is_number(cpu) and cpu > 0, "resources.cpu", "must be a number > 0", source)
-    _require(_is_number(gpu) and gpu >= 0 and (gpu <= 1 or float(gpu).is_integer()),
-             "resources.gpu", "must be a fraction in [0, 1] or a whole number", source)
+    _require(
+        _is_number(gpu) and gpu >= 0 and (gpu <= 1 or float(gpu).is_integer()),
+        "resources.gpu",
+        "must be a fraction in [0, 1] or a whole number",
+        source,
+    )
     return float(cpu), float(gpu)
 
 
@@ -298,10 +364,14 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
     overrides = base_tree.get("set") or {}
     _require(isinstance(overrides, dict), "base.set", "must be a mapping of config keys", source)
     for key in overrides:
-        _require(key in C.flat_keys() and key != "seed", f"base.set.{key}",
-                 "is not a config key", source)
+        _require(
+            key in config.flat_keys() and key != "seed",
+            f"base.set.{key}",
+            "is not a config key",
+            source,
+        )
     try:
-        base = C.from_flat(dict(overrides), C.load_profile(profile))
+        base = config.from_flat(dict(overrides), config.load_profile(profile))
     except ConfigError as exc:
         raise ConfigError(f"{source}: base: {exc}") from None
     params_tree = tree.get("params") or {}
@@ -313,10 +383,19 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
     cpu, gpu = _resources(tree.get("resources"), source)
     description = tree.get("description", "")
     _require(isinstance(description, str), "description", "must be a string", source)
-    return SearchSpace(source=source, profile=profile, overrides=dict(overrides), params=params,
-                       search=_search(tree.get("search"), params, source),
-                       search_seed=search_seed, confirm_seeds=confirm_seeds, top_k=top_k,
-                       cpu=cpu, gpu=gpu, description=description)
+    return SearchSpace(
+        source=source,
+        profile=profile,
+        overrides=dict(overrides),
+        params=params,
+        search=_search(tree.get("search"), params, source),
+        search_seed=search_seed,
+        confirm_seeds=confirm_seeds,
+        top_k=top_k,
+        cpu=cpu,
+        gpu=gpu,
+        description=description,
+    )
 
 
 def search_space_names() -> list[str]:
@@ -333,6 +412,8 @@ def load_search_space(name_or_path: str | Path = "default") -> SearchSpace:
     elif text in search_space_names():
         path = Path(str(resources.files("galaxybench") / "search_spaces" / f"{text}.yaml"))
     else:
-        raise ConfigError(f"unknown search space {text!r} "
-                          f"(known: {', '.join(search_space_names())}; or a path to a .yaml file)")
-    return parse_search_space(C.read_yaml(path), source=path.name)
+        raise ConfigError(
+            f"unknown search space {text!r} "
+            f"(known: {', '.join(search_space_names())}; or a path to a .yaml file)"
+        )
+    return parse_search_space(config.read_yaml(path), source=path.name)

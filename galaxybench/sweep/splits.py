@@ -46,15 +46,20 @@ def _share_arrays(base: Any, other: Any) -> Any:
     Splits differ only in their index lists; sharing the arrays keeps one copy of the images in
     memory and in Ray's object store (pickle writes an object referenced twice once).
     """
-    same = (base.hr.shape == other.hr.shape and base.lr.shape == other.lr.shape
-            and np.array_equal(base.labels, other.labels) and np.array_equal(base.hr, other.hr))
+    same = (
+        base.hr.shape == other.hr.shape
+        and base.lr.shape == other.lr.shape
+        and np.array_equal(base.labels, other.labels)
+        and np.array_equal(base.hr, other.hr)
+    )
     if not same:
         return other
     return dataclasses.replace(other, lr=base.lr, hr=base.hr, labels=base.labels)
 
 
-def datasets_by_split(data_source: str | None, data_cfg: DataConfig,
-                      split_seeds: Iterable[int], data: Any = None) -> dict[int, Any]:
+def datasets_by_split(
+    data_source: str | None, data_cfg: DataConfig, split_seeds: Iterable[int], data: Any = None
+) -> dict[int, Any]:
     """``{split seed: PreparedData}`` for the base split and every seed in ``split_seeds``.
 
     Args:
@@ -76,34 +81,39 @@ def datasets_by_split(data_source: str | None, data_cfg: DataConfig,
     if isinstance(data, dict):
         missing = [s for s in wanted if s not in data]
         if missing:
-            raise InputError(f"prepared data given for split seeds {sorted(data)}, but the sweep "
-                             f"also needs split seeds {missing}")
+            raise InputError(
+                f"prepared data given for split seeds {sorted(data)}, but the sweep "
+                f"also needs split seeds {missing}"
+            )
         return {s: data[s] for s in wanted}
     if data is None:
-        base = load_data(data_source, data_cfg)
-        load = lambda seed: load_data(data_source, dataclasses.replace(data_cfg,  # noqa: E731
-                                                                       split_seed=seed))
+        base, cfg, source = load_data(data_source, data_cfg), data_cfg, None
     else:
-        base = data
-        cfg = _config_of(data, data_cfg)
+        base, cfg = data, _config_of(data, data_cfg)
         source = Path(str(getattr(data, "source", "")))
-        if source.is_file():
-            load = lambda seed: prepare(source, dataclasses.replace(cfg,  # noqa: E731
-                                                                    split_seed=seed))
-        else:  # e.g. "embedded ...": the data source names it
-            load = lambda seed: load_data(data_source, dataclasses.replace(cfg,  # noqa: E731
-                                                                           split_seed=seed))
+        source = source if source.is_file() else None  # e.g. "embedded ...": data_source names it
+
+    def load(seed: int) -> Any:
+        split_cfg = dataclasses.replace(cfg, split_seed=seed)
+        return (
+            prepare(source, split_cfg) if source is not None else load_data(data_source, split_cfg)
+        )
+
     # Prepared data given: its own split is one of the splits; the rest are drawn from its file.
-    out = {(_config_of(base, data_cfg).split_seed if data is not None
-            else data_cfg.split_seed): base}
+    out = {
+        (_config_of(base, data_cfg).split_seed if data is not None else data_cfg.split_seed): base
+    }
     for seed in wanted:
         if seed not in out:
             other = load(seed)
             if _file_of(other) != _file_of(base):  # never another file's images as a "split"
-                raise InputError(f"cannot draw split seed {seed} of the prepared data: its file "
-                                 f"is not {data_source or 'the default data'}; pass "
-                                 "{split seed: data} for every split seed")
+                raise InputError(
+                    f"cannot draw split seed {seed} of the prepared data: its file "
+                    f"is not {data_source or 'the default data'}; pass "
+                    "{split seed: data} for every split seed"
+                )
             out[seed] = _share_arrays(base, other)
-            log.info("prepared split seed %d: %s", seed,
-                     {k: len(v) for k, v in out[seed].splits.items()})
+            log.info(
+                "prepared split seed %d: %s", seed, {k: len(v) for k, v in out[seed].splits.items()}
+            )
     return {s: out[s] for s in wanted}

@@ -40,9 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from galaxybench import budget
-from galaxybench import config as C
-from galaxybench import results as R
+from galaxybench import budget, config, results
 from galaxybench.errors import ConfigError, DataError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep.space import SearchSpace
@@ -50,12 +48,15 @@ from galaxybench.sweep.space import SearchSpace
 # Stages whose compute columns the table keeps (evaluate_trial's accounting keys).
 GAN_STAGES = ("srgan", "cgan")
 STAGES = ("srgan", "cgan", "classifier", "other")
-TEST_METRICS = (R.MINORITY_F1, R.MINORITY_F1_DELTA, R.MACRO_F1)
+TEST_METRICS = (results.MINORITY_F1, results.MINORITY_F1_DELTA, results.MACRO_F1)
 _PREFIX = "# provenance: "
 
 
-def discretise(space: SearchSpace, levels: dict[str, int] | None = None,
-               values: dict[str, Sequence[Any]] | None = None) -> dict[str, list[Any]]:
+def discretise(
+    space: SearchSpace,
+    levels: dict[str, int] | None = None,
+    values: dict[str, Sequence[Any]] | None = None,
+) -> dict[str, list[Any]]:
     """The table's value list per searched key.
 
     Args:
@@ -68,8 +69,10 @@ def discretise(space: SearchSpace, levels: dict[str, int] | None = None,
     known = set(space.param_keys()) | set(values)
     for key in levels:
         if key not in known:
-            raise ConfigError(f"--levels {key}: not a searched parameter of {space.source} "
-                              f"(searched: {', '.join(space.param_keys())})")
+            raise ConfigError(
+                f"--levels {key}: not a searched parameter of {space.source} "
+                f"(searched: {', '.join(space.param_keys())})"
+            )
     base = space.base_config()
     out: dict[str, list[Any]] = {}
     for p in space.params:
@@ -88,15 +91,16 @@ def discretise(space: SearchSpace, levels: dict[str, int] | None = None,
             lo, hi = math.log(p.low), math.log(p.high)
             out[p.key] = [_round(math.exp(lo + i * (hi - lo) / (n - 1)), p.kind) for i in range(n)]
         else:
-            out[p.key] = sorted({_round(p.low + i * (p.high - p.low) / (n - 1), p.kind)
-                                 for i in range(n)})
+            out[p.key] = sorted(
+                {_round(p.low + i * (p.high - p.low) / (n - 1), p.kind) for i in range(n)}
+            )
     out.update({k: list(v) for k, v in values.items()})
     for key, vals in out.items():
         if not vals:
             raise ConfigError(f"{key}: no values to tabulate")
         for v in vals:
             try:
-                C.from_flat({key: v}, base)
+                config.from_flat({key: v}, base)
             except ConfigError as exc:
                 raise ConfigError(f"table value {key}={v!r}: {exc}") from None
     return out
@@ -115,7 +119,7 @@ def grid(disc: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def config_key(params: dict[str, Any]) -> str:
     """A row's configuration id (stable over a CSV round trip)."""
-    return C.stable_hash({k: params[k] for k in sorted(params)})
+    return config.stable_hash({k: params[k] for k in sorted(params)})
 
 
 @dataclass
@@ -167,8 +171,11 @@ class Table:
 
     def best_full(self) -> dict[str, Any]:
         """The full-rung row with the highest validation objective."""
-        full = [r for r in self.rows if r["rung"] == len(self.ladder)
-                and math.isfinite(r["val_objective"])]
+        full = [
+            r
+            for r in self.rows
+            if r["rung"] == len(self.ladder) and math.isfinite(r["val_objective"])
+        ]
         if not full:
             raise DataError("the table has no finished full-budget configuration")
         return max(full, key=lambda r: r["val_objective"])
@@ -186,25 +193,43 @@ def _init_worker(data_source: str | None, data_cfg: Any, threads: int) -> None:
     _WORKER.update(data=load_data(data_source, data_cfg), threads=threads)
 
 
-def _climb_config(cfg_flat: dict[str, Any], ladder: tuple[float, ...], cache_dir: str,
-                  data: Any = None, threads: int = 1) -> list[dict[str, Any]]:
+def _climb_config(
+    cfg_flat: dict[str, Any],
+    ladder: tuple[float, ...],
+    cache_dir: str,
+    data: Any = None,
+    threads: int = 1,
+) -> list[dict[str, Any]]:
     """One configuration up every rung (stopping at a diverged rung): its raw rung records."""
     from galaxybench.trial import evaluate_trial
 
     data = data if data is not None else _WORKER["data"]
     threads = threads if data is not None else _WORKER.get("threads", 1)
-    cfg = C.from_flat(cfg_flat)
+    cfg = config.from_flat(cfg_flat)
     out = []
     for r, fraction in enumerate(ladder):
         started = time.perf_counter()
-        res = evaluate_trial(cfg, data, cache_dir=cache_dir, num_threads=threads, device="cpu",
-                             budget_fraction=fraction)
+        res = evaluate_trial(
+            cfg,
+            data,
+            cache_dir=cache_dir,
+            num_threads=threads,
+            device="cpu",
+            budget_fraction=fraction,
+        )
         m = res.metrics
-        out.append({"rung": r + 1, "budget_fraction": fraction, "status": res.status,
-                    "metrics": {k: m.get(k) for k in (R.OBJECTIVE, *TEST_METRICS)},
-                    "compute": m.get(R.COMPUTE_SECONDS, {}), "gan_epochs": m.get(R.GAN_EPOCHS, {}),
-                    "gan_epochs_trained": m.get(R.GAN_EPOCHS_TRAINED, 0),
-                    "measured": round(time.perf_counter() - started, 3)})
+        out.append(
+            {
+                "rung": r + 1,
+                "budget_fraction": fraction,
+                "status": res.status,
+                "metrics": {k: m.get(k) for k in (results.OBJECTIVE, *TEST_METRICS)},
+                "compute": m.get(results.COMPUTE_SECONDS, {}),
+                "gan_epochs": m.get(results.GAN_EPOCHS, {}),
+                "gan_epochs_trained": m.get(results.GAN_EPOCHS_TRAINED, 0),
+                "measured": round(time.perf_counter() - started, 3),
+            }
+        )
         if not res.ok:
             break
     return out
@@ -214,8 +239,11 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else math.nan
 
 
-def _rows(params: dict[str, Any], records: list[dict[str, Any]],
-          first_cost: dict[tuple[str, str, int], float]) -> list[dict[str, Any]]:
+def _rows(
+    params: dict[str, Any],
+    records: list[dict[str, Any]],
+    first_cost: dict[tuple[str, str, int], float],
+) -> list[dict[str, Any]]:
     """Table rows of one configuration, GAN cache hits charged their first training's seconds."""
     rows = []
     for rec in records:
@@ -225,15 +253,20 @@ def _rows(params: dict[str, Any], records: list[dict[str, Any]],
             if g is not None and g["reached"] == g["start"] and g["start"] > 0:
                 compute[stage] = first_cost.get((stage, g["key"], g["reached"]), compute[stage])
         m = rec["metrics"]
-        ok = rec["status"] == R.STATUS_OK
-        row = {"config_id": config_key(params), **params, "rung": rec["rung"],
-               "budget_fraction": rec["budget_fraction"], "status": rec["status"],
-               "val_objective": _num(m.get(R.OBJECTIVE)) if ok else math.nan,
-               **{k: _num(m.get(k)) if ok else math.nan for k in TEST_METRICS},
-               **{f"compute_{s}": round(v, 3) for s, v in compute.items()},
-               "compute_seconds": round(sum(compute.values()), 3),
-               "measured_seconds": rec["measured"],
-               "gan_epochs_trained": rec["gan_epochs_trained"]}
+        ok = rec["status"] == results.STATUS_OK
+        row = {
+            "config_id": config_key(params),
+            **params,
+            "rung": rec["rung"],
+            "budget_fraction": rec["budget_fraction"],
+            "status": rec["status"],
+            "val_objective": _num(m.get(results.OBJECTIVE)) if ok else math.nan,
+            **{k: _num(m.get(k)) if ok else math.nan for k in TEST_METRICS},
+            **{f"compute_{s}": round(v, 3) for s, v in compute.items()},
+            "compute_seconds": round(sum(compute.values()), 3),
+            "measured_seconds": rec["measured"],
+            "gan_epochs_trained": rec["gan_epochs_trained"],
+        }
         rows.append(row)
     return rows
 
@@ -245,8 +278,9 @@ def _first_costs(all_records: list[list[dict[str, Any]]]) -> dict[tuple[str, str
         for rec in records:
             for stage, g in rec["gan_epochs"].items():
                 if g["reached"] > g["start"]:
-                    out.setdefault((stage, g["key"], g["reached"]),
-                                   float(rec["compute"].get(stage, 0.0)))
+                    out.setdefault(
+                        (stage, g["key"], g["reached"]), float(rec["compute"].get(stage, 0.0))
+                    )
     return out
 
 
@@ -257,11 +291,18 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def build_table(space: SearchSpace, levels: dict[str, int] | None, data: Any, *,
-                cache_dir: str | Path, ladder: Sequence[float] | None = None,
-                values: dict[str, Sequence[Any]] | None = None, workers: int = 1,
-                data_source: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Table:
+def build_table(
+    space: SearchSpace,
+    levels: dict[str, int] | None,
+    data: Any,
+    *,
+    cache_dir: str | Path,
+    ladder: Sequence[float] | None = None,
+    values: dict[str, Sequence[Any]] | None = None,
+    workers: int = 1,
+    data_source: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Table:
     """Run every configuration of the discretised space at every rung once.
 
     Args:
@@ -270,12 +311,15 @@ def build_table(space: SearchSpace, levels: dict[str, int] | None, data: Any, *,
             each); 1 runs in this process on ``data``.
         progress: called with (configurations done, total).
     """
-    ladder = budget.check_ladder(list(ladder) if ladder else list(space.search.ladder),
-                                 "--ladder") if (ladder or space.search.ladder) else None
+    ladder = (
+        budget.check_ladder(list(ladder) if ladder else list(space.search.ladder), "--ladder")
+        if (ladder or space.search.ladder)
+        else None
+    )
     if not ladder:
         raise ConfigError(f"{space.source} has no search.ladder: pass --ladder, e.g. 0.5,1.0")
     disc = discretise(space, levels, values)
-    base = {**C.to_flat(space.base_config()), "seed": space.search_seed}
+    base = {**config.to_flat(space.base_config()), "seed": space.search_seed}
     configs = grid(disc)
     started = time.time()
     load_before = _load_average()
@@ -283,8 +327,13 @@ def build_table(space: SearchSpace, levels: dict[str, int] | None, data: Any, *,
     from galaxybench.trial import evaluate_trial
 
     # The baseline (for the test delta) is trained once, here, before any timed configuration.
-    evaluate_trial(baseline_config(C.from_flat(base)), data, cache_dir=str(cache_dir),
-                   num_threads=1, device="cpu")
+    evaluate_trial(
+        baseline_config(config.from_flat(base)),
+        data,
+        cache_dir=str(cache_dir),
+        num_threads=1,
+        device="cpu",
+    )
     flats = [{**base, **params} for params in configs]
     records: list[list[dict[str, Any]]] = []
     if workers <= 1:
@@ -295,30 +344,47 @@ def build_table(space: SearchSpace, levels: dict[str, int] | None, data: Any, *,
     else:
         import multiprocessing
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker,
-                                 initargs=(data_source, space.base_config().data, 1)) as pool:
-            futures = [pool.submit(_climb_config, f, tuple(ladder), str(cache_dir))
-                       for f in flats]
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(data_source, space.base_config().data, 1),
+        ) as pool:
+            futures = [pool.submit(_climb_config, f, tuple(ladder), str(cache_dir)) for f in flats]
             for i, fut in enumerate(futures):
                 records.append(fut.result())
                 if progress:
                     progress(i + 1, len(flats))
     first = _first_costs(records)
-    rows = [row for params, recs in zip(configs, records, strict=True)
-            for row in _rows(params, recs, first)]
-    meta = {"space": space.to_dict(), "space_source": space.source, "ladder": list(ladder),
-            "discretisation": disc, "configurations": len(configs), "seed": space.search_seed,
-            "data_fingerprint": getattr(data, "fingerprint", None),
-            "data_source": getattr(data, "source", data_source), "workers": workers,
-            "wall_seconds": round(time.time() - started, 1),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                        "load_average_before": load_before, "load_average_after": _load_average()},
-            "provenance": R.provenance(),
-            "objective": R.OBJECTIVE, "test_objective": R.MINORITY_F1,
-            "compute": "standalone seconds per rung (GAN cache hits charged their first "
-                       "training); measured_seconds is what each row took while built"}
+    rows = [
+        row
+        for params, recs in zip(configs, records, strict=True)
+        for row in _rows(params, recs, first)
+    ]
+    meta = {
+        "space": space.to_dict(),
+        "space_source": space.source,
+        "ladder": list(ladder),
+        "discretisation": disc,
+        "configurations": len(configs),
+        "seed": space.search_seed,
+        "data_fingerprint": getattr(data, "fingerprint", None),
+        "data_source": getattr(data, "source", data_source),
+        "workers": workers,
+        "wall_seconds": round(time.time() - started, 1),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load_average(),
+        },
+        "provenance": results.provenance(),
+        "objective": results.OBJECTIVE,
+        "test_objective": results.MINORITY_F1,
+        "compute": "standalone seconds per rung (GAN cache hits charged their first "
+        "training); measured_seconds is what each row took while built",
+    }
     return Table(rows, meta)
 
 
@@ -351,7 +417,7 @@ def read_table(path: str | Path) -> Table:
     lines = text.splitlines()
     if not lines or not lines[0].startswith(_PREFIX):
         raise DataError(f"{path}: not a galaxybench table (no '# provenance:' first line)")
-    meta = json.loads(lines[0][len(_PREFIX):])
+    meta = json.loads(lines[0][len(_PREFIX) :])
     body = [line for line in lines[1:] if not line.startswith("#")]
     rows = []
     for raw in csv.DictReader(body):

@@ -54,13 +54,17 @@ def _stratified_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def _why_not(synthetic_labels: np.ndarray, classes: list[int], names: list[str],
-             n_test: int) -> str | None:
+def _why_not(
+    synthetic_labels: np.ndarray, classes: list[int], names: list[str], n_test: int
+) -> str | None:
     """Why CAS cannot be computed on these sets, or None."""
     if len(classes) < 2:
         return f"CAS needs >= 2 augmented classes, got {len(classes)}"
-    short = [n for c, n in zip(classes, names, strict=True)
-             if np.sum(synthetic_labels == c) < MIN_PER_CLASS]
+    short = [
+        n
+        for c, n in zip(classes, names, strict=True)
+        if np.sum(synthetic_labels == c) < MIN_PER_CLASS
+    ]
     if short:
         return f"fewer than {MIN_PER_CLASS} synthetic images of {', '.join(short)}"
     if n_test == 0:
@@ -70,14 +74,31 @@ def _why_not(synthetic_labels: np.ndarray, classes: list[int], names: list[str],
 
 def _nulls(reason: str, n_train: int = 0, n_test: int = 0) -> dict[str, Any]:
     log.info("CAS skipped: %s", reason)
-    return {CAS_ACCURACY: None, CAS_PER_CLASS_RECALL: {}, CAS_N_TRAIN: n_train, "cas_n_val": 0,
-            CAS_N_TEST: n_test, "cas_chance": None, "cas_best_epoch": None, "cas_reason": reason}
+    return {
+        CAS_ACCURACY: None,
+        CAS_PER_CLASS_RECALL: {},
+        CAS_N_TRAIN: n_train,
+        "cas_n_val": 0,
+        CAS_N_TEST: n_test,
+        "cas_chance": None,
+        "cas_best_epoch": None,
+        "cas_reason": reason,
+    }
 
 
-def classifier_accuracy_score(cfg: Config, synthetic: np.ndarray, synthetic_labels: np.ndarray,
-                              test: np.ndarray, test_labels: np.ndarray, classes: Sequence[int],
-                              *, num_classes: int, seed: int, device: torch.device,
-                              class_names: Sequence[str] | None = None) -> dict[str, Any]:
+def classifier_accuracy_score(
+    cfg: Config,
+    synthetic: np.ndarray,
+    synthetic_labels: np.ndarray,
+    test: np.ndarray,
+    test_labels: np.ndarray,
+    classes: Sequence[int],
+    *,
+    num_classes: int,
+    seed: int,
+    device: torch.device,
+    class_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Accuracy on real test images of a PaperCNN trained on synthetic images only.
 
     Args:
@@ -109,8 +130,17 @@ def classifier_accuracy_score(cfg: Config, synthetic: np.ndarray, synthetic_labe
     remap[classes] = np.arange(len(classes))  # original class index -> 0..k-1
     x, y = synthetic[pick], remap[synthetic_labels[pick]]
     train, val = _stratified_split(y, seed)
-    run = train_classifier(cfg, x[train], y[train], x[val], y[val], num_classes=len(classes),
-                           minority_classes=list(range(len(classes))), seed=seed, device=device)
+    run = train_classifier(
+        cfg,
+        x[train],
+        y[train],
+        x[val],
+        y[val],
+        num_classes=len(classes),
+        minority_classes=list(range(len(classes))),
+        seed=seed,
+        device=device,
+    )
     y_test = remap[test_labels[test_pick]]
     pred = predict(run.model, test[test_pick], device=device)
     cm = confusion_matrix(y_test, pred, len(classes))
@@ -118,9 +148,13 @@ def classifier_accuracy_score(cfg: Config, synthetic: np.ndarray, synthetic_labe
     present = cm.sum(axis=1) > 0
     return {
         CAS_ACCURACY: float(np.trace(cm) / cm.sum()),
-        CAS_PER_CLASS_RECALL: {n: float(r) if p else None
-                               for n, r, p in zip(names, recall, present, strict=True)},
-        CAS_N_TRAIN: len(train), "cas_n_val": len(val), CAS_N_TEST: len(test_pick),
+        CAS_PER_CLASS_RECALL: {
+            n: float(r) if p else None for n, r, p in zip(names, recall, present, strict=True)
+        },
+        CAS_N_TRAIN: len(train),
+        "cas_n_val": len(val),
+        CAS_N_TEST: len(test_pick),
         "cas_chance": float(cm.sum(axis=1).max() / cm.sum()),
-        "cas_best_epoch": run.best_epoch, "cas_reason": None,
+        "cas_best_epoch": run.best_epoch,
+        "cas_reason": None,
     }

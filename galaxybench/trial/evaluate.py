@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from galaxybench import budget, paths
-from galaxybench import results as R
+from galaxybench import budget, paths, results
 from galaxybench.cache import StageCache
 from galaxybench.config import Config, to_flat
 from galaxybench.data.arrays import SPLITS, PreparedData, SplitArrays
@@ -99,19 +98,23 @@ class _Timer:
             )
 
 
-def _score(ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray,
-           model: torch.nn.Module) -> tuple[dict[str, Any], dict[str, list[int]]]:
+def _score(
+    ctx: TrialContext, test: SplitArrays, test_hr: np.ndarray, model: torch.nn.Module
+) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """Test metrics and per-image predictions: the only place the test split is predicted."""
     pred = predict(model, test_hr, device=ctx.device)
     metrics = classification_metrics(test.labels, pred, ctx.data.class_names, ctx.minority)
-    predictions = {"index": test.index.tolist(), "label": test.labels.tolist(),
-                   "prediction": pred.tolist()}
+    predictions = {
+        "index": test.index.tolist(),
+        "label": test.labels.tolist(),
+        "prediction": pred.tolist(),
+    }
     return metrics, predictions
 
 
 def _with_plan(report: Reporter, n_synthetic: int) -> Reporter:
     """``report`` with the number of added images in every per-epoch result."""
-    return lambda scores: report({**scores, R.N_SYNTHETIC: n_synthetic})
+    return lambda scores: report({**scores, results.N_SYNTHETIC: n_synthetic})
 
 
 def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> PipelineOutput:
@@ -122,29 +125,37 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
         synth_lr, synth_y, plan = rebalance(ctx, train)
     with timer("upscale"):
         up = upscale_all(ctx, train, val, test, synth_lr)
-    ctx.consumed.update(classifier_train=up.split_index["train"],
-                        classifier_val=up.split_index["val"])
+    ctx.consumed.update(
+        classifier_train=up.split_index["train"], classifier_val=up.split_index["val"]
+    )
     check_no_leak(data, **ctx.consumed)
     if report is not None:  # the plan is known before training: a stopped trial still shows it
         report = _with_plan(report, int(synth_y.shape[0]))
     with timer("classify"):
-        run = classify(ctx, np.concatenate([up.train, up.synthetic]),
-                       np.concatenate([train.labels, synth_y]), up.val, val.labels, report)
+        run = classify(
+            ctx,
+            np.concatenate([up.train, up.synthetic]),
+            np.concatenate([train.labels, synth_y]),
+            up.val,
+            val.labels,
+            report,
+        )
     with timer("score"):
         # Below the full budget (a lower rung of the ladder) the test split is never predicted.
-        metrics, predictions = (_score(ctx, test, up.test, run.model)
-                                if ctx.fraction == budget.FULL else ({}, {}))
-    metrics[R.BEST_EPOCH] = run.best_epoch
-    metrics[R.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][R.VAL_MINORITY_F1]
-    metrics[R.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
-    metrics[R.N_SYNTHETIC] = int(synth_y.shape[0])
-    metrics[R.CLASSIFIER_INPUT_STATS] = input_stats(ctx).as_dict()
-    metrics[R.CLASSIFIER_STATUS] = (R.CLASSIFIER_DEGENERATE if run.degenerate_reason
-                                    else R.CLASSIFIER_OK)
-    metrics[R.CLASSIFIER_STATUS_REASON] = run.degenerate_reason
+        metrics, predictions = (
+            _score(ctx, test, up.test, run.model) if ctx.fraction == budget.FULL else ({}, {})
+        )
+    metrics[results.BEST_EPOCH] = run.best_epoch
+    metrics[results.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][results.VAL_MINORITY_F1]
+    metrics[results.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
+    metrics[results.N_SYNTHETIC] = int(synth_y.shape[0])
+    metrics[results.CLASSIFIER_INPUT_STATS] = input_stats(ctx).as_dict()
+    metrics[results.CLASSIFIER_STATUS] = (
+        results.CLASSIFIER_DEGENERATE if run.degenerate_reason else results.CLASSIFIER_OK
+    )
+    metrics[results.CLASSIFIER_STATUS_REASON] = run.degenerate_reason
     if run.degenerate_reason:
-        log.warning("degenerate classifier (%s): %s", ctx.cfg.upscale.method,
-                    run.degenerate_reason)
+        log.warning("degenerate classifier (%s): %s", ctx.cfg.upscale.method, run.degenerate_reason)
     return PipelineOutput(metrics, predictions, run, up, (synth_lr, synth_y), plan)
 
 
@@ -163,16 +174,30 @@ def _write_samples(artifacts_dir: Path, ctx: TrialContext, out: PipelineOutput) 
     """The real-vs-synthetic and SR comparison images of this trial, as arrays for the report."""
     test = ctx.data.subset("test")
     samples = TrialSamples.pick(
-        class_names=ctx.data.class_names, train_hr=out.upscaled.train,
-        train_labels=ctx.data.subset("train").labels, synthetic_hr=out.upscaled.synthetic,
-        synthetic_labels=out.synthetic[1], plan=sorted(out.plan), test_lr=test.lr,
-        test_hr=test.hr, test_upscaled=out.upscaled.test, method=ctx.cfg.upscale.method,
-        rebalancer=ctx.cfg.rebalance.method, bicubic=lambda lr: bicubic_x2(lr, ctx.device))
+        class_names=ctx.data.class_names,
+        train_hr=out.upscaled.train,
+        train_labels=ctx.data.subset("train").labels,
+        synthetic_hr=out.upscaled.synthetic,
+        synthetic_labels=out.synthetic[1],
+        plan=sorted(out.plan),
+        test_lr=test.lr,
+        test_hr=test.hr,
+        test_upscaled=out.upscaled.test,
+        method=ctx.cfg.upscale.method,
+        rebalancer=ctx.cfg.rebalance.method,
+        bicubic=lambda lr: bicubic_x2(lr, ctx.device),
+    )
     samples.save(artifacts_dir / SAMPLES_FILE)
 
 
-def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, baseline: bool,
-              artifacts_dir: str | Path | None) -> PipelineOutput:
+def _evaluate(
+    ctx: TrialContext,
+    report: Reporter | None,
+    timer: _Timer,
+    *,
+    baseline: bool,
+    artifacts_dir: str | Path | None,
+) -> PipelineOutput:
     """The pipeline, the baseline delta, quality metrics and figures of one trial."""
     out = _run_pipeline(ctx, report, timer)
     if ctx.fraction != budget.FULL:  # a lower rung: the validation objective is all it reports
@@ -181,11 +206,11 @@ def _evaluate(ctx: TrialContext, report: Reporter | None, timer: _Timer, *, base
     if baseline:
         with timer("baseline"):
             base_out = _baseline_run(ctx, out)
-        base_f1 = float(base_out.metrics[R.MINORITY_F1])
-        metrics[R.BASELINE_MINORITY_F1] = base_f1
-        metrics[R.BASELINE_CLASSIFIER_STATUS_REASON] = base_out.run.degenerate_reason
-        metrics[R.BASELINE_DEGENERATE] = base_out.run.degenerate_reason is not None
-        metrics[R.MINORITY_F1_DELTA] = metrics[R.MINORITY_F1] - base_f1
+        base_f1 = float(base_out.metrics[results.MINORITY_F1])
+        metrics[results.BASELINE_MINORITY_F1] = base_f1
+        metrics[results.BASELINE_CLASSIFIER_STATUS_REASON] = base_out.run.degenerate_reason
+        metrics[results.BASELINE_DEGENERATE] = base_out.run.degenerate_reason is not None
+        metrics[results.MINORITY_F1_DELTA] = metrics[results.MINORITY_F1] - base_f1
     if ctx.cfg.metrics.enabled:
         from galaxybench.trial.quality import quality_metrics
 
@@ -204,9 +229,13 @@ def _accounting(ctx: TrialContext, started: float) -> dict[str, Any]:
     compute = {k: round(v, 3) for k, v in ctx.compute.items()}
     compute["other"] = round(max(total - sum(compute.values()), 0.0), 3)
     trained = sum(e["reached"] - e["start"] for e in ctx.gan_epochs.values())
-    return {R.COMPUTE_SECONDS: compute, R.COMPUTE_SECONDS_TOTAL: round(total, 3),
-            R.GAN_EPOCHS: ctx.gan_epochs, R.GAN_EPOCHS_TRAINED: trained,
-            R.BUDGET_FRACTION: ctx.fraction}
+    return {
+        results.COMPUTE_SECONDS: compute,
+        results.COMPUTE_SECONDS_TOTAL: round(total, 3),
+        results.GAN_EPOCHS: ctx.gan_epochs,
+        results.GAN_EPOCHS_TRAINED: trained,
+        results.BUDGET_FRACTION: ctx.fraction,
+    }
 
 
 def evaluate_trial(
@@ -222,7 +251,7 @@ def evaluate_trial(
     artifacts_dir: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
     budget_fraction: float = budget.FULL,
-) -> R.TrialResult:
+) -> results.TrialResult:
     """Run and score one trial of ``cfg`` on ``data``.
 
     Args:
@@ -251,22 +280,32 @@ def evaluate_trial(
     counts = np.bincount(data.labels, minlength=data.num_classes)
     if cache_dir is None and use_cache:
         cache_dir = paths.stage_cache_dir()
-    ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache),
-                       minority_classes(counts, cfg.eval.minority_fraction))
+    ctx = TrialContext(
+        cfg,
+        data,
+        device,
+        StageCache(cache_dir, enabled=use_cache),
+        minority_classes(counts, cfg.eval.minority_fraction),
+    )
     ctx.fraction = float(budget_fraction)
     timer = _Timer(on_stage)
     started = time.perf_counter()
-    result = R.TrialResult(status=R.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
-                           data_fingerprint=data.fingerprint, provenance=R.provenance())
+    result = results.TrialResult(
+        status=results.STATUS_OK,
+        config=to_flat(cfg),
+        seed=cfg.seed,
+        data_fingerprint=data.fingerprint,
+        provenance=results.provenance(),
+    )
     try:
         out = _evaluate(ctx, report, timer, baseline=baseline, artifacts_dir=artifacts_dir)
     except TrialDiverged as exc:
         log.info("trial diverged: %s", exc)
-        result.status, result.reason = R.STATUS_DIVERGED, str(exc)
-        result.metrics = {R.STAGE_SECONDS: timer.seconds, **_accounting(ctx, started)}
+        result.status, result.reason = results.STATUS_DIVERGED, str(exc)
+        result.metrics = {results.STAGE_SECONDS: timer.seconds, **_accounting(ctx, started)}
         result.cache_hits = ctx.cache_hits
         return result
-    out.metrics[R.STAGE_SECONDS] = timer.seconds
+    out.metrics[results.STAGE_SECONDS] = timer.seconds
     out.metrics.update(_accounting(ctx, started))
     result.metrics, result.history = out.metrics, out.run.history
     result.predictions, result.cache_hits = out.predictions, ctx.cache_hits

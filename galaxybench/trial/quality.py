@@ -61,12 +61,12 @@ def _generative_quality(
     ctx: TrialContext, out: PipelineOutput, feature_model: torch.nn.Module | None
 ) -> dict[str, Any]:
     """FID/KID/PRC in the galaxy domain, Inception FID/IS when offline weights exist, and CAS."""
-    from galaxybench.trial.cas import classifier_accuracy_score
     from galaxybench.metrics.generative import (
         domain_fid_reference,
         domain_quality,
         inception_quality,
     )
+    from galaxybench.trial.cas import classifier_accuracy_score
 
     cfg, data = ctx.cfg, ctx.data
     up, (_, synth_y) = out.upscaled, out.synthetic

@@ -20,8 +20,9 @@ import torch
 
 from galaxybench import budget
 from galaxybench.cache import StageCache, load_weights, save_weights
-from galaxybench.config import Config, stable_hash, to_flat
+from galaxybench.config import Config, stable_hash
 from galaxybench.data.arrays import PreparedData, SplitArrays
+from galaxybench.protocol import effective_flat
 from galaxybench.registry import REBALANCERS, UPSCALERS
 from galaxybench.stages.classify_cnn import (
     ClassifierRun,
@@ -30,8 +31,8 @@ from galaxybench.stages.classify_cnn import (
     classifier_input_stats,
     train_classifier,
 )
-from galaxybench.protocol import effective_flat
 from galaxybench.stages.rebalance_plan import plan_counts
+
 
 def stage_seed(seed: int, stage: str) -> int:
     """A per-stage seed derived from the trial seed, so stages draw independent streams."""
@@ -62,8 +63,15 @@ class TrialContext:
 
     def with_config(self, cfg: Config) -> TrialContext:
         # The baseline of the same trial: same budget, its training counted in the same place.
-        return TrialContext(cfg, self.data, self.device, self.cache, self.minority,
-                            fraction=self.fraction, compute=self.compute)
+        return TrialContext(
+            cfg,
+            self.data,
+            self.device,
+            self.cache,
+            self.minority,
+            fraction=self.fraction,
+            compute=self.compute,
+        )
 
     def charge(self, stage: str, seconds: float) -> None:
         """Add training seconds to ``stage``."""
@@ -111,8 +119,9 @@ def _final_checks(stage_obj: Any, ctx: TrialContext) -> dict[str, Any]:
     return {}
 
 
-def _continue(ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], full: int,
-              train_to, weights_of) -> Any:
+def _continue(
+    ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], full: int, train_to, weights_of
+) -> Any:
     """A resumable GAN stage at the context's budget fraction, through the stage cache.
 
     The cache key leaves out the epoch count; the run continues from the longest cached
@@ -121,15 +130,20 @@ def _continue(ctx: TrialContext, stage: str, name: str, parts: dict[str, Any], f
     target = budget.epochs_at(full, ctx.fraction)
     started = time.perf_counter()
     state, start = ctx.cache.get_or_continue(
-        stage, parts, epochs=target, build=lambda state, _start: train_to(state, target))
+        stage, parts, epochs=target, build=lambda state, _start: train_to(state, target)
+    )
     if ctx.fraction == budget.FULL and state.get("collapse_checked") is False:
         # A lower rung of another config stored this count unchecked: check it now (no epochs).
         state = train_to(state, target)
     ctx.cache_hits[stage] = start == target
     if start != target:
         ctx.charge(name, time.perf_counter() - started)
-    ctx.gan_epochs[name] = {"key": ctx.cache.key(stage, parts), "start": start,
-                            "reached": target, "full": full}
+    ctx.gan_epochs[name] = {
+        "key": ctx.cache.key(stage, parts),
+        "start": start,
+        "reached": target,
+        "full": full,
+    }
     return weights_of(state)
 
 
@@ -157,13 +171,23 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
     if rebalancer.trainable and hasattr(rebalancer, "train_to"):
         stage = f"rebalance_{method}"
         weights = _continue(
-            ctx, stage, method,
+            ctx,
+            stage,
+            method,
             ctx.parts(stage_cfg=_without(ctx.section(method), "epochs"), classes=classes),
             ctx.section(method).get("epochs", 0),
             lambda state, target: rebalancer.train_to(
-                cfg, train, classes, state, target, seed=stage_seed(cfg.seed, stage),
-                device=ctx.device, **_final_checks(rebalancer, ctx)),
-            rebalancer.weights_of)
+                cfg,
+                train,
+                classes,
+                state,
+                target,
+                seed=stage_seed(cfg.seed, stage),
+                device=ctx.device,
+                **_final_checks(rebalancer, ctx),
+            ),
+            rebalancer.weights_of,
+        )
     elif rebalancer.trainable:
         stage = f"rebalance_{method}"
         weights, hit = ctx.cache.get_or_create(
@@ -203,11 +227,16 @@ def upscale_all(
         # Key without the adversarial epoch count: the sequence position says how far it went.
         section = ctx.section(method)
         weights = _continue(
-            ctx, stage, method, ctx.parts(stage_cfg=_without(section, "epochs")),
+            ctx,
+            stage,
+            method,
+            ctx.parts(stage_cfg=_without(section, "epochs")),
             section.get("pretrain_epochs", 0) + section.get("epochs", 0),
             lambda state, target: upscaler.train_to(
-                cfg, train, state, target, seed=stage_seed(cfg.seed, stage), device=ctx.device),
-            upscaler.weights_of)
+                cfg, train, state, target, seed=stage_seed(cfg.seed, stage), device=ctx.device
+            ),
+            upscaler.weights_of,
+        )
     elif upscaler.trainable:
         weights, hit = ctx.cache.get_or_create(
             stage,
@@ -235,16 +264,27 @@ def upscale_all(
         if len(synthetic_lr)
         else np.empty((0, *train.hr.shape[1:]), np.uint8)
     )
-    return Upscaled(apply(train), apply(val), apply(test), synthetic, train.index,
-                    {"train": train.index, "val": val.index, "test": test.index})
+    return Upscaled(
+        apply(train),
+        apply(val),
+        apply(test),
+        synthetic,
+        train.index,
+        {"train": train.index, "val": val.index, "test": test.index},
+    )
 
 
 def _save_classifier(run: ClassifierRun, folder: Path) -> None:
     save_weights(run.model.state_dict(), folder)
-    (folder / "history.json").write_text(json.dumps(
-        {"best_epoch": run.best_epoch, "history": run.history,
-         "degenerate_reason": run.degenerate_reason}
-    ))
+    (folder / "history.json").write_text(
+        json.dumps(
+            {
+                "best_epoch": run.best_epoch,
+                "history": run.history,
+                "degenerate_reason": run.degenerate_reason,
+            }
+        )
+    )
 
 
 # Standardisation statistics by (data fingerprint, split, standardize, stretch, softening):
@@ -264,7 +304,8 @@ def input_stats(ctx: TrialContext, split: str = "train") -> InputStats:
     key = (ctx.data.fingerprint, split, ccfg.standardize, ccfg.stretch, ccfg.asinh_softening)
     if key not in _INPUT_STATS:
         _INPUT_STATS[key] = classifier_input_stats(
-            ctx.cfg, ctx.data.hr[ctx.data.splits[split]], f"{split} split, true HR")
+            ctx.cfg, ctx.data.hr[ctx.data.splits[split]], f"{split} split, true HR"
+        )
     return _INPUT_STATS[key]
 
 
@@ -283,16 +324,26 @@ def classify(
     if ctx.fraction != budget.FULL:  # a lower rung: fewer epochs, on that rung's GAN images
         epochs = budget.epochs_at(cfg.classifier.epochs, ctx.fraction)
         cfg = dataclasses.replace(
-            cfg, classifier=dataclasses.replace(cfg.classifier, epochs=epochs))
+            cfg, classifier=dataclasses.replace(cfg.classifier, epochs=epochs)
+        )
         budget_part = {"budget": ctx.fraction}
 
     def load(folder: Path) -> ClassifierRun:
-        model = PaperCNN(k, int(train_x.shape[-1]), cfg.classifier.dense_units,
-                         stretch=stats.stretch, softening=stats.softening)
+        model = PaperCNN(
+            k,
+            int(train_x.shape[-1]),
+            cfg.classifier.dense_units,
+            stretch=stats.stretch,
+            softening=stats.softening,
+        )
         model.load_state_dict(load_weights(folder))
         meta = json.loads((folder / "history.json").read_text())
-        return ClassifierRun(model.to(ctx.device).eval(), meta["best_epoch"], meta["history"],
-                             meta.get("degenerate_reason"))
+        return ClassifierRun(
+            model.to(ctx.device).eval(),
+            meta["best_epoch"],
+            meta["history"],
+            meta.get("degenerate_reason"),
+        )
 
     def build() -> ClassifierRun:
         started = time.perf_counter()
