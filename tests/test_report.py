@@ -347,3 +347,22 @@ def test_trial_sample_arrays_are_drawn_into_the_report_only(tmp_path):
         "trial_samples_top-1_seed1_sr_strip.png",
     ]
     assert not (out / "figures" / ".samples").exists()
+
+
+def test_degenerate_classifiers_are_flagged_on_their_rows(experiment, tmp_path):
+    """A row whose classifier, or whose same-seed baseline, never left the class prior says so."""
+    from galaxybench.report.experiment import load_experiment
+    from galaxybench.report.tables import leaderboard_table
+
+    path = experiment / "results" / "confirm.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    top1 = [r for r in lines if r["row"] == "top-1" and r["status"] == "ok"]
+    top1[0]["baseline_degenerate"] = True
+    top1[0]["baseline_classifier_status_reason"] = "one predicted class on validation"
+    top1[1]["classifier_status"] = "degenerate"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    board = leaderboard_table(load_experiment(experiment)).set_index("row")
+    status = board.loc["top-1", "status"]
+    assert f"baseline degenerate on seed {top1[0]['seed']}" in status
+    assert f"classifier degenerate on seed {top1[1]['seed']}" in status
+    assert "degenerate" not in board.loc["baseline", "status"]

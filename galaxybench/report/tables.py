@@ -107,12 +107,30 @@ def _failures(records: list[dict[str, Any]]) -> str:
     )
 
 
+def _seeds(records: list[dict[str, Any]]) -> str:
+    seeds = sorted({str(r.get("seed")) for r in records})
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(seeds)
+
+
 def _status(group: list[dict[str, Any]]) -> str:
-    """ "ok", or e.g. "1 diverged, 1 failed of 3": what went wrong, never hidden."""
+    """ "ok", or e.g. "1 diverged, 1 failed of 3": what went wrong, never hidden.
+
+    A classifier that never left the class prior is flagged on the row, and so is a row whose
+    same-seed baseline was degenerate: its gain then measures the baseline's failure.
+    """
     bad = Counter(str(r.get("status")) for r in group if r.get("status") != results.STATUS_OK)
-    if not bad:
-        return "ok"
-    return ", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(group)}"
+    text = (
+        "ok"
+        if not bad
+        else (", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(group)}")
+    )
+    own = [r for r in group if r.get(results.CLASSIFIER_STATUS) == results.CLASSIFIER_DEGENERATE]
+    base = [r for r in group if r.get(results.BASELINE_DEGENERATE)]
+    if own:
+        text += f"; classifier degenerate on {_seeds(own)}"
+    if base:
+        text += f"; baseline degenerate on {_seeds(base)}"
+    return text
 
 
 def _compute_seconds(records: list[dict[str, Any]]) -> float:
