@@ -97,6 +97,28 @@ def load_state(folder: Path) -> dict[str, Any]:
     return torch.load(folder / _STATE, map_location="cpu", weights_only=True)
 
 
+_MISSING = object()
+
+
+def _load_or_discard(folder: Path, load: Callable[[Path], Any]) -> Any:
+    """``load(folder)``, or ``_MISSING`` after deleting a damaged entry (call under its lock).
+
+    A truncated or corrupt file (a killed writer on a full disk, a bad copy) would otherwise fail
+    every later trial that needs the entry, and Ray's retries could never clear it.
+    """
+    try:
+        return load(folder)
+    except Exception as exc:  # any unreadable entry: torch, zip, JSON and OS errors alike
+        log.warning(
+            "stage cache: damaged entry %s (%s: %s); deleting and rebuilding it",
+            folder,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        return _MISSING
+
+
 class StageCache:
     """A directory of stage outputs keyed by content; ``enabled=False`` always rebuilds."""
 
@@ -127,10 +149,15 @@ class StageCache:
         folder = self.root / stage / self.key(stage, parts)
         folder.parent.mkdir(parents=True, exist_ok=True)
         if (folder / _DONE).exists():
-            return load(folder), True
+            try:
+                return load(folder), True
+            except Exception:  # damaged: checked again, and repaired, under the lock below
+                pass
         with FileLock(str(folder) + ".lock"):
             if (folder / _DONE).exists():  # another trial built it while we waited
-                return load(folder), True
+                value = _load_or_discard(folder, load)
+                if value is not _MISSING:
+                    return value, True
             value = build()
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
@@ -184,13 +211,24 @@ class StageCache:
         folder = self.root / stage / f"{base}.e{epochs:06d}"
         folder.parent.mkdir(parents=True, exist_ok=True)
         if (folder / _DONE).exists():
-            return load_state(folder), epochs
+            try:
+                return load_state(folder), epochs
+            except Exception:  # damaged: checked again, and repaired, under the lock below
+                pass
         with FileLock(str(folder) + ".lock"):
             if (folder / _DONE).exists():
-                return load_state(folder), epochs
-            shorter = [e for e in self._epoch_entries(stage, base) if e < epochs]
-            start = max(shorter, default=0)
-            state = load_state(self._epoch_entries(stage, base)[start]) if start else None
+                value = _load_or_discard(folder, load_state)
+                if value is not _MISSING:
+                    return value, epochs
+            # Continue from the longest readable shorter checkpoint; a damaged one is dropped.
+            state, start = None, 0
+            entries = self._epoch_entries(stage, base)
+            for shorter in sorted((e for e in entries if e < epochs), reverse=True):
+                state = _load_or_discard(entries[shorter], load_state)
+                if state is not _MISSING:
+                    start = shorter
+                    break
+                state = None
             value = build(state, start)
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
