@@ -53,6 +53,7 @@ def test_damaged_weights_entry_is_rebuilt(tmp_path, caplog, how):
         "upscale_x", parts, build=build, save=save_weights, load=load_weights
     )
     assert hit and len(builds) == 2  # the rebuilt entry is good
+    assert torch.equal(third["w"], first["w"])
 
 
 @pytest.mark.parametrize("how", sorted(DAMAGE))
@@ -79,3 +80,4 @@ def test_damaged_checkpoint_is_dropped_and_training_restarts(tmp_path, how):
         "rebalance_x", parts, epochs=6, build=lambda s, e: build(s, e, 6)
     )
     assert start == 6 and calls == [0, 0]  # exact hit
+    assert int(again["epochs"].item()) == 6
