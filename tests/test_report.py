@@ -366,3 +366,21 @@ def test_degenerate_classifiers_are_flagged_on_their_rows(experiment, tmp_path):
     assert f"baseline degenerate on seed {top1[0]['seed']}" in status
     assert f"classifier degenerate on seed {top1[1]['seed']}" in status
     assert "degenerate" not in board.loc["baseline", "status"]
+
+
+def test_domain_fid_shows_its_real_vs_real_reference(experiment, tmp_path):
+    path = experiment / "results" / "confirm.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    for r in lines:
+        if r["row"] == "top-1" and r["status"] == "ok":
+            r.update(
+                fid_domain=120.0,
+                fid_domain_real_ref=2.5,
+                quality_n_real=300,
+                quality_n_synthetic=300,
+                fid_low_n=True,
+            )
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    out = build_report(experiment, tmp_path / "out")
+    text = (out / "leaderboard.md").read_text()
+    assert "120.00 (N=300, low N); real vs real 2.50" in text

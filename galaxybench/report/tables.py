@@ -23,10 +23,12 @@ from galaxybench import results
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 
-# Stored by the trial's quality metrics (metrics/generative.py); not in results.py's key list.
-QUALITY_N_REAL = "quality_n_real"
-QUALITY_N_SYNTHETIC = "quality_n_synthetic"
-FID_REAL_REAL = "fid_domain_real_real"  # FID of two disjoint halves of the real train images
+# Stored by the trial's quality metrics; the keys are declared in results.py.
+QUALITY_N_REAL = results.QUALITY_N_REAL
+QUALITY_N_SYNTHETIC = results.QUALITY_N_SYNTHETIC
+# FID between two disjoint halves of the real training images of the augmented classes: the value
+# a perfect generator would get at this N, printed beside the domain FID.
+FID_REAL_REAL = results.FID_DOMAIN_REAL_REF
 # FID is strongly biased with few images; below this many per set the table flags it.
 FID_LOW_N = 50
 
