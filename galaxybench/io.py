@@ -47,6 +47,16 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, mode: i
     return path
 
 
+def temp_path_beside(path: str | Path) -> Path:
+    """A new, empty temp file next to ``path`` (created with O_EXCL by ``mkstemp``), for writers
+    that need a file name rather than a file object (h5py); rename it over ``path`` when done."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     data = text.encode("utf-8")

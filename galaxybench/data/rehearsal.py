@@ -44,6 +44,7 @@ from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
 from galaxybench.data.morphology import render_galaxy
 from galaxybench.data.synthetic import GENERATOR_VERSION, MIN_PER_CLASS, _plan_counts
 from galaxybench.errors import InputError
+from galaxybench.io import temp_path_beside
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def write_like(
     plan = _plan_counts(counts, seed, total / sum(DECALS_COUNTS))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path_beside(path)
     # spawn, not fork: the caller may hold torch/BLAS threads that a forked child would inherit.
     pool = (
         _InProcess()

@@ -25,6 +25,7 @@ from galaxybench.data._progress import progress_bar
 from galaxybench.data.classes import DECALS_CLASS_NAMES, DECALS_COUNTS
 from galaxybench.data.morphology import render_galaxy
 from galaxybench.errors import DataError, InputError
+from galaxybench.io import temp_path_beside
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def write_synthetic(
     _check_args(scale, size, seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path_beside(path)
     plan = _plan(scale, seed)
     n = plan["ans"].size
     try:
@@ -269,7 +270,7 @@ def write_preview(
     fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05, hspace=0.08)
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png_path.with_name(f".{png_path.name}.{os.getpid()}.tmp")
+    tmp = temp_path_beside(png_path)
     try:
         fig.savefig(tmp, format="png", dpi=80)
         os.replace(tmp, png_path)
