@@ -22,7 +22,9 @@ import pytest
 pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-NUM_SAMPLES = 4
+# Enough trials that the search is still running when Tune's saved state first shows two
+# finished ones (Tune writes that state every few seconds; a quiet machine is fast).
+NUM_SAMPLES = 7
 
 DRIVER = '''
 import os, sys, time
@@ -38,12 +40,12 @@ from galaxybench.sweep import run_experiment
 LOG = {log!r}
 
 def slow_trial(cfg, data, report=None, **kwargs):
-    """Two one-second epochs; appends 'row seed lr' to LOG when it finishes."""
+    """Two 1.5-second epochs; appends 'row seed lr' to LOG when it finishes."""
     # The smoke space climbs a budget ladder: search trials are called once per rung, with
     # budget_fraction; only the full-budget call counts as the trial having run to the end.
     fraction = kwargs.get("budget_fraction", 1.0)
     for epoch in (1, 2):
-        time.sleep(1.0 if fraction >= 1.0 else 0.5)
+        time.sleep(1.5 if fraction >= 1.0 else 0.75)
         report({{results.EPOCH: epoch, results.OBJECTIVE: cfg.cgan.lr * epoch}})
     flat = to_flat(cfg)
     if fraction >= 1.0:

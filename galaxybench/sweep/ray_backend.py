@@ -422,6 +422,9 @@ def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list
                     dir=str(exp_dir),
                     upload_checkpoints=False,
                     save_checkpoints=False,
+                    # W&B logs from Ray actors, whose environment is the cluster's, not this
+                    # shell's: pass the mode on, or WANDB_MODE=offline would not reach them.
+                    **({"mode": os.environ["WANDB_MODE"]} if os.environ.get("WANDB_MODE") else {}),
                 )
             )
         elif tracker == "tensorboard":
