@@ -96,6 +96,11 @@ def test_trackers_log_every_trial(tmp_path, data, monkeypatch):
     finished = runs[runs["metrics.minority_f1"].notna()]
     assert len(finished) >= 1
     assert f"metrics.{results.MINORITY_F1}" in runs.columns
+    # The confirmed top-1 trial's sample images are among its artifacts.
+    top1 = runs[runs["params.row"] == "top-1"]
+    assert len(top1) >= 1
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(top1.iloc[0]["run_id"])}
+    assert "samples.npz" in artifacts
 
     wandb_runs = list((exp / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == trials

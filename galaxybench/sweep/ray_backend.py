@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -269,6 +270,8 @@ def trainable(
         result.metrics.update(plan.rung_totals(records), **{results.RUNGS: records})
     else:
         result = trial_fn(cfg, data, report, **kwargs)
+    if artifacts is not None:
+        _copy_samples_to_trial_dir(Path(artifacts))
     payload = result.to_dict()
     objective = result.metrics.get(results.OBJECTIVE)
     if result.status == results.STATUS_OK and not (
@@ -297,6 +300,17 @@ def trainable(
     final[results.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
     final.update(rung_fields)  # the scheduler's time of the last rung climbed (ladder only)
     tune.report(final)
+
+
+def _copy_samples_to_trial_dir(folder: Path) -> None:
+    """Put a trial's sample images in its own Tune directory too, where the experiment trackers
+    (MLflow, W&B) pick up a trial's artifacts; the report reads the experiment's ``samples/``."""
+    from galaxybench.samples import SAMPLES_FILE
+
+    src = folder / SAMPLES_FILE
+    if src.is_file():
+        trial_dir = Path(tune.get_context().get_trial_dir())
+        shutil.copyfile(src, trial_dir / SAMPLES_FILE)
 
 
 def wrapped_trainable(
