@@ -286,7 +286,7 @@ def test_figures_never_parse_mathtext():
     table.attrs["best_row"] = HOSTILE_MATH
     import io
 
-    from galaxybench.report.figures import plain_text
+    from galaxybench.report.style import plain_text
 
     fig = plain_text(per_class_figure(table))
     fig.savefig(io.BytesIO(), format="png")  # raises ValueError when mathtext parses the label
@@ -384,3 +384,14 @@ def test_domain_fid_shows_its_real_vs_real_reference(experiment, tmp_path):
     out = build_report(experiment, tmp_path / "out")
     text = (out / "leaderboard.md").read_text()
     assert "120.00 (N=300, low N); real vs real 2.50" in text
+
+
+def test_provenance_names_the_resolved_data_file_without_its_path(experiment, tmp_path):
+    """A sweep run without --data records the file it resolved; provenance shows its name only."""
+    sweep = experiment / "sweep.yaml"
+    text = sweep.read_text().replace("data: synthetic-small", "data: null")
+    sweep.write_text(text + "data_path: /home/someone/.cache/galaxybench/embedded/set_v1.h5\n")
+    out = build_report(experiment, tmp_path / "out")
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["data_source"] == "set_v1.h5"
+    assert "/home/someone" not in (out / "provenance.json").read_text()

@@ -11,7 +11,6 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 from galaxybench import paths
 from galaxybench.data._progress import progress_bar
 from galaxybench.errors import DownloadError, InputError
+from galaxybench.io import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,6 @@ DATASETS: dict[str, Remote] = {
         210_234_548,
     ),
 }
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while block := src.read(8 * _BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _open(url: str, offset: int) -> http.client.HTTPResponse | None:
@@ -122,7 +114,7 @@ def _fetch(url: str, part: Path, progress: bool) -> None:
 def _verify(part: Path, sha256: str | None, size: int | None, url: str) -> None:
     """Raise DownloadError (removing the bad file) unless the SHA256, else the size, matches."""
     if sha256 is not None:
-        got = _sha256_of(part)
+        got = sha256_file(part)
         if got != sha256.lower():
             part.unlink(missing_ok=True)
             raise DownloadError(
@@ -174,7 +166,7 @@ def download(
     expected = (sha256 or remote.sha256, None if sha256 else remote.size)
     source = url or remote.url
     if final.exists():
-        if expected[0] is not None and _sha256_of(final) == expected[0].lower():
+        if expected[0] is not None and sha256_file(final) == expected[0].lower():
             log.info("%s already downloaded and verified", final)
             return final
         log.warning("%s exists but does not verify; downloading it again", final)

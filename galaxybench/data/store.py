@@ -9,11 +9,8 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -25,10 +22,9 @@ from filelock import FileLock
 from galaxybench import paths
 from galaxybench.data._progress import progress_bar
 from galaxybench.data.arrays import SPLITS, PreparedData
+from galaxybench.io import atomic_write, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
-
-_BLOCK = 8 << 20  # bytes per hash update; hashlib releases the GIL on large buffers
 
 
 # What a damaged .npz raises: truncated or bad CRC (BadZipFile, zlib.error), empty (EOFError),
@@ -38,18 +34,6 @@ _DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.er
 
 def _index_path() -> Path:
     return paths.home() / "fingerprints.json"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    paths.ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_index() -> dict[str, Any]:
@@ -80,21 +64,14 @@ def file_sha256(path: str | Path, *, progress: bool = False) -> str:
     if hit:
         return hit
     key, stat = _stat_key(path)
-    digest = hashlib.sha256()
-    with (
-        progress_bar(stat["size"], f"sha256 {path.name}", enabled=progress, unit="bytes") as adv,
-        path.open("rb") as src,
-    ):
-        while block := src.read(_BLOCK):
-            digest.update(block)
-            adv(len(block))
-    sha = digest.hexdigest()
+    with progress_bar(stat["size"], f"sha256 {path.name}", enabled=progress, unit="bytes") as adv:
+        sha = sha256_file(path, progress=adv)
     index_path = _index_path()
     paths.ensure_dir(index_path.parent)
     with FileLock(str(index_path) + ".lock"):
         index = _read_index()
         index[key] = {**stat, "sha256": sha}
-        _atomic_write_text(index_path, json.dumps(index, indent=1, sort_keys=True))
+        atomic_write_text(index_path, json.dumps(index, indent=1, sort_keys=True))
     return sha
 
 
@@ -113,26 +90,19 @@ def save_prepared(key: str, data: PreparedData) -> Path:
     """Write ``data`` to the cache atomically (temp file in the same folder, then rename)."""
     dest = prepared_path(key)
     paths.ensure_dir(dest.parent)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{key}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            np.savez(
-                out,
-                lr=data.lr,
-                hr=data.hr,
-                labels=data.labels,
-                class_names=np.array(data.class_names, dtype=str),
-                meta=np.array(
-                    json.dumps(
-                        {"fingerprint": data.fingerprint, "source": data.source, "info": data.info}
-                    )
-                ),
-                **{f"split_{s}": data.splits[s] for s in SPLITS},
-            )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    meta = {"fingerprint": data.fingerprint, "source": data.source, "info": data.info}
+    atomic_write(
+        dest,
+        lambda out: np.savez(
+            out,
+            lr=data.lr,
+            hr=data.hr,
+            labels=data.labels,
+            class_names=np.array(data.class_names, dtype=str),
+            meta=np.array(json.dumps(meta)),
+            **{f"split_{s}": data.splits[s] for s in SPLITS},
+        ),
+    )
     return dest
 
 

@@ -84,7 +84,11 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
             "experiment": exp.name,
             "experiment_dir": exp.name,
             "generated_at": generated_at,
-            "data_source": sweep_data if isinstance(sweep_data, str) else None,
+            # As given (--data), else the file the sweep resolved (the embedded set, a download):
+            # a report always names its data.
+            "data_source": sweep_data
+            if isinstance(sweep_data, str)
+            else exp.sweep.get("data_path"),
             "data_fingerprints": _distinct([r.get("data_fingerprint") for r in recs]),
             "split_seeds": split_seeds,
             "seeds": {

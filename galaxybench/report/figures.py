@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 
 from galaxybench import results
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
+from galaxybench.report.style import save_figure
 from galaxybench.report.trial_figures import render_samples
 from galaxybench.samples import SAMPLES_FILE
 
@@ -47,17 +47,8 @@ class ReportFigure:
 MAX_TRIAL_IMAGES = 40  # a long sweep can write hundreds; the report shows the first ones
 
 
-def plain_text(fig: Figure) -> Figure:
-    """Turn off mathtext on every text of ``fig``: labels carry data-derived strings (class and
-    row names) in which a ``$`` would otherwise start TeX math and can crash the render."""
-    for text in fig.findobj(Text):
-        text.set_parse_math(False)
-    return fig
-
-
 def _save(fig: Figure, path: Path) -> Path:
-    plain_text(fig).savefig(path, dpi=90)
-    return path
+    return save_figure(fig, path)
 
 
 def per_class_figure(per_class: pd.DataFrame) -> Figure:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +19,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from galaxybench.errors import InputError
+from galaxybench.io import atomic_write_text
 from galaxybench.report import display, html
 
 log = logging.getLogger(__name__)
@@ -170,15 +169,6 @@ def publish(reports_dir: str | Path = "reports") -> Path:
         )
     ]
     out = root / "index.html"
-    # mkstemp, not a fixed name: on shared storage a planted symlink must not be followed.
-    fd, name = tempfile.mkstemp(prefix=".index.html.", dir=root)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html.page("galaxybench leaderboards", body))
-        os.chmod(name, 0o644)
-        os.replace(name, out)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    atomic_write_text(out, html.page("galaxybench leaderboards", body))
     log.info("index of %d reports written to %s", len(df), out)
     return out

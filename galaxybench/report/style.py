@@ -1,14 +1,13 @@
-"""The one matplotlib style of every galaxybench figure, and its atomic PNG writer.
+"""The one way galaxybench writes a figure: text kept literal, PNG written atomically.
 
-Figures are built on matplotlib's object API (``Figure``, no pyplot state, no display), and text
-is never parsed as mathtext: class names and row names come from user data, and a stray ``$``
-must print as itself instead of crashing the report.
+Labels carry data-derived strings (class and row names), in which a ``$`` would otherwise start
+mathtext and can crash the render, so every text of a figure is made literal right before it is
+saved (``plain_text``): that covers labels set by any code, matplotlib's or Optuna's.
 
 Usage::
 
-    fig = new_figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    save_figure(fig, out_dir / "plot.png")
+    save_figure(fig, out_dir / "plot.png")              # report figures
+    save_figure(fig, out_dir / "grid.png", tight=True)  # image grids, trimmed to their content
 """
 
 from __future__ import annotations
@@ -16,21 +15,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from galaxybench.io import atomic_write
 
-# Data-derived text is literal: no mathtext, no TeX.
-RC = {"text.parse_math": False, "text.usetex": False, "font.size": 9, "axes.titlesize": 9}
 DPI = 90
 
 
-def new_figure(**kwargs: Any) -> Figure:
-    """A Figure with constrained layout (no pyplot state)."""
-    kwargs.setdefault("layout", "constrained")
-    with rc_context(RC):
-        return Figure(**kwargs)
+def plain_text(fig: Figure) -> Figure:
+    """Turn off mathtext on every text of ``fig``; returns ``fig``."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
 
 
 def setup_matplotlib() -> Any:
@@ -40,15 +37,15 @@ def setup_matplotlib() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(RC)
     return plt
 
 
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
-    """Write ``fig`` as a PNG atomically, then release it."""
-    with rc_context(RC):
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = DPI, tight: bool = False) -> Path:
+    """Write ``fig`` as a PNG atomically with literal text, then release a pyplot figure."""
+    plain_text(fig)
+    kwargs = {"bbox_inches": "tight"} if tight else {}
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, **kwargs))
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    plt.close(fig)  # a no-op for a Figure pyplot does not manage
     return Path(path)

@@ -44,7 +44,7 @@ def real_vs_synthetic(
                 ax.imshow(_hwc(images[col]))
         axes[row][0].set_title(label, fontsize=8, loc="left")
     fig.suptitle(title, fontsize=9, parse_math=False)
-    save_figure(fig, path)
+    save_figure(fig, path, tight=True)
 
 
 def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
@@ -62,7 +62,7 @@ def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
             ax.axis("off")
             if r == 0:
                 ax.set_title(name, fontsize=8)
-    save_figure(fig, path)
+    save_figure(fig, path, tight=True)
 
 
 def write_trial_figures(out_dir: Path, samples: TrialSamples) -> list[Path]:

@@ -144,15 +144,12 @@ def _write_sweep_yaml(
     atomic_write_text(exp_dir / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
 
 
-def _tracker_locations(trackers: Sequence[str], exp_dir: Path) -> dict[str, str]:
+def _tracker_locations(trackers: Sequence[str], exp_dir: Path, mlflow_uri: str) -> dict[str, str]:
     """Where each tracker's records are, as a command a user can run."""
-    import os
-
     where = {}
     for tracker in dict.fromkeys(trackers):
         if tracker == "mlflow":
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{exp_dir / 'mlflow.db'}"
-            where[tracker] = f"mlflow ui --backend-store-uri {uri}"
+            where[tracker] = f"mlflow ui --backend-store-uri {mlflow_uri}"
         elif tracker == "wandb":
             where[tracker] = f"runs under {exp_dir / 'wandb'} (wandb sync to upload offline runs)"
         elif tracker == "tensorboard":
@@ -368,7 +365,7 @@ def run_experiment(
     try:
         backend.check_resources(space)  # before anything is written or launched
         extra = [*backend.tracker_callbacks(trackers, exp_dir, name), *callbacks]
-        where = _tracker_locations(trackers, exp_dir)
+        where = _tracker_locations(trackers, exp_dir, backend.mlflow_uri(exp_dir))
         if not resume:
             _write_sweep_yaml(space, exp_dir, data_source, data, data_path)
         backend.ray_logging_to(exp_dir / "ray.log")

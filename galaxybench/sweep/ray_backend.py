@@ -373,9 +373,9 @@ class ProgressCallback(tune.Callback):
 TRACKERS = ("mlflow", "wandb", "tensorboard")
 
 
-def mlflow_default_uri(exp_dir: Path) -> str:
-    """The MLflow store of an experiment when ``$MLFLOW_TRACKING_URI`` is unset."""
-    return f"sqlite:///{exp_dir / 'mlflow.db'}"
+def mlflow_uri(exp_dir: Path) -> str:
+    """The MLflow store of an experiment: ``$MLFLOW_TRACKING_URI``, else its own SQLite file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{exp_dir / 'mlflow.db'}"
 
 
 def _wandb_callback(base: type) -> type:
@@ -417,9 +417,10 @@ def tracker_callbacks(trackers: Sequence[str], exp_dir: Path, name: str) -> list
                 raise InputError(
                     "--tracker mlflow needs MLflow: pip install 'galaxybench[mlflow]'"
                 ) from None
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow_default_uri(exp_dir)
             out.append(
-                MLflowLoggerCallback(tracking_uri=uri, experiment_name=name, save_artifact=True)
+                MLflowLoggerCallback(
+                    tracking_uri=mlflow_uri(exp_dir), experiment_name=name, save_artifact=True
+                )
             )
         elif tracker == "wandb":
             try:
