@@ -1,13 +1,17 @@
 """Search efficiency on the shipped tabular benchmark: compute to reach the grid's best.
 
-For each searcher (random, grid, TPE, TPE + ASHA, random + ASHA; ``galaxybench.sweep.replay``,
-the sweep's own Optuna samplers and Ray ASHAScheduler) and each of ``--seeds`` search seeds, the
-search is replayed on the table with ``--workers`` simulated workers until it has spent
-``--budget`` x the grid's full-budget compute. The figure per searcher is the cumulative compute at
-which its best-so-far validation objective first came within 0.01 of the grid's best, as a
-fraction of the exhaustive grid's full-budget compute (inf when a seed never got there), median
-over seeds. ``ratio`` is the best searcher's median (goal 0.4, stretch 0.2). The anytime curves
-(median and IQR over seeds) go to reports/bench/search_efficiency_anytime.png.
+For each searcher (random, grid, TPE, and TPE or random with ASHA or asynchronous Hyperband;
+``galaxybench.sweep.replay``, the sweep's own Optuna samplers and Ray Tune schedulers) and each of
+``--seeds`` search seeds, the search is replayed on the table with ``--workers`` simulated workers
+until it has spent ``--budget`` x the grid's full-budget compute. The figure per searcher is the
+cumulative compute at which its best-so-far validation objective first came within 0.01 of the
+grid's best, as a fraction of the exhaustive grid's full-budget compute (inf when a seed never got
+there), median over seeds. ``ratio`` is the best searcher's median (goal 0.4, stretch 0.2). The
+anytime curves (median and IQR over seeds) go to reports/bench/search_efficiency_anytime.png.
+
+A searcher with a scheduler is replayed on the table's own ladder and on every shorter ladder made
+of its rungs that still ends at 1 (``Table.sub_ladder``; e.g. 1/3, 1 out of 1/9, 1/3, 1), and is
+named with its ladder ("tpe+asha @ 1/3,1"): which ladder to give the space is part of the answer.
 
 Usage: ``python bench/search_efficiency.py [--table benchmarks/default-reduced.csv] [--seeds 20]``
 """
@@ -30,6 +34,30 @@ TOLERANCE = 0.01
 GOAL = 0.4
 
 
+def _label(ladder: tuple[float, ...]) -> str:
+    from fractions import Fraction
+
+    return ",".join(str(Fraction(f).limit_denominator(1000)) for f in ladder)
+
+
+def _runs(table, searchers) -> dict[str, tuple[str, object]]:
+    """name -> (searcher, table or sub-ladder table): a scheduler on every ladder of the table's
+    rungs that ends at 1 and has at least two rungs; the others once, on the table."""
+    from itertools import combinations
+
+    lower = table.ladder[:-1]
+    ladders = [(*sub, 1.0) for n in range(len(lower), 0, -1) for sub in combinations(lower, n)]
+    out: dict[str, tuple[str, object]] = {}
+    for searcher in searchers:
+        if "+" not in searcher:
+            out[searcher] = (searcher, table)
+            continue
+        for ladder in ladders:
+            variant = table if ladder == table.ladder else table.sub_ladder(ladder)
+            out[f"{searcher} @ {_label(ladder)}"] = (searcher, variant)
+    return out
+
+
 def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,22 +77,26 @@ def main() -> None:
     from galaxybench.sweep.tabular import read_table
 
     table = read_table(args.table)
+    runs = _runs(table, SEARCHERS)
     grid_s = table.grid_full_seconds()
     best = table.best_full()
     target = best["val_objective"] - TOLERANCE
     started = time.perf_counter()
     per: dict[str, dict[str, object]] = {}
     curves = {}
-    for searcher in SEARCHERS:
+    for name, (searcher, variant) in runs.items():
         reps = [
-            replay(table, searcher, seed, workers=args.workers, budget_seconds=args.budget * grid_s)
+            replay(
+                variant, searcher, seed, workers=args.workers, budget_seconds=args.budget * grid_s
+            )
             for seed in range(args.seeds)
         ]
-        curves[searcher] = [r.points for r in reps]
+        if name == searcher or variant.ladder == table.ladder:  # the figure: one line each
+            curves[searcher] = [r.points for r in reps]
         fractions = [compute_to_reach(r, target) / grid_s for r in reps]
         finite = sorted(f for f in fractions if math.isfinite(f))
         median = statistics.median(fractions)  # inf when more than half the seeds never reached
-        per[searcher] = {
+        per[name] = {
             "median_fraction": round(median, 4) if math.isfinite(median) else None,
             # Quartiles with unreached seeds as inf (None: that quartile never reached).
             "iqr": [
@@ -101,7 +133,7 @@ def main() -> None:
     )
     ratio, winner = ranked[0] if ranked else (math.inf, None)
     for name, figures in per.items():
-        print(f"{name:12s} {figures}")
+        print(f"{name:28s} {figures}")
     finish(
         "search_efficiency",
         ratio=ratio,

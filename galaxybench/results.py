@@ -80,6 +80,8 @@ VAL_OBJECTIVE_STEP = "val_minority_f1_step"
 # cumulative over a trial's rungs; "other" is everything else the trial ran (inference, scoring).
 COMPUTE_SECONDS = "compute_seconds"
 COMPUTE_SECONDS_TOTAL = "compute_seconds_total"
+# Unix time of a trial's last report (its row's place in the order trials finished: anytime curve).
+FINISHED_AT = "finished_at"
 # Per GAN stage: {"key", "start", "reached", "full"}: epochs this pass started from and reached.
 GAN_EPOCHS = "gan_epochs"
 GAN_EPOCHS_TRAINED = "gan_epochs_trained"  # epochs trained by this trial (all rungs, both GANs)

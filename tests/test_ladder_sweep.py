@@ -61,6 +61,18 @@ def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
     for trial_id, frame in analysis.trial_dataframes.items():
         assert list(frame[results.RUNG]) == list(range(1, len(frame) + 1)), trial_id
         assert list(frame[results.BUDGET]) == [1.0, 2.0][: len(frame)]
+    # The search's own anytime curve: one point per trial in finishing order, ending at the
+    # compute of all of them; the choice is the best finished trial by validation objective.
+    from galaxybench.report.anytime import sweep_points
+
+    assert all(isinstance(r[results.FINISHED_AT], float) for r in search)
+    points = sweep_points(search)
+    assert len(points) == 2
+    assert points[-1][0] == pytest.approx(sum(r[results.COMPUTE_SECONDS_TOTAL] for r in search))
+    ok = [r for r in search if r["status"] == results.STATUS_OK]
+    if ok:
+        best = max(ok, key=lambda r: r[results.OBJECTIVE])
+        assert points[-1][1:] == (best[results.OBJECTIVE], best[results.MINORITY_F1])
     compute = summary["phases"]["search"]["compute"]
     assert compute[results.GAN_EPOCHS_TRAINED] <= compute["gan_epochs_full_budget"]
     assert compute["exhaustive_full_budget_seconds"] > 0 and summary["compute"]
@@ -135,3 +147,49 @@ def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
     assert by_lr[0.003][results.OBJECTIVE] == 0.7 and len(by_lr[0.002][results.RUNGS]) == 1
     calls = (tmp_path / "calls.log").read_text().split("\n")
     assert "0.002 1.0" not in calls  # a stopped trial never pays for its full budget
+
+
+def test_hyperband_runs_the_ladder_under_ray_and_never_pays_a_stopped_trials_full_rung(
+    tmp_path: Path,
+):
+    from galaxybench.data import prepare
+    from galaxybench.sweep.space import parse_search_space
+
+    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5"), DataConfig(hr_size=16))
+    space = parse_search_space(
+        {
+            "base": {"profile": "smoke", "set": {"rebalance.method": "cgan"}},
+            "params": {"cgan.lr": {"grid": list(TABLE)}},
+            "search": {
+                "algorithm": "grid",
+                "num_samples": 2,
+                "max_concurrent": 1,
+                "scheduler": "hyperband",
+                "reduction_factor": 2,
+                "ladder": [0.5, 1.0],
+            },
+            "seeds": {"search": 0, "confirm": [1]},
+        }
+    )
+    run_experiment(
+        space,
+        name="hb",
+        storage=tmp_path,
+        data=data,
+        num_cpus=2,
+        report=False,
+        trial_fn=_table_trial(tmp_path / "calls.log"),
+    )
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / "hb" / "results" / "search.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 6 and {r["status"] for r in rows} <= {"ok", "pruned"}
+    assert any(r["status"] == "ok" for r in rows)
+    for r in rows:  # every trial reported its rungs in order; a stopped one only rung 1
+        assert [x[results.RUNG] for x in r[results.RUNGS]] == [1, 2][: len(r[results.RUNGS])]
+        assert len(r[results.RUNGS]) == (1 if r["status"] == "pruned" else 2)
+    # Six search trials each ran rung 1 once (the ladder is the search's only: baseline and
+    # confirmation runs are single full-budget passes).
+    fractions = (tmp_path / "calls.log").read_text().split()[1::2]
+    assert fractions.count("0.5") == 6

@@ -186,6 +186,59 @@ def test_row_of_ok_failed_pruned_and_metricless_results():
     assert silent["status"] == "failed" and results.OBJECTIVE in silent["reason"]
 
 
+def test_a_pruned_row_keeps_what_its_last_epoch_report_said_it_cost():
+    gans = {"cgan": {"key": "k", "start": 0, "reached": 30, "full": 30}}
+    metrics = {
+        results.VAL_OBJECTIVE_STEP: 0.2,
+        "training_iteration": 2,
+        "compute_seconds.srgan": 0.0,
+        "compute_seconds.cgan": 6.5,
+        "compute_seconds.classifier": 2.0,
+        "compute_seconds.other": 1.5,
+        results.COMPUTE_SECONDS_TOTAL: 10.0,
+        results.GAN_EPOCHS_TRAINED: 30,
+        results.GAN_EPOCHS: json.dumps(gans),
+        results.FINISHED_AT: 1700000000.5,
+    }
+    row = plan.row_of(_result(metrics), "search")
+    assert row["status"] == results.STATUS_PRUNED
+    assert row[results.COMPUTE_SECONDS] == {
+        "srgan": 0.0,
+        "cgan": 6.5,
+        "classifier": 2.0,
+        "other": 1.5,
+    }
+    assert row[results.COMPUTE_SECONDS_TOTAL] == 10.0 and row[results.FINISHED_AT] == 1700000000.5
+    assert row[results.GAN_EPOCHS] == gans and row[results.GAN_EPOCHS_TRAINED] == 30
+    # The phase's compute summary now counts the stopped trial (it used to be left out).
+    summary = plan.compute_summary([row])
+    assert summary[results.COMPUTE_SECONDS_TOTAL] == 10.0
+    assert summary[results.GAN_EPOCHS_TRAINED] == 30 and summary["gan_epochs_saved"] == 0
+
+
+def test_sweep_points_follow_finishing_order_and_choose_on_validation_only():
+    from galaxybench.report.anytime import sweep_points
+
+    def row(tid, at, seconds, status="ok", val=None, test=None):
+        r = {"trial_id": tid, "status": status, results.FINISHED_AT: at}
+        r[results.COMPUTE_SECONDS_TOTAL] = seconds
+        if val is not None:
+            r[results.OBJECTIVE], r[results.MINORITY_F1] = val, test
+        return r
+
+    rows = [  # file order is trial id order; they finished c, a, d, b
+        row("a", 20.0, 10.0, val=0.5, test=0.40),
+        row("b", 40.0, 5.0, val=0.7, test=0.30),
+        row("c", 10.0, 3.0, status=results.STATUS_PRUNED),
+        row("d", 30.0, 8.0, val=0.4, test=0.90),  # a better test value never moves the choice
+    ]
+    points = sweep_points(rows)
+    assert [p[0] for p in points] == [3.0, 13.0, 21.0, 26.0]
+    assert points[0][1] != points[0][1]  # NaN: nothing finished at full budget yet
+    assert [p[1:] for p in points[1:]] == [(0.5, 0.40), (0.5, 0.40), (0.7, 0.30)]
+    assert sweep_points([{"trial_id": "x", "status": "ok"}]) == []  # no compute: no curve
+
+
 def test_planning_imports_no_ray():
     """The plan, the space and the experiment's order of phases are importable without Ray."""
     import subprocess

@@ -91,7 +91,7 @@ def test_csv_round_trip_keeps_values_and_provenance(tmp_path) -> None:
     assert back.grid_full_seconds() == pytest.approx(12 * (0.5 + 1.0 + 1.0))
 
 
-@pytest.mark.parametrize("searcher", ["tpe", "random+asha"])
+@pytest.mark.parametrize("searcher", ["tpe", "random+asha", "tpe+hyperband"])
 def test_replay_with_a_fixed_seed_gives_the_same_curve_twice(searcher: str) -> None:
     table = _random_table()
     a = replay(table, searcher, seed=3, workers=2)
@@ -153,6 +153,112 @@ def test_asha_with_two_workers_decides_on_results_finished_so_far() -> None:
         (1, 2): "complete",
         (2, 1): "stop",
     }
+
+
+def _three_rung_table() -> Table:
+    """Two configurations on the ladder 1/9, 1/3, 1 (costs per rung: srgan 1, cgan 2,
+    classifier 3, other 4 times the rung number); the second diverges at rung 2."""
+    rows = []
+    for lr, n_rungs in ((1e-4, 3), (2e-4, 2)):
+        params = {"srgan.depth": 1, "cgan.lr": lr}
+        for rung in range(1, n_rungs + 1):
+            ok = not (lr == 2e-4 and rung == 2)
+            rows.append(
+                {
+                    "config_id": config_key(params),
+                    **params,
+                    "rung": rung,
+                    "budget_fraction": (1 / 9, 1 / 3, 1.0)[rung - 1],
+                    "status": "ok" if ok else "diverged",
+                    "val_objective": 0.1 * rung if ok else math.nan,
+                    "minority_f1": 0.5 if rung == 3 else math.nan,
+                    "minority_f1_delta": math.nan,
+                    "macro_f1": math.nan,
+                    "compute_srgan": 1.0 * rung,
+                    "compute_cgan": 2.0 * rung,
+                    "compute_classifier": 3.0 * rung,
+                    "compute_other": 4.0 * rung,
+                    "compute_seconds": 10.0 * rung,
+                    "measured_seconds": 10.0 * rung,
+                    "gan_epochs_trained": rung,
+                }
+            )
+    meta = {
+        "space": load_search_space("smoke").to_dict(),
+        "ladder": [1 / 9, 1 / 3, 1.0],
+        "discretisation": {"srgan.depth": [1], "cgan.lr": [1e-4, 2e-4]},
+    }
+    return Table(rows, meta)
+
+
+def test_a_sub_ladder_folds_skipped_rungs_gans_and_drops_their_classifier() -> None:
+    table = _three_rung_table()
+    sub = table.sub_ladder([1 / 3, 1.0])
+    assert sub.ladder == (1 / 3, 1.0)
+    a, b = sub.lookup().values()
+    # Config A: new rung 1 = old rungs 1-2 (GANs 1+2 and 2+4, classifier/other of rung 2 only).
+    assert [r["rung"] for r in a] == [1, 2]
+    assert (a[0]["compute_srgan"], a[0]["compute_cgan"]) == (3.0, 6.0)
+    assert (a[0]["compute_classifier"], a[0]["compute_other"]) == (6.0, 8.0)
+    assert a[0]["compute_seconds"] == 23.0 and a[0]["gan_epochs_trained"] == 3
+    assert a[0]["val_objective"] == pytest.approx(0.2) and a[1]["val_objective"] == pytest.approx(
+        0.3
+    )
+    assert a[1]["compute_seconds"] == 30.0
+    # Without a ladder a configuration costs the same on either table (its GANs end where they
+    # end; only the last rung's classifier is paid).
+    cid = a[0]["config_id"]
+    assert sub.full_budget_seconds(cid) == table.full_budget_seconds(cid) == 6 + 12 + 7 * 3
+    # Config B diverged at old rung 2: it ends at new rung 1 with that status.
+    assert [(r["rung"], r["status"]) for r in b] == [(1, "diverged")]
+    assert b[0]["compute_seconds"] == 23.0
+    # Skipping the middle rung: rung 1 unchanged, rung 2 pays the GANs of rungs 2 and 3.
+    skip = table.sub_ladder([1 / 9, 1.0])
+    a2 = skip.lookup()[cid]
+    assert a2[0] == {**table.lookup()[cid][0]}
+    assert (a2[1]["compute_srgan"], a2[1]["compute_classifier"]) == (5.0, 9.0)
+    with pytest.raises(ConfigError, match="not a rung"):
+        table.sub_ladder([0.5, 1.0])
+    with pytest.raises(ConfigError, match=r"end at 1\.0"):
+        table.sub_ladder([1 / 9, 1 / 3])
+
+
+def test_the_shipped_three_rung_table_restricted_to_half_and_full_is_the_two_rung_table() -> None:
+    # Both tables ran the same 36 configurations; continuation is bit-identical, so the values a
+    # 0.5-then-1 climb reports are the same whether rung 0.25 ran before or not.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    three = read_table(root / "default-reduced-3rung.csv").sub_ladder([0.5, 1.0])
+    two = read_table(root / "default-reduced.csv")
+    got = {(r["config_id"], r["rung"]): r["val_objective"] for r in three.rows}
+    want = {(r["config_id"], r["rung"]): r["val_objective"] for r in two.rows}
+    assert got.keys() == want.keys() and len(got) > 40
+    assert all(got[k] == want[k] or (math.isnan(got[k]) and math.isnan(want[k])) for k in got)
+
+
+def test_hyperband_has_one_bracket_per_rung_and_spares_some_trials_the_first_judgement() -> None:
+    from galaxybench.sweep.ray_backend import hyperband_brackets
+    from galaxybench.sweep.replay import table_scheduler
+
+    assert hyperband_brackets(1, 9.0, 3) == 3  # milestones 1, 3, 9
+    assert hyperband_brackets(1, 3.0, 3) == 2
+    assert hyperband_brackets(2, 5, 2) == 2  # epochs: milestones 2, 4 (8 > max_t 5)
+    table = _three_rung_table()
+    sched = table_scheduler(table, "hyperband")
+    assert [len(b._rungs) for b in sched._brackets] == [3, 2, 1]  # Ray's own bracket objects
+    assert len(table_scheduler(table, "asha")._brackets) == 1
+    # Many trials, fixed seed: Hyperband draws brackets (softmax over their sizes), so some
+    # trials skip the rung-1 decision; ASHA judges every trial at rung 1.
+    rng = np.random.default_rng(0)
+    vals = {(1, 1e-4 * (i + 1)): (float(rng.uniform()), 0.5) for i in range(30)}
+    flat = _table(vals)
+    kinds = {}
+    for searcher in ("random+asha", "random+hyperband"):
+        rep = replay(flat, searcher, seed=0, workers=1, max_trials=30, budget_seconds=1e9)
+        kinds[searcher] = [e["action"] for e in rep.events if e["rung"] == 1]
+    assert "stop" in kinds["random+asha"]
+    assert kinds["random+hyperband"].count("stop") < kinds["random+asha"].count("stop")
 
 
 def test_anytime_band_is_the_step_functions_median_and_quartiles() -> None:

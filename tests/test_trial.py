@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import write_galaxy10_h5
@@ -62,6 +64,16 @@ def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
     )
     assert result.metrics[results.BEST_EPOCH] in (1, 2)
     assert len(result.predictions["index"]) == len(data.splits["test"])
+    # Every per-epoch report says what the trial has cost so far (a stopped trial's row keeps it):
+    # by stage, the classifier's seconds growing, never more than the whole trial in the end.
+    totals = [r[results.COMPUTE_SECONDS_TOTAL] for r in reports]
+    assert 0 < totals[0] < totals[1] <= result.metrics[results.COMPUTE_SECONDS_TOTAL]
+    clf = [r["compute_seconds.classifier"] for r in reports]
+    assert 0 < clf[0] < clf[1] <= result.metrics[results.COMPUTE_SECONDS]["classifier"]
+    for r in reports:
+        stages = sum(v for k, v in r.items() if k.startswith("compute_seconds."))
+        assert stages == pytest.approx(r[results.COMPUTE_SECONDS_TOTAL], abs=0.01)
+        assert json.loads(r[results.GAN_EPOCHS]) == {}  # the baseline trains no GAN
 
 
 def test_same_seed_same_result_on_cpu(data) -> None:

@@ -3,10 +3,17 @@ chosen so far, against cumulative compute, per searcher (median and interquartil
 search seeds). Torch-free: it reads replay points (``sweep.replay.Replay.points``) or one real
 sweep's own points.
 
+A real sweep's own curve (``sweep_points``) orders its search trials by when they finished
+(``finished_at``, trial id order for rows without it), adds each trial's compute seconds (every rung
+it climbed, or up to the epoch the scheduler stopped it at) as it finishes, and moves the choice to
+a trial that finished at full budget with a higher validation objective. Trials still running when
+one finishes are not yet counted: the x axis is the compute of finished trials.
+
 Usage::
 
     curves = {"tpe+asha": [rep.points for rep in replays], ...}
     anytime_figure(curves, grid_seconds=table.grid_full_seconds(), best=0.42).savefig("a.png")
+    anytime_figure({"this sweep": [sweep_points(rows)]}, grid_seconds=estimate)
 """
 
 from __future__ import annotations
@@ -17,7 +24,40 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from galaxybench import results
+
 Points = Sequence[tuple[float, float, float]]  # (cumulative seconds, best validation, its test)
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def sweep_points(rows: Sequence[dict]) -> list[tuple[float, float, float]]:
+    """One real search phase as anytime points (see the module docstring): after each finished
+    trial, (compute of the trials finished so far, best full-budget validation objective, the
+    test objective of that trial). Empty when no row says what it cost."""
+    order = sorted(
+        enumerate(rows),
+        key=lambda ir: (
+            _number(ir[1].get(results.FINISHED_AT))
+            if math.isfinite(_number(ir[1].get(results.FINISHED_AT)))
+            else 0,
+            str(ir[1].get("trial_id", "")),
+            ir[0],
+        ),
+    )
+    if not any(math.isfinite(_number(r.get(results.COMPUTE_SECONDS_TOTAL))) for _, r in order):
+        return []
+    spent, best, points = 0.0, (-math.inf, math.nan), []
+    for _, row in order:
+        seconds = _number(row.get(results.COMPUTE_SECONDS_TOTAL))
+        spent += seconds if math.isfinite(seconds) else 0.0
+        value = _number(row.get(results.OBJECTIVE))
+        if row.get("status") == results.STATUS_OK and math.isfinite(value) and value > best[0]:
+            best = (value, _number(row.get(results.MINORITY_F1)))
+        points.append((spent, best[0] if best[0] > -math.inf else math.nan, best[1]))
+    return points
 
 
 def step_values(points: Points, xs: np.ndarray, column: int) -> np.ndarray:
@@ -53,10 +93,12 @@ def anytime_figure(
     best: float | None = None,
     best_test: float | None = None,
     title: str = "",
+    reference: str = "grid's full-budget compute",
 ) -> Figure:
     """Two panels against compute as a fraction of the exhaustive grid's full-budget compute:
     best-so-far validation objective, and the test objective of the current choice; one median
-    line and IQR band per searcher; dashed: the grid's best (validation, and its test value)."""
+    line and IQR band per searcher (a single run: its own line); dashed: the grid's best
+    (validation, and its test value). ``reference`` names what ``grid_seconds`` is."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2, sharex=True)
     end = max((p[-1][0] for runs in curves.values() for p in runs if p), default=grid_seconds)
@@ -76,7 +118,7 @@ def anytime_figure(
     ):
         if ref is not None and math.isfinite(ref):
             ax.axhline(ref, color="k", linestyle="--", linewidth=1, label="grid's best")
-        ax.set_xlabel("cumulative compute / grid's full-budget compute")
+        ax.set_xlabel(f"cumulative compute / {reference}")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")

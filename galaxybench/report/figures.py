@@ -174,6 +174,33 @@ def optuna_figures(journal: Path | None, fig_dir: Path) -> list[ReportFigure]:
     return out
 
 
+def search_anytime_figure(exp: Experiment) -> tuple[Figure, str] | None:
+    """The search phase's own anytime curve (``report.anytime.sweep_points``) against its compute
+    as a fraction of what its configurations cost at full budget without a ladder (estimated,
+    ``budget.compute_summary``); None when its rows do not say what they cost."""
+    from galaxybench.budget import compute_summary
+    from galaxybench.report.anytime import anytime_figure, sweep_points
+
+    rows = exp.phase("search")
+    points = sweep_points(rows)
+    estimate = float(compute_summary(rows).get("exhaustive_full_budget_seconds") or 0.0)
+    if not points or estimate <= 0:
+        return None
+    spent = points[-1][0]
+    fig = anytime_figure(
+        {"this sweep's search": [points]},
+        grid_seconds=estimate,
+        reference="full-budget compute of its configurations",
+    )
+    caption = (
+        f"Anytime curve of the search: best validation objective so far and the test objective of "
+        f"that choice against the compute of finished trials ({spent:.0f} s in all; the same "
+        f"{len(rows)} configurations at full budget without a ladder: about {estimate:.0f} s, "
+        "estimated from the measured seconds per GAN epoch)"
+    )
+    return fig, caption
+
+
 def _matrix(value: Any) -> np.ndarray | None:
     """A square float matrix, or None for anything else (a ragged or malformed entry)."""
     try:
@@ -291,6 +318,9 @@ def write_figures(
                 "Best classifier epoch over confirmed runs",
             )
         )
+    anytime = search_anytime_figure(exp)
+    if anytime is not None:
+        out.append(ReportFigure(_save(anytime[0], fig_dir / "anytime.png"), anytime[1], "search"))
     out += optuna_figures(exp.journal, fig_dir)
     out += copy_trial_images(exp, fig_dir)
     return out

@@ -245,6 +245,17 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
             metrics.get(results.N_SYNTHETIC), (int, float)
         ):  # the trial's plan, known early
             line[results.N_SYNTHETIC] = int(metrics[results.N_SYNTHETIC])
+        # What it cost up to its last epoch (the trial reports its compute so far each epoch).
+        prefix = results.COMPUTE_SECONDS + "."
+        stages = {k[len(prefix) :]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+        if stages:
+            line[results.COMPUTE_SECONDS] = stages
+            line[results.COMPUTE_SECONDS_TOTAL] = float(
+                metrics.get(results.COMPUTE_SECONDS_TOTAL, sum(stages.values()))
+            )
+            if isinstance(metrics.get(results.GAN_EPOCHS), str):
+                line[results.GAN_EPOCHS] = json.loads(metrics[results.GAN_EPOCHS])
+                line[results.GAN_EPOCHS_TRAINED] = int(metrics.get(results.GAN_EPOCHS_TRAINED, 0))
         if results.RUNGS in metrics:  # a budget-ladder trial: its rungs and the compute they cost
             rungs = json.loads(metrics[results.RUNGS])
             line.update(
@@ -267,6 +278,8 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
         config_id=config_id(line["config"]),
         time_total_s=float(metrics.get("time_total_s", 0.0) or 0.0),
     )
+    if isinstance(metrics.get(results.FINISHED_AT), (int, float)):
+        line[results.FINISHED_AT] = float(metrics[results.FINISHED_AT])
     if line["status"] != results.STATUS_OK:
         line.setdefault("reason", "")
     return line

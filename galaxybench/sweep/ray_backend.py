@@ -36,7 +36,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 import ray
 from ray import tune
 from ray._private import ray_constants
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
@@ -193,6 +193,7 @@ def _climb(call: Callable[[float], Any], ladder: tuple[float, ...]) -> tuple[Any
                     results.COMPUTE_SECONDS_TOTAL
                 ],
                 results.RUNGS: json.dumps(records, default=str),
+                results.FINISHED_AT: time.time(),
             }
         )
     raise AssertionError("an empty ladder")  # check_ladder refuses one
@@ -243,6 +244,8 @@ def trainable(
 
     def report(metrics: dict[str, Any]) -> None:
         scores = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        if isinstance(metrics.get(results.GAN_EPOCHS), str):  # JSON: what the row records
+            scores[results.GAN_EPOCHS] = metrics[results.GAN_EPOCHS]
         # Per-epoch values go under the step key (what ASHA prunes on); the objective's own key
         # is kept for the final report of a finished trial, the only one the searcher scores.
         if results.OBJECTIVE in scores:
@@ -250,7 +253,7 @@ def trainable(
         # Tune's strict metric check raises on a result without the scheduler's key, and that
         # ends the whole run, not the trial: an epoch without a score reports NaN (ASHA skips it).
         scores.setdefault(results.VAL_OBJECTIVE_STEP, math.nan)
-        tune.report(scores)
+        tune.report({**scores, results.FINISHED_AT: time.time()})
 
     artifacts = None
     if samples_dir is not None and config.get("row") == top_row(1):
@@ -299,6 +302,7 @@ def trainable(
     # rung cutoffs skip (np.nanpercentile) and the searcher never sees (it is told FAIL).
     final[results.VAL_OBJECTIVE_STEP] = float(objective) if ok else math.nan
     final.update(rung_fields)  # the scheduler's time of the last rung climbed (ladder only)
+    final[results.FINISHED_AT] = time.time()
     tune.report(final)
 
 
@@ -459,27 +463,50 @@ def experiment_analysis(phase_dir: Path) -> Any:
 # --- one Tuner per phase --------------------------------------------------------------------------
 
 
+def hyperband_brackets(grace_period: int, max_t: float, reduction_factor: int) -> int:
+    """Brackets of (asynchronous) Hyperband: one per milestone ``grace * rf^k <= max_t``, so
+    bracket s first judges a trial at milestone s, and with a geometric ladder the last bracket
+    runs its trials to the full budget unjudged (Hyperband's s = 0 bracket; Li et al. 2018)."""
+    n, t = 0, float(grace_period)
+    while t <= max_t * (1 + 1e-9):
+        n, t = n + 1, t * reduction_factor
+    return max(n, 1)
+
+
 def _scheduler(spec: PhaseSpec, epochs: int) -> Any:
+    """The phase's Ray Tune scheduler. ASHA is ``AsyncHyperBandScheduler`` with one bracket (Ray's
+    ``ASHAScheduler`` is that class); "hyperband" gives it one bracket per decision point.
+
+    Ray's synchronous ``HyperBandScheduler`` is not offered: it pauses trials and resumes them
+    from a Tune checkpoint, and a trial here climbs its rungs inside one function call (a promoted
+    GAN continues from the stage cache), so there is nothing for Tune to pause. Ray draws a
+    trial's bracket with the global NumPy generator (a softmax over bracket sizes); the replay
+    seeds it, a live sweep does not (its trial order is asynchronous anyway)."""
     space = spec.space
     if space is None or space.search.scheduler == "fifo":
         return FIFOScheduler()
+    rf = space.search.reduction_factor
     if space.search.ladder and spec.name == "search":
-        # One report per rung; time = the rung's budget in units of the first rung's, so ASHA's
+        # One report per rung; time = the rung's budget in units of the first rung's, so the
         # milestones (1, rf, rf^2, ...) fall on the rungs of a geometric ladder.
         ladder = space.search.ladder
-        return ASHAScheduler(
-            time_attr=results.BUDGET,
-            max_t=budget.budget_units(ladder, len(ladder) - 1),
-            grace_period=1,
-            reduction_factor=space.search.reduction_factor,
+        time_attr, max_t, grace = (
+            results.BUDGET,
+            budget.budget_units(ladder, len(ladder) - 1),
+            1,
         )
-    # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
-    # trial at its last epoch, before its test metrics are reported.
-    return ASHAScheduler(
-        time_attr="training_iteration",
-        max_t=epochs + 1,
-        grace_period=min(space.search.grace_period, max(epochs, 1)),
-        reduction_factor=space.search.reduction_factor,
+    else:
+        # One report per epoch, then the final one: max_t = epochs + 1, or ASHA would stop every
+        # trial at its last epoch, before its test metrics are reported.
+        time_attr, max_t = "training_iteration", epochs + 1
+        grace = min(space.search.grace_period, max(epochs, 1))
+    brackets = hyperband_brackets(grace, max_t, rf) if space.search.scheduler == "hyperband" else 1
+    return AsyncHyperBandScheduler(
+        time_attr=time_attr,
+        max_t=max_t,
+        grace_period=grace,
+        reduction_factor=rf,
+        brackets=brackets,
     )
 
 

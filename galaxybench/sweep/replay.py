@@ -3,18 +3,21 @@
 The searchers are the objects a real sweep drives: an Optuna study (``TPESampler``,
 ``RandomSampler`` or ``GridSampler``, seeded) asked for configurations and told their outcome as
 ``FinishedOnlyOptunaSearch`` tells it (COMPLETE with the full-budget validation objective, PRUNED
-for a trial the scheduler stopped after reporting its rung values as intermediate values, FAIL
-for a diverged one), and for "+asha" the search phase's own Ray Tune ``ASHAScheduler``
-(``ray_backend.search_scheduler``), driven through on_trial_add/on_trial_result/on_trial_complete
-without a cluster. A trial's rung "runs" for the table's compute seconds of that rung on one of
-``workers`` simulated workers; events are processed in simulated time order, so with several
-workers the scheduler decides with the results finished so far, as asynchronous ASHA does.
+for a trial the scheduler stopped after reporting its rung values as intermediate values, FAIL for a
+diverged one), and for "+asha" / "+hyperband" the search phase's own Ray Tune scheduler
+(``ray_backend.search_scheduler``: ``ASHAScheduler``, or ``AsyncHyperBandScheduler`` with one
+bracket per rung), driven through on_trial_add/on_trial_result/on_trial_complete without a cluster;
+Ray draws a Hyperband trial's bracket from NumPy's global generator, which the replay seeds with the
+search seed (and restores afterwards). A trial's rung "runs" for the table's compute seconds of that
+rung on one of ``workers`` simulated workers; events are processed in simulated time order, so with
+several workers the scheduler decides with the results finished so far, as asynchronous ASHA does.
 
 Without a scheduler a trial runs at full budget without a ladder and costs
-``Table.full_budget_seconds``; with ASHA it climbs the table's ladder and pays each rung it ran.
-Cumulative compute sums those seconds. A configuration asked twice is paid twice (the replay does
-not model the stage cache between trials). The search stops asking when the compute spent reaches
-``budget_seconds`` (default: the exhaustive grid's full-budget compute) or after ``max_trials``.
+``Table.full_budget_seconds``; with a scheduler it climbs the table's ladder and pays each rung it
+ran. Cumulative compute sums those seconds. A configuration asked twice is paid twice (the replay
+does not model the stage cache between trials). The search stops asking when the compute spent
+reaches ``budget_seconds`` (default: the exhaustive grid's full-budget compute) or after
+``max_trials``.
 
 Usage::
 
@@ -37,7 +40,15 @@ from galaxybench.errors import InputError
 from galaxybench.sweep.space import parse_search_space
 from galaxybench.sweep.tabular import Table, config_key
 
-SEARCHERS = ("random", "grid", "tpe", "tpe+asha", "random+asha")
+SEARCHERS = (
+    "random",
+    "grid",
+    "tpe",
+    "tpe+asha",
+    "random+asha",
+    "tpe+hyperband",
+    "random+hyperband",
+)
 
 
 @dataclass
@@ -83,9 +94,10 @@ def _tell(study: Any, trial: Any, value: float | None = None, state: Any = None)
             raise
 
 
-def asha_scheduler(table: Table) -> Any:
-    """The sweep's ASHA for the table's ladder (reduction factor = the ratio of the last two
-    rungs, so ASHA's milestones fall on the rungs), from ``ray_backend``."""
+def table_scheduler(table: Table, kind: str = "asha") -> Any:
+    """The sweep's scheduler (``kind``: asha | hyperband) for the table's ladder, from
+    ``ray_backend`` (reduction factor = the ratio of the last two rungs, so the milestones fall on
+    the rungs)."""
     import galaxybench.sweep.ray_backend as ray_backend
 
     space = parse_search_space(table.meta["space"], table.meta.get("space_source", "<table>"))
@@ -94,7 +106,7 @@ def asha_scheduler(table: Table) -> Any:
     space = dataclasses.replace(
         space,
         search=dataclasses.replace(
-            space.search, scheduler="asha", ladder=ladder, reduction_factor=rf
+            space.search, scheduler=kind, ladder=ladder, reduction_factor=rf
         ),
     )
     return ray_backend.search_scheduler(space)
@@ -115,8 +127,38 @@ def replay(
 
     Args:
         enqueue: configurations the study runs first, in order (``study.enqueue_trial``).
-        scheduler: a scheduler object to drive instead of ``asha_scheduler(table)`` (tests).
+        scheduler: a scheduler object to drive instead of ``table_scheduler(table, kind)`` (tests).
     """
+    import numpy as np
+
+    saved = np.random.get_state()
+    np.random.seed(seed)  # Ray's Hyperband draws each trial's bracket from the global generator
+    try:
+        return _replay(
+            table,
+            searcher,
+            seed,
+            workers=workers,
+            budget_seconds=budget_seconds,
+            max_trials=max_trials,
+            enqueue=enqueue,
+            scheduler=scheduler,
+        )
+    finally:
+        np.random.set_state(saved)
+
+
+def _replay(
+    table: Table,
+    searcher: str,
+    seed: int,
+    *,
+    workers: int = 2,
+    budget_seconds: float | None = None,
+    max_trials: int | None = None,
+    enqueue: list[dict[str, Any]] | None = None,
+    scheduler: Any = None,
+) -> Replay:
     import optuna
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import TrialState
@@ -128,9 +170,10 @@ def replay(
     dists = {k: CategoricalDistribution(list(v)) for k, v in disc.items()}
     rows = table.lookup()
     n_rungs = len(table.ladder)
-    use_asha = searcher.endswith("+asha")
+    kind = searcher.partition("+")[2]
+    use_asha = bool(kind)  # a scheduler climbs the ladder (ASHA or Hyperband)
     if use_asha and scheduler is None:
-        scheduler = asha_scheduler(table)
+        scheduler = table_scheduler(table, kind)
     if searcher == "grid":
         max_trials = min(max_trials or len(rows), len(rows))
     budget_seconds = table.grid_full_seconds() if budget_seconds is None else budget_seconds

@@ -25,7 +25,7 @@ from galaxybench.errors import ConfigError
 
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
 ALGORITHMS = ("optuna", "grid", "random")
-SCHEDULERS = ("asha", "fifo")
+SCHEDULERS = ("asha", "hyperband", "fifo")
 _TOP_KEYS = {"description", "base", "params", "search", "seeds", "top_k", "resources"}
 _BASE_KEYS = {"profile", "set"}
 _SEARCH_KEYS = {
@@ -75,7 +75,12 @@ class SearchSettings:
 
     algorithm: str = "optuna"  # optuna (TPE, seeded) | grid | random
     num_samples: int = 8  # trials (optuna/random) or passes over the grid (grid)
-    scheduler: str = "asha"  # asha (prune on per-epoch val minority F1) | fifo
+    # asha: Ray Tune's ASHAScheduler, one bracket (prunes on the ladder's rungs, or without a
+    # ladder on per-epoch val minority F1). hyperband: Ray Tune's AsyncHyperBandScheduler with one
+    # bracket per decision point (asynchronous Hyperband: each trial is drawn into a bracket whose
+    # first decision comes later, so some trials are never judged on the cheapest rung). fifo: no
+    # pruning.
+    scheduler: str = "asha"
     max_concurrent: int = 2
     grace_period: int = 1  # epochs before ASHA may stop a trial (no ladder; with one: 1 rung)
     reduction_factor: int = 2

@@ -169,6 +169,44 @@ class Table:
         """The exhaustive grid at full budget without a ladder (seconds)."""
         return sum(self.full_budget_seconds(cid) for cid in self.lookup())
 
+    def sub_ladder(self, keep: Sequence[float]) -> Table:
+        """The table a search on the shorter ladder ``keep`` (a subset of this ladder's rungs,
+        ending at 1) would have built: a kept rung's GAN seconds and epochs include the skipped
+        rungs since the previous kept one (a GAN continued past a rung it never reported at trains
+        the same epochs; continuation is bit-identical, so the values are those of this table),
+        while a skipped rung's classifier and other seconds are not paid. A configuration whose
+        climb ended (diverged) at a skipped rung ends at the next kept rung with that row's
+        status and the seconds spent up to it."""
+        keep = budget.check_ladder(list(keep), "sub-ladder")
+        index = []
+        for f in keep:
+            match = [i for i, g in enumerate(self.ladder) if abs(g - f) <= 1e-6]
+            if not match:
+                raise ConfigError(f"sub-ladder rung {f} is not a rung of the table {self.ladder}")
+            index.append(match[0] + 1)  # 1-based rung
+        out_rows = []
+        for rows in self.lookup().values():
+            by_rung = {r["rung"]: r for r in rows}
+            prev = 0
+            for new_rung, old_rung in enumerate(index, start=1):
+                span = [by_rung[k] for k in range(prev + 1, old_rung + 1) if k in by_rung]
+                if not span:
+                    break
+                row = dict(span[-1])
+                for stage in GAN_STAGES:
+                    row[f"compute_{stage}"] = round(
+                        sum(float(r[f"compute_{stage}"]) for r in span), 3
+                    )
+                row["gan_epochs_trained"] = sum(int(r["gan_epochs_trained"]) for r in span)
+                row["compute_seconds"] = round(sum(float(row[f"compute_{s}"]) for s in STAGES), 3)
+                row["rung"], row["budget_fraction"] = new_rung, keep[new_rung - 1]
+                out_rows.append(row)
+                if span[-1]["rung"] != old_rung:  # the climb ended inside the span
+                    break
+                prev = old_rung
+        meta = {**self.meta, "ladder": list(keep), "sub_ladder_of": list(self.ladder)}
+        return Table(out_rows, meta)
+
     def best_full(self) -> dict[str, Any]:
         """The full-rung row with the highest validation objective."""
         full = [

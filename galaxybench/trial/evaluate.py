@@ -256,7 +256,9 @@ def evaluate_trial(
 
     Args:
         report: called after every classifier epoch with {epoch, val_minority_f1, val_macro_f1,
-            val_accuracy, train_loss} (Ray Tune's scheduler prunes on it).
+            val_accuracy, train_loss, n_synthetic, compute_seconds.<stage>,
+            compute_seconds_total} (Ray Tune's scheduler prunes on it; the compute so far is
+            what a trial it stops has cost).
         cache_dir: the stage cache root (None: ``paths.stage_cache_dir()``, the one
             ``galaxybench run`` uses, so a notebook does not retrain the baseline on every call).
         use_cache: False trains everything and stores nothing.
@@ -289,7 +291,7 @@ def evaluate_trial(
     )
     ctx.fraction = float(budget_fraction)
     timer = _Timer(on_stage)
-    started = time.perf_counter()
+    started = ctx.started = time.perf_counter()
     result = results.TrialResult(
         status=results.STATUS_OK,
         config=to_flat(cfg),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from galaxybench import budget
+from galaxybench import budget, results
 from galaxybench.cache import StageCache, load_weights, save_weights
 from galaxybench.config import Config, stable_hash
 from galaxybench.data.arrays import PreparedData, SplitArrays
@@ -60,6 +60,29 @@ class TrialContext:
     compute: dict[str, float] = field(default_factory=dict)
     # Per GAN stage: {"key", "start", "reached", "full"} epochs (sequence positions for the SRGAN).
     gan_epochs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # perf_counter() when the trial started: "other" compute is the time not charged to a stage.
+    started: float = field(default_factory=time.perf_counter)
+
+    def compute_so_far(self, **running: float) -> dict[str, float]:
+        """Flat fields of a per-epoch report: compute seconds by stage so far
+        (``compute_seconds.<stage>``; ``running``: seconds of a stage still training), the rest
+        as ``other``, their total and the GAN epochs trained so far. A trial the scheduler stops
+        keeps its last report, so its row still says what it cost."""
+        compute = dict(self.compute)
+        for stage, seconds in running.items():
+            compute[stage] = compute.get(stage, 0.0) + seconds
+        total = time.perf_counter() - self.started
+        compute["other"] = max(total - sum(compute.values()), 0.0)
+        out = {f"{results.COMPUTE_SECONDS}.{k}": round(v, 3) for k, v in compute.items()}
+        out[results.COMPUTE_SECONDS_TOTAL] = round(total, 3)
+        out[results.GAN_EPOCHS_TRAINED] = sum(
+            e["reached"] - e["start"] for e in self.gan_epochs.values()
+        )
+        return out
+
+    def gan_epochs_json(self) -> str:
+        """The GAN epochs so far as JSON (a per-epoch report carries scalars and strings only)."""
+        return json.dumps(self.gan_epochs, sort_keys=True)
 
     def with_config(self, cfg: Config) -> TrialContext:
         # The baseline of the same trial: same budget, its training counted in the same place.
@@ -348,11 +371,16 @@ def classify(
     def build() -> ClassifierRun:
         started = time.perf_counter()
         try:
-            return _train()
+            return _train(started)
         finally:
             ctx.charge("classifier", time.perf_counter() - started)
 
-    def _train() -> ClassifierRun:
+    def _train(started: float) -> ClassifierRun:
+        def on_epoch(scores: dict[str, Any]) -> None:
+            assert report is not None
+            spent = ctx.compute_so_far(classifier=time.perf_counter() - started)
+            report({**scores, **spent, results.GAN_EPOCHS: ctx.gan_epochs_json()})
+
         return train_classifier(
             cfg,
             train_x,
@@ -363,7 +391,7 @@ def classify(
             minority_classes=ctx.minority,
             seed=stage_seed(cfg.seed, "classify"),
             device=ctx.device,
-            on_epoch=report,
+            on_epoch=on_epoch if report is not None else None,
             input_stats=stats,
         )
 
@@ -377,5 +405,5 @@ def classify(
     ctx.cache_hits["classifier"] = hit
     if hit and report is not None:  # ASHA still sees one report per epoch
         for scores in run.history:
-            report(dict(scores))
+            report({**scores, **ctx.compute_so_far(), results.GAN_EPOCHS: ctx.gan_epochs_json()})
     return run
