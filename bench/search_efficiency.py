@@ -13,7 +13,7 @@ A searcher with a scheduler is replayed on the table's own ladder and on every s
 of its rungs that still ends at 1 (``Table.sub_ladder``; e.g. 1/3, 1 out of 1/9, 1/3, 1), and is
 named with its ladder ("tpe+asha @ 1/3,1"): which ladder to give the space is part of the answer.
 
-Usage: ``python bench/search_efficiency.py [--table benchmarks/default-reduced.csv] [--seeds 20]``
+Usage: ``python bench/search_efficiency.py [--table benchmarks/default.csv] [--seeds 50]``
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ from _common import REPORTS, finish
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.01
 GOAL = 0.4
+
+
+def _finite(x: float) -> float | None:
+    return round(x, 4) if math.isfinite(x) else None
 
 
 def _label(ladder: tuple[float, ...]) -> str:
@@ -61,8 +65,8 @@ def _runs(table, searchers) -> dict[str, tuple[str, object]]:
 def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", default=str(ROOT / "benchmarks" / "default-reduced.csv"))
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--table", default=str(ROOT / "benchmarks" / "default.csv"))
+    parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--budget",
@@ -73,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from galaxybench.report.anytime import anytime_figure
-    from galaxybench.sweep.replay import SEARCHERS, compute_to_reach, replay
+    from galaxybench.sweep.replay import SEARCHERS, compute_to_reach, replay, trials_to_reach
     from galaxybench.sweep.tabular import read_table
 
     table = read_table(args.table)
@@ -105,6 +109,10 @@ def main() -> None:
             ],
             "seeds_reached": f"{len(finite)}/{len(fractions)}",
             "trials_median": statistics.median(len({e["trial"] for e in r.events}) for r in reps),
+            # num_samples that reached the target (median over seeds; None: most never did)
+            "trials_to_reach_median": _finite(
+                statistics.median(trials_to_reach(r, target) for r in reps)
+            ),
         }
     replay_s = time.perf_counter() - started
     # Why a scheduler can (not) help: does rung 1 rank configurations as the full rung does?

@@ -274,6 +274,18 @@ def _replay(
     return rep
 
 
+def trials_to_reach(rep: Replay, target: float) -> float:
+    """Trials started (asked of the searcher) by the time the best-so-far validation objective
+    first reached ``target`` (inf when it never did): the ``num_samples`` that search needed."""
+    started: set[int] = set()
+    for event, (_, best, _) in zip(rep.events, rep.points, strict=True):
+        started.add(event["trial"])
+        if math.isfinite(best) and best >= target:
+            # Trials asked before this event but not yet finished a rung ran too.
+            return float(max(started) + 1)
+    return math.inf
+
+
 def compute_to_reach(rep: Replay, target: float) -> float:
     """Cumulative compute when the best-so-far validation objective first reached ``target``
     (inf when it never did)."""
