@@ -11,14 +11,17 @@ FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` counts one training step (fo
 backward of the real networks, batch 16) and one inference pass per image for every network.
 Those, times the images each stage sees at full scale (17,736 rows; split and synthetic counts
 scaled from the measured trial) and the paper's epochs, give one full paper trial's FLOPs and a
-whole paper sweep's (search_spaces/paper.yaml: 48 search trials on the ASHA ladder 1/9, 1/3, 1,
-reduction 3, then the top 3 on 5 seeds, plus one cached baseline per seed). GPU time =
+whole paper sweep's (the search settings, top-k and seeds of the `paper` search space, read from
+it: 48 search trials on its ASHA ladder, then the top 3 on 5 seeds, plus one cached baseline per
+seed). GPU time =
 FLOPs / (peak dense bf16 TFLOP/s x an assumed utilisation); every assumption is written to the
 JSON beside the table.
 
 Usage: ``python bench/paper_stage_costs.py --data rehearsal.h5`` or ``--n 240``;
-``--flops-only`` skips the trial. Writes reports/bench/paper_stage_costs.json and
-reports/bench/paper_stage_costs.md (the README table); prints one JSON object last.
+``--flops-only`` skips the trial; ``--reuse-measured reports/bench/paper_stage_costs.json``
+keeps that file's measured trial and recomputes the projection (after a change of the space).
+Writes reports/bench/paper_stage_costs.json and reports/bench/paper_stage_costs.md (the README
+table); prints one JSON object last.
 """
 
 from __future__ import annotations
@@ -55,9 +58,21 @@ GPUS = {"NVIDIA A100 40GB (SXM)": 312.0, "NVIDIA H100 SXM": 989.0, "NVIDIA L4": 
 # Small convnets (64 channels, 64-128 px, batch 16) keep tensor cores mostly idle; 25% of peak is
 # an assumption (not measured here: no GPU), to be replaced by bench/gpu_packing.py's figures.
 UTILISATION = 0.25
-# search_spaces/paper.yaml: 48 trials, ASHA reduction 3 on the budget ladder (1/9, 1/3, 1);
-# promotions continue from the cached shorter run, so rung r costs (f_r - f_{r-1}) per trial.
-LADDER, REDUCTION, SEARCH_TRIALS, CONFIRM_RUNS, SEEDS = (1 / 9, 1 / 3, 1.0), 3, 48, 3 * 5, 6
+
+
+def paper_search() -> dict:
+    """The paper space's search settings the sweep projection uses (read, not restated)."""
+    from galaxybench.sweep.space import load_search_space
+
+    space = load_search_space("paper")
+    confirm = len(space.seeds.confirm)
+    return {
+        "ladder": tuple(space.search.ladder) or (1.0,),
+        "reduction": space.search.reduction_factor,
+        "trials": space.search.num_samples,
+        "confirm_runs": space.top_k * confirm,
+        "seeds": confirm + 1,  # one cached baseline classifier per confirmation seed + search
+    }
 
 
 def _step_flops(fn) -> float:
@@ -129,12 +144,15 @@ def trial_flops(cfg, per: dict[str, float], n: dict[str, float]) -> dict[str, fl
 
 
 def sweep_trial_equivalents() -> tuple[float, float]:
-    """(search trials' cost in full trials on the ASHA ladder, confirmation runs)."""
-    alive, cost, previous = float(SEARCH_TRIALS), 0.0, 0.0
-    for fraction in LADDER:
+    """(search trials' cost in full trials on the ASHA ladder, confirmation runs). Promotions
+    continue from the cached shorter run, so rung r costs (f_r - f_{r-1}) per trial reaching it,
+    and 1/reduction of the trials reach the next rung."""
+    p = paper_search()
+    alive, cost, previous = float(p["trials"]), 0.0, 0.0
+    for fraction in p["ladder"]:
         cost += alive * (fraction - previous)
-        alive, previous = alive / REDUCTION, fraction
-    return cost, float(CONFIRM_RUNS)
+        alive, previous = alive / p["reduction"], fraction
+    return cost, float(p["confirm_runs"])
 
 
 def _rss_mb() -> float:
@@ -215,7 +233,8 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
     )
     search_eq, confirm = sweep_trial_equivalents()
     own = trial["cgan"] + trial["classifier"] + srgan_mean
-    sweep = (search_eq + confirm) * own + SEEDS * trial["baseline"]
+    search = paper_search()
+    sweep = (search_eq + confirm) * own + search["seeds"] * trial["baseline"]
     rows, lines = (
         [],
         [
@@ -253,10 +272,11 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
             "peak": "dense bf16 tensor-core TFLOP/s from the vendors' data sheets",
             "epochs": "the paper profile's: SRGAN 10 pretrain + 100 adversarial, cGAN 100, "
             "classifier 10",
-            "sweep": "48 search trials on the ASHA ladder 1/9, 1/3, 1 (reduction 3, "
-            "promotions continue cached runs), top 3 x 5 confirmation seeds, one "
-            "cached baseline classifier per seed; SRGAN depth averaged over "
-            "{4, 8, 16}",
+            "sweep": f"{search['trials']} search trials on the ASHA ladder "
+            f"{[round(f, 4) for f in search['ladder']]} (reduction {search['reduction']}, "
+            f"promotions continue cached runs), {int(confirm)} confirmation runs (top-k x "
+            "confirmation seeds), one cached baseline classifier per seed; SRGAN depth "
+            "averaged over {4, 8, 16}",
             "not_counted": "data preparation, quality metrics (Inception), host-device "
             "copies, Python overhead; packing 4 trials per GPU is assumed to "
             "reach the stated utilisation together",
@@ -269,13 +289,25 @@ def main() -> None:
     parser.add_argument("--data", help="a Galaxy10 DECaLS-layout file")
     parser.add_argument("--n", type=int, default=240, help="rows to generate without --data")
     parser.add_argument("--flops-only", action="store_true", help="skip the measured trial")
+    parser.add_argument(
+        "--reuse-measured",
+        metavar="JSON",
+        help="take the measured trial from this earlier output instead of running it",
+    )
     args = parser.parse_args()
     from galaxybench import load_profile
 
     cfg = load_profile("paper", SETS[:2])
     load_start = os.getloadavg()
     measured = None
-    if not args.flops_only:
+    if args.reuse_measured:
+        import json
+
+        earlier = json.loads(Path(args.reuse_measured).read_text())
+        measured = earlier["measured"]
+        measured.setdefault("reused_from", args.reuse_measured)
+        measured.setdefault("load_average_at_measurement", earlier.get("load_average_start"))
+    elif not args.flops_only:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ.setdefault("GALAXYBENCH_HOME", str(Path(tmp) / "home"))
             path = Path(args.data) if args.data else None

@@ -395,3 +395,20 @@ def test_provenance_names_the_resolved_data_file_without_its_path(experiment, tm
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["data_source"] == "set_v1.h5"
     assert "/home/someone" not in (out / "provenance.json").read_text()
+
+
+def test_the_search_anytime_curve_is_drawn_from_rows_that_say_what_they_cost(experiment, tmp_path):
+    path = experiment / "results" / "search.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, r in enumerate(rows):  # 8 trials finishing in reverse file order, 10 s each
+        r["finished_at"] = 1000.0 - i
+        r["compute_seconds"] = {"cgan": 6.0, "classifier": 3.0, "other": 1.0}
+        r["compute_seconds_total"] = 10.0
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = build_report(experiment, tmp_path / "out")
+    assert (out / "figures" / "anytime.png").is_file()
+    html = (out / "index.html").read_text()
+    # 80 s in all; without a ladder the same 8 configurations cost 8 x (classifier 3 + other 1)
+    # + their GANs (no GAN epochs recorded here: 0) = 32 s by the summary's estimate.
+    assert "Anytime curve of the search" in html and "(80 s in all;" in html
+    assert "the same 8 configurations at full budget without a ladder: about 32 s" in html

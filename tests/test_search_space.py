@@ -104,7 +104,7 @@ def test_round_trip_through_to_dict_and_yaml():
         ("base/profile", "nope", "unknown profile"),
         ("base/set", {"cgan.lrr": 1.0}, "base.set.cgan.lrr"),
         ("search/algorithm", "bayes", "search.algorithm"),
-        ("search/scheduler", "hyperband", "search.scheduler"),
+        ("search/scheduler", "bohb", "search.scheduler"),
         ("search/num_samples", 0, "search.num_samples"),
         ("search/max_concurrent", 1.5, "search.max_concurrent"),
         ("search/budget", 3, "search.budget"),
