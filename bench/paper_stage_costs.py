@@ -65,7 +65,7 @@ def paper_search() -> dict:
     from galaxybench.sweep.space import load_search_space
 
     space = load_search_space("paper")
-    confirm = len(space.seeds.confirm)
+    confirm = len(space.confirm_seeds)
     return {
         "ladder": tuple(space.search.ladder) or (1.0,),
         "reduction": space.search.reduction_factor,
