@@ -94,15 +94,18 @@ def anytime_figure(
     best_test: float | None = None,
     title: str = "",
     reference: str = "grid's full-budget compute",
+    extend: bool = True,
 ) -> Figure:
     """Two panels against compute as a fraction of the exhaustive grid's full-budget compute:
     best-so-far validation objective, and the test objective of the current choice; one median
     line and IQR band per searcher (a single run: its own line); dashed: the grid's best
-    (validation, and its test value). ``reference`` names what ``grid_seconds`` is."""
+    (validation, and its test value). ``reference`` names what ``grid_seconds`` is; with
+    ``extend`` the lines run on to ``grid_seconds`` (a replay's budget), else they end where the
+    runs ended (one real sweep)."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2, sharex=True)
     end = max((p[-1][0] for runs in curves.values() for p in runs if p), default=grid_seconds)
-    xs = np.linspace(0.0, max(end, grid_seconds), 400)
+    xs = np.linspace(0.0, max(end, grid_seconds) if extend else end, 400)
     for name, runs in curves.items():
         for ax, column in zip(axes, (1, 2), strict=True):
             lo, med, hi = band(runs, xs, column)

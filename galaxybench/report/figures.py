@@ -191,6 +191,7 @@ def search_anytime_figure(exp: Experiment) -> tuple[Figure, str] | None:
         {"this sweep's search": [points]},
         grid_seconds=estimate,
         reference="full-budget compute of its configurations",
+        extend=False,
     )
     caption = (
         f"Anytime curve of the search: best validation objective so far and the test objective of "
