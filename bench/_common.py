@@ -7,12 +7,18 @@ Usage: ``finish("trial_overhead", ratio=0.95, goal=0.9, **figures)`` prints the 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 from pathlib import Path
 from typing import Any
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports" / "bench"
+# Where the JSON records and figures go: the repository's reports/bench, unless a test points
+# $GALAXYBENCH_BENCH_REPORTS elsewhere (so running a benchmark in a test never rewrites them).
+REPORTS = Path(
+    os.environ.get("GALAXYBENCH_BENCH_REPORTS")
+    or Path(__file__).resolve().parents[1] / "reports" / "bench"
+)
 
 
 def peak_rss_mb() -> float:
