@@ -55,6 +55,9 @@ SETS = [
 ]
 # Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), TFLOP/s.
 GPUS = {"NVIDIA A100 40GB (SXM)": 312.0, "NVIDIA H100 SXM": 989.0, "NVIDIA L4": 121.0}
+# The same figures by a word of the name torch reports (torch.cuda.get_device_name), to check the
+# projection against a trial measured on one of them; H200 has the H100's dense bf16 peak.
+PEAK_BY_WORD = {"A100": 312.0, "H100": 989.0, "H200": 989.0, "L4": 121.0}
 # Small convnets (64 channels, 64-128 px, batch 16) keep tensor cores mostly idle; 25% of peak is
 # an assumption (not measured here: no GPU), to be replaced by bench/gpu_packing.py's figures.
 UTILISATION = 0.25
@@ -155,16 +158,50 @@ def sweep_trial_equivalents() -> tuple[float, float]:
     return cost, float(p["confirm_runs"])
 
 
+def _check_on_gpu(measured: dict | None, proj: dict) -> dict | None:
+    """A full-epoch trial measured on CUDA against the projection: the utilisation it implies
+    (the trial's FLOPs at the measured row count / (seconds x the card's dense bf16 peak)) and the
+    projected minutes at the assumed utilisation. None without such a measurement."""
+    if (
+        not measured
+        or measured.get("device") != "cuda"
+        or measured.get("epochs") != "paper profile"
+    ):
+        return None
+    card = torch.cuda.get_device_name(0)
+    peak = next((v for word, v in PEAK_BY_WORD.items() if word in card), None)
+    if peak is None:
+        return {"card": card, "sentence": f"Measured on {card}: peak unknown, no check."}
+    flops = proj["trial_flops"] * measured["n_rows"] / FULL_N  # every stage is linear in images
+    seconds = float(measured["seconds"])
+    implied = flops / (seconds * peak * 1e12)
+    projected_min = flops / (peak * 1e12 * UTILISATION) / 60
+    return {
+        "card": card,
+        "peak_bf16_tflops": peak,
+        "n_rows": measured["n_rows"],
+        "measured_minutes": round(seconds / 60, 2),
+        "projected_minutes": round(projected_min, 2),
+        "implied_utilisation": round(implied, 4),
+        "sentence": (
+            f"Checked on {card}: a full paper trial on {measured['n_rows']} rows took "
+            f"{seconds / 60:.1f} min against {projected_min:.1f} min projected, i.e. "
+            f"{implied:.0%} of the dense bf16 peak against the assumed {UTILISATION:.0%}."
+        ),
+    }
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measured_trial(data_path: Path) -> dict:
-    """One 1-epoch paper trial: wall/compute seconds and peak RSS per stage, image counts."""
+def measured_trial(data_path: Path, *, full: bool = False) -> dict:
+    """One paper trial (every epoch count cut to 1, or the profile's own with ``full``): wall and
+    compute seconds and peak RSS per stage, image counts."""
     from galaxybench import evaluate_trial, load_data, load_profile
 
-    cfg = load_profile("paper", SETS)
+    cfg = load_profile("paper", [*SETS[:2], "metrics.enabled=false"] if full else SETS)
     data = load_data(str(data_path), cfg.data)
     stage, peaks, stop = ["load"], {}, threading.Event()
 
@@ -197,6 +234,8 @@ def measured_trial(data_path: Path) -> dict:
         "split_counts": split,
         "cgan_train_share": round(cgan_share, 4),
         "torch_threads": torch.get_num_threads(),
+        "epochs": "paper profile" if full else "1 per stage",
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
     }
 
 
@@ -290,6 +329,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=240, help="rows to generate without --data")
     parser.add_argument("--flops-only", action="store_true", help="skip the measured trial")
     parser.add_argument(
+        "--full",
+        action="store_true",
+        help="run the trial at the paper profile's own epochs (a GPU check of the projection)",
+    )
+    parser.add_argument(
         "--reuse-measured",
         metavar="JSON",
         help="take the measured trial from this earlier output instead of running it",
@@ -315,10 +359,12 @@ def main() -> None:
                 from galaxybench.data.rehearsal import write_like
 
                 path = write_like(Path(tmp) / "like.h5", n=args.n)
-            measured = measured_trial(path)
+            measured = measured_trial(path, full=args.full)
     proj, table = projection(cfg, _counts(measured, cfg))
+    check = _check_on_gpu(measured, proj)
     per = proj["flops_per_image"]
-    if measured is not None:  # CPU seconds per epoch per stage and the rate they imply
+    if measured is not None and measured.get("device", "cpu") == "cpu":
+        # CPU seconds per epoch per stage and the rate they imply
         n_train = measured["split_counts"]["train"]
         comp = measured["compute_seconds"] or {}
         srgan_flops = n_train * (per["srgan_pretrain_step"] + per["srgan_gan_step"])
@@ -331,7 +377,9 @@ def main() -> None:
         f"dense bf16 peak; one trial = {proj['trial_flops'] / 1e15:.0f} PFLOP, the sweep = "
         f"{proj['sweep_flops'] / 1e15:.0f} PFLOP "
         f"({proj['search_trial_equivalents']} search-trial equivalents + "
-        f"{int(proj['confirmation_runs'])} confirmation runs). Not measured on a GPU.\n\n"
+        f"{int(proj['confirmation_runs'])} confirmation runs). "
+        + (check["sentence"] if check else "Not measured on a GPU.")
+        + "\n\n"
         + table
         + "\n"
     )
@@ -347,6 +395,7 @@ def main() -> None:
         ratio_meaning="projected hours of one full paper trial on an H100 SXM",
         measured=measured,
         projection=proj,
+        gpu_check=check,
         cpus=os.cpu_count(),
         load_average_start=[round(x, 2) for x in load_start],
         uptime=uptime,
