@@ -107,7 +107,9 @@ def _table_trial(calls: Path):
     return trial
 
 
-def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
+def _table_sweep(tmp_path: Path, name: str, **search) -> list[dict]:
+    """A grid search over TABLE's learning rates on the ladder 0.5, 1 (reduction factor 2), run
+    under Ray with the table trial; its search rows."""
     from galaxybench.data import prepare
     from galaxybench.sweep.space import parse_search_space
 
@@ -118,27 +120,29 @@ def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
             "params": {"cgan.lr": {"grid": list(TABLE)}},
             "search": {
                 "algorithm": "grid",
-                "num_samples": 1,
                 "max_concurrent": 1,
                 "reduction_factor": 2,
                 "ladder": [0.5, 1.0],
+                **search,
             },
             "seeds": {"search": 0, "confirm": [1]},
         }
     )
     run_experiment(
         space,
-        name="table",
+        name=name,
         storage=tmp_path,
         data=data,
         num_cpus=2,
         report=False,
         trial_fn=_table_trial(tmp_path / "calls.log"),
     )
-    rows = [
-        json.loads(x)
-        for x in (tmp_path / "table" / "results" / "search.jsonl").read_text().splitlines()
-    ]
+    path = tmp_path / name / "results" / "search.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
+    rows = _table_sweep(tmp_path, "table", num_samples=1)
     status = {r["config"]["cgan.lr"]: r["status"] for r in rows}
     # In order: 0.001 is alone at rung 1 (promoted), 0.002 is below the median of {0.5, 0.4}
     # (stopped), 0.003 is above the median of {0.5, 0.4, 0.6} (promoted).
@@ -152,38 +156,7 @@ def test_asha_promotes_and_stops_on_the_rung_results(tmp_path: Path):
 def test_hyperband_runs_the_ladder_under_ray_and_never_pays_a_stopped_trials_full_rung(
     tmp_path: Path,
 ):
-    from galaxybench.data import prepare
-    from galaxybench.sweep.space import parse_search_space
-
-    data = prepare(write_galaxy10_h5(tmp_path / "tiny.h5"), DataConfig(hr_size=16))
-    space = parse_search_space(
-        {
-            "base": {"profile": "smoke", "set": {"rebalance.method": "cgan"}},
-            "params": {"cgan.lr": {"grid": list(TABLE)}},
-            "search": {
-                "algorithm": "grid",
-                "num_samples": 2,
-                "max_concurrent": 1,
-                "scheduler": "hyperband",
-                "reduction_factor": 2,
-                "ladder": [0.5, 1.0],
-            },
-            "seeds": {"search": 0, "confirm": [1]},
-        }
-    )
-    run_experiment(
-        space,
-        name="hb",
-        storage=tmp_path,
-        data=data,
-        num_cpus=2,
-        report=False,
-        trial_fn=_table_trial(tmp_path / "calls.log"),
-    )
-    rows = [
-        json.loads(x)
-        for x in (tmp_path / "hb" / "results" / "search.jsonl").read_text().splitlines()
-    ]
+    rows = _table_sweep(tmp_path, "hb", num_samples=2, scheduler="hyperband")
     assert len(rows) == 6 and {r["status"] for r in rows} <= {"ok", "pruned"}
     assert any(r["status"] == "ok" for r in rows)
     for r in rows:  # every trial reported its rungs in order; a stopped one only rung 1

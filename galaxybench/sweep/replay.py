@@ -131,19 +131,17 @@ def replay(
     """
     import numpy as np
 
+    options = dict(
+        workers=workers,
+        budget_seconds=budget_seconds,
+        max_trials=max_trials,
+        enqueue=enqueue,
+        scheduler=scheduler,
+    )
     saved = np.random.get_state()
     np.random.seed(seed)  # Ray's Hyperband draws each trial's bracket from the global generator
     try:
-        return _replay(
-            table,
-            searcher,
-            seed,
-            workers=workers,
-            budget_seconds=budget_seconds,
-            max_trials=max_trials,
-            enqueue=enqueue,
-            scheduler=scheduler,
-        )
+        return _replay(table, searcher, seed, **options)
     finally:
         np.random.set_state(saved)
 
@@ -153,11 +151,11 @@ def _replay(
     searcher: str,
     seed: int,
     *,
-    workers: int = 2,
-    budget_seconds: float | None = None,
-    max_trials: int | None = None,
-    enqueue: list[dict[str, Any]] | None = None,
-    scheduler: Any = None,
+    workers: int,
+    budget_seconds: float | None,
+    max_trials: int | None,
+    enqueue: list[dict[str, Any]] | None,
+    scheduler: Any,
 ) -> Replay:
     import optuna
     from optuna.distributions import CategoricalDistribution
