@@ -34,6 +34,11 @@ TOLERANCE = 0.01
 GOAL = 0.4
 
 
+def _median(per: dict, name: str) -> float:
+    value = per[name]["median_fraction"]
+    return math.inf if value is None else value
+
+
 def _finite(x: float) -> float | None:
     return round(x, 4) if math.isfinite(x) else None
 
@@ -95,8 +100,7 @@ def main() -> None:
             )
             for seed in range(args.seeds)
         ]
-        if name == searcher or variant.ladder == table.ladder:  # the figure: one line each
-            curves[searcher] = [r.points for r in reps]
+        curves[name] = [r.points for r in reps]
         fractions = [compute_to_reach(r, target) / grid_s for r in reps]
         finite = sorted(f for f in fractions if math.isfinite(f))
         median = statistics.median(fractions)  # inf when more than half the seeds never reached
@@ -127,8 +131,14 @@ def main() -> None:
     diverged = sum(
         1 for rows in table.lookup().values() if not math.isfinite(rows[-1]["val_objective"])
     )
+    # The figure: one line per searcher, a scheduler on the ladder where its median was lowest.
+    shown: dict[str, str] = {}
+    for name, (kind, _) in runs.items():
+        if kind not in shown or _median(per, name) < _median(per, shown[kind]):
+            shown[kind] = name
     fig = anytime_figure(
-        curves,
+        {name: curves[name] for name in shown.values()},
+        log_x=True,
         grid_seconds=grid_s,
         best=best["val_objective"],
         best_test=best["minority_f1"],

@@ -270,11 +270,25 @@ def test_anytime_band_is_the_step_functions_median_and_quartiles() -> None:
     c = [(0.5, 0.1, 0.0), (2.5, 0.6, 0.5)]
     np.testing.assert_array_equal(step_values(a, xs, 1), [np.nan, 0.2, 0.2, 0.5])
     lo, med, hi = band([a, b, c], xs, 1)
-    # At x=2.5 the runs stand at 0.2, 0.3, 0.6; at x=1 a and c have values (0.2, 0.1), b none;
-    # at x=0 no run has finished a configuration.
+    # At x=2.5 the runs stand at 0.2, 0.3, 0.6. At x=1 a and c have values (0.2, 0.1) and b none,
+    # which counts as lowest: sorted (none, 0.1, 0.2), so the median is 0.1, the 75th percentile
+    # 0.15, and the 25th falls between "none" and 0.1: undefined. At x=0 no run has a value.
     assert med[2] == pytest.approx(0.3) and lo[2] == pytest.approx(0.25)
-    assert hi[2] == pytest.approx(0.45) and med[1] == pytest.approx(0.15)
+    assert hi[2] == pytest.approx(0.45)
+    assert med[1] == pytest.approx(0.1) and hi[1] == pytest.approx(0.15) and np.isnan(lo[1])
     assert np.isnan(med[0])
+    # One seed finishes early and high, two later and lower: counting the unfinished as lowest,
+    # the median waits for the second seed (0.2) instead of showing 0.9 and then dropping.
+    early, late1, late2 = [(1.0, 0.9, 0.5)], [(2.0, 0.2, 0.1)], [(3.0, 0.3, 0.2)]
+    _, med, _ = band([early, late1, late2], np.array([1.5, 2.5, 3.5]), 1)
+    assert np.isnan(med[0]) and med[1] == pytest.approx(0.2) and med[2] == pytest.approx(0.3)
+    # Best-so-far curves of many replays: every quantile is non-decreasing in compute.
+    table = _random_table()
+    runs = [replay(table, "random+asha", seed=s, workers=2).points for s in range(12)]
+    grid_xs = np.linspace(0, table.grid_full_seconds(), 200)
+    for curve in band(runs, grid_xs, 1):
+        seen = curve[~np.isnan(curve)]
+        assert len(seen) > 100 and np.all(np.diff(seen) >= 0)
     fig = anytime_figure({"x": [a, b, c]}, grid_seconds=4.0, best=0.6, best_test=0.5)
     assert len(fig.axes) == 2
 

@@ -73,16 +73,18 @@ def step_values(points: Points, xs: np.ndarray, column: int) -> np.ndarray:
 
 
 def band(runs: Sequence[Points], xs: np.ndarray, column: int) -> tuple[np.ndarray, ...]:
-    """(25th percentile, median, 75th percentile) over runs at ``xs``, ignoring NaN (a seed
-    without a finished configuration yet); NaN where no seed has one."""
+    """(25th percentile, median, 75th percentile) over runs at ``xs``. A run without a finished
+    configuration yet counts as below every value, and a quantile that falls on (or between) such
+    runs is NaN: the median is drawn once half the seeds have a choice. So every quantile of the
+    best-so-far validation objective is non-decreasing, as each run's is (ignoring the runs
+    without a value instead would let the median drop as late seeds join)."""
     grid = np.vstack([step_values(p, xs, column) for p in runs])
+    grid = np.where(np.isnan(grid), -np.inf, grid)
     out = []
-    for q in (25, 50, 75):
-        col = np.full(xs.shape, np.nan)
-        has = ~np.all(np.isnan(grid), axis=0)
-        if has.any():
-            col[has] = np.nanpercentile(grid[:, has], q, axis=0)
-        out.append(col)
+    with np.errstate(invalid="ignore"):  # -inf + inf between a missing and a real value: NaN
+        for q in (25, 50, 75):
+            col = np.percentile(grid, q, axis=0)
+            out.append(np.where(np.isfinite(col), col, np.nan))
     return tuple(out)
 
 
@@ -95,17 +97,24 @@ def anytime_figure(
     title: str = "",
     reference: str = "grid's full-budget compute",
     extend: bool = True,
+    log_x: bool = False,
 ) -> Figure:
     """Two panels against compute as a fraction of the exhaustive grid's full-budget compute:
     best-so-far validation objective, and the test objective of the current choice; one median
     line and IQR band per searcher (a single run: its own line); dashed: the grid's best
     (validation, and its test value). ``reference`` names what ``grid_seconds`` is; with
     ``extend`` the lines run on to ``grid_seconds`` (a replay's budget), else they end where the
-    runs ended (one real sweep)."""
+    runs ended (one real sweep); ``log_x`` spaces compute logarithmically (many searches reach
+    their best within a small fraction of the grid)."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2, sharex=True)
     end = max((p[-1][0] for runs in curves.values() for p in runs if p), default=grid_seconds)
-    xs = np.linspace(0.0, max(end, grid_seconds) if extend else end, 400)
+    stop = max(end, grid_seconds) if extend else end
+    if log_x:
+        first = min((p[0][0] for runs in curves.values() for p in runs if p), default=stop)
+        xs = np.geomspace(max(first, stop * 1e-4), stop, 400)
+    else:
+        xs = np.linspace(0.0, stop, 400)
     for name, runs in curves.items():
         for ax, column in zip(axes, (1, 2), strict=True):
             lo, med, hi = band(runs, xs, column)
@@ -122,6 +131,8 @@ def anytime_figure(
         if ref is not None and math.isfinite(ref):
             ax.axhline(ref, color="k", linestyle="--", linewidth=1, label="grid's best")
         ax.set_xlabel(f"cumulative compute / {reference}")
+        if log_x:
+            ax.set_xscale("log")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
