@@ -183,3 +183,15 @@ def test_cli_refuses_a_bad_space_and_a_nameless_resume_in_one_line(capsys):
     assert main(["sweep", "--resume"]) == 2
     assert "--resume needs the --name" in capsys.readouterr().err
     assert main(["ablate", "--space", "smoke", "--set", "cgan.learning_rate=1.0e-3"]) == 2
+
+
+def test_the_readme_search_space_example_is_a_valid_space(tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## Writing a search space.*?```yaml\n(.*?)```", readme, re.S)
+    assert block, "README.md has no search-space example"
+    (tmp_path / "space.yaml").write_text(block.group(1))
+    space = load_search_space(str(tmp_path / "space.yaml"))
+    assert space.search.scheduler == "asha" and space.search.ladder == (1 / 9, 1.0)
+    assert space.param_keys() == ["srgan.depth", "cgan.lr", "rebalance.threshold"]
