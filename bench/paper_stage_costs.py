@@ -146,11 +146,10 @@ def trial_flops(cfg, per: dict[str, float], n: dict[str, float]) -> dict[str, fl
     }
 
 
-def sweep_trial_equivalents() -> tuple[float, float]:
-    """(search trials' cost in full trials on the ASHA ladder, confirmation runs). Promotions
-    continue from the cached shorter run, so rung r costs (f_r - f_{r-1}) per trial reaching it,
-    and 1/reduction of the trials reach the next rung."""
-    p = paper_search()
+def sweep_trial_equivalents(p: dict) -> tuple[float, float]:
+    """(search trials' cost in full trials on the ASHA ladder of ``paper_search()``, confirmation
+    runs). Promotions continue from the cached shorter run, so rung r costs (f_r - f_{r-1}) per
+    trial reaching it, and 1/reduction of the trials reach the next rung."""
     alive, cost, previous = float(p["trials"]), 0.0, 0.0
     for fraction in p["ladder"]:
         cost += alive * (fraction - previous)
@@ -270,9 +269,9 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
     srgan_mean = (
         sum(trial_flops(cfg, flops_per_image(cfg, d), counts)["srgan"] for d in (4, 8, 16)) / 3
     )
-    search_eq, confirm = sweep_trial_equivalents()
-    own = trial["cgan"] + trial["classifier"] + srgan_mean
     search = paper_search()
+    search_eq, confirm = sweep_trial_equivalents(search)
+    own = trial["cgan"] + trial["classifier"] + srgan_mean
     sweep = (search_eq + confirm) * own + search["seeds"] * trial["baseline"]
     rows, lines = (
         [],

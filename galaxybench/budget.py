@@ -121,6 +121,21 @@ def _rungs_of(row: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# The additive fields of ``compute_summary``: summed over phases for a sweep's totals.
+SUMMARY_TOTALS = (
+    results.COMPUTE_SECONDS_TOTAL,
+    "exhaustive_full_budget_seconds",
+    results.GAN_EPOCHS_TRAINED,
+    "gan_epochs_full_budget",
+    "gan_epochs_saved",
+)
+
+
+def summary_totals(summaries: list[dict[str, Any]]) -> dict[str, float]:
+    """``SUMMARY_TOTALS`` summed over several ``compute_summary`` results (missing count 0)."""
+    return {k: round(sum(float(s.get(k, 0) or 0) for s in summaries), 2) for k in SUMMARY_TOTALS}
+
+
 def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Compute spent by a phase's trials and what an exhaustive full-budget run would cost.
 

@@ -37,20 +37,16 @@ def sweep_points(rows: Sequence[dict]) -> list[tuple[float, float, float]]:
     """One real search phase as anytime points (see the module docstring): after each finished
     trial, (compute of the trials finished so far, best full-budget validation objective, the
     test objective of that trial). Empty when no row says what it cost."""
-    order = sorted(
-        enumerate(rows),
-        key=lambda ir: (
-            _number(ir[1].get(results.FINISHED_AT))
-            if math.isfinite(_number(ir[1].get(results.FINISHED_AT)))
-            else 0,
-            str(ir[1].get("trial_id", "")),
-            ir[0],
-        ),
-    )
-    if not any(math.isfinite(_number(r.get(results.COMPUTE_SECONDS_TOTAL))) for _, r in order):
+
+    def finished(row: dict) -> tuple[float, str]:  # rows without a time first, by trial id
+        at = _number(row.get(results.FINISHED_AT))
+        return (at if math.isfinite(at) else 0.0, str(row.get("trial_id", "")))
+
+    order = sorted(rows, key=finished)  # stable: ties keep file order
+    if not any(math.isfinite(_number(r.get(results.COMPUTE_SECONDS_TOTAL))) for r in order):
         return []
     spent, best, points = 0.0, (-math.inf, math.nan), []
-    for _, row in order:
+    for row in order:
         seconds = _number(row.get(results.COMPUTE_SECONDS_TOTAL))
         spent += seconds if math.isfinite(seconds) else 0.0
         value = _number(row.get(results.OBJECTIVE))

@@ -106,17 +106,9 @@ def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
 
 def compute_note(exp: Experiment) -> str:
     """One sentence on the compute a sweep spent, from its stored rows, or "" without any."""
-    from galaxybench.budget import compute_summary
+    from galaxybench.budget import compute_summary, summary_totals
 
-    per_phase = [compute_summary(exp.phase(phase)) for phase in PHASES]
-    keys = (
-        results.COMPUTE_SECONDS_TOTAL,
-        "exhaustive_full_budget_seconds",
-        results.GAN_EPOCHS_TRAINED,
-        "gan_epochs_full_budget",
-        "gan_epochs_saved",
-    )
-    c = {k: sum(p.get(k, 0) for p in per_phase) for k in keys}
+    c = summary_totals([compute_summary(exp.phase(phase)) for phase in PHASES])
     if not c[results.COMPUTE_SECONDS_TOTAL]:
         return ""
     text = (

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from galaxybench import config, protocol, results
+from galaxybench import budget, config, protocol, results
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep import plan, splits
@@ -170,14 +170,7 @@ def _publish_report(publish: Callable[[Path], Path], exp_dir: Path) -> dict[str,
 def _compute_totals(stats: dict[str, Any]) -> dict[str, Any]:
     """Compute spent over all phases, the exhaustive full-budget estimate and the GAN epochs the
     ladder saved (see ``plan.compute_summary``)."""
-    keys = (
-        results.COMPUTE_SECONDS_TOTAL,
-        "exhaustive_full_budget_seconds",
-        results.GAN_EPOCHS_TRAINED,
-        "gan_epochs_full_budget",
-        "gan_epochs_saved",
-    )
-    return {k: round(sum(s.get("compute", {}).get(k, 0) for s in stats.values()), 2) for k in keys}
+    return budget.summary_totals([s.get("compute", {}) for s in stats.values()])
 
 
 def _search_outcome(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
