@@ -27,7 +27,11 @@ PER_CLASS_F1 = "per_class_f1"
 PER_CLASS_PRECISION = "per_class_precision"
 PER_CLASS_RECALL = "per_class_recall"
 PER_CLASS_SUPPORT = "per_class_support"  # test images per true class (sklearn's "support")
-CONFUSION_MATRIX = "confusion_matrix"
+# Class names in label order (0..K-1): the order of the confusion matrix's rows and columns and of
+# every class-indexed array. The per-class dicts above are keyed by name and carry no order (result
+# files are written with sorted keys), so anything that pairs names with an array reads this list.
+CLASS_NAMES = "class_names"
+CONFUSION_MATRIX = "confusion_matrix"  # (K, K) counts, rows true class, columns prediction
 MINORITY_CLASSES = "minority_classes"
 AUGMENTED_CLASSES = "augmented_classes"
 N_SYNTHETIC = "n_synthetic"

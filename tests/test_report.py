@@ -256,6 +256,8 @@ def test_hostile_class_and_row_names_render(experiment, tmp_path, capsys):
             if rec.get("per_class_f1"):
                 rec["per_class_f1"] = {rename.get(k, k): v for k, v in rec["per_class_f1"].items()}
             rec["minority_classes"] = [rename.get(c, c) for c in rec["minority_classes"]]
+            if rec.get("class_names"):
+                rec["class_names"] = [rename.get(c, c) for c in rec["class_names"]]
             if rec["row"] == "top-1":
                 rec["row"] = f"top-1 {HOSTILE_MATH}"
         path.write_text("".join(json.dumps(r) + "\n" for r in recs))

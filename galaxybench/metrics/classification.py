@@ -94,5 +94,6 @@ def classification_metrics(
         results.PER_CLASS_SUPPORT: {
             n: int(v) for n, v in zip(class_names, cm.sum(axis=1), strict=True)
         },
+        results.CLASS_NAMES: [str(n) for n in class_names],  # label order: the matrix's axes
         results.CONFUSION_MATRIX: cm.tolist(),
     }

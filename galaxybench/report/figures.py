@@ -211,15 +211,28 @@ def _matrix(value: Any) -> np.ndarray | None:
     return m if m.ndim == 2 and m.shape[0] == m.shape[1] and m.size else None
 
 
-def _confusion(exp: Experiment, row: str) -> np.ndarray | None:
-    mats = [
-        _matrix(r.get(results.CONFUSION_MATRIX))
+def row_confusion(exp: Experiment, row: str) -> tuple[np.ndarray, list[str]] | None:
+    """The row's confusion matrices summed over its ok seeds, with its axes' class names.
+
+    Only matrices whose runs name their classes (``class_names``, label order) and agree on them
+    are summed; runs from before that key existed are drawn with label numbers, never with names
+    taken from a sorted dict, which would put every count under another class's name.
+    """
+    runs = [
+        (m, r.get(results.CLASS_NAMES))
         for r in exp.confirmed
         if r.get("row") == row and r.get("status") == results.STATUS_OK
+        for m in [_matrix(r.get(results.CONFUSION_MATRIX))]
+        if m is not None
     ]
-    mats = [m for m in mats if m is not None]
-    mats = [m for m in mats if m.shape == mats[0].shape]
-    return np.sum(mats, axis=0) if mats else None  # summed over seeds before normalizing
+    if not runs:
+        return None
+    shape, names = runs[0][0].shape, runs[0][1]
+    if not (isinstance(names, list) and len(names) == shape[0]):
+        names = None
+    mats = [m for m, n in runs if m.shape == shape and (names is None or n == names)]
+    labels = [str(n) for n in names] if names else [f"label {i}" for i in range(shape[0])]
+    return np.sum(mats, axis=0), labels  # summed over seeds before normalizing
 
 
 def _safe_name(text: str) -> str:
@@ -295,12 +308,11 @@ def write_figures(
                 f"Per-class test F1: baseline vs {best}",
             )
         )
-    labels = list(per_class["class"])
     for row in dict.fromkeys((BASELINE_ROW, best)):
-        matrix = _confusion(exp, row)
-        if matrix is None:
+        confusion = row_confusion(exp, row)
+        if confusion is None:
             continue
-        names = labels if len(labels) == len(matrix) else [str(i) for i in range(len(matrix))]
+        matrix, names = confusion
         title = f"Confusion matrix: {row} (summed over seeds)"
         out.append(
             ReportFigure(

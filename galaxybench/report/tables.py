@@ -338,32 +338,63 @@ def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["ablation", "row", *cols])
 
 
-def _support(records: list[dict[str, Any]], n_classes: int) -> list[float] | None:
-    """Mean test images per class: the confusion matrix's row sums (rows are true classes, in
-    the order of per_class_f1), averaged over runs since a varied split can change them."""
-    sums = []
+def class_order(records: Iterable[dict[str, Any]]) -> tuple[list[str], bool]:
+    """The class names in label order, and whether that order is known.
+
+    Records store ``class_names`` (label order: the confusion matrix's axes). The per-class dicts
+    are keyed by name but were written with sorted keys, so records from before ``class_names``
+    existed give the names in their dicts' order and ``False``: such names must never be paired
+    with a class-indexed array.
+    """
+    records = list(records)
     for r in records:
-        try:
-            m = np.asarray(r.get(results.CONFUSION_MATRIX), dtype=float)
-        except (TypeError, ValueError):
-            continue
-        if m.ndim == 2 and m.shape == (n_classes, n_classes):
-            sums.append(m.sum(axis=1))
-    return [float(v) for v in np.mean(sums, axis=0)] if sums else None
+        names = r.get(results.CLASS_NAMES)
+        if isinstance(names, list) and names:
+            return [str(n) for n in names], True
+    found: list[str] = []
+    for r in records:
+        found += [c for c in (r.get(results.PER_CLASS_F1) or {}) if c not in found]
+    return found, False
+
+
+def _record_support(r: dict[str, Any]) -> dict[str, float] | None:
+    """Test images per class name of one run: ``per_class_support``, else the confusion matrix's
+    row sums (rows are true classes) named through the run's own ``class_names``."""
+    support = r.get(results.PER_CLASS_SUPPORT)
+    if isinstance(support, dict) and support:
+        return {str(k): float(v) for k, v in support.items()}
+    names = r.get(results.CLASS_NAMES)
+    if not isinstance(names, list):
+        return None  # label order unknown: a row sum cannot be given a name
+    try:
+        m = np.asarray(r.get(results.CONFUSION_MATRIX), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if m.ndim != 2 or m.shape != (len(names), len(names)):
+        return None
+    return {str(n): float(v) for n, v in zip(names, m.sum(axis=1), strict=True)}
+
+
+def class_support(records: list[dict[str, Any]], classes: list[str]) -> list[float] | None:
+    """Mean test images per class, by name, over the runs (a varied split can change them)."""
+    per_run = [s for s in map(_record_support, records) if s is not None]
+    if not per_run:
+        return None
+    return [_mean(per_run, c) for c in classes]
 
 
 def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
-    """Mean per-class test F1 over the ok seeds of the baseline and of the best row."""
+    """Mean per-class test F1 over the ok seeds of the baseline and of the best row, one row per
+    class in label order (``attrs["label_order"]`` says whether that order is known)."""
     best = best_row(board)
     rows = {
         name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (BASELINE_ROW, best)
     }
-    classes: list[str] = []
+    classes, ordered = class_order(rows[BASELINE_ROW] + rows[best])
     minority: set[str] = set()
     for r in rows[BASELINE_ROW] + rows[best]:
-        classes += [c for c in (r.get(results.PER_CLASS_F1) or {}) if c not in classes]
         minority |= {str(c) for c in (r.get(results.MINORITY_CLASSES) or [])}
-    support = _support(rows[BASELINE_ROW] + rows[best], len(classes))
+    support = class_support(rows[BASELINE_ROW] + rows[best], classes)
     out = []
     for i, c in enumerate(classes):
         f1 = {
@@ -384,6 +415,7 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
         out, columns=["class", "minority", "support", "baseline_f1", "best_f1", "delta"]
     )
     table.attrs["best_row"] = best
+    table.attrs["label_order"] = ordered
     return table
 
 
