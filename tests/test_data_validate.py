@@ -12,7 +12,8 @@ import pytest
 from galaxybench import paths
 from galaxybench.cli import main
 from galaxybench.data.classes import DECALS_CLASS_NAMES, SDSS_CLASS_NAMES
-from galaxybench.data.read import read_meta
+from galaxybench.data.read import iter_chunks, read_meta
+from galaxybench.errors import DataError
 
 N = 110  # rows of the default make_h5 file
 
@@ -34,6 +35,17 @@ def _float_images(value):
         images = np.full((N, 24, 24, 3), 100.0, np.float32)
         images[7, 3, 3, 1] = value
         return make_h5("float.h5", extra={"images": images})
+
+    return make
+
+
+def _unit_float_images(binary: bool):
+    """Float pixels in 0..1, as many image libraries write them (or only 0 and 1)."""
+
+    def make(make_h5, tmp_path):
+        rng = np.random.default_rng(3)
+        images = rng.random((N, 24, 24, 3), dtype=np.float32)
+        return make_h5("unit.h5", extra={"images": np.round(images) if binary else images})
 
     return make
 
@@ -69,6 +81,9 @@ BAD_INPUTS = {
     ),
     "non-finite pixels": (_float_images(np.nan), "non-finite pixels in 'images' (row 7)"),
     "pixels out of range": (_float_images(300.0), "outside 0..255"),
+    "float pixels in 0..1": (_unit_float_images(False), "float32 pixels scaled to 0..1 (row 0)"),
+    "float pixels 0 and 1 only": (_unit_float_images(True), "pixels scaled to 0..1 (rows 0..15"),
+    "fractional pixels": (_float_images(100.5), "fractional values (row 7)"),
     "fewer than two classes": (
         lambda m, t: m(counts=[20], duplicates=0, conflicting=0),
         "fewer than two classes",
@@ -157,6 +172,23 @@ def test_class_names_attribute_wins_and_any_k(make_h5):
     path = make_h5(counts=[5, 6, 7], size=256, class_names=["E", "S", "Irr"], coordinates=False)
     meta = read_meta(path)
     assert meta.class_names == ("E", "S", "Irr") and meta.counts().tolist() == [5, 6, 7]
+
+
+def test_fractional_pixels_past_the_first_rows_are_refused_when_read(make_h5):
+    images = np.full((N, 24, 24, 3), 100.0, np.float32)
+    images[N - 1, 0, 0, 0] = 0.25
+    path = make_h5(extra={"images": images})
+    read_meta(path)  # the door reads only the first rows
+    with pytest.raises(DataError, match=rf"fractional values \(row {N - 1}\)"):
+        list(iter_chunks(read_meta(path), rows=8))
+
+
+def test_whole_number_float_pixels_convert_exactly(make_h5):
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (N, 24, 24, 3))
+    path = make_h5(extra={"images": pixels.astype(np.float32)})
+    got = np.concatenate([b for _, b in iter_chunks(read_meta(path), rows=16)])
+    assert got.dtype == np.uint8 and np.array_equal(got, pixels)
 
 
 def test_float_labels_and_integer_pixels_are_accepted(make_h5):

@@ -450,6 +450,7 @@ def read_meta(path: str | Path, remap: str | list[int] | None = None) -> Galaxy1
     with open_h5(path) as f:
         images = _dataset(f, "images", path)
         n, size, channels = _check_images(images, path)
+        check_pixel_scale(images, path)
         ans = _dataset(f, "ans", path)
         source = _read_labels(ans, n, path, spec is not None)
         labels, names, mapping = _apply_labels(
@@ -471,8 +472,52 @@ def read_meta(path: str | Path, remap: str | list[int] | None = None) -> Galaxy1
         )
 
 
+# Pixels are read as 8-bit values 0..255 and never rescaled: a file of floats in 0..1 (or any
+# fractional values) is refused rather than guessed at (docs/protocol.md, "Pixel values").
+PIXEL_RULE = "docs/protocol.md, 'Pixel values'"
+SCALE_SAMPLE_ROWS = 16  # rows read at the door to spot floats in 0..1 before anything runs
+
+
+def _unit_scale_error(dtype: np.dtype, where: str, path: Path) -> DataError:
+    return DataError(
+        f"{path}: 'images' holds {dtype} pixels scaled to 0..1 ({where}); galaxybench reads 8-bit "
+        "pixels 0..255 and does not guess a scale: store np.rint(images * 255).astype(np.uint8) "
+        f"instead ({PIXEL_RULE})"
+    )
+
+
+def _fractional_error(block: np.ndarray, start: int, path: Path) -> DataError:
+    """The one-line refusal for float pixels that are not whole numbers."""
+    bad = (block != np.rint(block)).reshape(len(block), -1).any(1)
+    row = start + int(np.flatnonzero(bad)[0])
+    if float(block.max()) <= 1.0:
+        return _unit_scale_error(block.dtype, f"row {row}", path)
+    return DataError(
+        f"{path}: 'images' holds {block.dtype} pixels with fractional values (row {row}); "
+        f"galaxybench reads whole-number pixels 0..255: round them and store uint8 ({PIXEL_RULE})"
+    )
+
+
+def check_pixel_scale(images: h5py.Dataset, path: Path) -> None:
+    """Refuse float pixels scaled to 0..1 at the door, from the first rows (cheap enough for
+    ``data info``). Whole-number floats 0..255 pass; every row is checked again when read."""
+    if images.dtype.kind != "f":
+        return
+    k = min(SCALE_SAMPLE_ROWS, images.shape[0])
+    block = images[:k]
+    if not np.isfinite(block).all():
+        return  # the full read names the row with non-finite pixels
+    if (block != np.rint(block)).any():
+        raise _fractional_error(block, 0, path)
+    if 0.0 < float(block.max()) <= 1.0:  # whole numbers, but only 0 and 1: a 0..1 image
+        raise _unit_scale_error(images.dtype, f"rows 0..{k - 1} hold only 0 and 1", path)
+
+
 def _to_uint8(block: np.ndarray, start: int, path: Path) -> np.ndarray:
-    """Pixels as uint8 (N, H, W[, 3]); DataError for non-finite or out-of-range values."""
+    """Pixels as uint8 (N, H, W[, 3]); DataError for non-finite, out-of-range or fractional values.
+
+    Whole-number floats and wider integers in 0..255 convert exactly; nothing is rescaled.
+    """
     if block.dtype == np.uint8:
         return block
     if block.dtype.kind == "f" and not np.isfinite(block).all():
@@ -484,7 +529,9 @@ def _to_uint8(block: np.ndarray, start: int, path: Path) -> np.ndarray:
             f"{path}: pixel values outside 0..255 in 'images' "
             f"(rows {start}..{start + len(block) - 1}: {low:g}..{high:g})"
         )
-    return np.rint(block).astype(np.uint8) if block.dtype.kind == "f" else block.astype(np.uint8)
+    if block.dtype.kind == "f" and (block != np.rint(block)).any():
+        raise _fractional_error(block, start, path)
+    return block.astype(np.uint8)
 
 
 def rows_per_chunk(meta: Galaxy10Meta, chunk_bytes: int = 32 << 20) -> int:
