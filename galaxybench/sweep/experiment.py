@@ -87,6 +87,10 @@ def _load_space(
 ) -> tuple[SearchSpace, str | None]:
     """The space and data source: as given when new, read back from sweep.yaml on resume."""
     sweep_yaml = exp_dir / "sweep.yaml"
+    if exp_dir.exists() and not exp_dir.is_dir():
+        raise InputError(
+            f"{exp_dir} is a file, not an experiment directory: choose another --name or --storage"
+        )
     if resume:
         if not sweep_yaml.exists():
             raise InputError(f"nothing to resume: {sweep_yaml} does not exist")

@@ -451,7 +451,10 @@ _TEXT = ("config_id", "status")
 
 def read_table(path: str | Path) -> Table:
     """A table written by ``write_table``; DataError when it is not one."""
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a galaxybench table (binary, not UTF-8 text)") from None
     lines = text.splitlines()
     if not lines or not lines[0].startswith(_PREFIX):
         raise DataError(f"{path}: not a galaxybench table (no '# provenance:' first line)")
