@@ -1,4 +1,6 @@
-"""One-line errors: bad ``--device`` values, OSError (disk full, permission) and MemoryError.
+"""One-line errors: bad ``--device`` values, OSError (disk full, permission), MemoryError,
+unknown config keys (with the likely key and where the key came from) and files that are not what
+a command reads (binary YAML, a file given as a folder).
 
 Each error is one line on stderr with its exit status; ``--debug`` shows the traceback instead.
 
@@ -205,3 +207,12 @@ def test_run_out_that_is_a_file_is_refused_before_the_trial(tmp_path: Path, caps
     before = path.read_bytes()
     assert main(["run", "--profile", "smoke", "--out", str(path)]) == 2
     assert "--out" in _one_line(capsys) and path.read_bytes() == before
+
+
+@pytest.mark.parametrize("text", ["- 1\n", "a: 1\n", None])
+def test_resume_on_a_damaged_sweep_yaml_is_one_line(text, tmp_path: Path, capsys):
+    (tmp_path / "exp").mkdir()
+    sweep_yaml = tmp_path / "exp" / "sweep.yaml"
+    _binary(sweep_yaml) if text is None else sweep_yaml.write_text(text)
+    assert main(["sweep", "--resume", "--name", "exp", "--storage", str(tmp_path)]) == 2
+    assert str(sweep_yaml) in _one_line(capsys)

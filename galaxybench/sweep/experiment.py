@@ -95,6 +95,8 @@ def _load_space(
         if not sweep_yaml.exists():
             raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
         stored = config.read_yaml(sweep_yaml)
+        if not isinstance(stored, dict) or not isinstance(stored.get("space"), dict):
+            raise InputError(f"cannot resume: {sweep_yaml} is not a sweep's record (no `space`)")
         # The file resolved at the start, not the name again: ``data: null`` would pick up a file
         # downloaded in between.
         source = stored.get("data_path") or stored.get("data")
