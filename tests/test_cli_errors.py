@@ -216,3 +216,8 @@ def test_resume_on_a_damaged_sweep_yaml_is_one_line(text, tmp_path: Path, capsys
     _binary(sweep_yaml) if text is None else sweep_yaml.write_text(text)
     assert main(["sweep", "--resume", "--name", "exp", "--storage", str(tmp_path)]) == 2
     assert str(sweep_yaml) in _one_line(capsys)
+
+
+def test_tabulate_out_that_is_a_directory_is_refused_before_the_table(tmp_path: Path, capsys):
+    assert main(["tabulate", "--space", "smoke", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a directory" in _one_line(capsys)
