@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galaxybench import results
+from galaxybench import config, results
+from galaxybench.errors import ConfigError
 from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
 from galaxybench.sweep.space import SearchSpace, load_search_space
@@ -73,14 +74,33 @@ class SweepResult:
         return experiment_analysis(self.experiment_dir / phase)
 
 
+# How error messages name the keyword arguments of ``run_sweep`` (``galaxybench.sweep``).
+KEYWORDS = "the keyword arguments of galaxybench.sweep()"
+
+
 def _overrides(overrides: dict[str, Any]) -> list[str]:
     """``cgan__lr=2e-5`` -> ``["cgan.lr=2.0e-05"]``, the ``--set`` form.
 
     Values go through ``yaml.safe_dump``, which writes floats in a form PyYAML reads back as
-    floats (``str(2e-5)`` would come back as the string "2e-05").
+    floats (``str(2e-5)`` would come back as the string "2e-05"). An unknown key is a
+    ConfigError spelt as it was given (``cgan__learning_rate``), with the likely key.
     """
+    import inspect
+
     import yaml
 
+    keys = config.flat_keys()
+    for key in overrides:
+        if key.replace("__", ".") not in keys:
+            # A mistyped option of run_sweep itself (num_sample) lands here too.
+            options = [p for p in inspect.signature(run_sweep).parameters if p != "overrides"]
+            message = config.unknown_key_message(
+                key.replace("__", "."),
+                KEYWORDS,
+                known=[*keys, *options],
+                show=lambda k: k.replace(".", "__"),
+            )
+            raise ConfigError(message)
     out = []
     for key, value in overrides.items():
         text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
@@ -128,7 +148,10 @@ def run_sweep(
         if not isinstance(space, SearchSpace):
             space = load_search_space(str(space))
         space = space.with_options(
-            overrides=_overrides(overrides), num_samples=num_samples, max_concurrent=max_concurrent
+            overrides=_overrides(overrides),
+            num_samples=num_samples,
+            max_concurrent=max_concurrent,
+            where=KEYWORDS,
         )
     stem = Path(space_name).name.removesuffix(".yaml")
     name = name or f"sweep-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"

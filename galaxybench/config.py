@@ -15,8 +15,10 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any
 import yaml
 
 from galaxybench import registry
-from galaxybench.errors import ConfigError
+from galaxybench.errors import ConfigError, close_matches, did_you_mean
 
 # The paper's cut: a class is a minority when it has fewer than 1750 of the largest class's 2645
 # images (1750 / 2645 = 0.66). The default of ``eval.minority_fraction`` and ``rebalance.*``.
@@ -195,12 +197,10 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             raise ConfigError(f"config key {key!r} must be an integer, got {value!r}")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(
-                f"config key {key!r} must be a number, got {value!r}"
-                + (" (write 1.0e-5, not 1e-5, in YAML)" if isinstance(value, str) else "")
-            )
-        return float(value)
+        number = as_number(value)
+        if number is None:
+            raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"config key {key!r} must be a string, got {value!r}")
@@ -208,17 +208,91 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     raise ConfigError(f"config key {key!r} has unsupported type {tp}")
 
 
+def as_number(value: Any) -> float | None:
+    """A finite number as float, or None; a string such as "1e-4" counts (PyYAML reads 1e-4,
+    without a dot, as a string)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+# Where every config key is listed; an unknown key's message points there instead of listing them.
+KEYS_HELP = "galaxybench run --help lists keys"
+# Names other tools use for a setting -> its name here (cgan.learning_rate -> cgan.lr).
+_SYNONYMS = {
+    "learning_rate": "lr",
+    "learningrate": "lr",
+    "num_epochs": "epochs",
+    "n_epochs": "epochs",
+    "epoch": "epochs",
+    "batch": "batch_size",
+    "batchsize": "batch_size",
+    "bs": "batch_size",
+    "beta": "betas",
+    "z_dim": "latent_dim",
+    "nz": "latent_dim",
+}
+
+
+def suggest_keys(key: str, known: Sequence[str] | None = None) -> list[str]:
+    """The known dotted keys a mistyped ``key`` most likely meant, best first ([] if none)."""
+    known = sorted(flat_keys() if known is None else known)
+    section, dot, leaf = key.strip().lower().replace("-", "_").rpartition(".")
+    leaf = _SYNONYMS.get(leaf, leaf)
+    normal = f"{section}{dot}{leaf}"
+    if normal in known and normal != key:
+        return [normal]
+    if not dot:  # a bare "lr": every key of that name
+        same = [k for k in known if k.rpartition(".")[2] == leaf]
+        if same:
+            return same
+    return close_matches(normal, known)
+
+
+def unknown_key_message(
+    key: str,
+    where: str = "",
+    known: Sequence[str] | None = None,
+    show: Callable[[str], str] = str,
+) -> str:
+    """One line for an unknown config key: where it came from, the likely key, where keys are.
+
+    ``show`` spells a key as the user wrote it (``cgan__lr`` for keyword arguments).
+    """
+    known = flat_keys() if known is None else list(known)
+    head = f"unknown config key {show(key)!r}" + (f" in {where}" if where else "")
+    section = [show(k) for k in known if k.startswith(f"{key}.")]
+    if section:
+        return f"{head}: {key!r} is a section; name one of its keys ({', '.join(section)})"
+    return f"{head}{did_you_mean(suggest_keys(key, known), show)} ({KEYS_HELP})"
+
+
+def _unknown_in_tree(prefix: str, name: Any, value: Any, names: set[str]) -> str:
+    """The message for an unknown name in a nested config (a YAML profile or ``from_tree``)."""
+    key = f"{prefix}{name}"
+    if "." in str(name) and key in flat_keys():
+        section, _, leaf = key.partition(".")
+        return f"config key {key!r} must be nested in YAML: {section}: {{{leaf}: ...}}"
+    if isinstance(value, dict):  # a mistyped section name
+        hint = did_you_mean(close_matches(str(name), sorted(names)))
+        return f"unknown config section {key!r}{hint} ({KEYS_HELP})"
+    return unknown_key_message(key)
+
+
 def _build(cls: type, tree: Any, prefix: str) -> Any:
     if not isinstance(tree, dict):
         raise ConfigError(f"config section {prefix.rstrip('.') or 'top'!r} must be a mapping")
     hints = _field_types(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(tree) - names)
+    unknown = sorted(set(tree) - names, key=str)
     if unknown:
-        raise ConfigError(
-            f"unknown config key {prefix + str(unknown[0])!r} "
-            f"(known under {prefix.rstrip('.') or 'top'}: {', '.join(sorted(names))})"
-        )
+        raise ConfigError(_unknown_in_tree(prefix, unknown[0], tree[unknown[0]], names))
     kwargs = {}
     for name, value in tree.items():
         tp = hints[name]
@@ -280,6 +354,10 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 def from_tree(tree: dict[str, Any], base: Config | None = None) -> Config:
     """Config from a nested dict laid over ``base`` (defaults if None), validated."""
+    if tree is not None and not isinstance(tree, dict):
+        raise ConfigError(
+            f"a config must be a mapping of sections (cgan: {{lr: ...}}), got {type(tree).__name__}"
+        )
     merged = _merge(to_tree(base or Config()), tree or {})
     cfg = _build(Config, merged, "")
     validate(cfg)
@@ -291,14 +369,17 @@ def from_flat(flat: dict[str, Any], base: Config | None = None) -> Config:
     return from_tree(unflatten(flat), base)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"cgan.lr=1.0e-4"`` -> ``("cgan.lr", 1e-4)``; the value is parsed as YAML."""
+def parse_override(text: str, where: str = "--set") -> tuple[str, Any]:
+    """``"cgan.lr=1.0e-4"`` -> ``("cgan.lr", 1e-4)``; the value is parsed as YAML.
+
+    ``where`` names the source in error messages (``--set``, or the API's keyword arguments).
+    """
     if "=" not in text:
-        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+        raise ConfigError(f"{where} expects KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
     key = key.strip()
     if key not in flat_keys():
-        raise ConfigError(f"unknown config key {key!r} in --set (known: {', '.join(flat_keys())})")
+        raise ConfigError(unknown_key_message(key, where))
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
@@ -316,11 +397,20 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
     return from_flat(flat, cfg) if flat else cfg
 
 
-def read_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` of a file, with a one-line error for a missing or malformed file."""
+def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
+    """``yaml.safe_load`` of a file, with a one-line error for a missing or malformed file.
+
+    ``what`` names what the file should be (``search space``) in the error for a binary file.
+    """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a {what}: it is binary, not UTF-8 text (expected YAML)"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a {what} (expected a YAML file)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
@@ -339,13 +429,17 @@ def profile_names() -> list[str]:
 
 def load_profile(name: str = "default", overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """A built-in profile (or a YAML file path) with ``KEY=VALUE`` overrides applied."""
-    if name.endswith((".yaml", ".yml")) or "/" in name:
+    if (
+        name.endswith((".yaml", ".yml"))
+        or "/" in name
+        or (name not in profile_names() and Path(name).exists())
+    ):
         path = Path(name)
     else:
         if name not in profile_names():
             raise ConfigError(f"unknown profile {name!r} (known: {', '.join(profile_names())})")
         path = Path(str(resources.files("galaxybench") / "profiles" / f"{name}.yaml"))
-    tree = read_yaml(path) or {}
+    tree = read_yaml(path, "profile") or {}
     try:
         cfg = from_tree(tree)
     except ConfigError as exc:

@@ -1,9 +1,27 @@
 """Errors that reach the user as one line: bad input (exit 2) and a diverged GAN (exit 3).
 
-Usage: ``raise InputError("labels out of range 0..9 in 'ans' of data.h5")``.
+Usage: ``raise InputError("labels out of range 0..9 in 'ans' of data.h5")``;
+``f"unknown key {key!r}" + did_you_mean(key, known)``.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+
+
+def close_matches(word: str, known: Iterable[str], n: int = 1) -> list[str]:
+    """The ``known`` names closest to a mistyped ``word`` (difflib), best first; [] if none is."""
+    return difflib.get_close_matches(word, list(known), n=n, cutoff=0.6)
+
+
+def did_you_mean(matches: Iterable[str], show: Callable[[str], str] = str) -> str:
+    """``"; did you mean 'cgan.lr'?"`` (or ``'a', 'b' or 'c'``) for the matches, ``""`` for none."""
+    quoted = [repr(show(m)) for m in matches]
+    if not quoted:
+        return ""
+    alternatives = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {alternatives}?"
 
 
 class GalaxybenchError(Exception):

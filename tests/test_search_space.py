@@ -91,7 +91,8 @@ def test_round_trip_through_to_dict_and_yaml():
         ("params/data.hr_size", {"grid": [16, 32]}, "params.data.hr_size"),
         ("params/eval.minority_fraction", {"uniform": [0.5, 0.7]}, "defines the objective"),
         ("params/classifier.epochs", {"int": [2, 6]}, "ASHA's max_t"),
-        ("params/cgan.lr", {"loguniform": ["1e-5", 1.0e-2]}, "1.0e-5"),
+        ("params/cgan.lr", {"loguniform": ["fast", 1.0e-2]}, "bounds must be numbers, got 'fast'"),
+        ("params/srgan.depth", {"int": ["1e0", 4]}, "bounds must be integers"),
         ("params/cgan.lr", {"loguniform": [0.0, 1.0e-2]}, "low > 0"),
         ("params/cgan.lr", {"uniform": [0.1, 0.01]}, "low < high"),
         ("params/cgan.lr", {"normal": [0.1, 0.01]}, "params.cgan.lr.normal"),
@@ -130,12 +131,59 @@ def test_grid_search_needs_grid_params():
     assert parse_search_space(tree, "g.yaml").search.algorithm == "grid"
 
 
-def test_yaml_1e_minus_5_string_is_refused_from_a_file(tmp_path: Path):
-    text = yaml.safe_dump(VALID).replace("0.0001", "1e-4")
+def test_yaml_1e_minus_4_string_is_a_number_in_a_file(tmp_path: Path):
+    tree = _with("base/set", {"cgan.lr": "3e-4", "rebalance.method": "cgan"})
+    tree["params"]["cgan.d_lr_scale"] = {"choice": ["5e-1", 1.0]}
+    text = yaml.safe_dump(tree).replace("0.0001", "1e-4")
     path = tmp_path / "space.yaml"
     path.write_text(text)
     assert yaml.safe_load(text)["params"]["cgan.lr"]["loguniform"][0] == "1e-4"  # PyYAML's quirk
-    with pytest.raises(ConfigError, match=r"^space.yaml: params.cgan.lr.loguniform bounds"):
+    space = load_search_space(path)
+    lr = {p.key: p for p in space.params}["cgan.lr"]
+    assert (lr.low, lr.high) == (1e-4, 1e-2)
+    assert {p.key: p for p in space.params}["cgan.d_lr_scale"].values == (0.5, 1.0)
+    assert space.overrides["cgan.lr"] == 3e-4 and space.base_config().cgan.lr == 3e-4
+    assert parse_search_space(space.to_dict(), "again.yaml").overrides == space.overrides
+
+
+@pytest.mark.parametrize(
+    "path,value,expected",
+    [
+        (
+            "params/cgan.learning_rate",
+            {"loguniform": [1.0e-5, 1.0e-2]},
+            "params.cgan.learning_rate: unknown config key 'cgan.learning_rate'; "
+            "did you mean 'cgan.lr'? (galaxybench run --help lists keys)",
+        ),
+        (
+            "base/set",
+            {"rebalance.methd": "cgan"},
+            "base.set.rebalance.methd: unknown config key 'rebalance.methd'; "
+            "did you mean 'rebalance.method'?",
+        ),
+        ("params/seed", {"grid": [1, 2]}, "params.seed cannot be set here: seeds go under `seeds`"),
+        ("params/cgan.lr", {"loguniforn": [1e-5, 1e-2]}, "did you mean 'loguniform'?"),
+        ("serach", {"num_samples": 2}, "serach is not a known key; did you mean 'search'?"),
+        (
+            "search/num_sample",
+            2,
+            "search.num_sample is not a known key; did you mean 'num_samples'",
+        ),
+    ],
+)
+def test_space_typos_get_the_likely_key(path, value, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_search_space(_with(path, value), "typo.yaml")
+    message = str(err.value)
+    assert message.startswith("typo.yaml: ") and expected in message, message
+    if path.startswith("params/cgan"):
+        assert "seed" not in message, message  # no hint about seeds for a mistyped key
+
+
+def test_a_binary_space_file_is_one_config_error(tmp_path: Path):
+    path = tmp_path / "space.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n\xff\xfe\xe9")
+    with pytest.raises(ConfigError, match=r"space.h5 is not a search space: it is binary"):
         load_search_space(path)
 
 
@@ -154,10 +202,12 @@ def test_with_options_applies_and_checks_command_line_settings():
     assert t.base_config().classifier.epochs == 3 and t.gpu == 0.5
     assert (t.search.num_samples, t.search.max_concurrent) == (7, 4)
     assert s.base_config().classifier.epochs == config.load_profile("smoke").classifier.epochs
-    with pytest.raises(ConfigError, match=r"--set cgan.lr conflicts"):
+    with pytest.raises(ConfigError, match=r"^cgan.lr in --set conflicts with a parameter that v"):
         s.with_options(overrides=["cgan.lr=1.0e-3"])
     fixed = s.with_options(overrides=["cgan.lr=1.0e-3"], fix_params=True)  # ablate: one config
     assert fixed.base_config().cgan.lr == 1.0e-3
+    with pytest.raises(ConfigError, match=r"^seed in --set cannot be set: the space's seeds"):
+        s.with_options(overrides=["seed=3"])
     with pytest.raises(ConfigError, match="--gpus-per-trial"):
         s.with_options(gpus_per_trial=1.5)
     with pytest.raises(ConfigError, match=r"classifier.epochs must be >= 1"):

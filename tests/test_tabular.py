@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from galaxybench.errors import ConfigError
+from galaxybench.errors import ConfigError, DataError
 from galaxybench.sweep.replay import compute_to_reach, replay
 from galaxybench.sweep.space import load_search_space
 from galaxybench.sweep.tabular import Table, config_key, discretise, read_table, write_table
@@ -77,6 +77,15 @@ def test_discretise_log_spaced_levels_and_explicit_values() -> None:
         discretise(space, {"cgan.beta": 3})
     with pytest.raises(ConfigError, match=r"cgan\.batch_size"):
         discretise(space, values={"cgan.batch_size": [0]})
+
+
+def test_a_mistyped_levels_key_gets_the_searched_one_and_a_binary_table_one_line(tmp_path) -> None:
+    space = load_search_space("smoke")
+    with pytest.raises(ConfigError, match=r"did you mean 'cgan.lr'\?"):
+        discretise(space, {"cgan.lrr": 3})
+    (tmp_path / "t.csv").write_bytes(b"\x89HDF\r\n\x1a\n\xff\xfe\xe9")
+    with pytest.raises(DataError, match=r"t.csv: not a galaxybench table \(binary"):
+        read_table(tmp_path / "t.csv")
 
 
 def test_csv_round_trip_keeps_values_and_provenance(tmp_path) -> None:

@@ -19,11 +19,34 @@ from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 
 
+def config_keys_epilog() -> str:
+    """Every config key, one line per section: what ``--set`` and profiles accept."""
+    import textwrap
+
+    from galaxybench.config import flat_keys
+
+    sections: dict[str, list[str]] = {}
+    for key in flat_keys():
+        section, _, name = key.rpartition(".")
+        sections.setdefault(section, []).append(name)
+    lines = ["config keys (--set cgan.lr=1.0e-4; a profile nests them: cgan: {lr: 1.0e-4}):"]
+    for section, names in sorted(sections.items(), key=lambda item: not item[0]):
+        head = f"  {section or 'top level'}: "
+        lines.append(
+            textwrap.fill(
+                ", ".join(names), 98, initial_indent=head, subsequent_indent=" " * len(head)
+            )
+        )
+    return "\n".join(lines)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="run one full augment-then-classify trial",
         description="Run one full augment-then-classify trial and score it.",
+        epilog=config_keys_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--data",
@@ -146,6 +169,8 @@ def run_command(args: argparse.Namespace) -> int:
     from galaxybench.trial import evaluate_trial
 
     check_device(args.device)  # before the data are read
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out} is a file, not a directory; choose a new directory")
     cfg = load_profile(args.profile, args.overrides)
     if args.seed is not None:
         cfg = apply_overrides(cfg, [f"seed={args.seed}"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from galaxybench.errors import InputError
@@ -91,6 +92,11 @@ def _tabulate(args: argparse.Namespace) -> int:
     from galaxybench.sweep.space import load_search_space
     from galaxybench.sweep.tabular import build_table, write_table
 
+    if Path(args.out).is_dir():  # refused now, not after the whole table is built
+        raise InputError(
+            f"--out {args.out} is a directory; tabulate writes one CSV file, e.g. "
+            f"{Path(args.out) / 'table.csv'}"
+        )
     space = load_search_space(args.space).with_options(overrides=args.overrides)
     try:
         levels = {k: int(v) for k, v in _pairs(args.levels, "--levels").items()}

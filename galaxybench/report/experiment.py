@@ -68,10 +68,18 @@ class Experiment:
         return baseline + confirm
 
 
+def _read_text(path: Path) -> str:
+    """A file's UTF-8 text; InputError naming the file when it is binary."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (binary, or not UTF-8)") from None
+
+
 def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
     """Records of one ``results/<phase>.jsonl``; a malformed line is an InputError naming it."""
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -91,7 +99,7 @@ def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
 def _read_yaml(path: Path) -> tuple[str | None, dict[str, Any]]:
     if not path.is_file():
         return None, {}
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -103,10 +111,20 @@ def _read_summary(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        parsed = json.loads(path.read_text(encoding="utf-8"))
+        parsed = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _not_a_directory(path: Path) -> str:
+    """The message for a file given where an experiment directory was expected."""
+    if (path.parent / "sweep.yaml").is_file():  # a file inside an experiment: name its folder
+        return f"{path} is a file, not an experiment directory; pass its folder {path.parent}"
+    return (
+        f"{path} is a file, not an experiment directory; pass the folder a sweep wrote "
+        "(<storage>/<name>, e.g. experiments/sweep-smoke-<date-time>)"
+    )
 
 
 def load_experiment(experiment_dir: str | Path) -> Experiment:
@@ -117,6 +135,8 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
             ``results/confirm.jsonl`` holds no trial (no confirmed result).
     """
     path = Path(experiment_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(_not_a_directory(path))
     if not path.is_dir():
         raise InputError(f"experiment directory not found: {path}")
     if not any(path.iterdir()):

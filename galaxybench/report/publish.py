@@ -46,7 +46,12 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
     try:
         prov = json.loads(prov_json.read_text(encoding="utf-8"))
         board = pd.read_csv(board_csv)
-    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
         log.warning("skipping %s: unreadable (%s)", report, exc)
         return None
     if board.empty or "row" not in board.columns:
@@ -80,6 +85,10 @@ def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
         InputError: ``reports_dir`` does not exist or holds no report.
     """
     root = Path(reports_dir)
+    if root.exists() and not root.is_dir():
+        raise InputError(
+            f"{root} is a file, not a reports folder; pass the folder reports are published in"
+        )
     if not root.is_dir():
         raise InputError(f"reports directory not found: {root}")
     entries = [

@@ -87,10 +87,16 @@ def _load_space(
 ) -> tuple[SearchSpace, str | None]:
     """The space and data source: as given when new, read back from sweep.yaml on resume."""
     sweep_yaml = exp_dir / "sweep.yaml"
+    if exp_dir.exists() and not exp_dir.is_dir():
+        raise InputError(
+            f"{exp_dir} is a file, not an experiment directory: choose another --name or --storage"
+        )
     if resume:
         if not sweep_yaml.exists():
             raise InputError(f"nothing to resume: {sweep_yaml} does not exist")
         stored = config.read_yaml(sweep_yaml)
+        if not isinstance(stored, dict) or not isinstance(stored.get("space"), dict):
+            raise InputError(f"cannot resume: {sweep_yaml} is not a sweep's record (no `space`)")
         # The file resolved at the start, not the name again: ``data: null`` would pick up a file
         # downloaded in between.
         source = stored.get("data_path") or stored.get("data")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxybench import budget, config
-from galaxybench.errors import ConfigError
+from galaxybench.errors import ConfigError, close_matches, did_you_mean
 
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
 ALGORITHMS = ("optuna", "grid", "random")
@@ -124,19 +124,24 @@ class SearchSpace:
         num_samples: int | None = None,
         max_concurrent: int | None = None,
         fix_params: bool = False,
+        where: str = "--set",
     ) -> SearchSpace:
         """A copy with command-line options applied (``--set``, ``--gpus-per-trial``, ...).
 
         ``fix_params`` lets ``--set`` give searched keys a value (``ablate`` runs one config);
-        a sweep refuses that, since the search would override it.
+        a sweep refuses that, since the search would override it. ``where`` names the overrides'
+        source in error messages.
         """
-        parsed = dict(config.parse_override(text) for text in overrides)
+        parsed = dict(config.parse_override(text, where) for text in overrides)
         for key in parsed:
             _require(
-                key != "seed" and (fix_params or key not in self.param_keys()),
-                f"--set {key}",
-                "conflicts with a searched parameter or the seeds",
-                self.source,
+                key != "seed", f"seed in {where}", "cannot be set: the space's seeds set it", ""
+            )
+            _require(
+                fix_params or key not in self.param_keys(),
+                f"{key} in {where}",
+                f"conflicts with a parameter that {self.source} searches",
+                "",
             )
         search = self.search
         if num_samples is not None:
@@ -195,19 +200,35 @@ class SearchSpace:
 
 def _require(cond: bool, key: str, message: str, source: str) -> None:
     if not cond:
-        raise ConfigError(f"{source}: {key} {message}")
+        raise ConfigError(f"{source}: {key} {message}" if source else f"{key} {message}")
 
 
 def _mapping(tree: Any, where: str, allowed: set[str], source: str) -> dict[str, Any]:
     _require(isinstance(tree, dict), where, "must be a mapping", source)
-    unknown = sorted(set(tree) - allowed)
-    _require(
-        not unknown,
-        f"{where}.{unknown[0]}" if unknown else where,
-        f"is not a known key (known: {', '.join(sorted(allowed))})",
-        source,
-    )
+    unknown = sorted(set(tree) - allowed, key=str)
+    if unknown:
+        name = str(unknown[0])
+        hint = did_you_mean(close_matches(name, sorted(allowed)))
+        at = name if where == "top level" else f"{where}.{name}"
+        _require(
+            False, at, f"is not a known key{hint} (known: {', '.join(sorted(allowed))})", source
+        )
     return tree
+
+
+def _config_key(key: str, where: str, source: str) -> None:
+    """A dotted config key of a space file, or ConfigError with the likely key."""
+    _require(key != "seed", where, "cannot be set here: seeds go under `seeds`", source)
+    if key not in config.flat_keys():
+        hint = config.unknown_key_message(key)
+        raise ConfigError(f"{source}: {where}: {hint}")
+
+
+def _number(v: Any) -> Any:
+    """A numeric string such as "1e-4" (PyYAML's reading of 1e-4) as a float; others unchanged."""
+    if isinstance(v, str) and config.as_number(v) is not None:
+        return config.as_number(v)
+    return v
 
 
 def _is_number(v: Any) -> bool:
@@ -218,22 +239,20 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_value(base: config.Config, key: str, value: Any, where: str, source: str) -> None:
-    """A candidate value must make a valid config (type and range checks of config.py)."""
+def _check_value(base: config.Config, key: str, value: Any, where: str, source: str) -> Any:
+    """A candidate value must make a valid config (type and range checks of config.py).
+
+    Returns the value as the config holds it ("1e-4" becomes 1e-4 for a float key).
+    """
     try:
-        config.from_flat({key: value}, base)
+        return config.to_flat(config.from_flat({key: value}, base))[key]
     except ConfigError as exc:
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
 def _param(key: str, spec: Any, base: config.Config, source: str) -> Param:
     where = f"params.{key}"
-    _require(
-        key in config.flat_keys() and key != "seed",
-        where,
-        "is not a searchable config key (seeds go under `seeds`)",
-        source,
-    )
+    _config_key(key, where, source)
     # The data are prepared once per sweep on the driver (docs/architecture.md, "Data flow"),
     # so they cannot vary.
     _require(
@@ -255,22 +274,28 @@ def _param(key: str, spec: Any, base: config.Config, source: str) -> Param:
     )
     kind, arg = next(iter(spec.items()))
     _require(
-        kind in KINDS, f"{where}.{kind}", f"is not a distribution ({', '.join(KINDS)})", source
+        kind in KINDS,
+        f"{where}.{kind}",
+        f"is not a distribution{did_you_mean(close_matches(str(kind), KINDS))} "
+        f"({', '.join(KINDS)})",
+        source,
     )
     where = f"{where}.{kind}"
     field_type = type(config.to_flat(base)[key])
     if kind in ("grid", "choice"):
         _require(isinstance(arg, list) and len(arg) >= 1, where, "must be a non-empty list", source)
-        _require(len({repr(v) for v in arg}) == len(arg), where, "has repeated values", source)
-        for v in arg:
-            _check_value(base, key, v, where, source)
-        return Param(key, kind, values=tuple(arg))
+        values = [_check_value(base, key, v, where, source) for v in arg]
+        _require(
+            len({repr(v) for v in values}) == len(values), where, "has repeated values", source
+        )
+        return Param(key, kind, values=tuple(values))
     _require(isinstance(arg, list) and len(arg) == 2, where, "must be a list [low, high]", source)
     low, high = arg
+    low, high = _number(low), _number(high)
     _require(
         _is_number(low) and _is_number(high),
         where,
-        f"bounds must be numbers, got {low!r}, {high!r} (write 1.0e-5, not 1e-5, in YAML)",
+        f"bounds must be numbers, got {low!r}, {high!r}",
         source,
     )
     if kind == "int":
@@ -369,16 +394,13 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
     overrides = base_tree.get("set") or {}
     _require(isinstance(overrides, dict), "base.set", "must be a mapping of config keys", source)
     for key in overrides:
-        _require(
-            key in config.flat_keys() and key != "seed",
-            f"base.set.{key}",
-            "is not a config key",
-            source,
-        )
+        _config_key(key, f"base.set.{key}", source)
     try:
         base = config.from_flat(dict(overrides), config.load_profile(profile))
     except ConfigError as exc:
         raise ConfigError(f"{source}: base: {exc}") from None
+    flat = config.to_flat(base)
+    overrides = {k: flat[k] for k in overrides}  # as the config holds them: "1e-4" -> 1e-4
     params_tree = tree.get("params") or {}
     _require(isinstance(params_tree, dict), "params", "must be a mapping", source)
     params = tuple(_param(k, v, base, source) for k, v in params_tree.items())
@@ -412,7 +434,13 @@ def search_space_names() -> list[str]:
 def load_search_space(name_or_path: str | Path = "default") -> SearchSpace:
     """A built-in space by name, or a YAML file; ConfigError naming the file and key if invalid."""
     text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or "/" in text:
+    # A path: a .yaml name, a name with a folder, or any other file that exists (then refused
+    # with one line if it is not YAML).
+    if (
+        text.endswith((".yaml", ".yml"))
+        or "/" in text
+        or (text not in search_space_names() and Path(text).exists())
+    ):
         path = Path(text)
     elif text in search_space_names():
         path = Path(str(resources.files("galaxybench") / "search_spaces" / f"{text}.yaml"))
@@ -421,4 +449,4 @@ def load_search_space(name_or_path: str | Path = "default") -> SearchSpace:
             f"unknown search space {text!r} "
             f"(known: {', '.join(search_space_names())}; or a path to a .yaml file)"
         )
-    return parse_search_space(config.read_yaml(path), source=path.name)
+    return parse_search_space(config.read_yaml(path, "search space"), source=path.name)

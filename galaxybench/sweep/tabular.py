@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxybench import budget, config, results
-from galaxybench.errors import ConfigError, DataError
+from galaxybench.errors import ConfigError, DataError, close_matches, did_you_mean
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep.space import SearchSpace
 
@@ -70,7 +70,8 @@ def discretise(
     for key in levels:
         if key not in known:
             raise ConfigError(
-                f"--levels {key}: not a searched parameter of {space.source} "
+                f"--levels {key}: not a searched parameter of {space.source}"
+                f"{did_you_mean(close_matches(key, sorted(known)))} "
                 f"(searched: {', '.join(space.param_keys())})"
             )
     base = space.base_config()
@@ -451,7 +452,10 @@ _TEXT = ("config_id", "status")
 
 def read_table(path: str | Path) -> Table:
     """A table written by ``write_table``; DataError when it is not one."""
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a galaxybench table (binary, not UTF-8 text)") from None
     lines = text.splitlines()
     if not lines or not lines[0].startswith(_PREFIX):
         raise DataError(f"{path}: not a galaxybench table (no '# provenance:' first line)")
