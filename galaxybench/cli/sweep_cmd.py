@@ -173,6 +173,22 @@ class _View:
         self.live.update(table)
 
 
+def _row_line(row: str, r: dict[str, Any]) -> str:
+    """One confirm row: ok/diverged/failed counts, its score over the ok runs, and the reasons."""
+    trials = r.get("trials", r["n"])
+    counts = f"ok {r['n']}/{trials}  diverged {r.get('diverged', 0)}  failed {r.get('failed', 0)}"
+    score = r.get(results.MINORITY_F1)
+    text = f"  {row:12s} {counts}  " + (
+        f"test {results.MINORITY_F1} {score:.4f} (n={r['n']})" if score is not None else "no result"
+    )
+    reasons = r.get("reasons") or {}
+    if reasons:
+        text += ": " + "; ".join(
+            reason + (f" (x{n})" if n > 1 else "") for reason, n in reasons.items()
+        )
+    return text
+
+
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     import json
 
@@ -192,7 +208,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"{results.OBJECTIVE} {best[results.OBJECTIVE]:.4f}"
         )
     for row, r in summary.get("rows", {}).items():
-        print(f"  {row:12s} test {results.MINORITY_F1} {r[results.MINORITY_F1]:.4f} (n={r['n']})")
+        print(_row_line(row, r))
     if summary.get("failed"):
         print(f"{summary['failed']} trial(s) failed: see results/*.jsonl (status, reason)")
     trackers = summary.get("trackers") or {}
