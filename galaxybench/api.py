@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 from galaxybench import results
 from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
-from galaxybench.sweep.space import SearchSpace, load_search_space
+from galaxybench.sweep.space import SearchSpace, load_search_space, unread_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import optuna
@@ -130,6 +133,8 @@ def run_sweep(
         space = space.with_options(
             overrides=_overrides(overrides), num_samples=num_samples, max_concurrent=max_concurrent
         )
+        for line in unread_settings(space, [key.replace("__", ".") for key in overrides]):
+            log.warning(line)
     stem = Path(space_name).name.removesuffix(".yaml")
     name = name or f"sweep-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = run_experiment(

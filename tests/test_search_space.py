@@ -269,3 +269,34 @@ def test_inert_settings_of_a_profile_file_share_one_line_per_method(tmp_path: Pa
     ]
     # A built-in profile's own sections (smoke sizes the SRGAN) are not the user's settings.
     assert inert_settings(config.load_profile("smoke"), config.profile_keys("smoke")) == []
+
+
+def test_a_set_key_no_trial_of_the_space_reads_is_named():
+    from galaxybench.sweep.space import unread_settings
+
+    tree = copy.deepcopy(VALID)
+    tree["base"]["set"]["rebalance.method"] = "oversample"
+    for key in ("cgan.lr", "cgan.batch_size"):
+        tree["params"].pop(key)
+    space = parse_search_space(tree, "s.yaml").with_options(overrides=["cgan.epochs=3"])
+    assert unread_settings(space, ["cgan.epochs", "rebalance.target"]) == [
+        "cgan.epochs has no effect: it is read only when rebalance.method is cgan, and "
+        "rebalance.method is oversample in every trial of this space"
+    ]
+
+
+def test_the_notebook_sweep_logs_a_setting_no_trial_reads(monkeypatch, caplog, tmp_path):
+    import galaxybench.api as api
+
+    monkeypatch.setattr(api, "run_experiment", lambda *a, **k: {"experiment_dir": str(tmp_path)})
+    tree = copy.deepcopy(VALID)
+    tree["base"]["set"]["upscale.method"] = "bicubic"
+    for key in ("srgan.depth", "srgan.channels"):
+        tree["params"].pop(key)
+    space = parse_search_space(tree, "s.yaml")
+    with caplog.at_level("WARNING", logger="galaxybench.api"):
+        api.run_sweep(space, srgan__epochs=3, cgan__epochs=2)
+    assert [r.getMessage() for r in caplog.records] == [
+        "srgan.epochs has no effect: it is read only when upscale.method is srgan, and "
+        "upscale.method is bicubic in every trial of this space"
+    ]

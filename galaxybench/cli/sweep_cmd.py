@@ -121,16 +121,20 @@ def register(subparsers: Any) -> None:
 
 
 def _space(args: argparse.Namespace, mode: str) -> Any:
-    from galaxybench.sweep.space import load_search_space
+    from galaxybench.config import parse_override
+    from galaxybench.sweep.space import load_search_space, unread_settings
 
-    space = load_search_space(args.space or "default")
-    return space.with_options(
+    space = load_search_space(args.space or "default").with_options(
         overrides=args.overrides,
         gpus_per_trial=args.gpus_per_trial,
         num_samples=args.num_samples,
         max_concurrent=args.max_concurrent,
         fix_params=mode == "ablate",
     )
+    keys = [parse_override(text)[0] for text in args.overrides]
+    for line in unread_settings(space, keys):
+        print(f"warning: {line}", file=sys.stderr)
+    return space
 
 
 class _View:

@@ -298,27 +298,39 @@ def _takes(values: tuple[Any, ...]) -> str:
     return f"is {shown[0]}" if len(shown) == 1 else f"is one of {', '.join(shown)}"
 
 
-def check_searched_keys_read(base: config.Config, params: tuple[Param, ...], source: str) -> None:
-    """Refuse a searched key that no configuration of the space reads (``protocol.READ_WHEN``).
+def never_read(key: str, base: config.Config, params: tuple[Param, ...]) -> str | None:
+    """Why no trial of a space reads ``key`` (``protocol.READ_WHEN``), or None when some does.
 
     A condition's key takes the base value, or the values of its grid/choice when it is itself
     searched (``rebalance.method: {choice: [none, cgan]}`` reads ``cgan.lr`` in some trials).
     """
     flat = config.to_flat(base)
     searched = {p.key: p for p in params}
-    for param in params:
-        for cond in protocol.read_conditions(param.key):
-            control = searched.get(cond.control)
-            if control is not None and control.kind not in ("grid", "choice"):
-                continue  # a numeric range: not a method choice
-            values = control.values if control is not None else (flat.get(cond.control),)
-            _require(
-                any(cond.holds(v) for v in values),
-                f"params.{param.key}",
-                f"is never read: it is read only when {cond.describe()}, and {cond.control} "
-                f"{_takes(values)} in every trial of this space",
-                source,
+    for cond in protocol.read_conditions(key):
+        control = searched.get(cond.control)
+        if control is not None and control.kind not in ("grid", "choice"):
+            continue  # a numeric range: not a method choice
+        values = control.values if control is not None else (flat.get(cond.control),)
+        if not any(cond.holds(v) for v in values):
+            return (
+                f"it is read only when {cond.describe()}, and {cond.control} {_takes(values)} "
+                "in every trial of this space"
             )
+    return None
+
+
+def check_searched_keys_read(base: config.Config, params: tuple[Param, ...], source: str) -> None:
+    """Refuse a searched key that no configuration of the space reads (``never_read``)."""
+    for param in params:
+        why = never_read(param.key, base, params)
+        _require(why is None, f"params.{param.key}", f"is never read: {why}", source)
+
+
+def unread_settings(space: SearchSpace, keys: list[str]) -> list[str]:
+    """One line per key of ``keys`` (``--set``) that no trial of ``space`` reads."""
+    base = space.base_config()
+    lines = [(key, never_read(key, base, space.params)) for key in dict.fromkeys(keys)]
+    return [f"{key} has no effect: {why}" for key, why in lines if why]
 
 
 def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
