@@ -206,8 +206,8 @@ def _gan_label(row: str, searched_failed: bool) -> str:
     if row == SEARCHED_ROW:
         return f"the best GAN configuration ({row})"
     if row in ABLATIONS:
-        return f"the best GAN row with a result, {row} ({ABLATIONS[row]})"
-    return f"the best GAN row with a result ({row_label(row)})"
+        return f"the best GAN row, {row} ({ABLATIONS[row]})"
+    return f"the best GAN row ({row_label(row)})"
 
 
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
