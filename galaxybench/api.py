@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ from galaxybench import config, results
 from galaxybench.errors import ConfigError
 from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
-from galaxybench.sweep.space import SearchSpace, load_search_space
+from galaxybench.sweep.space import SearchSpace, load_search_space, unread_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import optuna
@@ -153,6 +156,8 @@ def run_sweep(
             max_concurrent=max_concurrent,
             where=KEYWORDS,
         )
+        for line in unread_settings(space, [key.replace("__", ".") for key in overrides]):
+            log.warning(line)
     stem = Path(space_name).name.removesuffix(".yaml")
     name = name or f"sweep-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = run_experiment(

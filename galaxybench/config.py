@@ -447,6 +447,29 @@ def load_profile(name: str = "default", overrides: list[str] | tuple[str, ...] =
     return apply_overrides(cfg, overrides)
 
 
+def profile_keys(name: str, overrides: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The dotted keys a user set: those of ``--set`` and of a profile file (not a built-in).
+
+    A built-in profile holds settings for every method a run may choose (``smoke`` sizes the
+    SRGAN too), so its keys are not the user's choice; a profile file's keys are.
+    """
+    keys = [parse_override(text)[0] for text in overrides]
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        keys = sorted(tree_keys(read_yaml(name) or {})) + keys
+    return list(dict.fromkeys(keys))
+
+
+def tree_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a nested mapping: ``{"cgan": {"lr": 1}}`` -> ``["cgan.lr"]``."""
+    out: list[str] = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out += tree_keys(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}")
+    return out
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)

@@ -11,6 +11,8 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,24 +57,115 @@ def baseline_config(cfg: Config) -> Config:
     return cfg.replace(**BASELINE)
 
 
+# Which stage reads which config key: a key (or a whole section, ending in ".") listed here is
+# read only under every one of its conditions; every other key is always read. The one map behind
+# effective_flat, the report's blank cells, the warnings on inert settings and the refusal of a
+# search over an inert key. A section named after a method (``srgan``, ``cgan``) is read only by
+# that method (``trial.steps`` hands a stage ``ctx.section(method)``).
+@dataclass(frozen=True)
+class ReadWhen:
+    """A condition for a key to be read: ``control`` has one of ``values`` (``negate``: none)."""
+
+    control: str
+    values: tuple[Any, ...]
+    negate: bool = False
+
+    def holds(self, value: Any) -> bool:
+        """Whether a config whose ``control`` is ``value`` satisfies the condition."""
+        return (value in self.values) != self.negate
+
+    def describe(self) -> str:
+        """``rebalance.method is cgan``, ``rebalance.method is not none``..."""
+        words = " or ".join(show_value(v) for v in self.values)
+        return f"{self.control} is {'not ' if self.negate else ''}{words}"
+
+
+_GAN_QUALITY = (ReadWhen("metrics.enabled", (True,)), ReadWhen("rebalance.method", ("cgan",)))
+READ_WHEN: dict[str, tuple[ReadWhen, ...]] = {
+    "srgan.": (ReadWhen("upscale.method", ("srgan",)),),
+    "cgan.": (ReadWhen("rebalance.method", ("cgan",)),),
+    # trial.steps.rebalance plans no image for the baseline rebalancer.
+    "rebalance.threshold": (ReadWhen("rebalance.method", ("none",), negate=True),),
+    "rebalance.target": (ReadWhen("rebalance.method", ("none",), negate=True),),
+    "classifier.focal_gamma": (ReadWhen("classifier.loss", ("focal",)),),
+    "classifier.asinh_softening": (ReadWhen("classifier.stretch", ("asinh",)),),
+    # trial.quality: sizes and weights of the generative metrics, computed for the cGAN's images.
+    "metrics.max_samples": _GAN_QUALITY,
+    "metrics.kid_subsets": _GAN_QUALITY,
+    "metrics.inception_weights": _GAN_QUALITY,
+}
+
+
+def show_value(value: Any) -> str:
+    """A config value as written in YAML and ``--set``: true, none, 0.66."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def read_conditions(key: str) -> tuple[ReadWhen, ...]:
+    """The conditions under which ``key`` is read; () when it is always read."""
+    for name, conditions in READ_WHEN.items():
+        if key == name or (name.endswith(".") and key.startswith(name)):
+            return conditions
+    return ()
+
+
+def unread_because(key: str, flat: dict[str, Any]) -> ReadWhen | None:
+    """The first condition of ``key`` that the flat config fails; None when the key is read."""
+    return next((c for c in read_conditions(key) if not c.holds(flat.get(c.control))), None)
+
+
+def inert_keys(flat: dict[str, Any]) -> dict[str, ReadWhen]:
+    """The keys of a flat config that no stage reads, each with the condition it fails."""
+    out = {key: unread_because(key, flat) for key in flat}
+    return {key: cond for key, cond in out.items() if cond is not None}
+
+
+def inert_message(keys: str | list[str], flat: dict[str, Any]) -> str | None:
+    """``cgan.lr has no effect: it is read only when rebalance.method is cgan (here: none)``.
+
+    ``keys`` failing the same condition share one line; None when the first key is read.
+    """
+    keys = [keys] if isinstance(keys, str) else keys
+    cond = unread_because(keys[0], flat)
+    if cond is None:
+        return None
+    here = show_value(flat.get(cond.control))
+    subject = f"{keys[0]} has" if len(keys) == 1 else f"{', '.join(keys)} have"
+    pronoun = "it is" if len(keys) == 1 else "they are"
+    return f"{subject} no effect: {pronoun} read only when {cond.describe()} (here: {here})"
+
+
+def inert_settings(cfg: Config, keys: Iterable[str]) -> list[str]:
+    """One line (``inert_message``) per condition that keys of ``keys`` fail under ``cfg``.
+
+    ``keys`` are those the user set (``config.profile_keys``); the CLI prints the lines as
+    warnings.
+    """
+    flat = to_flat(cfg)
+    groups: dict[ReadWhen, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        cond = unread_because(key, flat)
+        if cond is not None:
+            groups.setdefault(cond, []).append(key)
+    return [line for keys in groups.values() if (line := inert_message(keys, flat))]
+
+
 def effective_flat(cfg: Config) -> dict[str, Any]:
     """Flat config without the keys that cannot change the classifier's outcome.
 
-    SRGAN settings matter only with the SRGAN upscaler, cGAN settings only with the cGAN
-    rebalancer, the focal gamma only with the focal loss, and quality metrics never. Two configs
-    with equal effective keys train the same classifier, so it is cached once.
+    The keys no stage reads (``READ_WHEN``: SRGAN settings without the SRGAN upscaler, ...) and
+    the quality metrics, which never change it. Two configs with equal effective keys train the
+    same classifier, so it is cached once.
     """
-    flat = to_flat(cfg)
-    drop = ["metrics."]
-    if cfg.upscale.method != "srgan":
-        drop.append("srgan.")
-    if cfg.rebalance.method != "cgan":
-        drop.append("cgan.")
-    if cfg.rebalance.method == "none":
-        drop += ["rebalance.threshold", "rebalance.target"]
-    if cfg.classifier.loss != "focal":
-        drop.append("classifier.focal_gamma")
-    return {k: v for k, v in flat.items() if not k.startswith(tuple(drop))}
+    return used_flat(to_flat(cfg))
+
+
+def used_flat(flat: dict[str, Any]) -> dict[str, Any]:
+    """``effective_flat`` of a stored flat dict (no Config built, so no stage is imported)."""
+    inert = inert_keys(flat)
+    return {k: v for k, v in flat.items() if k not in inert and not k.startswith("metrics.")}
 
 
 def minority_classes(counts: np.ndarray, fraction: float = MINORITY_FRACTION) -> list[int]:

@@ -126,3 +126,26 @@ def test_diverged_run_exits_3_with_one_line(tiny, tmp_path) -> None:
     assert "diverged" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_inert_setting_gets_one_warning_naming_the_method_that_reads_it(tiny) -> None:
+    """cgan.lr without the cGAN does nothing: one warning line; focal_gamma with focal is read."""
+    proc = _run(
+        "run",
+        "--profile",
+        "smoke",
+        "--data",
+        str(tiny),
+        "--set",
+        "cgan.lr=1e-4",
+        "--set",
+        "classifier.loss=focal",
+        "--set",
+        "classifier.focal_gamma=1.5",
+    )
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: cgan.lr has no effect: it is read only when rebalance.method is cgan (here: none)"
+    ]
+    assert "warning" not in proc.stdout

@@ -100,3 +100,66 @@ def test_missing_facts_are_na_and_paths_are_basenames(tmp_path):
     md = (build_report(exp, tmp_path / "out") / "leaderboard.md").read_text()
     assert "Data: downloaded Galaxy10 DECaLS (Galaxy10_DECals.h5); N = n/a after dedupe" in md
     assert "/home/u" not in md
+
+
+def _edit_confirm(exp: Path, change) -> None:
+    path = exp / "results" / "confirm.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    for r in recs:
+        change(r)
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+
+def _diverge(r: dict) -> None:
+    r.update(status="diverged", reason="cgan: mode collapse", minority_f1=None)
+    r["minority_f1_delta"] = None
+
+
+def _finding(tmp_path: Path, change) -> str:
+    exp = tmp_path / "exp"
+    shutil.copytree(FIXTURE, exp)
+    _edit_confirm(exp, change)
+    md = (build_report(exp, tmp_path / "out") / "leaderboard.md").read_text()
+    return next(x for x in md.splitlines() if x.startswith("Finding:"))
+
+
+def test_finding_says_how_often_the_searched_configuration_diverged(tmp_path):
+    finding = _finding(
+        tmp_path, lambda r: _diverge(r) if r["row"] == "top-1" and r["seed"] > 100 else None
+    )
+    assert finding.startswith(
+        "Finding: the searched configuration (top-1) diverged on 2 of 3 confirmation seeds; "
+    )
+
+
+def test_an_ablation_is_not_called_the_best_gan_configuration_when_top_1_failed(tmp_path):
+    finding = _finding(tmp_path, lambda r: _diverge(r) if r["row"] in ("top-1", "top-2") else None)
+    assert finding.startswith(
+        "Finding: the searched configuration (top-1) diverged on 3 of 3 confirmation seeds; "
+    )
+    assert "the best GAN configuration" not in finding
+    # srgan off (0.45, 0.43, 0.41) is the best GAN row left: an ablation, and said to be one.
+    assert "srgan off (the searched configuration with bicubic upscaling)" in finding
+
+
+def test_headroom_and_finding_at_one_seed_say_no_interval_once(tmp_path):
+    def one_seed(r: dict) -> None:
+        if r["seed"] != 100:
+            r.update(status="failed", reason="RuntimeError: out of memory", minority_f1=None)
+
+    exp = tmp_path / "exp"
+    shutil.copytree(FIXTURE, exp)
+    _edit_confirm(exp, one_seed)
+    md = (build_report(exp, tmp_path / "out") / "leaderboard.md").read_text()
+    headroom = next(x for x in md.splitlines() if x.startswith("Headroom:"))
+    # oracle - baseline at seed 100: 0.50 - 0.40
+    assert headroom.startswith(
+        "Headroom: oracle upscaler minus baseline +0.100, no interval at n = 1"
+    )
+    assert "at n = 1 at n = 1" not in md and "n = 1 (95%" not in md
+    finding = next(x for x in md.splitlines() if x.startswith("Finding:"))
+    assert finding.startswith(
+        "Finding: the searched configuration (top-1) failed on 2 of 3 confirmation seeds; "
+    )
+    assert "(top-1, on the seeds it finished) (+0.070, no interval at n = 1)" in finding
+    assert finding.endswith("has no interval at n = 1.")

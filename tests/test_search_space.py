@@ -245,3 +245,108 @@ def test_the_readme_search_space_example_is_a_valid_space(tmp_path):
     space = load_search_space(str(tmp_path / "space.yaml"))
     assert space.search.scheduler == "asha" and space.search.ladder == (1 / 9, 1.0)
     assert space.param_keys() == ["srgan.depth", "cgan.lr", "rebalance.threshold"]
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            {"base/set/rebalance.method": "none"},
+            "params.cgan.lr is never read: it is read only when rebalance.method is cgan, and "
+            "rebalance.method is none in every trial of this space",
+        ),
+        (
+            {"base/set/upscale.method": "bicubic"},
+            "params.srgan.depth is never read: it is read only when upscale.method is srgan",
+        ),
+        (
+            {
+                "base/set/rebalance.method": "none",
+                "params/cgan.lr": None,
+                "params/cgan.batch_size": None,
+                "params/rebalance.method": {"choice": ["none"]},
+            },
+            "params.rebalance.threshold is never read: it is read only when rebalance.method is "
+            "not none",
+        ),
+        (
+            {"params/rebalance.method": {"choice": ["none", "oversample"]}},
+            "rebalance.method is one of none, oversample in every trial of this space",
+        ),
+    ],
+)
+def test_a_searched_key_no_trial_reads_is_refused(change, needle):
+    tree = copy.deepcopy(VALID)
+    for path, value in change.items():
+        section, key = path.rsplit("/", 1)
+        node = tree
+        for part in section.split("/"):
+            node = node[part]
+        if value is None:
+            node.pop(key)
+        else:
+            node[key] = value
+    with pytest.raises(ConfigError) as err:
+        parse_search_space(tree, "s.yaml")
+    assert str(err.value).startswith("s.yaml: ") and needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_searched_key_some_trials_read_is_accepted():
+    """The space may search the method itself: cgan.lr is read in the trials that pick cgan."""
+    tree = copy.deepcopy(VALID)
+    tree["base"]["set"]["rebalance.method"] = "none"
+    tree["params"]["rebalance.method"] = {"choice": ["none", "cgan"]}
+    assert "cgan.lr" in parse_search_space(tree, "s.yaml").param_keys()
+
+
+def test_set_that_makes_a_searched_key_inert_is_refused():
+    with pytest.raises(ConfigError, match=r"params\.cgan\.lr is never read"):
+        load_search_space("smoke").with_options(overrides=["rebalance.method=none"])
+
+
+def test_inert_settings_of_a_profile_file_share_one_line_per_method(tmp_path: Path):
+    from galaxybench.protocol import inert_settings
+
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("srgan: {depth: 2, channels: 8}\nclassifier: {epochs: 3}\n")
+    cfg = config.load_profile(str(profile), ["metrics.kid_subsets=3"])
+    assert inert_settings(cfg, config.profile_keys(str(profile), ["metrics.kid_subsets=3"])) == [
+        "srgan.channels, srgan.depth have no effect: they are read only when upscale.method is "
+        "srgan (here: bicubic)",
+        "metrics.kid_subsets has no effect: it is read only when rebalance.method is cgan "
+        "(here: none)",
+    ]
+    # A built-in profile's own sections (smoke sizes the SRGAN) are not the user's settings.
+    assert inert_settings(config.load_profile("smoke"), config.profile_keys("smoke")) == []
+
+
+def test_a_set_key_no_trial_of_the_space_reads_is_named():
+    from galaxybench.sweep.space import unread_settings
+
+    tree = copy.deepcopy(VALID)
+    tree["base"]["set"]["rebalance.method"] = "oversample"
+    for key in ("cgan.lr", "cgan.batch_size"):
+        tree["params"].pop(key)
+    space = parse_search_space(tree, "s.yaml").with_options(overrides=["cgan.epochs=3"])
+    assert unread_settings(space, ["cgan.epochs", "rebalance.target"]) == [
+        "cgan.epochs has no effect: it is read only when rebalance.method is cgan, and "
+        "rebalance.method is oversample in every trial of this space"
+    ]
+
+
+def test_the_notebook_sweep_logs_a_setting_no_trial_reads(monkeypatch, caplog, tmp_path):
+    import galaxybench.api as api
+
+    monkeypatch.setattr(api, "run_experiment", lambda *a, **k: {"experiment_dir": str(tmp_path)})
+    tree = copy.deepcopy(VALID)
+    tree["base"]["set"]["upscale.method"] = "bicubic"
+    for key in ("srgan.depth", "srgan.channels"):
+        tree["params"].pop(key)
+    space = parse_search_space(tree, "s.yaml")
+    with caplog.at_level("WARNING", logger="galaxybench.api"):
+        api.run_sweep(space, srgan__epochs=3, cgan__epochs=2)
+    assert [r.getMessage() for r in caplog.records] == [
+        "srgan.epochs has no effect: it is read only when upscale.method is srgan, and "
+        "upscale.method is bicubic in every trial of this space"
+    ]

@@ -283,3 +283,58 @@ def test_study_outcome_completes_only_finished_ok_trials():
         TrialState.PRUNED,
         TrialState.FAIL,
     }
+
+
+def test_every_confirm_row_keeps_its_status_counts_and_reasons(capsys):
+    """A row whose runs diverged is listed with why; the terminal summary prints every row."""
+    from galaxybench.cli.sweep_cmd import _print_summary
+
+    def run(row: str, seed: int, status: str = "ok", f1: float = 0.5, reason=None) -> dict:
+        return {
+            "row": row,
+            "seed": seed,
+            "status": status,
+            results.MINORITY_F1: f1,
+            "reason": reason,
+        }
+
+    collapse = "cgan: mode collapse (diversity 0.21 of the real images')"
+    phases = {
+        "baseline": [run("baseline", s, f1=0.4) for s in (1, 2, 3)],
+        "confirm": [
+            run("top-1", 1, f1=0.6),
+            run("top-1", 2, "diverged", reason=collapse),
+            run("top-1", 3, "diverged", reason=collapse),
+            run("cgan off", 1, "failed", reason="RuntimeError: out of memory"),
+            run("cgan off", 2, "diverged", reason="srgan: non-finite loss"),
+            run("cgan off", 3, "diverged", reason="srgan: non-finite loss"),
+        ],
+    }
+    rows = plan.best_and_rows(phases)["rows"]
+    assert rows["top-1"] == {
+        "n": 1,
+        results.MINORITY_F1: 0.6,
+        "trials": 3,
+        "diverged": 2,
+        "failed": 0,
+        "reasons": {collapse: 2},
+    }
+    assert rows["cgan off"][results.MINORITY_F1] is None and rows["cgan off"]["failed"] == 1
+    summary = {
+        "experiment_dir": "experiments/x",
+        "seconds": 1.0,
+        "phases": {},
+        "rows": rows,
+        "exit_code": 0,
+    }
+    _print_summary(summary, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        f"  top-1        ok 1/3  diverged 2  failed 0  test {results.MINORITY_F1} 0.6000 (n=1): "
+        f"{collapse} (x2)"
+    ) in lines
+    assert (
+        "  cgan off     ok 0/3  diverged 2  failed 1  no result: RuntimeError: out of memory; "
+        "srgan: non-finite loss (x2)"
+    ) in lines
+    assert any(line.startswith("  baseline     ok 3/3  diverged 0  failed 0") for line in lines)

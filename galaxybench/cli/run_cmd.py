@@ -163,9 +163,10 @@ def _write_outputs(out: Path, result: results.TrialResult, figures: Path) -> Non
 
 def run_command(args: argparse.Namespace) -> int:
     from galaxybench.cli.progress import TrialProgress
-    from galaxybench.config import apply_overrides, load_profile
+    from galaxybench.config import apply_overrides, load_profile, profile_keys
     from galaxybench.data import load_data, resolve_data
     from galaxybench.paths import stage_cache_dir
+    from galaxybench.protocol import inert_settings
     from galaxybench.trial import evaluate_trial
 
     check_device(args.device)  # before the data are read
@@ -174,6 +175,8 @@ def run_command(args: argparse.Namespace) -> int:
     cfg = load_profile(args.profile, args.overrides)
     if args.seed is not None:
         cfg = apply_overrides(cfg, [f"seed={args.seed}"])
+    for line in inert_settings(cfg, profile_keys(args.profile, args.overrides)):
+        print(f"warning: {line}", file=sys.stderr)
     path, description = resolve_data(args.data)
     print(f"data: {description}", file=sys.stderr)
     data = load_data(str(path), cfg.data, progress=True)

@@ -121,16 +121,20 @@ def register(subparsers: Any) -> None:
 
 
 def _space(args: argparse.Namespace, mode: str) -> Any:
-    from galaxybench.sweep.space import load_search_space
+    from galaxybench.config import parse_override
+    from galaxybench.sweep.space import load_search_space, unread_settings
 
-    space = load_search_space(args.space or "default")
-    return space.with_options(
+    space = load_search_space(args.space or "default").with_options(
         overrides=args.overrides,
         gpus_per_trial=args.gpus_per_trial,
         num_samples=args.num_samples,
         max_concurrent=args.max_concurrent,
         fix_params=mode == "ablate",
     )
+    keys = [parse_override(text)[0] for text in args.overrides]
+    for line in unread_settings(space, keys):
+        print(f"warning: {line}", file=sys.stderr)
+    return space
 
 
 class _View:
@@ -173,6 +177,22 @@ class _View:
         self.live.update(table)
 
 
+def _row_line(row: str, r: dict[str, Any]) -> str:
+    """One confirm row: ok/diverged/failed counts, its score over the ok runs, and the reasons."""
+    trials = r.get("trials", r["n"])
+    counts = f"ok {r['n']}/{trials}  diverged {r.get('diverged', 0)}  failed {r.get('failed', 0)}"
+    score = r.get(results.MINORITY_F1)
+    text = f"  {row:12s} {counts}  " + (
+        f"test {results.MINORITY_F1} {score:.4f} (n={r['n']})" if score is not None else "no result"
+    )
+    reasons = r.get("reasons") or {}
+    if reasons:
+        text += ": " + "; ".join(
+            reason + (f" (x{n})" if n > 1 else "") for reason, n in reasons.items()
+        )
+    return text
+
+
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     import json
 
@@ -192,7 +212,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"{results.OBJECTIVE} {best[results.OBJECTIVE]:.4f}"
         )
     for row, r in summary.get("rows", {}).items():
-        print(f"  {row:12s} test {results.MINORITY_F1} {r[results.MINORITY_F1]:.4f} (n={r['n']})")
+        print(_row_line(row, r))
     if summary.get("failed"):
         print(f"{summary['failed']} trial(s) failed: see results/*.jsonl (status, reason)")
     trackers = summary.get("trackers") or {}

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from galaxybench import results
+from galaxybench.protocol import ROW_CGAN_OFF, ROW_SRGAN_OFF, top_row
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 from galaxybench.report.tables import row_scores
@@ -36,6 +37,12 @@ ROW_LABELS = {
     "weighted_ce": "weighted cross-entropy",
     "dihedral": "dihedral augmentation",
     BASELINE_ROW: "baseline",
+}
+# The row of the configuration the search chose, and what its ablation rows are.
+SEARCHED_ROW = top_row(1)
+ABLATIONS = {
+    ROW_SRGAN_OFF: "the searched configuration with bicubic upscaling",
+    ROW_CGAN_OFF: "the searched configuration without its cGAN",
 }
 # Keys of the data's preparation facts (PreparedData.info), looked for in these places.
 DATA_INFO_KEYS = ("data_info",)
@@ -81,7 +88,13 @@ def _ci(g: stats.PairedGain) -> str:
 
 
 def _gain_text(g: stats.PairedGain) -> str:
-    return f"{_fmt(g.mean)} {_ci(g)}"
+    """ "+0.060 [+0.030, +0.090]", or "+0.060, no interval at n = 1"."""
+    return f"{_fmt(g.mean)} {_ci(g)}" if g.n >= 2 else f"{_fmt(g.mean)}, {_ci(g)}"
+
+
+def _at_n(g: stats.PairedGain) -> str:
+    """ " (resolved at n = 5)"; "" at n < 2, where the gain text already says there is none."""
+    return f" ({'resolved' if g.resolved else 'not resolved'} at n = {g.n})" if g.n >= 2 else ""
 
 
 def _data_info(exp: Experiment) -> dict[str, Any]:
@@ -169,8 +182,37 @@ def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
     return ranked[0] if ranked else None
 
 
+def searched_failures(exp: Experiment) -> str:
+    """ "the searched configuration (top-1) diverged on 4 of 5 confirmation seeds", or "".
+
+    The top-1 row is the configuration the search chose; its runs that did not finish are said
+    before any comparison, since the rows compared may then be its ablations, not itself.
+    """
+    runs = [r for r in exp.confirmed if str(r.get("row")) == SEARCHED_ROW]
+    bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
+    if not bad:
+        return ""
+    what = " and ".join(f"{status} on {n}" for status, n in sorted(bad.items()))
+    return (
+        f"the searched configuration ({SEARCHED_ROW}) {what} of {len(runs)} confirmation "
+        f"seed{'s' if len(runs) > 1 else ''}"
+    )
+
+
+def _gan_label(row: str, searched_failed: bool) -> str:
+    """How the finding names the best GAN row: an ablation is never "the best configuration"."""
+    if row == SEARCHED_ROW and searched_failed:
+        return f"the searched configuration ({row}, on the seeds it finished)"
+    if row == SEARCHED_ROW:
+        return f"the best GAN configuration ({row})"
+    if row in ABLATIONS:
+        return f"the best GAN row, {row} ({ABLATIONS[row]})"
+    return f"the best GAN row ({row_label(row)})"
+
+
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
-    """The best classical row against the best GAN configuration, with the paired difference."""
+    """The best classical row against the best GAN row, with the paired difference; first, how
+    many confirmation seeds the searched configuration failed on, when any."""
     configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
     ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
     bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW}
@@ -185,31 +227,36 @@ def finding(exp: Experiment, board: pd.DataFrame) -> str:
             and configs[r].get("upscale.method") != "oracle"
         ],
     )
+    failed = searched_failures(exp)
+    text = _comparison(exp, gan, classical, bool(failed))
+    return "Finding: " + (f"{failed}; " if failed else "") + text
+
+
+def _comparison(exp: Experiment, gan: str | None, classical: str | None, failed: bool) -> str:
     base = row_scores(exp, BASELINE_ROW)
-    label = {
-        r: (f"the best GAN configuration ({r})" if r == gan else row_label(r))
-        for r in (gan, classical)
-        if r
-    }
+    label = {r: _gan_label(r, failed) if r == gan else row_label(r) for r in (gan, classical) if r}
     gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
     if gan is None and classical is None:
-        return "Finding: no row other than the baseline has a confirmed result."
+        return "no row other than the baseline has a confirmed result."
     if gan is None or classical is None:
         only = gan or classical
         g = gains[only]
-        verdict = "resolved" if g.resolved else "not resolved"
         what = "no GAN configuration has" if gan is None else "no classical rebalancer has"
         return (
-            f"Finding: {label[only]} gains {_gain_text(g)} in minority F1 over the baseline "
-            f"({verdict} at n = {g.n}); {what} a confirmed result to compare with."
+            f"{label[only]} gains {_gain_text(g)} in minority F1 over the baseline{_at_n(g)}; "
+            f"{what} a confirmed result to compare with."
         )
     diff = stats.paired_gain(row_scores(exp, gan), row_scores(exp, classical))
     first, second = (gan, classical) if diff.mean > 0 else (classical, gan)
+    head = (
+        f"{label[first]} ({_gain_text(gains[first])}) beats {label[second]} "
+        f"({_gain_text(gains[second])}) in minority-F1 gain over the baseline; the difference"
+    )
+    if diff.n < 2:
+        return f"{head} ({_fmt(abs(diff.mean))}) has no interval at n = {diff.n}."
     verdict = "resolved" if diff.resolved else "not resolved"
     return (
-        f"Finding: {label[first]} ({_gain_text(gains[first])}) beats {label[second]} "
-        f"({_gain_text(gains[second])}) in minority-F1 gain over the baseline; the "
-        f"difference ({_fmt(abs(diff.mean))} {_ci(_abs(diff))}) is {verdict} at "
+        f"{head} ({_fmt(abs(diff.mean))} {_ci(_abs(diff))}) is {verdict} at "
         f"n = {diff.n} ({stats.interval_label()})."
     )
 
@@ -228,6 +275,11 @@ def headroom(exp: Experiment) -> str:
     g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
     if g.n == 0:
         return "Headroom: the oracle upscaler has no result paired with the baseline."
+    if g.n < 2:
+        return (
+            f"Headroom: oracle upscaler minus baseline {_fmt(g.mean)}, no interval at "
+            f"n = {g.n}: one seed cannot tell whether an upscaler can help on this data."
+        )
     if g.resolved and g.mean > 0:
         tail = "an upscaler can show an effect on this data"
     elif g.resolved:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from galaxybench import results
+from galaxybench.protocol import used_flat
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 
@@ -165,20 +166,11 @@ def _used_keys(config: dict[str, Any]) -> set[str]:
     """Keys that can change a row's outcome; the others (cgan.lr of a row without the cGAN, ...)
     show as blank, so a table does not suggest a setting a row never used.
 
-    The rule of ``galaxybench.protocol.effective_flat``, applied to the stored flat dict: building
-    a Config validates method names against the stage registry, which imports torch, and the
-    report must stay free of it (a test checks both agree).
+    ``galaxybench.protocol.used_flat``: the rule of ``effective_flat`` applied to the stored flat
+    dict, without building a Config (that validates method names against the stage registry,
+    which imports torch, and the report must stay free of it).
     """
-    drop = ["metrics."]
-    if config.get("upscale.method") != "srgan":
-        drop.append("srgan.")
-    if config.get("rebalance.method") != "cgan":
-        drop.append("cgan.")
-    if config.get("rebalance.method") == "none":
-        drop += ["rebalance.threshold", "rebalance.target"]
-    if config.get("classifier.loss") != "focal":
-        drop.append("classifier.focal_gamma")
-    return {k for k in config if not k.startswith(tuple(drop))}
+    return set(used_flat(config))
 
 
 def _fid_n(records: list[dict[str, Any]]) -> float:

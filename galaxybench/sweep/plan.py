@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
 
 
 def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Best search config, and per confirm row the mean test minority F1 (and n) over seeds."""
+    """Best search config, and every confirm row's outcome over its seeds (``row_outcome``)."""
     top = [r for r in phases.get("search", []) if r["status"] == results.STATUS_OK]
     top.sort(key=lambda r: (-r.get(results.OBJECTIVE, -1.0), r["trial_id"]))
     best = None
@@ -198,15 +199,29 @@ def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             for k in ("trial_id", "config_id", results.OBJECTIVE, results.MINORITY_F1)
         }
         best["config"] = top[0]["config"]
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     for r in phases.get("baseline", []) + phases.get("confirm", []):
-        if r["status"] == results.STATUS_OK:
-            entry = rows.setdefault(r["row"], {"n": 0, results.MINORITY_F1: 0.0})
-            entry["n"] += 1
-            entry[results.MINORITY_F1] += float(r.get(results.MINORITY_F1, 0.0))
-    for entry in rows.values():
-        entry[results.MINORITY_F1] = round(entry[results.MINORITY_F1] / entry["n"], 4)
-    return {"best": best, "rows": rows}
+        rows.setdefault(r["row"], []).append(r)
+    return {"best": best, "rows": {row: row_outcome(group) for row, group in rows.items()}}
+
+
+def row_outcome(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """One confirm row over its seeds: mean test minority F1 of the ok runs (None without one),
+    ``n`` ok runs of ``trials``, the count of each other status and each reason, so a row whose
+    runs diverged is listed with why, not dropped.
+    """
+    ok = [r for r in group if r["status"] == results.STATUS_OK]
+    bad = [r for r in group if r["status"] != results.STATUS_OK]
+    scores = [float(r.get(results.MINORITY_F1, 0.0)) for r in ok]
+    entry: dict[str, Any] = {
+        "n": len(ok),
+        results.MINORITY_F1: round(sum(scores) / len(scores), 4) if scores else None,
+        "trials": len(group),
+    }
+    entry.update({results.STATUS_DIVERGED: 0, results.STATUS_FAILED: 0})
+    entry.update(Counter(str(r["status"]) for r in bad))
+    entry["reasons"] = dict(Counter(str(r.get("reason") or r["status"]).strip() for r in bad))
+    return entry
 
 
 def _trial_id(result: Any) -> str:

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from galaxybench import budget, config
+from galaxybench import budget, config, protocol
 from galaxybench.errors import ConfigError, close_matches, did_you_mean
 
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
@@ -160,7 +160,9 @@ class SearchSpace:
         out = dataclasses.replace(
             self, search=search, gpu=gpu, overrides={**self.overrides, **parsed}
         )
-        out.base_config()  # fail now, not in a trial
+        base = out.base_config()  # fail now, not in a trial
+        if not fix_params:
+            check_searched_keys_read(base, out.params, self.source)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,6 +318,46 @@ def _param(key: str, spec: Any, base: config.Config, source: str) -> Param:
     )
 
 
+def _takes(values: tuple[Any, ...]) -> str:
+    shown = [protocol.show_value(v) for v in values]
+    return f"is {shown[0]}" if len(shown) == 1 else f"is one of {', '.join(shown)}"
+
+
+def never_read(key: str, base: config.Config, params: tuple[Param, ...]) -> str | None:
+    """Why no trial of a space reads ``key`` (``protocol.READ_WHEN``), or None when some does.
+
+    A condition's key takes the base value, or the values of its grid/choice when it is itself
+    searched (``rebalance.method: {choice: [none, cgan]}`` reads ``cgan.lr`` in some trials).
+    """
+    flat = config.to_flat(base)
+    searched = {p.key: p for p in params}
+    for cond in protocol.read_conditions(key):
+        control = searched.get(cond.control)
+        if control is not None and control.kind not in ("grid", "choice"):
+            continue  # a numeric range: not a method choice
+        values = control.values if control is not None else (flat.get(cond.control),)
+        if not any(cond.holds(v) for v in values):
+            return (
+                f"it is read only when {cond.describe()}, and {cond.control} {_takes(values)} "
+                "in every trial of this space"
+            )
+    return None
+
+
+def check_searched_keys_read(base: config.Config, params: tuple[Param, ...], source: str) -> None:
+    """Refuse a searched key that no configuration of the space reads (``never_read``)."""
+    for param in params:
+        why = never_read(param.key, base, params)
+        _require(why is None, f"params.{param.key}", f"is never read: {why}", source)
+
+
+def unread_settings(space: SearchSpace, keys: list[str]) -> list[str]:
+    """One line per key of ``keys`` (``--set``) that no trial of ``space`` reads."""
+    base = space.base_config()
+    lines = [(key, never_read(key, base, space.params)) for key in dict.fromkeys(keys)]
+    return [f"{key} has no effect: {why}" for key, why in lines if why]
+
+
 def _seeds(tree: Any, source: str) -> tuple[int, tuple[int, ...]]:
     tree = _mapping(tree, "seeds", _SEED_KEYS, source)
     search, confirm = tree.get("search", 0), tree.get("confirm", [1, 2, 3])
@@ -404,6 +446,7 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
     params_tree = tree.get("params") or {}
     _require(isinstance(params_tree, dict), "params", "must be a mapping", source)
     params = tuple(_param(k, v, base, source) for k, v in params_tree.items())
+    check_searched_keys_read(base, params, source)
     search_seed, confirm_seeds = _seeds(tree.get("seeds", {}), source)
     top_k = tree.get("top_k", 1)
     _require(_is_int(top_k) and top_k >= 1, "top_k", "must be an integer >= 1", source)
