@@ -132,7 +132,9 @@ def test_grid_search_needs_grid_params():
 
 
 def test_yaml_1e_minus_4_string_is_a_number_in_a_file(tmp_path: Path):
-    tree = _with("base/set", {"cgan.lr": "3e-4", "rebalance.method": "cgan"})
+    tree = _with(
+        "base/set", {"cgan.lr": "3e-4", "rebalance.method": "cgan", "upscale.method": "srgan"}
+    )
     tree["params"]["cgan.d_lr_scale"] = {"choice": ["5e-1", 1.0]}
     text = yaml.safe_dump(tree).replace("0.0001", "1e-4")
     path = tmp_path / "space.yaml"
