@@ -30,6 +30,9 @@ class TrialSamples:
     rebalancer: str
     per_class: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # real, synth
     sr_columns: dict[str, np.ndarray] = field(default_factory=dict)  # method -> test images
+    # The upscaler both rows of per_class went through (the classifier sees them so): the "real"
+    # row is real training images as upscaled, not the true HR ("" when a file predates it).
+    upscaler: str = ""
 
     @classmethod
     def pick(
@@ -69,7 +72,7 @@ class TrialSamples:
         if method == "srgan":
             columns["SRGAN"] = test_upscaled[pick]
         columns["true HR"] = test_hr[pick]
-        return cls(rebalancer, per_class, columns)
+        return cls(rebalancer, per_class, columns, method)
 
     def save(self, path: str | Path) -> Path:
         """Write the arrays and their names to one ``.npz`` atomically."""
@@ -80,7 +83,12 @@ class TrialSamples:
         methods = list(self.sr_columns)
         for i, method in enumerate(methods):
             arrays[f"sr_{i}"] = self.sr_columns[method]
-        meta = {"rebalancer": self.rebalancer, "classes": classes, "methods": methods}
+        meta = {
+            "rebalancer": self.rebalancer,
+            "upscaler": self.upscaler,
+            "classes": classes,
+            "methods": methods,
+        }
         arrays["meta"] = np.array(json.dumps(meta))
         return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
@@ -94,4 +102,4 @@ class TrialSamples:
                 for i, name in enumerate(meta["classes"])
             }
             columns = {m: npz[f"sr_{i}"] for i, m in enumerate(meta["methods"])}
-        return cls(meta["rebalancer"], per_class, columns)
+        return cls(meta["rebalancer"], per_class, columns, str(meta.get("upscaler", "")))

@@ -351,6 +351,27 @@ def test_trial_sample_arrays_are_drawn_into_the_report_only(tmp_path):
     assert not (out / "figures" / ".samples").exists()
 
 
+def test_sample_figures_say_the_real_row_went_through_the_upscaler(tmp_path):
+    """The "real" row of a trial's sample figure is real training images as the trial's upscaler
+    made them (SRGAN output), and its title and caption say so."""
+    import numpy as np
+
+    from galaxybench.report.trial_figures import _pair_title
+    from galaxybench.samples import TrialSamples
+
+    imgs = np.zeros((2, 3, 8, 8), np.uint8)
+    saved = TrialSamples("cgan", {"Disturbed": (imgs, imgs)}, {"LR": imgs}, "srgan")
+    back = TrialSamples.load(saved.save(tmp_path / "samples.npz"))
+    assert back.upscaler == "srgan"
+    title = _pair_title("Disturbed", back)
+    assert "real training images (top)" in title and "both upscaled by srgan" in title
+    assert "true HR" in _pair_title("Disturbed", TrialSamples("cgan", upscaler="oracle"))
+    from galaxybench.report.figures import _sample_caption
+
+    caption = _sample_caption("top-1_seed1", "real_vs_synthetic_disturbed.png")
+    assert "upscaler" in caption and "real (top)" not in caption
+
+
 def test_degenerate_classifiers_are_flagged_on_their_rows(experiment, tmp_path):
     """A row whose classifier, or whose same-seed baseline, never left the class prior says so."""
     from galaxybench.report.experiment import load_experiment

@@ -240,12 +240,16 @@ def _safe_name(text: str) -> str:
 
 
 def _sample_caption(folder: str, file: str) -> str:
-    """ "top-1: Cigar Shaped Smooth, real (top) vs synthetic (bottom)" from the file's name."""
+    """ "top-1: Cigar Shaped Smooth, real training images (top) vs synthetic (bottom), both as
+    the trial's upscaler made them" from the file's name."""
     row = _SEED_SUFFIX.sub("", folder) or "trial"
     stem = file.rsplit(".", 1)[0]
     if stem.startswith("real_vs_synthetic_"):
         cls = stem[len("real_vs_synthetic_") :].replace("_", " ")
-        return f"{row}: class {cls}, real (top) vs synthetic (bottom)"
+        return (
+            f"{row}: class {cls}, real training images (top) vs synthetic (bottom), "
+            "both as the trial's upscaler made them"
+        )
     if stem == "sr_strip":
         return f"{row}: LR, bicubic, super-resolved and true HR images"
     return f"{row}: {stem.replace('_', ' ')}"

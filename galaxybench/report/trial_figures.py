@@ -36,7 +36,7 @@ def real_vs_synthetic(
     plt = setup_matplotlib()
     cols = max(1, min(n, max(len(real), len(synthetic))))
     fig, axes = plt.subplots(2, cols, figsize=(1.4 * cols, 3.2), squeeze=False)
-    for row, (label, images) in enumerate((("real", real), ("synthetic", synthetic))):
+    for row, (label, images) in enumerate((("real, upscaled", real), ("synthetic", synthetic))):
         for col in range(cols):
             ax = axes[row][col]
             ax.axis("off")
@@ -65,15 +65,25 @@ def sr_strip(path: Path, columns: dict[str, np.ndarray], n: int = 4) -> None:
     save_figure(fig, path, tight=True)
 
 
+def _pair_title(name: str, samples: TrialSamples) -> str:
+    """What the two rows are: both went through the trial's upscaler, as the classifier saw them
+    (the oracle has no true HR for added images: those are bicubic)."""
+    added = f"added by {samples.rebalancer}"
+    how = {
+        "": "",
+        "oracle": ", real at true HR, added ones upscaled bicubically",
+        "bicubic": ", both upscaled bicubically",
+    }.get(samples.upscaler, f", both upscaled by {samples.upscaler}")
+    return f"{name}: real training images (top) vs {added} (bottom){how}"
+
+
 def write_trial_figures(out_dir: Path, samples: TrialSamples) -> list[Path]:
     """Write the figures of one trial into ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, (real, synthetic) in samples.per_class.items():
         path = out_dir / f"real_vs_synthetic_{_slug(name)}.png"
-        real_vs_synthetic(
-            path, real, synthetic, f"{name}: real (top) vs added by {samples.rebalancer} (bottom)"
-        )
+        real_vs_synthetic(path, real, synthetic, _pair_title(name, samples))
         written.append(path)
     path = out_dir / "sr_strip.png"
     sr_strip(path, samples.sr_columns)
