@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from galaxybench.io import strict_json_dumps
+
 SYNTH_WARN_BYTES = 1_000_000_000  # data synth says so before writing more pixels than this
 
 
@@ -131,7 +133,7 @@ def _info(args: argparse.Namespace) -> int:
         progress=not args.json and sys.stderr.isatty(),
     )
     if args.json:
-        print(json.dumps(facts, indent=2))
+        print(strict_json_dumps(facts, indent=2))
     else:
         _info_table(facts)
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from galaxybench import results
 from galaxybench.errors import InputError
-from galaxybench.io import atomic_write_text
+from galaxybench.io import atomic_write_text, strict_json_dumps
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -172,7 +171,7 @@ def run_command(args: argparse.Namespace) -> int:
             render_samples(Path(figures))  # the trial saved arrays; draw them as PNGs
             _write_outputs(args.out, result, Path(figures))
     if args.json:
-        print(json.dumps(result.to_dict(), default=results.json_default))
+        print(strict_json_dumps(result.to_dict(), default=results.json_default))
     else:
         print(_summary(result))
         if args.out:

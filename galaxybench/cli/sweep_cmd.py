@@ -174,10 +174,10 @@ class _View:
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    import json
+    from galaxybench.io import strict_json_dumps
 
     if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+        print(strict_json_dumps(summary, indent=2, sort_keys=True, default=str))
         return
     print(f"experiment: {summary['experiment_dir']} ({summary['seconds']:.0f} s)")
     for phase, s in summary["phases"].items():

@@ -23,6 +23,7 @@ import pandas as pd
 
 from galaxybench import results
 from galaxybench.errors import InputError
+from galaxybench.io import dir_mode
 from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
 from galaxybench.report.figures import ReportFigure, write_figures
@@ -361,7 +362,7 @@ def build_report(experiment_dir: str | Path, out_dir: str | Path | None = None) 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a published report is meant to be read
+        tmp.chmod(dir_mode())  # mkdtemp makes it private; the umask decides, as for mkdir
         _write(exp, tmp)
         _check_out(out)  # again: another writer may have filled it meanwhile
         _install(tmp, out)
