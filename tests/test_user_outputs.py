@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import write_galaxy10_h5
 
 BALANCED = (20,) * 10
@@ -51,3 +52,22 @@ def test_json_the_user_reads_holds_null_never_nan(tmp_path, capsys) -> None:
     results.write_json(tmp_path / "metrics.json", {"minority_f1": np.float32("nan")})
     text = (tmp_path / "metrics.json").read_text()
     assert json.loads(text, parse_constant=_no_constants) == {"minority_f1": None}
+
+
+def test_run_out_never_overwrites_an_earlier_run_without_force(tmp_path) -> None:
+    from galaxybench.cli.run_cmd import check_out
+    from galaxybench.errors import InputError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    check_out(out, force=False)  # a folder of other files: nothing of theirs is overwritten
+    (out / "metrics.json").write_text('{"minority_f1": 0.5}')
+    proc = _run("run", "--profile", "smoke", "--out", str(out))
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "already holds metrics.json" in last and "--force" in last
+    assert (out / "metrics.json").read_text() == '{"minority_f1": 0.5}'
+    check_out(out, force=True)
+    with pytest.raises(InputError, match="is a file"):
+        check_out(out / "notes.txt", force=True)

@@ -47,8 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="write metrics.json, predictions.csv and figures here",
+        help="write metrics.json, predictions.csv and figures into this folder; files of an "
+        "earlier run there are not overwritten without --force",
     )
+    p.add_argument("--force", action="store_true", help="overwrite an earlier run's files in --out")
     p.add_argument(
         "--cache",
         type=Path,
@@ -70,6 +72,23 @@ def _write_predictions(path: Path, predictions: dict[str, list[int]]) -> None:
         zip(predictions["index"], predictions["label"], predictions["prediction"], strict=True)
     )
     atomic_write_text(path, text.getvalue())
+
+
+def check_out(out: Path | None, *, force: bool) -> None:
+    """Refuse, in one line, an ``--out`` that is a file or holds files this run would overwrite."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for metrics.json and the figures")
+    if force or not out.is_dir():
+        return
+    names = ("metrics.json", "predictions.csv", "sr_strip.png", "real_vs_synthetic_*.png")
+    taken = sorted({p.name for pattern in names for p in out.glob(pattern)})
+    if taken:
+        raise InputError(
+            f"--out {out} already holds {', '.join(taken[:3])}{' ...' if len(taken) > 3 else ''} "
+            "from an earlier run; add --force to overwrite them, or give a new folder"
+        )
 
 
 def check_device(device: str | None) -> None:
@@ -145,6 +164,7 @@ def run_command(args: argparse.Namespace) -> int:
     from galaxybench.trial import evaluate_trial
 
     check_device(args.device)  # before the data are read
+    check_out(args.out, force=args.force)
     cfg = load_profile(args.profile, args.overrides)
     if args.seed is not None:
         cfg = apply_overrides(cfg, [f"seed={args.seed}"])
