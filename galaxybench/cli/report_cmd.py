@@ -11,6 +11,7 @@ import json
 
 from galaxybench import paths
 from galaxybench.errors import InputError
+from galaxybench.io import strict_json_dumps
 
 REPORTS_HELP = (
     "folder of published reports (default: reports/ in the project folder: $GALAXYBENCH_PROJECT, "
@@ -29,7 +30,7 @@ def _report(args: argparse.Namespace) -> int:
         prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
         board = pd.read_csv(out / "leaderboard.csv").to_json(orient="records")
         print(
-            json.dumps(
+            strict_json_dumps(
                 {
                     "report": str(out),
                     "index": str(out / "index.html"),
