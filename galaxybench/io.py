@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -59,6 +60,18 @@ def dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def _target(path: str | Path) -> Path:
+    """``path`` with its folder made; a folder at ``path`` itself is refused by its own name.
+
+    Without this check the rename fails naming the temp file, a name the user never gave.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def atomic_write(
     path: str | Path, write: Callable[[IO[bytes]], Any], *, mode: int | None = None
 ) -> Path:
@@ -67,8 +80,7 @@ def atomic_write(
     The file gets ``mode`` (default ``0666 & ~umask``, as ``open()`` would give it). The temp file
     is removed when ``write`` raises (disk full included); ``path`` is untouched then.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -90,8 +102,7 @@ def temp_path_beside(path: str | Path) -> Path:
 
     It has the mode ``open()`` would give (``0666 & ~umask``), not ``mkstemp``'s private 0600, and
     keeps it when a writer such as h5py truncates and rewrites it by name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, file_mode())

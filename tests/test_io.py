@@ -115,3 +115,16 @@ def test_json_is_strict_nan_and_inf_become_null(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text(), parse_constant=_no_constants) == {
         "f1": None
     }
+
+
+def test_a_folder_at_the_target_is_named_not_the_temp_file(tmp_path):
+    from galaxybench.data.synthetic import write_synthetic
+
+    for write in (
+        lambda: atomic_write_text(tmp_path, "x"),
+        lambda: write_synthetic(tmp_path, scale=0.007, size=16),
+    ):
+        with pytest.raises(IsADirectoryError) as info:
+            write()
+        assert info.value.filename == str(tmp_path)
+    assert list(tmp_path.iterdir()) == []
