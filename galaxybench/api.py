@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galaxybench import config, results
+from galaxybench import config, paths, results
 from galaxybench.errors import ConfigError
 from galaxybench.report.publish import publish_experiment
 from galaxybench.sweep.experiment import run_experiment
@@ -115,7 +115,7 @@ def run_sweep(
     space: str | Path | SearchSpace = "default",
     data: str | Path | None = None,
     name: str | None = None,
-    storage: str | Path = "experiments",
+    storage: str | Path | None = None,
     address: str | None = None,
     *,
     trackers: Sequence[str] = (),
@@ -126,7 +126,7 @@ def run_sweep(
     num_cpus: int | None = None,
     resume: bool = False,
     report: bool = True,
-    reports_dir: str | Path = "reports",
+    reports_dir: str | Path | None = None,
     **overrides: Any,
 ) -> SweepResult:
     """Run (or resume) a whole sweep: baseline -> search -> confirm -> report.
@@ -136,11 +136,13 @@ def run_sweep(
             ``SearchSpace``.
         data: a Galaxy10 file or name; None: a downloaded file, else the embedded set.
         name: the experiment's name (one path component); default ``sweep-<space>-<time>``.
-        storage: where experiments live (a shared path on a cluster).
+        storage: where experiments live (a shared path on a cluster); None: the project's
+            ``experiments/`` (``galaxybench.paths.project_dir``).
         address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
         trackers: ``mlflow``, ``wandb`` and/or ``tensorboard`` (Ray Tune's logger callbacks).
         callbacks: more ``ray.tune.Callback`` objects.
-        reports_dir: where the report is published (``<reports_dir>/<name>/``).
+        reports_dir: where the report is published (``<reports_dir>/<name>/``); None: the
+            project's ``reports/``, where ``galaxybench leaderboard`` looks.
         **overrides: base-config keys with ``__`` for the dot: ``cgan__lr=2.0e-4``.
 
     Returns:
@@ -163,7 +165,7 @@ def run_sweep(
     summary = run_experiment(
         None if resume else space,
         name=name,
-        storage=storage,
+        storage=paths.experiments_dir() if storage is None else storage,
         data_source=None if data is None else str(data),
         address=address,
         resume=resume,
@@ -172,7 +174,10 @@ def run_sweep(
         report=report,
         trackers=tuple(trackers),
         callbacks=tuple(callbacks),
-        publish=functools.partial(publish_experiment, reports_dir=reports_dir),
+        publish=functools.partial(
+            publish_experiment,
+            reports_dir=paths.reports_dir() if reports_dir is None else reports_dir,
+        ),
     )
     report_path = Path(summary["report"]).resolve() if summary.get("report") else None
     return SweepResult(Path(summary["experiment_dir"]), summary, report_path)

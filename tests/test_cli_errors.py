@@ -67,7 +67,7 @@ def test_os_and_memory_errors_are_one_line_and_debug_shows_the_traceback(
     from galaxybench.data import synthetic
 
     monkeypatch.setattr(synthetic, "write_synthetic", _raising(exc))
-    argv = ["data", "synth", "--scale", "0.005", "--size", "8", "--out", str(tmp_path / "x.h5")]
+    argv = ["data", "synth", "--scale", "0.007", "--size", "8", "--out", str(tmp_path / "x.h5")]
     assert main(argv) == EXIT_ENVIRONMENT
     assert _one_line(capsys).startswith(f"galaxybench: error: {expected}")
     with pytest.raises(type(exc)):

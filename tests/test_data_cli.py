@@ -100,7 +100,7 @@ def test_synth_then_info(tmp_path, capsys):
     out = tmp_path / "s.h5"
     assert (
         main(
-            ["data", "synth", "--out", str(out), "--scale", "0.004", "--size", "32", "--seed", "1"]
+            ["data", "synth", "--out", str(out), "--scale", "0.007", "--size", "32", "--seed", "1"]
         )
         == 0
     )
@@ -131,3 +131,52 @@ def test_synth_defaults_to_the_embedded_size_and_warns_above_1_gb(tmp_path, caps
     )
     err = capsys.readouterr().err
     assert "writing 17736 images of 256 px: about 3.5 GB" in err  # 17,736 x 256^2 x 3 bytes
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def _synth(*args: str) -> int:
+    return main(["data", "synth", "--scale", "0.007", "--size", "16", *args])
+
+
+def test_synth_out_directory_names_the_users_path(tmp_path, capsys):
+    assert _synth("--out", str(tmp_path)) == 2
+    err = _one_error_line(capsys)
+    assert f"--out {tmp_path} is a directory" in err
+    assert str(tmp_path / "Galaxy10_synthetic.h5") in err and ".tmp" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_never_overwrites_without_force(tmp_path, capsys):
+    out, png = tmp_path / "mine.h5", tmp_path / "mine.png"
+    out.write_bytes(b"my data")
+    assert _synth("--out", str(out)) == 2
+    assert "already exists; add --force" in _one_error_line(capsys)
+    assert out.read_bytes() == b"my data"
+    png.write_bytes(b"my picture")
+    assert _synth("--out", str(tmp_path / "new.h5"), "--preview", str(png)) == 2
+    assert "--preview" in _one_error_line(capsys) and not (tmp_path / "new.h5").exists()
+    assert _synth("--out", str(out), "--preview", str(png), "--force") == 0
+    assert h5py.is_hdf5(out) and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_synth_preview_alone_writes_only_the_preview(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _synth("--preview", "p.png") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+    assert capsys.readouterr().out.strip() == "wrote p.png"
+
+
+@pytest.mark.parametrize("scale", ["0.001", "0.006"])
+def test_synth_refuses_a_scale_without_minority_classes(tmp_path, capsys, scale):
+    from galaxybench.data import synthetic
+
+    assert _synth("--scale", scale, "--out", str(tmp_path / "x.h5")) == 2  # last --scale wins
+    err = _one_error_line(capsys)
+    assert "no class would be a scoring minority" in err and "use --scale 0.007 or more" in err
+    assert synthetic.minimum_scale() == 0.007
+    assert not (tmp_path / "x.h5").exists()

@@ -131,9 +131,9 @@ def test_leaderboard_prints_top_n(reports, capsys):
 
 def test_publish_and_leaderboard_errors(tmp_path, capsys):
     assert main(["publish", "--reports", str(tmp_path / "missing")]) == 2
-    assert "reports directory not found" in capsys.readouterr().err
+    assert "no reports yet in" in capsys.readouterr().err
     assert main(["leaderboard", "--reports", str(tmp_path)]) == 2
-    assert "no reports in" in capsys.readouterr().err
+    assert "no reports yet in" in capsys.readouterr().err
     assert main(["leaderboard", "--reports", str(tmp_path), "--top", "0"]) == 2
     with pytest.raises(InputError):
         collect_reports(tmp_path)

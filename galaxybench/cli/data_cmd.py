@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from galaxybench.errors import InputError
+from galaxybench.io import strict_json_dumps
+
 SYNTH_WARN_BYTES = 1_000_000_000  # data synth says so before writing more pixels than this
 
 
@@ -41,17 +44,28 @@ def add_remap_labels_option(parser: argparse.ArgumentParser, overrides_dest: str
     parser.add_argument("--remap-labels", action=_Remap, metavar="auto|L1,L2,...", help=REMAP_HELP)
 
 
-def _synth(args: argparse.Namespace) -> int:
+DEFAULT_SYNTH_NAME = "Galaxy10_synthetic.h5"
+
+
+def check_new_file(path: Path, flag: str, *, force: bool, example: str) -> None:
+    """Refuse, in one line, a user-named output that is a folder, or a file without ``--force``.
+
+    ``example`` is a file name to suggest inside a folder the user gave by mistake.
+    """
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; give a file name such as {path / example}")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise InputError(f"{flag} {path} already exists; add --force to overwrite it")
+
+
+def _synth_size(args: argparse.Namespace) -> None:
+    """Note on stderr before writing more than SYNTH_WARN_BYTES of pixels."""
     from galaxybench.data import synthetic
 
-    # Defaults are the embedded set's (seconds to write), never the full 3.5 GB DECaLS size.
-    args.scale = synthetic.EMBEDDED_SCALE if args.scale is None else args.scale
-    args.size = synthetic.EMBEDDED_SIZE if args.size is None else args.size
     if args.like:
         n, side = (17_736 if args.n is None else max(args.n, 0)), 256
     else:
-        n = int(synthetic.class_counts(args.scale).sum()) if args.scale > 0 else 0
-        side = args.size
+        n, side = int(synthetic.class_counts(args.scale).sum()), args.size
     size_bytes = n * side * side * 3
     if size_bytes > SYNTH_WARN_BYTES:
         print(
@@ -59,23 +73,44 @@ def _synth(args: argparse.Namespace) -> int:
             f"{size_bytes / 1e9:.1f} GB of pixels",
             file=sys.stderr,
         )
+
+
+def _synth_write(args: argparse.Namespace, out: Path) -> Path:
+    from galaxybench.data import synthetic
+
     if args.like:  # the real file's layout (rehearsal); --scale/--size do not apply
         from galaxybench.data.rehearsal import write_like
 
-        out = write_like(
-            Path(args.out), args.like, n=args.n, seed=args.seed, progress=sys.stderr.isatty()
-        )
-    else:
-        out = synthetic.write_synthetic(
-            Path(args.out),
-            scale=args.scale,
-            size=args.size,
-            seed=args.seed,
-            progress=sys.stderr.isatty(),
-        )
-    print(f"wrote {out}")
+        return write_like(out, args.like, n=args.n, seed=args.seed, progress=sys.stderr.isatty())
+    return synthetic.write_synthetic(
+        out, scale=args.scale, size=args.size, seed=args.seed, progress=sys.stderr.isatty()
+    )
+
+
+def _synth(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from galaxybench.data import synthetic
+
+    # Defaults are the embedded set's (seconds to write), never the full 3.5 GB DECaLS size.
+    args.scale = synthetic.EMBEDDED_SCALE if args.scale is None else args.scale
+    args.size = synthetic.EMBEDDED_SIZE if args.size is None else args.size
+    if not args.like:
+        synthetic.check_keeps_minority(args.scale)
+    # --preview alone writes the preview only; the HDF5 file then lives in a temp folder.
+    keep = args.out is not None or not args.preview
+    out = Path(args.out or DEFAULT_SYNTH_NAME)
+    if keep:
+        check_new_file(out, "--out", force=args.force, example=DEFAULT_SYNTH_NAME)
     if args.preview:
-        print(f"wrote {synthetic.write_preview(out, Path(args.preview))}")
+        check_new_file(Path(args.preview), "--preview", force=args.force, example="preview.png")
+    _synth_size(args)
+    with tempfile.TemporaryDirectory(prefix="galaxybench-synth-") as tmp:
+        written = _synth_write(args, out if keep else Path(tmp) / DEFAULT_SYNTH_NAME)
+        if keep:
+            print(f"wrote {written}")
+        if args.preview:
+            print(f"wrote {synthetic.write_preview(written, Path(args.preview))}")
     return 0
 
 
@@ -131,7 +166,7 @@ def _info(args: argparse.Namespace) -> int:
         progress=not args.json and sys.stderr.isatty(),
     )
     if args.json:
-        print(json.dumps(facts, indent=2))
+        print(strict_json_dumps(facts, indent=2))
     else:
         _info_table(facts)
     return 0
@@ -168,13 +203,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     synth = sub.add_parser("synth", help="write a synthetic Galaxy10-format HDF5 file")
-    synth.add_argument("--out", default="Galaxy10_synthetic.h5", help="output HDF5 path")
+    synth.add_argument(
+        "--out",
+        default=None,
+        help=f"output HDF5 file, never overwritten without --force (default: {DEFAULT_SYNTH_NAME} "
+        "in the current folder; with --preview alone, no HDF5 file is kept)",
+    )
+    synth.add_argument(
+        "--force", action="store_true", help="overwrite an existing --out or --preview file"
+    )
     synth.add_argument(
         "--scale",
         type=float,
         default=None,
-        help="fraction of the DECaLS class counts, 1.0 = 17,736 images "
-        "(default: the embedded set's, about 2,660 images)",
+        help="fraction of the DECaLS class counts, 1.0 = 17,736 images; at least 0.007, below "
+        "which no class is a minority (default: the embedded set's, about 2,660 images)",
     )
     synth.add_argument(
         "--size",
@@ -193,7 +236,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--n", type=int, default=None, help="with --like: rows (default: the real file's 17,736)"
     )
-    synth.add_argument("--preview", metavar="PNG", help="also write a grid of examples per class")
+    synth.add_argument(
+        "--preview",
+        metavar="PNG",
+        help="also write a grid of examples per class; without --out, only this PNG is written",
+    )
     synth.set_defaults(func=_synth)
 
     info = sub.add_parser("info", help="shape, classes, duplicates, minority set, fingerprint")

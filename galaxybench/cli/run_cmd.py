@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from galaxybench import results
 from galaxybench.errors import InputError
-from galaxybench.io import atomic_write_text
+from galaxybench.io import atomic_write_text, strict_json_dumps
 
 
 def config_keys_epilog() -> str:
@@ -71,8 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="write metrics.json, predictions.csv and figures here",
+        help="write metrics.json, predictions.csv and figures into this folder; files of an "
+        "earlier run there are not overwritten without --force",
     )
+    p.add_argument("--force", action="store_true", help="overwrite an earlier run's files in --out")
     p.add_argument(
         "--cache",
         type=Path,
@@ -94,6 +95,23 @@ def _write_predictions(path: Path, predictions: dict[str, list[int]]) -> None:
         zip(predictions["index"], predictions["label"], predictions["prediction"], strict=True)
     )
     atomic_write_text(path, text.getvalue())
+
+
+def check_out(out: Path | None, *, force: bool) -> None:
+    """Refuse, in one line, an ``--out`` that is a file or holds files this run would overwrite."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for metrics.json and the figures")
+    if force or not out.is_dir():
+        return
+    names = ("metrics.json", "predictions.csv", "sr_strip.png", "real_vs_synthetic_*.png")
+    taken = sorted({p.name for pattern in names for p in out.glob(pattern)})
+    if taken:
+        raise InputError(
+            f"--out {out} already holds {', '.join(taken[:3])}{' ...' if len(taken) > 3 else ''} "
+            "from an earlier run; add --force to overwrite them, or give a new folder"
+        )
 
 
 def check_device(device: str | None) -> None:
@@ -170,8 +188,7 @@ def run_command(args: argparse.Namespace) -> int:
     from galaxybench.trial import evaluate_trial
 
     check_device(args.device)  # before the data are read
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise InputError(f"--out {args.out} is a file, not a directory; choose a new directory")
+    check_out(args.out, force=args.force)
     cfg = load_profile(args.profile, args.overrides)
     if args.seed is not None:
         cfg = apply_overrides(cfg, [f"seed={args.seed}"])
@@ -200,7 +217,7 @@ def run_command(args: argparse.Namespace) -> int:
             render_samples(Path(figures))  # the trial saved arrays; draw them as PNGs
             _write_outputs(args.out, result, Path(figures))
     if args.json:
-        print(json.dumps(result.to_dict(), default=results.json_default))
+        print(strict_json_dumps(result.to_dict(), default=results.json_default))
     else:
         print(_summary(result))
         if args.out:

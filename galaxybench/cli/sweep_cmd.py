@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from galaxybench import results
+from galaxybench import paths, results
 from galaxybench.errors import InputError
 
 
@@ -41,8 +41,10 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
     )
     p.add_argument(
         "--storage",
-        default="experiments",
-        help="where experiments live; a shared path on a cluster (default: experiments)",
+        default=None,
+        help="where experiments live; a shared path on a cluster (default: experiments/ in "
+        "the project folder: $GALAXYBENCH_PROJECT, else the nearest folder upward with .git, "
+        "pyproject.toml or galaxybench results, else the current one)",
     )
     p.add_argument(
         "--address",
@@ -87,10 +89,11 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
     p.add_argument("--no-report", action="store_true", help="skip building the report")
     p.add_argument(
         "--reports",
-        default="reports",
+        default=None,
         metavar="DIR",
         help="publish the report as DIR/<name>/ and refresh DIR/index.html, where "
-        "`galaxybench leaderboard` and `publish` look (default: reports)",
+        "`galaxybench leaderboard` and `publish` look (default: reports/ in the project "
+        "folder, beside experiments/)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -194,10 +197,10 @@ def _row_line(row: str, r: dict[str, Any]) -> str:
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    import json
+    from galaxybench.io import strict_json_dumps
 
     if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+        print(strict_json_dumps(summary, indent=2, sort_keys=True, default=str))
         return
     print(f"experiment: {summary['experiment_dir']} ({summary['seconds']:.0f} s)")
     for phase, s in summary["phases"].items():
@@ -250,7 +253,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
         summary = run_experiment(
             space,
             name=name,
-            storage=args.storage,
+            storage=paths.experiments_dir() if args.storage is None else args.storage,
             mode=mode,
             data_source=args.data,
             address=args.address,
@@ -259,7 +262,10 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
             progress=view,
             report=not args.no_report,
             trackers=tuple(args.trackers),
-            publish=functools.partial(publish_experiment, reports_dir=args.reports),
+            publish=functools.partial(
+                publish_experiment,
+                reports_dir=paths.reports_dir() if args.reports is None else args.reports,
+            ),
         )
     _print_summary(summary, args.json)
     return int(summary["exit_code"])

@@ -45,6 +45,44 @@ def class_counts(scale: float) -> np.ndarray:
     return np.maximum(counts, MIN_PER_CLASS)
 
 
+def minimum_scale() -> float:
+    """The smallest scale (in steps of 0.001) whose class counts keep Galaxy10's minority set.
+
+    Below it the floor of MIN_PER_CLASS images per class evens the counts out: at 0.004 every
+    class has 12 images, a balanced file with no scoring-minority class.
+    """
+    from galaxybench.protocol import minority_classes
+
+    full = minority_classes(class_counts(1.0))
+    step = 1000
+    ok = [minority_classes(class_counts(i / step)) == full for i in range(1, step + 1)]
+    last_bad = max((i for i, good in enumerate(ok, 1) if not good), default=0)
+    return (last_bad + 1) / step
+
+
+def check_keeps_minority(scale: float) -> None:
+    """Refuse (InputError, one line) a scale whose counts lose Galaxy10's scoring-minority set."""
+    from galaxybench.protocol import minority_classes
+
+    _check_args(scale, 16, 0)
+    lowest = minimum_scale()
+    if scale >= lowest:
+        return
+    names = [
+        ", ".join(DECALS_CLASS_NAMES[k] for k in minority_classes(class_counts(x)))
+        for x in (scale, 1.0)
+    ]
+    detail = (
+        f"the scoring-minority classes would be {names[0]} instead of {names[1]}"
+        if names[0]
+        else "no class would be a scoring minority (a balanced file)"
+    )
+    raise InputError(
+        f"--scale {scale:g} is too small: with at least {MIN_PER_CLASS} images per class, "
+        f"{detail}; use --scale {lowest:g} or more"
+    )
+
+
 def _check_args(scale: float, size: int, seed: int) -> None:
     """Refuse bad generator arguments with one line naming the problem (InputError)."""
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < np.inf:

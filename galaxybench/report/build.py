@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from galaxybench import results
+from galaxybench import paths, results
 from galaxybench.errors import InputError
+from galaxybench.io import dir_mode
 from galaxybench.report import display, html, markdown, tables
 from galaxybench.report.experiment import Experiment, load_experiment
 from galaxybench.report.figures import ReportFigure, write_figures
@@ -343,7 +344,8 @@ def _install(tmp: Path, out: Path) -> None:
 
 
 def build_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write the report of ``experiment_dir`` to ``out_dir`` (default ``reports/<name>``).
+    """Write the report of ``experiment_dir`` to ``out_dir`` (default: the project's
+    ``reports/<name>``, ``galaxybench.paths.reports_dir``).
 
     ``out_dir`` must be new, empty, or an earlier galaxybench report (its provenance.json names
     the generator); anything else is refused before anything is written.
@@ -356,12 +358,12 @@ def build_report(experiment_dir: str | Path, out_dir: str | Path | None = None) 
             result, or an ``out_dir`` that holds something other than a report.
     """
     exp = load_experiment(experiment_dir)
-    out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    out = Path(out_dir) if out_dir is not None else paths.reports_dir() / exp.name
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a published report is meant to be read
+        tmp.chmod(dir_mode())  # mkdtemp makes it private; the umask decides, as for mkdir
         _write(exp, tmp)
         _check_out(out)  # again: another writer may have filled it meanwhile
         _install(tmp, out)

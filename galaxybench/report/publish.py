@@ -18,11 +18,18 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from galaxybench import paths
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.report import display, html
 
 log = logging.getLogger(__name__)
+
+HOW_TO_MAKE_ONE = (
+    "run `galaxybench sweep --space smoke` to make one, or "
+    "`galaxybench report EXPERIMENT_DIR` for an existing experiment"
+)
+INDEX_TITLE = "galaxybench leaderboards"  # the index page's title: how publish knows its own file
 
 INDEX_COLUMNS = [
     "name",
@@ -78,26 +85,28 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
     }
 
 
-def collect_reports(reports_dir: str | Path = "reports") -> pd.DataFrame:
+def collect_reports(reports_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per report under ``reports_dir``, newest first, then highest gain first.
+
+    ``reports_dir`` None: the project's ``reports/`` (``galaxybench.paths.reports_dir``).
 
     Raises:
         InputError: ``reports_dir`` does not exist or holds no report.
     """
-    root = Path(reports_dir)
+    root = paths.reports_dir() if reports_dir is None else Path(reports_dir)
     if root.exists() and not root.is_dir():
         raise InputError(
             f"{root} is a file, not a reports folder; pass the folder reports are published in"
         )
     if not root.is_dir():
-        raise InputError(f"reports directory not found: {root}")
+        raise InputError(f"no reports yet in {root} (no such folder); {HOW_TO_MAKE_ONE}")
     entries = [
         e
         for d in sorted(root.iterdir())
         if d.is_dir() and not d.name.startswith(".") and (e := _report_entry(d)) is not None
     ]
     if not entries:
-        raise InputError(f"no reports in {root} (build one with `galaxybench report`)")
+        raise InputError(f"no reports yet in {root}; {HOW_TO_MAKE_ONE}")
     df = pd.DataFrame(entries, columns=INDEX_COLUMNS)
     # ISO-8601 UTC timestamps sort as text; NaN gains sort last.
     df = df.sort_values(
@@ -136,7 +145,7 @@ def display_index(df: pd.DataFrame, digits: int = 4, *, terminal: bool = False) 
 
 
 def publish_experiment(
-    exp_dir: str | Path, reports_dir: str | Path = "reports", name: str | None = None
+    exp_dir: str | Path, reports_dir: str | Path | None = None, name: str | None = None
 ) -> Path:
     """Build the report of ``exp_dir`` into ``<reports_dir>/<name>/`` and refresh the index.
 
@@ -151,14 +160,32 @@ def publish_experiment(
     name = Path(exp_dir).expanduser().resolve().name if name is None else name
     if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
         raise InputError(f"report name must be one plain path component, got {name!r}")
-    out = build_report(exp_dir, Path(reports_dir) / name)
-    publish(reports_dir)
+    root = paths.reports_dir() if reports_dir is None else Path(reports_dir)
+    out = build_report(exp_dir, root / name)
+    publish(root)
     return out
 
 
-def publish(reports_dir: str | Path = "reports") -> Path:
-    """Write ``<reports_dir>/index.html`` listing every report; returns its path."""
-    root = Path(reports_dir)
+def _check_index(index: Path) -> None:
+    """Refuse to overwrite an ``index.html`` that is not galaxybench's own index page."""
+    if index.is_symlink() or index.is_dir():
+        raise InputError(f"{index} is not a file galaxybench wrote; move it away to publish here")
+    if index.is_file():
+        head = index.read_bytes()[:4096].decode("utf-8", "replace")
+        if f"<title>{INDEX_TITLE}</title>" not in head:
+            raise InputError(
+                f"{index} exists and is not a galaxybench index; move it away, or choose "
+                "another reports folder (--reports DIR)"
+            )
+
+
+def publish(reports_dir: str | Path | None = None) -> Path:
+    """Write ``<reports_dir>/index.html`` listing every report; returns its path.
+
+    ``reports_dir`` None: the project's ``reports/``. An ``index.html`` there that galaxybench did
+    not write is refused (InputError), never overwritten.
+    """
+    root = paths.reports_dir() if reports_dir is None else Path(reports_dir)
     df = collect_reports(root)
     shown = display_index(df)
     links = "".join(
@@ -178,6 +205,7 @@ def publish(reports_dir: str | Path = "reports") -> Path:
         )
     ]
     out = root / "index.html"
-    atomic_write_text(out, html.page("galaxybench leaderboards", body))
+    _check_index(out)
+    atomic_write_text(out, html.page(INDEX_TITLE, body))
     log.info("index of %d reports written to %s", len(df), out)
     return out

@@ -354,6 +354,9 @@ def run_experiment(
     lock = lock_experiment(exp_dir)  # released by the finally below, or when this process ends
     try:  # the data before Ray: a resume on changed data is refused before anything starts
         data, data_path = _load_data(space, data_source, data)
+        from galaxybench.trial.evaluate import scoring_minority  # torch: not at import time
+
+        scoring_minority(data, space.base_config().eval.minority_fraction)  # before Ray starts
         if resume:
             _check_data(exp_dir, data)
     except BaseException:

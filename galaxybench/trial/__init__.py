@@ -13,6 +13,13 @@ from galaxybench.trial.evaluate import (
     check_no_leak,
     default_device,
     evaluate_trial,
+    scoring_minority,
 )
 
-__all__ = ["PipelineOutput", "check_no_leak", "default_device", "evaluate_trial"]
+__all__ = [
+    "PipelineOutput",
+    "check_no_leak",
+    "default_device",
+    "evaluate_trial",
+    "scoring_minority",
+]

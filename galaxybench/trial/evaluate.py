@@ -29,7 +29,7 @@ from galaxybench import budget, paths, results
 from galaxybench.cache import StageCache
 from galaxybench.config import Config, to_flat
 from galaxybench.data.arrays import SPLITS, PreparedData, SplitArrays
-from galaxybench.errors import TrialDiverged
+from galaxybench.errors import InputError, TrialDiverged
 from galaxybench.images import bicubic_x2
 from galaxybench.metrics.classification import classification_metrics
 from galaxybench.protocol import baseline_config, effective_flat, minority_classes
@@ -96,6 +96,24 @@ class _Timer:
             self.seconds[stage] = round(
                 self.seconds.get(stage, 0.0) + time.perf_counter() - start, 3
             )
+
+
+def scoring_minority(data: PreparedData, fraction: float) -> list[int]:
+    """The scoring-minority classes of ``data``; InputError (one line) when there are none.
+
+    Without a minority class the headline metric, minority F1, is undefined: say so before any
+    training rather than report NaN.
+    """
+    counts = np.bincount(data.labels, minlength=data.num_classes)
+    minority = minority_classes(counts, fraction)
+    if not minority:
+        ratio = counts.min() / max(counts.max(), 1)
+        raise InputError(
+            f"no scoring-minority class in {data.source}: every class has at least {fraction:g} x "
+            f"the largest class's {counts.max()} images (smallest {counts.min()}), so minority F1 "
+            f"is undefined; use imbalanced data, or set eval.minority_fraction above {ratio:.2f}"
+        )
+    return minority
 
 
 def _score(
@@ -274,21 +292,18 @@ def evaluate_trial(
     Returns:
         A TrialResult; a GAN that diverges gives status ``diverged`` with the reason (no raise).
         Other exceptions propagate (a crash, which Ray Tune retries).
+
+    Raises:
+        InputError: ``data`` has no scoring-minority class (``scoring_minority``).
     """
     device = torch.device(device) if device is not None else default_device()
     set_threads(num_threads)
     if device.type == "cuda":  # fixed shapes per trial: let cuDNN pick the fastest kernels
         torch.backends.cudnn.benchmark = True
-    counts = np.bincount(data.labels, minlength=data.num_classes)
+    minority = scoring_minority(data, cfg.eval.minority_fraction)
     if cache_dir is None and use_cache:
         cache_dir = paths.stage_cache_dir()
-    ctx = TrialContext(
-        cfg,
-        data,
-        device,
-        StageCache(cache_dir, enabled=use_cache),
-        minority_classes(counts, cfg.eval.minority_fraction),
-    )
+    ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache), minority)
     ctx.fraction = float(budget_fraction)
     timer = _Timer(on_stage)
     started = ctx.started = time.perf_counter()
