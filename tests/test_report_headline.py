@@ -163,3 +163,12 @@ def test_headroom_and_finding_at_one_seed_say_no_interval_once(tmp_path):
     )
     assert "(top-1, on the seeds it finished) (+0.070, no interval at n = 1)" in finding
     assert finding.endswith("has no interval at n = 1.")
+
+
+def test_protocol_row_names_get_their_report_labels():
+    """The report labels the rows under the names the sweep writes (one spelling, in protocol)."""
+    from galaxybench import protocol
+    from galaxybench.report.headline import row_label
+
+    assert row_label(protocol.ROW_ORACLE_BEST) == "oracle + best rebalancer (pipeline upper bound)"
+    assert row_label(protocol.ROW_ORACLE) == "oracle upscaler (bound on upscaling)"

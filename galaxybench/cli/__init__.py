@@ -30,10 +30,11 @@ _COMMAND_MODULES = (
 
 PURPOSE = "galaxybench: benchmark GAN augmentation against simple baselines on Galaxy10."
 EXAMPLES = """examples:
+  galaxybench sweep --space smoke            a short sweep to try things out, then a report
   galaxybench sweep                          default search on the embedded data, then a report
   galaxybench leaderboard                    the published reports, best first
-  galaxybench run --profile smoke            one trial, printed as a table
-  galaxybench data download galaxy10-decals  fetch Galaxy10 DECaLS (2.7 GB)
+  galaxybench run --profile smoke            one trial, its scores printed one per line
+  galaxybench data download galaxy10-decals  fetch Galaxy10 DECaLS (2.54 GB)
   galaxybench report EXPERIMENT_DIR --out reports/NAME
   galaxybench COMMAND --help                 the options of one command
 """

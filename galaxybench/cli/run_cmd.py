@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="run one full augment-then-classify trial",
-        description="Run one full augment-then-classify trial and score it.",
+        description="Run one full augment-then-classify trial and score it: its test scores are "
+        "printed one per line (--json: the whole metrics object on stdout).",
         epilog=config_keys_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -164,9 +165,8 @@ def _summary(result: results.TrialResult) -> str:
     if m.get(results.FID_DOMAIN) is not None:
         lines.append(f"domain FID {m[results.FID_DOMAIN]:.2f}")
     hits = [k for k, v in result.cache_hits.items() if v]
-    lines.append(
-        f"stage seconds: {m[results.STAGE_SECONDS]}; cache hits: {', '.join(hits) or 'none'}"
-    )
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in (m.get(results.STAGE_SECONDS) or {}).items())
+    lines.append(f"stage times: {seconds or 'n/a'}; cache hits: {', '.join(hits) or 'none'}")
     return "\n".join(lines)
 
 

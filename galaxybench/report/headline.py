@@ -21,14 +21,20 @@ from typing import Any
 import pandas as pd
 
 from galaxybench import results
-from galaxybench.protocol import ROW_CGAN_OFF, ROW_SRGAN_OFF, top_row
+from galaxybench.protocol import (
+    ROW_CGAN_OFF,
+    ROW_ORACLE,
+    ROW_ORACLE_BEST,
+    ROW_SRGAN_OFF,
+    top_row,
+)
 from galaxybench.report import stats
 from galaxybench.report.experiment import BASELINE_ROW, Experiment
 from galaxybench.report.tables import row_scores
 
 NA = "n/a"
-ORACLE_ROW = "oracle"
-PIPELINE_BOUND_ROW = "oracle+best-rebalancer"
+ORACLE_ROW = ROW_ORACLE
+PIPELINE_BOUND_ROW = ROW_ORACLE_BEST  # the spelling the sweep writes (protocol)
 # What a row is, in words; rows not listed keep their own name.
 ROW_LABELS = {
     ORACLE_ROW: "oracle upscaler (bound on upscaling)",
