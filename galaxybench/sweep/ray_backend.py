@@ -363,13 +363,43 @@ class ProgressCallback(tune.Callback):
         self._maybe_emit(trials)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        progress.event("trial", **progress.trial_outcome(self.phase, trial))
         self._maybe_emit(trials, force=True)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        progress.event("trial", **progress.trial_outcome(self.phase, trial, _error_line(trial)))
         self._maybe_emit(trials, force=True)
+
+    def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        progress.event(
+            "trial_retry", phase=self.phase, trial_id=trial.trial_id, reason=_error_line(trial)
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
+
+
+def _error_line(trial: Any) -> str:
+    """The last line of a crashed trial's error file (its exception), or a pointer to it."""
+    path = getattr(trial, "error_file", None)
+    try:
+        lines = [x for x in Path(path).read_text().splitlines() if x.strip()] if path else []
+    except OSError:
+        lines = []
+    return lines[-1].strip() if lines else "crashed (see the trial's error.txt)"
+
+
+def resources(space: SearchSpace) -> dict[str, Any]:
+    """What a sweep runs on: the cluster's CPUs and GPUs, each trial's share, trials at once."""
+    have = ray.cluster_resources()
+    return {
+        "cluster_cpus": float(have.get("CPU", 0)),
+        "cluster_gpus": float(have.get("GPU", 0)),
+        "cpu_per_trial": space.cpu,
+        "gpu_per_trial": space.gpu,
+        "device": trial_device(space.gpu),
+        "max_concurrent": space.search.max_concurrent,
+    }
 
 
 # --- experiment trackers -------------------------------------------------------------------------
