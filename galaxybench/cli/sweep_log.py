@@ -101,6 +101,7 @@ class SweepLog:
         self._seconds: dict[str, list[float]] = {}
         self._at_once: dict[str, int] = {}
         self._elapsed = 0.0
+        self._started = False  # an event was written
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         if self.every_s and streams:
@@ -119,10 +120,13 @@ class SweepLog:
         """The event sink: remember what the summary needs, then write the event's line."""
         self._elapsed = float(ev.get("elapsed_s", self._elapsed))
         phase = ev.get("phase")
+        self._started = True
         if ev.get("event") == "phase_start":
             self._phase = phase
             self._planned[phase] = int(ev.get("trials") or 0)
             self._snap = {}
+        elif ev.get("event") == "phase_end":  # no summaries between phases
+            self._phase = None
         elif ev.get("event") == "trial":
             self._statuses.setdefault(phase, Counter())[str(ev.get("status"))] += 1
             if isinstance(ev.get("trial_s"), (int, float)):
@@ -140,12 +144,13 @@ class SweepLog:
     def _tick(self) -> None:
         assert self.every_s is not None
         while not self._stop.wait(self.every_s):
-            if self._phase is not None:
-                self.write(self.summary_line())
+            phase = self._phase  # read once: the sweep's thread may end the phase meanwhile
+            if phase is not None:
+                self.write(self.summary_line(phase))
 
-    def eta(self) -> tuple[float | None, str]:
+    def eta(self, phase: str | None = None) -> tuple[float | None, str]:
         """(seconds left in the running phase or None, how that was estimated)."""
-        phase = str(self._phase)
+        phase = str(phase or self._phase)
         snap = self._snap
         ended = int(snap.get("done", 0)) + int(snap.get("failed", 0))
         ended = max(ended, sum(self._statuses.get(phase, Counter()).values()))
@@ -159,14 +164,14 @@ class SweepLog:
         basis = f"{left} trials left x median {median:.0f} s per ended trial / {at_once} at once"
         return left * median / at_once, basis
 
-    def summary_line(self) -> str:
+    def summary_line(self, phase: str | None = None) -> str:
         """The periodic ``progress`` line of the running phase."""
-        phase = str(self._phase)
+        phase = str(phase or self._phase)
         snap = self._snap
         statuses = self._statuses.get(phase, Counter())
         ended = max(int(snap.get("done", 0)) + int(snap.get("failed", 0)), sum(statuses.values()))
         total = max(self._planned.get(phase, 0), int(snap.get("total", 0)))
-        eta, basis = self.eta()
+        eta, basis = self.eta(phase)
         return "progress " + fields(
             phase=phase,
             ended=f"{ended}/{total}",
@@ -203,8 +208,9 @@ class SweepLog:
         return both
 
     def _exit(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        """Ends the log when the sweep raised (the CLI prints the error itself)."""
-        if exc is not None:
+        """Ends the log when a started sweep raised (the CLI prints the error itself; a sweep
+        refused before it started, e.g. on bad input, is that one line alone)."""
+        if exc is not None and self._started:
             self.write("sweep stopped " + fields(error=f"{type(exc).__name__}: {exc}"))
         return False
 
