@@ -163,3 +163,36 @@ def test_bad_log_options_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"galaxybench: error: {message}"]
     assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
+def test_an_ended_trial_is_told_by_its_last_result() -> None:
+    from types import SimpleNamespace
+
+    from galaxybench.sweep.progress import trial_outcome
+
+    def trial(last_result):
+        return SimpleNamespace(trial_id="t1", config={"row": "top-1"}, last_result=last_result)
+
+    payload = json.dumps({"compute_seconds_total": 12.5})
+    ok = trial_outcome(
+        "confirm",
+        trial({"status": "ok", "val_minority_f1": 0.5, "trial_result_json": payload,
+               "time_total_s": 14.0}),
+    )  # fmt: skip
+    assert ok == {
+        "phase": "confirm",
+        "trial_id": "t1",
+        "row": "top-1",
+        "status": "ok",
+        "objective": 0.5,
+        "compute_s": 12.5,
+        "trial_s": 14.0,
+        "reason": "",
+    }
+    diverged = trial_outcome("search", trial({"status": "diverged", "reason": "cgan: nan"}))
+    assert diverged["status"] == "diverged" and diverged["objective"] is None
+    assert diverged["reason"] == "cgan: nan"
+    stopped = trial_outcome("search", trial({"val_minority_f1_step": 0.3, "training_iteration": 2}))
+    assert stopped["status"] == "pruned" and stopped["objective"] is None
+    crashed = trial_outcome("search", trial(None), error="RuntimeError: boom")
+    assert crashed["status"] == "failed" and crashed["reason"] == "RuntimeError: boom"
