@@ -362,18 +362,27 @@ class ProgressCallback(tune.Callback):
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
         self._maybe_emit(trials)
 
+    def _trial_event(self, trial: Any, kind: str = "trial", crashed: bool = False) -> None:
+        """A ``trial`` (ended) or ``trial_retry`` event; never raises into Tune's loop."""
+        try:
+            error = _error_line(trial) if crashed else None
+            if kind == "trial":
+                progress.event(kind, **progress.trial_outcome(self.phase, trial, error))
+            else:
+                progress.event(kind, phase=self.phase, trial_id=trial.trial_id, reason=error)
+        except Exception:  # the log is a view: keep the sweep running
+            log.exception("progress event of trial %s failed", getattr(trial, "trial_id", "?"))
+
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        progress.event("trial", **progress.trial_outcome(self.phase, trial))
+        self._trial_event(trial)
         self._maybe_emit(trials, force=True)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        progress.event("trial", **progress.trial_outcome(self.phase, trial, _error_line(trial)))
+        self._trial_event(trial, crashed=True)
         self._maybe_emit(trials, force=True)
 
     def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        progress.event(
-            "trial_retry", phase=self.phase, trial_id=trial.trial_id, reason=_error_line(trial)
-        )
+        self._trial_event(trial, "trial_retry", crashed=True)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
