@@ -121,11 +121,43 @@ def test_diverged_run_exits_3_with_one_line(tiny, tmp_path) -> None:
         "cgan.lr=1.0e+30",
         "--out",
         str(tmp_path / "o"),
+        "--json",
     )
     assert proc.returncode == 3
     assert "diverged" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+    printed = json.loads(proc.stdout)  # --json: the outcome on stdout all the same
+    assert printed["status"] == "diverged" and "diverged" in printed["reason"]
+    assert printed["stage"] == "rebalance"  # the cGAN trains in the rebalance stage
+
+
+def test_run_json_prints_a_failed_trial_with_its_stage_and_keeps_the_exit_code(
+    tiny, monkeypatch, capsys
+) -> None:
+    import errno
+
+    import galaxybench.trial
+    from galaxybench.cli import main
+
+    def full_disk(cfg, data, report=None, on_stage=None, **kwargs):
+        on_stage("upscale")
+        raise OSError(errno.ENOSPC, "No space left on device", "/cache/x.pt")
+
+    monkeypatch.setattr(galaxybench.trial, "evaluate_trial", full_disk)
+    assert main(["run", "--profile", "smoke", "--data", str(tiny), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "status": "failed",
+        "reason": "No space left on device (ENOSPC): /cache/x.pt",
+        "stage": "upscale",
+    }
+    assert err.strip().splitlines()[-1].startswith("galaxybench: error: No space left")
+    # Bad input before any stage: JSON too, exit 2 as without --json.
+    assert main(["run", "--profile", "nope", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "failed" and json.loads(out)["stage"] is None
+    assert "unknown profile 'nope'" in json.loads(out)["reason"]
 
 
 def test_an_inert_setting_gets_one_warning_naming_the_method_that_reads_it(tiny) -> None:

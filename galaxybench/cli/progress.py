@@ -34,6 +34,7 @@ class TrialProgress:
             transient=True,
         )
         self._task: Any = None
+        self.current: str | None = None  # the stage running now (the last one started)
 
     def __enter__(self) -> TrialProgress:
         self._progress.__enter__()
@@ -44,6 +45,7 @@ class TrialProgress:
 
     def stage(self, name: str) -> None:
         """A stage has started."""
+        self.current = name
         if self._task is not None:
             self._progress.update(self._task, completed=self._progress.tasks[-1].total)
         total = self.epochs if name == "classify" else 1

@@ -12,9 +12,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from galaxybench import results
-from galaxybench.errors import InputError
+from galaxybench.errors import GalaxybenchError, InputError
 from galaxybench.io import atomic_write_text, strict_json_dumps
 
 
@@ -179,7 +180,32 @@ def _write_outputs(out: Path, result: results.TrialResult, figures: Path) -> Non
         shutil.move(str(png), out / png.name)
 
 
+def _failure_json(exc: Exception, stage: str | None) -> str:
+    """The ``--json`` object of a trial that raised: status failed, the one-line reason, stage."""
+    from galaxybench.cli import _os_error_line
+
+    if isinstance(exc, OSError):
+        reason = _os_error_line(exc)
+    elif isinstance(exc, GalaxybenchError):
+        reason = str(exc)
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    return strict_json_dumps({"status": results.STATUS_FAILED, "reason": reason, "stage": stage})
+
+
 def run_command(args: argparse.Namespace) -> int:
+    """``run``; with ``--json`` a trial that raised still prints its JSON (the exit code is the
+    error's, given by the CLI's handler)."""
+    state: dict[str, Any] = {}
+    try:
+        return _run(args, state)
+    except Exception as exc:
+        if args.json:
+            print(_failure_json(exc, getattr(state.get("progress"), "current", None)), flush=True)
+        raise
+
+
+def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
     from galaxybench.cli.progress import TrialProgress
     from galaxybench.config import apply_overrides, load_profile, profile_keys
     from galaxybench.data import load_data, resolve_data
@@ -198,6 +224,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"data: {description}", file=sys.stderr)
     data = load_data(str(path), cfg.data, progress=True)
     with tempfile.TemporaryDirectory() as figures, TrialProgress(cfg) as progress:
+        state["progress"] = progress  # its current stage names where a failure happened
         result = evaluate_trial(
             cfg,
             data,
@@ -209,6 +236,9 @@ def run_command(args: argparse.Namespace) -> int:
             artifacts_dir=figures if args.out else None,
         )
         if result.status == results.STATUS_DIVERGED:
+            if args.json:
+                diverged = {**result.to_dict(), "stage": progress.current}
+                print(strict_json_dumps(diverged, default=results.json_default))
             print(f"galaxybench: trial diverged: {result.reason}", file=sys.stderr)
             return 3
         if args.out:

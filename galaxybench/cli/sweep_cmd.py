@@ -96,6 +96,21 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
         "folder, beside experiments/)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--log-file",
+        default=None,
+        metavar="PATH",
+        help="also write the progress log (one line per event) to PATH, appended; off a "
+        "terminal (nohup, a batch job) these lines go to stderr anyway",
+    )
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        metavar="MIN",
+        help="a summary line with an estimate of the time left every MIN minutes in the "
+        "progress log (default: 5; 0: none)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -234,6 +249,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def _execute(args: argparse.Namespace, mode: str) -> int:
+    from galaxybench.cli.sweep_log import open_sweep_log
     from galaxybench.report import publish_experiment
     from galaxybench.sweep import run_experiment
 
@@ -244,12 +260,12 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     # An empty --name is refused by run_experiment, not replaced by the default.
     name = args.name if args.name is not None else f"{mode}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     view = _View()
-    # Off a terminal, Live leaves its last table line open: end it, so an error line that
-    # follows (a full disk, a refused resume) stands on its own line.
+    terminal = view.console.is_terminal
     with contextlib.ExitStack() as stack:
-        if not view.console.is_terminal:
-            stack.callback(view.console.line)
-        stack.enter_context(view.live)
+        # Off a terminal the progress is the log's lines (cli.sweep_log), not the live table.
+        log = open_sweep_log(stack, args.log_file, args.progress_every, terminal, sys.stderr)
+        if terminal:
+            stack.enter_context(view.live)
         summary = run_experiment(
             space,
             name=name,
@@ -259,7 +275,8 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
             address=args.address,
             resume=args.resume,
             num_cpus=args.num_cpus,
-            progress=view,
+            progress=view if log is None else log.sink(view if terminal else None),
+            events=None if log is None else log.event,
             report=not args.no_report,
             trackers=tuple(args.trackers),
             publish=functools.partial(
@@ -267,6 +284,8 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
                 reports_dir=paths.reports_dir() if args.reports is None else args.reports,
             ),
         )
+        if log is not None:
+            log.sweep_end(summary)
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
 

@@ -233,8 +233,11 @@ def _run_phase(
     out = exp_dir / "results" / f"{spec.name}.jsonl"
     if out.exists():
         log.info("phase %s already finished: %s", spec.name, out)
-        return plan.read_rows(out), 0.0
+        rows = plan.read_rows(out)
+        live.event("phase_skipped", phase=spec.name, trials=len(rows), results=str(out))
+        return rows, 0.0
     started = time.monotonic()
+    live.event("phase_start", phase=spec.name, trials=_planned_trials(spec))
     live.emit(
         {
             "phase": spec.name,
@@ -248,7 +251,27 @@ def _run_phase(
     )
     rows = backend.run_phase(spec, wrapped, exp_dir, space, resume, callbacks)
     plan.write_rows(out, rows)
+    counts = Counter(str(r["status"]) for r in rows)
+    live.event(
+        "phase_end",
+        phase=spec.name,
+        trials=len(rows),
+        **{status: counts.get(status, 0) for status in results.STATUSES},
+        seconds=time.monotonic() - started,
+        results=str(out),
+    )
     return rows, time.monotonic() - started
+
+
+def _planned_trials(spec: plan.PhaseSpec) -> int:
+    """Trials a phase will run: its preset points, or the search's samples (times the grid)."""
+    if spec.space is None:
+        return len(spec.points)
+    n = spec.space.search.num_samples
+    if spec.space.search.algorithm == "grid":
+        for p in spec.space.params:
+            n *= len(p.values)
+    return n
 
 
 def _run_phases(
@@ -317,6 +340,7 @@ def run_experiment(
     trial_fn: Callable[..., Any] | None = None,
     num_cpus: int | None = None,
     progress: live.Sink | None = None,
+    events: live.Sink | None = None,
     report: bool = True,
     trackers: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
@@ -333,6 +357,8 @@ def run_experiment(
         address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
         trial_fn: the objective, ``galaxybench.trial.evaluate_trial`` unless given (tests).
         progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
+        events: receives event dicts as they happen (sweep start, phase start and end, each ended
+            trial; ``sweep.progress``), e.g. for a log.
         trackers: experiment trackers to log to (``mlflow``, ``wandb``, ``tensorboard``).
         callbacks: more ``ray.tune.Callback`` objects, given to every phase's Tuner.
         publish: builds the report from the experiment directory and returns where it is
@@ -363,9 +389,19 @@ def run_experiment(
         unlock_experiment(lock, exp_dir)
         raise
     owns_ray = backend.connect(address, num_cpus)
-    live.set_sink(progress, started=started)
+    live.set_sink(progress, started=started, events=events)
     try:
         backend.check_resources(space)  # before anything is written or launched
+        live.event(
+            "sweep_start",
+            name=exp_dir.name,
+            mode=mode,
+            resume=resume,
+            experiment=str(exp_dir),
+            data=str(data_path or data_source or getattr(data, "source", None) or "default"),
+            space=space.source,
+            resources=backend.resources(space),
+        )
         extra = [*backend.tracker_callbacks(trackers, exp_dir, name), *callbacks]
         where = _tracker_locations(trackers, exp_dir, backend.mlflow_uri(exp_dir))
         if not resume:

@@ -362,14 +362,53 @@ class ProgressCallback(tune.Callback):
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
         self._maybe_emit(trials)
 
+    def _trial_event(self, trial: Any, kind: str = "trial", crashed: bool = False) -> None:
+        """A ``trial`` (ended) or ``trial_retry`` event; never raises into Tune's loop."""
+        try:
+            error = _error_line(trial) if crashed else None
+            if kind == "trial":
+                progress.event(kind, **progress.trial_outcome(self.phase, trial, error))
+            else:
+                progress.event(kind, phase=self.phase, trial_id=trial.trial_id, reason=error)
+        except Exception:  # the log is a view: keep the sweep running
+            log.exception("progress event of trial %s failed", getattr(trial, "trial_id", "?"))
+
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._trial_event(trial)
         self._maybe_emit(trials, force=True)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._trial_event(trial, crashed=True)
         self._maybe_emit(trials, force=True)
+
+    def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._trial_event(trial, "trial_retry", crashed=True)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"phase": self.phase, "interval_s": self.interval_s, "_last": 0.0}
+
+
+def _error_line(trial: Any) -> str:
+    """The last line of a crashed trial's error file (its exception), or a pointer to it."""
+    path = getattr(trial, "error_file", None)
+    try:
+        lines = [x for x in Path(path).read_text().splitlines() if x.strip()] if path else []
+    except OSError:
+        lines = []
+    return lines[-1].strip() if lines else "crashed (see the trial's error.txt)"
+
+
+def resources(space: SearchSpace) -> dict[str, Any]:
+    """What a sweep runs on: the cluster's CPUs and GPUs, each trial's share, trials at once."""
+    have = ray.cluster_resources()
+    return {
+        "cluster_cpus": float(have.get("CPU", 0)),
+        "cluster_gpus": float(have.get("GPU", 0)),
+        "cpu_per_trial": space.cpu,
+        "gpu_per_trial": space.gpu,
+        "device": trial_device(space.gpu),
+        "max_concurrent": space.search.max_concurrent,
+    }
 
 
 # --- experiment trackers -------------------------------------------------------------------------
