@@ -11,6 +11,7 @@ Usage: ``pytest tests/test_readme_commands.py``.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -50,6 +51,8 @@ NOT_RUN = {
     "galaxybench run --profile paper --data galaxy10-decals": "needs the download and a GPU",
     "galaxybench sweep --space paper --data galaxy10-decals --name paper": "needs a GPU cluster",
     "galaxybench sweep --space paper --data galaxy10-decals --gpus-per-trial 0.25": "a GPU",
+    "galaxybench sweep --space paper --name paper-1 --log-file paper-1.log": "a GPU; "
+    "tests/test_sweep_log.py runs a smoke sweep with --log-file and its output on a pipe",
     "galaxybench data synth --like galaxy10-decals --out rehearsal.h5": "writes 17,736 images "
     "of 256 px; tests/test_synthetic.py runs --like on a few rows",
     "galaxybench data synth --like galaxy10-decals --n 2000 --out small.h5": "2,000 images of "
@@ -67,7 +70,8 @@ def readme_commands() -> list[str]:
         if language not in ("bash", "sh", "console", ""):
             continue
         for part in line.split(" #", 1)[0].split("&&"):
-            part = " ".join(part.split())
+            part = re.split(r"\s[12]?>|\s&$", part)[0]  # output redirection, background
+            part = " ".join(part.split()).removeprefix("nohup ")
             if part.startswith("galaxybench "):
                 found.append(part)
     return list(dict.fromkeys(found))
