@@ -209,7 +209,10 @@ def test_trial_promoted_through_rungs_pays_only_the_increment(tiny_data, tmp_pat
 def test_search_space_reads_a_ladder_or_rungs():
     from galaxybench.sweep.space import parse_search_space
 
-    base = {"base": {"profile": "smoke"}, "params": {"srgan.depth": {"grid": [1, 2]}}}
+    base = {
+        "base": {"profile": "smoke", "set": {"upscale.method": "srgan"}},
+        "params": {"srgan.depth": {"grid": [1, 2]}},
+    }
     space = parse_search_space({**base, "search": {"ladder": [0.25, 0.5, 1.0]}})
     assert space.search.ladder == (0.25, 0.5, 1.0)
     assert parse_search_space(space.to_dict()).search.ladder == (0.25, 0.5, 1.0)  # sweep.yaml
