@@ -138,6 +138,11 @@ def shutdown() -> None:
     ray.shutdown()
 
 
+def cluster_resources() -> dict[str, float]:
+    """The resources of the Ray cluster joined (``CPU``, ``GPU``, ...), for ``sweep.resources``."""
+    return {k: float(v) for k, v in ray.cluster_resources().items()}
+
+
 def check_resources(space: SearchSpace) -> None:
     """Refuse, before launch, a trial the cluster can never place (Ray would wait forever)."""
     have = ray.cluster_resources()
