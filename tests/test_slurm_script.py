@@ -78,6 +78,86 @@ def test_bad_options_are_one_line(capsys, argv, named):
     assert out.out == "" and named in out.err and len(out.err.strip().splitlines()) == 1
 
 
+def _stand_ins(folder: Path, extra: dict[str, str] | None = None) -> Path:
+    folder.mkdir()
+    for name, text in {**STAND_INS, **(extra or {})}.items():
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def _slurm_env(bin_dir: Path, **more: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "FAKE_SLURM_NODES": "node1 node2",
+        "SLURM_JOB_NODELIST": "node[1-2]",
+        "SLURM_JOB_ID": "4242",
+        "SLURM_CPUS_PER_TASK": "1",
+        "RAY_AUTH_MODE": "token",
+        **more,
+    }
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+# Stand-ins that log their arguments: the script's order and flags, without Ray.
+LOGGING = {
+    "ray": '#!/bin/sh\necho "ray $*" >> "$CALLS"\nexec sleep 60\n',
+    "galaxybench": '#!/bin/sh\necho "galaxybench $*" >> "$CALLS"\n',
+}
+
+
+def test_the_script_starts_head_then_workers_then_resumes_its_sweep(capsys, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("f" * 64)
+    storage = tmp_path / "exp"
+    (storage / "sweep-smoke-4242").mkdir(parents=True)
+    (storage / "sweep-smoke-4242" / "sweep.yaml").write_text("space: {}\n")  # a requeued job
+    script = tmp_path / "s.sbatch"
+    script.write_text(
+        _script(capsys, "--space", "smoke", "--storage", str(storage), "--setup", ":")
+    )
+    calls = tmp_path / "calls"
+    env = _slurm_env(
+        _stand_ins(tmp_path / "bin", LOGGING),
+        CALLS=str(calls),
+        GALAXYBENCH_RAY_PORT="7001",
+        GALAXYBENCH_RAY_TOKEN_FILE=str(token),
+    )
+    run = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = calls.read_text().splitlines()
+    # The nodes start in the background: their lines may come in any order among the others.
+    (head,) = [x for x in lines if x.startswith("ray start --head")]
+    (worker,) = [x for x in lines if x.startswith("ray start --address")]
+    assert head.startswith("ray start --head --node-ip-address=127.0.0.1 --port=7001")
+    assert "--include-dashboard=false --dashboard-host=127.0.0.1" in head
+    assert worker.startswith("ray start --address=127.0.0.1:7001 --node-ip-address=127.0.0.1")
+    assert "--num-cpus 1 --num-gpus 0" in head and "--num-cpus 1 --num-gpus 0" in worker
+    assert [x for x in lines if x.startswith("galaxybench")] == [
+        "galaxybench cluster wait --address 127.0.0.1:7001 --nodes 1",
+        "galaxybench cluster wait --address 127.0.0.1:7001 --nodes 2",
+        f"galaxybench sweep --address 127.0.0.1:7001 --storage {storage} "
+        "--name sweep-smoke-4242 --resume --space smoke",
+    ]
+
+
+def test_the_script_stops_in_one_line_without_a_token(capsys, tmp_path):
+    script = tmp_path / "s.sbatch"
+    script.write_text(_script(capsys, "--setup", ":"))
+    calls = tmp_path / "calls"
+    env = _slurm_env(
+        _stand_ins(tmp_path / "bin", LOGGING),
+        CALLS=str(calls),
+        GALAXYBENCH_RAY_TOKEN_FILE=str(tmp_path / "none"),
+    )
+    run = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and not calls.exists()  # nothing started
+    assert run.stderr.startswith(f"galaxybench: error: no Ray token at {tmp_path / 'none'}")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,26 +189,14 @@ def test_a_smoke_sweep_finishes_on_the_ray_the_script_starts(capsys, tmp_path):
         )
     )
     assert "f" * 64 not in script.read_text()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in STAND_INS.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
     ray_tmp = tempfile.mkdtemp(prefix="gbslurm", dir="/tmp")  # short: Ray's socket paths
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "FAKE_SLURM_NODES": "node1 node2",
-        "SLURM_JOB_NODELIST": "node[1-2]",
-        "SLURM_JOB_ID": "4242",
-        "SLURM_CPUS_PER_TASK": "1",
-        "GALAXYBENCH_RAY_PORT": str(_free_port()),
-        "GALAXYBENCH_RAY_TMPDIR": ray_tmp,
-        "GALAXYBENCH_RAY_TOKEN_FILE": str(token),
-        "GALAXYBENCH_HOME": str(tmp_path / "home"),
-        "RAY_AUTH_MODE": "token",
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = _slurm_env(
+        _stand_ins(tmp_path / "bin"),
+        GALAXYBENCH_RAY_PORT=str(_free_port()),
+        GALAXYBENCH_RAY_TMPDIR=ray_tmp,
+        GALAXYBENCH_RAY_TOKEN_FILE=str(token),
+        GALAXYBENCH_HOME=str(tmp_path / "home"),
+    )
     try:
         run = subprocess.run(
             ["bash", str(script)], env=env, capture_output=True, text=True, timeout=900
@@ -140,6 +208,12 @@ def test_a_smoke_sweep_finishes_on_the_ray_the_script_starts(capsys, tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "2 Ray node(s) at 127.0.0.1:" in run.stdout
+    # The sweep's first line: no GPU in this two-node Ray, so gpu: auto is the CPU.
+    first = next(line for line in run.stderr.splitlines() if line.startswith("resources:"))
+    assert (
+        first
+        == "resources: 2 trials at once x 1 CPU; CPU only: no CUDA (the Ray cluster has no GPU)"
+    )
     exp = tmp_path / "exp" / "slurm"
     for phase in ("baseline", "search", "confirm"):
         assert (exp / "results" / f"{phase}.jsonl").read_text().strip(), phase
