@@ -218,3 +218,11 @@ def test_a_smoke_sweep_finishes_on_the_ray_the_script_starts(capsys, tmp_path):
     for phase in ("baseline", "search", "confirm"):
         assert (exp / "results" / f"{phase}.jsonl").read_text().strip(), phase
     assert leftovers == []  # the script's exit stopped both Ray nodes
+
+
+def test_cluster_wait_without_a_head_is_one_line(capsys):
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    assert main(["cluster", "wait", "--address", address, "--timeout", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"galaxybench: error: no Ray head at {address} after 1 s")
+    assert len(err.strip().splitlines()) == 1

@@ -15,18 +15,14 @@ Usage::
 
 from __future__ import annotations
 
-import logging
 import re
 import shlex
 import sys
-import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from galaxybench.errors import InputError
-
-log = logging.getLogger(__name__)
 
 # Values written into #SBATCH lines, which Slurm reads without shell quoting.
 _SBATCH_TOKEN = re.compile(r"[A-Za-z0-9_.,:+-]+")
@@ -142,30 +138,10 @@ def render_slurm(options: SlurmOptions) -> str:
 
 
 def wait_for_nodes(address: str, nodes: int, timeout_s: float = 300.0) -> int:
-    """Join the Ray cluster at ``address`` and wait until ``nodes`` nodes are alive; their count.
+    """Wait until the Ray cluster at ``address`` has ``nodes`` live nodes; their count.
 
     InputError (one line) when the head cannot be reached or the nodes do not join in time.
     """
-    import ray
+    from galaxybench.sweep import ray_backend
 
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-            break
-        except Exception as exc:  # ConnectionError, or a head still starting
-            if time.monotonic() > deadline:
-                raise InputError(f"no Ray head at {address} after {timeout_s:g} s: {exc}") from None
-            time.sleep(2.0)
-    try:
-        while True:
-            alive = sum(1 for n in ray.nodes() if n.get("Alive"))
-            if alive >= nodes:
-                return alive
-            if time.monotonic() > deadline:
-                raise InputError(
-                    f"{alive} of {nodes} Ray nodes joined {address} within {timeout_s:g} s"
-                )
-            time.sleep(1.0)
-    finally:
-        ray.shutdown()
+    return ray_backend.wait_for_nodes(address, nodes, timeout_s)
