@@ -59,6 +59,8 @@ def test_the_script_asks_slurm_for_the_options_and_holds_no_token(capsys, tmp_pa
     assert "--include-dashboard=false --dashboard-host=127.0.0.1" in text
     assert "0.0.0.0" not in text and "RAY_AUTH_TOKEN=" not in text
     assert 'export RAY_AUTH_TOKEN_PATH="$TOKEN_FILE"' in text
+    # Every Ray node's step asks for the node's CPUs (srun does not inherit them from sbatch).
+    assert text.count('srun --nodes=1 --ntasks=1 --cpus-per-task="$SLURM_CPUS_PER_TASK"') == 2
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
 
 

@@ -380,9 +380,9 @@ def run_experiment(
     try:
         # The space's ``gpu: auto`` resolved on the cluster joined; sweep.yaml keeps ``auto``, so
         # a resume on other hardware resolves it again.
-        run_space, used = resolve_resources(
-            space, backend.cluster_resources(), device, _driver_cuda(owns_ray, address)
-        )
+        cluster = backend.cluster_resources()
+        cuda = _driver_cuda(owns_ray, address) if cluster.get("GPU") else None
+        run_space, used = resolve_resources(space, cluster, device, cuda)
         log.info("%s", used.line())
         if announce is not None:
             announce(used.line())
