@@ -72,6 +72,7 @@ def test_the_script_asks_slurm_for_the_options_and_holds_no_token(capsys, tmp_pa
         (["--partition", "gpu\n#SBATCH --x"], "--partition"),
         (["--name", "../up"], "name"),
         (["--port", "80"], "--port"),
+        (["typo"], "put sweep options after --"),
     ],
 )
 def test_bad_options_are_one_line(capsys, argv, named):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from galaxybench.errors import InputError
+
 
 def register(subparsers: Any) -> None:
     """Add ``cluster slurm`` and ``cluster wait``."""
@@ -68,8 +70,9 @@ def _slurm(args: argparse.Namespace) -> int:
     from galaxybench.cluster.slurm import SlurmOptions, render_slurm
 
     extra = list(args.sweep_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
+    if extra and extra[0] != "--":
+        raise InputError(f"unexpected argument {extra[0]!r}: put sweep options after --")
+    extra = extra[1:]
     options = SlurmOptions(
         nodes=args.nodes,
         gpus_per_node=args.gpus_per_node,
