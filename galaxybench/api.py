@@ -127,6 +127,7 @@ def run_sweep(
     resume: bool = False,
     report: bool = True,
     reports_dir: str | Path | None = None,
+    device: str | None = None,
     **overrides: Any,
 ) -> SweepResult:
     """Run (or resume) a whole sweep: baseline -> search -> confirm -> report.
@@ -143,6 +144,8 @@ def run_sweep(
         callbacks: more ``ray.tune.Callback`` objects.
         reports_dir: where the report is published (``<reports_dir>/<name>/``); None: the
             project's ``reports/``, where ``galaxybench leaderboard`` looks.
+        device: ``cpu`` runs every trial on the CPU; None: the space's ``resources`` (``gpu:
+            auto`` takes a GPU share when the Ray cluster has GPUs).
         **overrides: base-config keys with ``__`` for the dot: ``cgan__lr=2.0e-4``.
 
     Returns:
@@ -178,6 +181,7 @@ def run_sweep(
             publish_experiment,
             reports_dir=paths.reports_dir() if reports_dir is None else reports_dir,
         ),
+        device=device,
     )
     report_path = Path(summary["report"]).resolve() if summary.get("report") else None
     return SweepResult(Path(summary["experiment_dir"]), summary, report_path)

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"data", "metrics"},
     {"stages"},
     {"trial"},
-    {"sweep"},
+    {"sweep", "cluster"},
     {"report", "cli", "api"},
 ]
 # The entry points may import anything.

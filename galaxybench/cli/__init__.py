@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "galaxybench.cli.sweep_cmd",
     "galaxybench.cli.report_cmd",
     "galaxybench.cli.tabulate_cmd",
+    "galaxybench.cli.cluster_cmd",
 )
 
 

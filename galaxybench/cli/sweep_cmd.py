@@ -69,6 +69,13 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
         default=None,
         help="GPUs per trial; a fraction packs trials on one GPU (default: the space's)",
     )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="cpu: every trial on the CPU; cuda: a GPU share even if the space says gpu: 0 "
+        "(default: the space's; gpu: auto takes a share when the Ray cluster has GPUs)",
+    )
     p.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
     p.add_argument(
         "--num-cpus",
@@ -142,6 +149,8 @@ def _space(args: argparse.Namespace, mode: str) -> Any:
     from galaxybench.config import parse_override
     from galaxybench.sweep.space import load_search_space, unread_settings
 
+    if args.device == "cpu" and args.gpus_per_trial:
+        raise InputError("--device cpu and --gpus-per-trial > 0 contradict: choose one")
     space = load_search_space(args.space or "default").with_options(
         overrides=args.overrides,
         gpus_per_trial=args.gpus_per_trial,
@@ -283,6 +292,8 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
                 publish_experiment,
                 reports_dir=paths.reports_dir() if args.reports is None else args.reports,
             ),
+            device=args.device,
+            announce=functools.partial(print, file=sys.stderr, flush=True),
         )
         if log is not None:
             log.sweep_end(summary)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep import plan, splits
 from galaxybench.sweep import progress as live
+from galaxybench.sweep.resources import resolve_resources
 from galaxybench.sweep.space import SearchSpace, parse_search_space
 
 log = logging.getLogger(__name__)
@@ -327,6 +329,15 @@ def _run_phases(
     return summary
 
 
+def _driver_cuda(owns_ray: bool, address: str | None) -> bool | None:
+    """Whether this torch has CUDA, for a private local Ray (its trials run here); else None."""
+    if not owns_ray or (address or os.environ.get("RAY_ADDRESS") or "local") != "local":
+        return None
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def run_experiment(
     space: SearchSpace | None,
     *,
@@ -345,6 +356,8 @@ def run_experiment(
     trackers: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
     publish: Callable[[Path], Path] | None = None,
+    device: str | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep (baseline, search, confirm, report) or an ablation (no search).
 
@@ -364,6 +377,9 @@ def run_experiment(
         publish: builds the report from the experiment directory and returns where it is
             (``report.publish_experiment``, given by the CLI and ``galaxybench.api``; the
             report layer sits above the sweep). None, or ``report=False``: no report.
+        device: ``cpu`` runs every trial on the CPU; ``cuda`` insists on a GPU share; None: the
+            space's ``resources`` (``gpu: auto`` resolves against the cluster, sweep.resources).
+        announce: receives one line saying what the trials use, before any phase starts.
 
     Returns:
         The summary (also written to ``summary.json``): per phase trials/ok/diverged/failed/pruned
@@ -391,7 +407,15 @@ def run_experiment(
     owns_ray = backend.connect(address, num_cpus)
     live.set_sink(progress, started=started, events=events)
     try:
-        backend.check_resources(space)  # before anything is written or launched
+        # The space's ``gpu: auto`` resolved on the cluster joined; sweep.yaml keeps ``auto``, so
+        # a resume on other hardware resolves it again.
+        cluster = backend.cluster_resources()
+        cuda = _driver_cuda(owns_ray, address) if cluster.get("GPU") else None
+        run_space, used = resolve_resources(space, cluster, device, cuda)
+        log.info("%s", used.line())
+        if announce is not None:
+            announce(used.line())
+        backend.check_resources(run_space)  # before anything is written or launched
         live.event(
             "sweep_start",
             name=exp_dir.name,
@@ -400,7 +424,7 @@ def run_experiment(
             experiment=str(exp_dir),
             data=str(data_path or data_source or getattr(data, "source", None) or "default"),
             space=space.source,
-            resources=backend.resources(space),
+            resources=backend.resources(run_space),
         )
         extra = [*backend.tracker_callbacks(trackers, exp_dir, name), *callbacks]
         where = _tracker_locations(trackers, exp_dir, backend.mlflow_uri(exp_dir))
@@ -410,7 +434,7 @@ def run_experiment(
         # The file resolved above: other split seeds are drawn from it, never re-resolved.
         summary = _run_phases(
             backend,
-            space,
+            run_space,
             exp_dir,
             mode,
             data_path or data_source,
@@ -421,9 +445,10 @@ def run_experiment(
             started,
             extra,
         )
+        summary["resources"] = used.to_dict()
         if where:
             summary["trackers"] = where
-            results.write_json(exp_dir / "summary.json", summary)
+        results.write_json(exp_dir / "summary.json", summary)
         return summary
     finally:
         live.set_sink(None)

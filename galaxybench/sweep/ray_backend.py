@@ -24,6 +24,7 @@ import math
 import os
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,6 +111,40 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def _wait_for_port(address: str, deadline: float, timeout_s: float) -> None:
+    """Wait until the head's port at ``host:port`` accepts a connection; InputError at deadline."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--address {address!r} is not host:port")
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=2.0).close()
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise InputError(f"no Ray head at {address} after {timeout_s:g} s: {exc}") from None
+            time.sleep(1.0)
+
+
+def wait_for_nodes(address: str, nodes: int, timeout_s: float = 300.0) -> int:
+    """Join the cluster at ``address``, wait until ``nodes`` nodes are alive, leave; their count.
+
+    ``galaxybench cluster wait`` (the Slurm script, before its sweep). InputError (one line) when
+    the head cannot be reached or the nodes do not join within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    _wait_for_port(address, deadline, timeout_s)  # ray.init on a closed port retries for minutes
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        while (alive := sum(1 for n in ray.nodes() if n.get("Alive"))) < nodes:
+            if time.monotonic() > deadline:
+                raise InputError(f"{alive} of {nodes} Ray nodes at {address} after {timeout_s:g} s")
+            time.sleep(1.0)
+        return alive
+    finally:
+        ray.shutdown()
+
+
 def _ensure_private_token() -> None:
     """Create Ray's token file mode 0600 before Ray does (Ray writes it with the umask, 0644).
 
@@ -136,6 +171,11 @@ def _ensure_private_token() -> None:
 def shutdown() -> None:
     """Stop the Ray this process started."""
     ray.shutdown()
+
+
+def cluster_resources() -> dict[str, float]:
+    """The resources of the Ray cluster joined (``CPU``, ``GPU``, ...), for ``sweep.resources``."""
+    return {k: float(v) for k, v in ray.cluster_resources().items()}
 
 
 def check_resources(space: SearchSpace) -> None:

@@ -40,7 +40,7 @@ _SEARCH_KEYS = {
     "rungs",
 }
 _SEED_KEYS = {"search", "confirm"}
-_RESOURCE_KEYS = {"cpu", "gpu"}
+_RESOURCE_KEYS = {"cpu", "gpu", "trials_per_gpu"}
 # Keys no search may vary, and why: the trials of one search are ranked against each other, so
 # they need one definition of the objective and one scheduler time scale (ASHA's max_t).
 _FIXED_KEYS = {
@@ -107,6 +107,10 @@ class SearchSpace:
     cpu: float = 1.0
     gpu: float = 0.0
     description: str = ""
+    # ``gpu: auto`` (or no ``gpu`` key): the sweep picks the share (galaxybench.sweep.resources),
+    # ``1 / trials_per_gpu`` of a GPU when the cluster has GPUs (0: its default), else none.
+    gpu_auto: bool = False
+    trials_per_gpu: int = 0
 
     def base_config(self) -> config.Config:
         """The base config: the profile with the space's (and ``--set``) overrides."""
@@ -158,7 +162,11 @@ class SearchSpace:
             self.source,
         )
         out = dataclasses.replace(
-            self, search=search, gpu=gpu, overrides={**self.overrides, **parsed}
+            self,
+            search=search,
+            gpu=gpu,
+            gpu_auto=self.gpu_auto and gpus_per_trial is None,  # --gpus-per-trial wins
+            overrides={**self.overrides, **parsed},
         )
         base = out.base_config()  # fail now, not in a trial
         if not fix_params:
@@ -179,8 +187,14 @@ class SearchSpace:
             "search": {**dataclasses.asdict(self.search), "ladder": list(self.search.ladder)},
             "seeds": {"search": self.search_seed, "confirm": list(self.confirm_seeds)},
             "top_k": self.top_k,
-            "resources": {"cpu": self.cpu, "gpu": self.gpu},
+            "resources": self._resources_dict(),
         }
+
+    def _resources_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cpu": self.cpu, "gpu": "auto" if self.gpu_auto else self.gpu}
+        if self.trials_per_gpu:
+            out["trials_per_gpu"] = self.trials_per_gpu
+        return out
 
     def optuna_distributions(self) -> dict[str, Any]:
         """Optuna distributions of the params (grid params become categorical)."""
@@ -414,17 +428,31 @@ def _search(tree: Any, params: tuple[Param, ...], source: str) -> SearchSettings
     return s
 
 
-def _resources(tree: Any, source: str) -> tuple[float, float]:
+def _resources(tree: Any, source: str) -> dict[str, Any]:
+    """cpu, gpu, gpu_auto and trials_per_gpu of the ``resources`` mapping (no ``gpu``: auto)."""
     tree = _mapping(tree if tree is not None else {}, "resources", _RESOURCE_KEYS, source)
-    cpu, gpu = tree.get("cpu", 1), tree.get("gpu", 0)
+    cpu, gpu = tree.get("cpu", 1), tree.get("gpu", "auto")
+    per_gpu = tree.get("trials_per_gpu")
     _require(_is_number(cpu) and cpu > 0, "resources.cpu", "must be a number > 0", source)
+    auto = gpu == "auto"
     _require(
-        _is_number(gpu) and gpu >= 0 and (gpu <= 1 or float(gpu).is_integer()),
+        auto or (_is_number(gpu) and gpu >= 0 and (gpu <= 1 or float(gpu).is_integer())),
         "resources.gpu",
-        "must be a fraction in [0, 1] or a whole number",
+        "must be auto, a fraction in [0, 1] or a whole number",
         source,
     )
-    return float(cpu), float(gpu)
+    _require(
+        per_gpu is None or (_is_int(per_gpu) and per_gpu >= 1 and auto),
+        "resources.trials_per_gpu",
+        "must be an integer >= 1, with gpu: auto",
+        source,
+    )
+    return {
+        "cpu": float(cpu),
+        "gpu": 0.0 if auto else float(gpu),
+        "gpu_auto": auto,
+        "trials_per_gpu": int(per_gpu or 0),
+    }
 
 
 def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace:
@@ -450,7 +478,6 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
     search_seed, confirm_seeds = _seeds(tree.get("seeds", {}), source)
     top_k = tree.get("top_k", 1)
     _require(_is_int(top_k) and top_k >= 1, "top_k", "must be an integer >= 1", source)
-    cpu, gpu = _resources(tree.get("resources"), source)
     description = tree.get("description", "")
     _require(isinstance(description, str), "description", "must be a string", source)
     return SearchSpace(
@@ -462,9 +489,8 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
         search_seed=search_seed,
         confirm_seeds=confirm_seeds,
         top_k=top_k,
-        cpu=cpu,
-        gpu=gpu,
         description=description,
+        **_resources(tree.get("resources"), source),
     )
 
 

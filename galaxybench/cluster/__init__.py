@@ -1,0 +1,1 @@
+"""Running sweeps on clusters that are not Ray's own: a Slurm batch script (``cluster.slurm``)."""
