@@ -34,6 +34,10 @@ RUN = (
     "galaxybench report experiments/NAME --out reports/NAME",
     "galaxybench publish",
     "galaxybench leaderboard",
+    "galaxybench cluster slurm --nodes 2 --gpus-per-node 4",
+    "galaxybench cluster slurm --nodes 2 --gpus-per-node 4 --cpus 32 --time 1-00:00:00 "
+    "--partition gpu --account astro --space paper --data galaxy10-decals "
+    "--storage /shared/$USER/experiments",
 )
 # Commands not run here: why, and what covers their code.
 NOT_RUN = {
@@ -63,7 +67,8 @@ NOT_RUN = {
 def readme_commands() -> list[str]:
     """Every `galaxybench ...` command in the README's shell blocks, comments stripped."""
     found, language = [], None  # language: None outside a fenced block
-    for line in (ROOT / "README.md").read_text().splitlines():
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")  # shell line continuations
+    for line in text.splitlines():
         if line.startswith("```"):
             language = line[3:].strip() if language is None else None
             continue
@@ -118,6 +123,8 @@ def test_readme_commands_run_as_written(tmp_path):
         )
         assert proc.returncode == 0, f"{command}\n{proc.stderr[-3000:]}"
         assert "Traceback" not in proc.stderr, command
+        if argv[0] == "leaderboard":
+            assert SWEEP_NAME in proc.stdout  # the leaderboard lists the sweep
     assert (tmp_path / "synth.h5").is_file() and (tmp_path / "synth.png").is_file()
     assert (tmp_path / "reports" / SWEEP_NAME / "leaderboard.md").is_file()
-    assert SWEEP_NAME in proc.stdout  # the leaderboard lists the sweep
+    assert "#SBATCH --gres=gpu:4" in proc.stdout  # the batch script, on stdout
