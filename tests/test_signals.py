@@ -166,3 +166,23 @@ def test_a_second_sigterm_exits_at_once(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_to_bench_data_prep_while_it_generates_its_file(tmp_path: Path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "data_prep.py"), "--sizes", "2000"],
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(proc, _workers_running(proc, 2))  # rendering the full rehearsal file
+    status, err, ours = _terminate(proc)
+    assert status == 143, err
+    assert "Traceback" not in err and len(ours) >= 2
+    assert not list(scratch.iterdir())  # its temp folder and the half-written file are gone
