@@ -247,6 +247,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     # Off a terminal, Live leaves its last table line open: end it, so an error line that
     # follows (a full disk, a refused resume) stands on its own line.
     with contextlib.ExitStack() as stack:
+        stack.push(functools.partial(_resume_hint, args, mode, name))  # runs last
         if not view.console.is_terminal:
             stack.callback(view.console.line)
         stack.enter_context(view.live)
@@ -269,6 +270,35 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
         )
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
+
+
+def resume_command(args: argparse.Namespace, name: str) -> str:
+    """The exact command line that continues the sweep ``name`` started with ``args``."""
+    import shlex
+    from pathlib import Path
+
+    storage = paths.experiments_dir() if args.storage is None else args.storage
+    storage = str(Path(storage).expanduser().resolve())
+    argv = ["galaxybench", "sweep", "--name", name, "--storage", storage, "--resume"]
+    for flag, value in (("--address", args.address), ("--num-cpus", args.num_cpus)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += [a for t in args.trackers for a in ("--tracker", t)]
+    if args.reports is not None:
+        argv += ["--reports", str(Path(args.reports).expanduser().resolve())]
+    argv += ["--no-report"] * args.no_report + ["--json"] * args.json
+    return shlex.join(argv)
+
+
+def _resume_hint(args: argparse.Namespace, mode: str, name: str, exc_type: Any, *_: Any) -> bool:
+    """After Ctrl-C or SIGTERM: how to continue (a sweep whose sweep.yaml was written)."""
+    if mode == "sweep" and exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+        from pathlib import Path
+
+        storage = paths.experiments_dir() if args.storage is None else args.storage
+        if (Path(storage).expanduser().resolve() / name / "sweep.yaml").is_file():
+            print(f"resume with: {resume_command(args, name)}", file=sys.stderr)
+    return False
 
 
 def _sweep(args: argparse.Namespace) -> int:

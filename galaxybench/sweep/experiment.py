@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from galaxybench import budget, config, protocol, results
+from galaxybench import budget, config, protocol, results, signals
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep import plan, splits
@@ -363,6 +363,7 @@ def run_experiment(
         unlock_experiment(lock, exp_dir)
         raise
     owns_ray = backend.connect(address, num_cpus)
+    signals.reinstall()  # ray.init sets a SIGTERM handler of its own: Ctrl-C's path again
     live.set_sink(progress, started=started)
     try:
         backend.check_resources(space)  # before anything is written or launched
