@@ -186,3 +186,29 @@ def test_sigterm_to_bench_data_prep_while_it_generates_its_file(tmp_path: Path):
     assert status == 143, err
     assert "Traceback" not in err and len(ours) >= 2
     assert not list(scratch.iterdir())  # its temp folder and the half-written file are gone
+
+
+def test_a_deferred_block_stops_itself_then_raises():
+    from galaxybench import signals
+
+    calls = []
+    stop = signals.deferred(lambda: calls.append("stop") or True)
+    with signals.handle_termination(), pytest.raises(signals.Terminated), stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # the handler runs here: stop() is called, nothing raised
+        calls.append("ended by itself")
+    assert calls == ["stop", "ended by itself"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+
+
+def test_the_resume_command_repeats_what_the_sweep_needs(tmp_path: Path):
+    from galaxybench.cli import build_parser
+    from galaxybench.cli.sweep_cmd import resume_command
+
+    argv = ["sweep", "--space", "smoke", "--storage", str(tmp_path / "a b"), "--address", "auto"]
+    argv += ["--num-samples", "9", "--tracker", "mlflow", "--no-report", "--set", "seed=3"]
+    args = build_parser().parse_args(argv)
+    assert resume_command(args, "exp") == (
+        f"galaxybench sweep --name exp --storage '{tmp_path / 'a b'}' --resume "
+        "--address auto --tracker mlflow --no-report"
+    )
