@@ -5,11 +5,14 @@ preemption). The CLI runs each command inside ``handle_termination()``: the firs
 SIGINT) raises ``Terminated`` (a ``KeyboardInterrupt``; ``KeyboardInterrupt`` for SIGINT) in the
 main thread, so the command takes the Ctrl-C path: ``finally`` blocks remove temp files, pools
 stop, a sweep saves its state and releases its lock. A second signal exits at once, with status
-128 + the signal (143 for SIGTERM, 130 for SIGINT).
+128 + the signal (143 for SIGTERM, 130 for SIGINT), killing the processes it had started.
 
 Code that must end a step itself before stopping (Ray Tune saves its experiment state) runs
 inside ``deferred(stop)``: the first signal then calls ``stop()`` instead of raising, and the
 interrupt is raised when the block ends.
+
+A private local Ray is started inside ``children_shielded()``: a SIGTERM sent to the whole
+process group does not kill it under the sweep before the sweep has stopped it.
 
 Worker processes call ``die_with_parent`` first (a pool's ``initializer``): on Linux the kernel
 kills them when their parent dies, however it dies (SIGKILL included).
@@ -54,9 +57,28 @@ def _interrupt(signum: int) -> KeyboardInterrupt:
     return Terminated("terminated (SIGTERM)") if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
+def _descendants() -> list[int]:
+    """The ids of this process's descendants, read from /proc (Linux; elsewhere none)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{name}/stat", "rb") as f:
+                ppid = int(f.read().rpartition(b")")[2].split()[1])
+            parents.setdefault(ppid, []).append(int(name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
 def _handler(signum: int, frame: Any) -> None:
     if _state["received"] is not None:  # the second signal: no more cleaning up
         os.write(2, f"galaxybench: signal {signum} again: exiting now\n".encode())
+        for pid in _descendants():  # what would outlive us (Ray's agents) goes too
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         os._exit(128 + signum)
     _state["received"] = signum
     stop = _state["stop"]
@@ -83,9 +105,10 @@ def handle_termination() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        _state.update(installed=False, stop=None)
+        if _state["received"] is None:  # after a signal, the next one still exits at once
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            _state.update(installed=False, stop=None)
 
 
 def reinstall() -> None:
@@ -93,6 +116,27 @@ def reinstall() -> None:
     if installed() and threading.current_thread() is threading.main_thread():
         for s in _SIGNALS:
             signal.signal(s, _handler)
+
+
+@contextlib.contextmanager
+def children_shielded() -> Iterator[None]:
+    """Processes started inside keep SIGTERM blocked (a signal mask is inherited), so a SIGTERM
+    sent to the whole process group (Slurm, ``timeout``) reaches this process alone, which then
+    stops them in order (the private local Ray: its trials stop and its state is saved first).
+
+    On leaving, this process takes its handlers back (``reinstall``) and gets a SIGTERM that
+    came meanwhile.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not (installed() and main and hasattr(signal, "pthread_sigmask")):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        reinstall()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager

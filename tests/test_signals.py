@@ -193,12 +193,26 @@ def test_a_deferred_block_stops_itself_then_raises():
 
     calls = []
     stop = signals.deferred(lambda: calls.append("stop") or True)
-    with signals.handle_termination(), pytest.raises(signals.Terminated), stop:
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.1)  # the handler runs here: stop() is called, nothing raised
-        calls.append("ended by itself")
-    assert calls == ["stop", "ended by itself"]
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    try:
+        with signals.handle_termination(), pytest.raises(signals.Terminated), stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs here: stop() is called, nothing raised
+            calls.append("ended by itself")
+        assert calls == ["stop", "ended by itself"]
+        # After a signal the handler stays: a second one, while the command ends, exits at once.
+        assert signal.getsignal(signal.SIGTERM) is signals._handler
+    finally:  # this test process goes on: its handlers back
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signals._state.update(installed=False, received=None, stop=None)
+
+
+def test_without_a_signal_the_handlers_are_restored():
+    from galaxybench import signals
+
+    with signals.handle_termination():
+        assert signals.installed()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not signals.installed()
 
 
 def test_the_resume_command_repeats_what_the_sweep_needs(tmp_path: Path):

@@ -1,10 +1,12 @@
 """SIGTERM to a running ``galaxybench sweep``: it stops, saves, unlocks and resumes exactly.
 
 The driver runs the real CLI (``galaxybench.cli.main``) with a fast stand-in objective and its
-own local Ray. SIGTERM goes to the driver alone (as Kubernetes and cloud preemption send it):
-it must exit 143, print the exact ``--resume`` command, leave no process of its own behind,
-release the experiment's lock and not mark the interrupted phase finished; the printed command
-then ends with exactly the rows of an uninterrupted sweep.
+own local Ray. SIGTERM goes to the driver alone (as Kubernetes and cloud preemption send it) in
+the baseline and confirm phases, and to its whole process group (as Slurm and ``timeout`` send
+it, Ray's processes included) in the search phase. The driver must exit 143, print the exact
+``--resume`` command, leave no process of its own behind, release the experiment's lock and
+not mark the interrupted phase finished; the printed command then ends with exactly the rows
+of an uninterrupted sweep.
 
 Usage: ``pytest -m ray tests/test_sweep_sigterm.py``.
 """
@@ -140,7 +142,10 @@ def test_sigterm_stops_the_sweep_and_resume_gives_the_same_rows(
             time.sleep(0.2)
         ours = psutil.Process(proc.pid).children(recursive=True)
         assert ours  # Ray's processes, started by the driver
-        proc.send_signal(signal.SIGTERM)  # the driver only, as a preemption sends it
+        if phase == "search":  # the whole group, as Slurm and `timeout` send it
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:  # the driver only, as Kubernetes and a cloud preemption send it
+            proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 143
     finally:
         if proc.poll() is None:

@@ -362,8 +362,10 @@ def run_experiment(
     except BaseException:
         unlock_experiment(lock, exp_dir)
         raise
-    owns_ray = backend.connect(address, num_cpus)
-    signals.reinstall()  # ray.init sets a SIGTERM handler of its own: Ctrl-C's path again
+    # ray.init sets a SIGTERM handler of its own: the block gives Ctrl-C's path back, and the
+    # Ray processes it starts are stopped by this process, not by a group-wide SIGTERM.
+    with signals.children_shielded():
+        owns_ray = backend.connect(address, num_cpus)
     live.set_sink(progress, started=started)
     try:
         backend.check_resources(space)  # before anything is written or launched
