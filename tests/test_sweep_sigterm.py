@@ -45,8 +45,11 @@ def slow_trial(cfg, data, report=None, **kwargs):
     """Two short epochs; the objective depends on the config only (reruns give equal rows)."""
     fraction = kwargs.get("budget_fraction", 1.0)
     for epoch in (1, 2):
-        time.sleep(1.0 if fraction >= 1.0 else 0.5)
+        time.sleep(2.0 if fraction >= 1.0 else 0.5)  # time to signal a running trial
         report({{results.EPOCH: epoch, results.OBJECTIVE: cfg.cgan.lr * epoch}})
+        if epoch == 1:  # the test signals the driver when a trial of the phase is this far
+            with open({epochs!r}, "a") as f:
+                f.write("1\n")
     return results.TrialResult(status=results.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
                          metrics={{results.OBJECTIVE: cfg.cgan.lr * fraction,
                                    results.MINORITY_F1: 0.5 + cfg.seed / 100,
@@ -93,16 +96,30 @@ def _rows(exp: Path) -> dict[tuple, tuple]:
     return out
 
 
-def _trial_started(exp: Path, phase: str) -> bool:
-    """A trial of ``phase`` has reported an epoch (it is running, or done)."""
-    return any(p.stat().st_size > 0 for p in (exp / phase).glob("*/result.json"))
+def _epochs(tmp: Path) -> int:
+    """First epochs reported so far, by every trial of every phase."""
+    path = tmp / "epochs.log"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _wait_mid_phase(proc: subprocess.Popen, tmp: Path, phase: str) -> None:
+    """Until a trial of ``phase`` is half-way (the search: its second trial or rung)."""
+    exp, deadline, before = tmp / "cut", time.monotonic() + 240, None
+    while before is None or _epochs(tmp) < before + (2 if phase == "search" else 1):
+        assert proc.poll() is None, (tmp / "cut.err").read_text()[-3000:]
+        assert time.monotonic() < deadline, f"the {phase} phase never started a trial"
+        if before is None and (exp / phase).is_dir():  # Tune has started the phase
+            before = _epochs(tmp)
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, tuple]:
     """The rows of an uninterrupted sweep."""
     tmp = tmp_path_factory.mktemp("reference")
-    (tmp / "driver.py").write_text(DRIVER.format(tests=str(Path(__file__).parent)))
+    (tmp / "driver.py").write_text(
+        DRIVER.format(tests=str(Path(__file__).parent), epochs=str(tmp / "epochs.log"))
+    )
     proc = _start(tmp, [*_sweep_args(tmp, "whole")], "whole")
     assert _finish(proc, 300) == 0, (tmp / "whole.err").read_text()[-3000:]
     return _rows(tmp / "whole")
@@ -131,15 +148,12 @@ def _sweep_args(tmp: Path, name: str) -> list[str]:
 def test_sigterm_stops_the_sweep_and_resume_gives_the_same_rows(
     tmp_path: Path, phase: str, reference: dict[tuple, tuple]
 ):
-    (tmp_path / "driver.py").write_text(DRIVER.format(tests=str(Path(__file__).parent)))
+    tests, epochs = str(Path(__file__).parent), str(tmp_path / "epochs.log")
+    (tmp_path / "driver.py").write_text(DRIVER.format(tests=tests, epochs=epochs))
     exp = tmp_path / "cut"
     proc = _start(tmp_path, _sweep_args(tmp_path, "cut"), "cut")
-    deadline = time.monotonic() + 240
     try:
-        while not _trial_started(exp, phase):
-            assert proc.poll() is None, (tmp_path / "cut.err").read_text()[-3000:]
-            assert time.monotonic() < deadline, f"the {phase} phase never started a trial"
-            time.sleep(0.2)
+        _wait_mid_phase(proc, tmp_path, phase)
         ours = psutil.Process(proc.pid).children(recursive=True)
         assert ours  # Ray's processes, started by the driver
         if phase == "search":  # the whole group, as Slurm and `timeout` send it
