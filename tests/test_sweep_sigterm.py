@@ -49,7 +49,7 @@ def slow_trial(cfg, data, report=None, **kwargs):
         report({{results.EPOCH: epoch, results.OBJECTIVE: cfg.cgan.lr * epoch}})
         if epoch == 1:  # the test signals the driver when a trial of the phase is this far
             with open({epochs!r}, "a") as f:
-                f.write("1\n")
+                f.write("1\\n")
     return results.TrialResult(status=results.STATUS_OK, config=to_flat(cfg), seed=cfg.seed,
                          metrics={{results.OBJECTIVE: cfg.cgan.lr * fraction,
                                    results.MINORITY_F1: 0.5 + cfg.seed / 100,
