@@ -46,7 +46,9 @@ def _sets(epochs: int) -> list[str]:
 def _worker(data: str, epochs: int, trials: int, seed: int, out: mp.Queue) -> None:
     """Run `trials` trials on cuda:0; put (seconds per trial, peak GPU MB, statuses)."""
     from galaxybench import evaluate_trial, load_data, load_profile
+    from galaxybench.signals import die_with_parent
 
+    die_with_parent()  # a killed benchmark leaves no trial running on the GPU
     cfg = load_profile("paper", [*_sets(epochs), f"seed={seed}"])
     prepared = load_data(data, cfg.data)  # cached by the parent: a load, not a preparation
     statuses, start = [], time.perf_counter()

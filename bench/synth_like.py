@@ -87,4 +87,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from galaxybench.signals import exit_status, handle_termination
+
+    try:  # SIGTERM as Ctrl-C: the rendering workers stop and the temp folder is removed
+        with handle_termination():
+            main()
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_status(exc))

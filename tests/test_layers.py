@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "galaxybench"
 
 # Bottom to top (docs/architecture.md). A module may import modules of its own layer or below.
 LAYERS: list[set[str]] = [
-    {"errors", "paths", "io"},
+    {"errors", "paths", "io", "signals"},
     {"config", "registry", "results", "protocol", "cache", "budget", "samples"},
     {"images"},
     {"data", "metrics"},

@@ -5,6 +5,10 @@ Usage: ``galaxybench`` (usage and commands); ``galaxybench run --profile smoke -
 Errors: a ``GalaxybenchError`` becomes one line on stderr and its exit status (2 for bad input,
 3 for a diverged GAN; 1 for an OSError such as a full disk, or a MemoryError; 4 when a sweep's
 search kept no usable configuration); ``--debug`` shows the traceback instead.
+
+Signals: SIGTERM (Slurm, Kubernetes, ``timeout``, preemption) takes the Ctrl-C path
+(``galaxybench.signals``): temp files are removed, workers stop, exit status 143 (130 for
+Ctrl-C); a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from galaxybench import __version__
+from galaxybench import __version__, signals
 from galaxybench.errors import GalaxybenchError
 
 # One module per command family; each defines ``register(subparsers)`` which adds its parsers
@@ -99,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with signals.handle_termination():
+            return int(args.func(args) or 0)
     except GalaxybenchError as exc:
         if args.debug:
             raise
@@ -117,9 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"galaxybench: error: {_os_error_line(exc)}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-    except KeyboardInterrupt:
-        print("galaxybench: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (signals.Terminated)
+        what = "terminated" if isinstance(exc, signals.Terminated) else "interrupted"
+        print(f"galaxybench: {what}", file=sys.stderr)
+        return signals.exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

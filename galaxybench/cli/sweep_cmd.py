@@ -271,6 +271,7 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
     view = _View()
     terminal = view.console.is_terminal
     with contextlib.ExitStack() as stack:
+        stack.push(functools.partial(_resume_hint, args, mode, name))  # runs last
         # Off a terminal the progress is the log's lines (cli.sweep_log), not the live table.
         log = open_sweep_log(stack, args.log_file, args.progress_every, terminal, sys.stderr)
         if terminal:
@@ -299,6 +300,41 @@ def _execute(args: argparse.Namespace, mode: str) -> int:
             log.sweep_end(summary)
     _print_summary(summary, args.json)
     return int(summary["exit_code"])
+
+
+def resume_command(args: argparse.Namespace, name: str) -> str:
+    """The exact command line that continues the sweep ``name`` started with ``args``."""
+    import shlex
+    from pathlib import Path
+
+    storage = paths.experiments_dir() if args.storage is None else args.storage
+    storage = str(Path(storage).expanduser().resolve())
+    argv = ["galaxybench", "sweep", "--name", name, "--storage", storage, "--resume"]
+    options = (
+        ("--address", args.address),
+        ("--num-cpus", args.num_cpus),
+        ("--device", getattr(args, "device", None)),
+        ("--log-file", getattr(args, "log_file", None)),
+    )
+    for flag, value in options:
+        if value is not None:
+            argv += [flag, str(Path(value).resolve()) if flag == "--log-file" else str(value)]
+    argv += [a for t in args.trackers for a in ("--tracker", t)]
+    if args.reports is not None:
+        argv += ["--reports", str(Path(args.reports).expanduser().resolve())]
+    argv += ["--no-report"] * args.no_report + ["--json"] * args.json
+    return shlex.join(argv)
+
+
+def _resume_hint(args: argparse.Namespace, mode: str, name: str, exc_type: Any, *_: Any) -> bool:
+    """After Ctrl-C or SIGTERM: how to continue (a sweep whose sweep.yaml was written)."""
+    if mode == "sweep" and exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+        from pathlib import Path
+
+        storage = paths.experiments_dir() if args.storage is None else args.storage
+        if (Path(storage).expanduser().resolve() / name / "sweep.yaml").is_file():
+            print(f"resume with: {resume_command(args, name)}", file=sys.stderr)
+    return False
 
 
 def _sweep(args: argparse.Namespace) -> int:

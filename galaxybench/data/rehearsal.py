@@ -45,6 +45,7 @@ from galaxybench.data.morphology import render_galaxy
 from galaxybench.data.synthetic import GENERATOR_VERSION, MIN_PER_CLASS, _plan_counts
 from galaxybench.errors import InputError
 from galaxybench.io import temp_path_beside
+from galaxybench.signals import die_with_parent, terminate_workers
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +135,13 @@ def write_like(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_beside(path)
     # spawn, not fork: the caller may hold torch/BLAS threads that a forked child would inherit.
+    # Workers die with this process, however it ends (die_with_parent).
     pool = (
         _InProcess()
         if workers == 1
-        else ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        else ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=die_with_parent
+        )
     )
     try:
         with h5py.File(tmp, "w", libver=("earliest", "v110")) as f:
@@ -192,6 +196,10 @@ def write_like(
                 "class counts, row order, gzip chunks, duplicates); not real data."
             )
         os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or SIGTERM included: the workers stop now, not after a block
+        if not isinstance(pool, _InProcess):
+            terminate_workers(pool)
+        raise
     finally:
         pool.shutdown(cancel_futures=True)
         tmp.unlink(missing_ok=True)

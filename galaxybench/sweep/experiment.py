@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from galaxybench import budget, config, protocol, results
+from galaxybench import budget, config, protocol, results, signals
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.sweep import plan, splits
@@ -404,7 +404,10 @@ def run_experiment(
     except BaseException:
         unlock_experiment(lock, exp_dir)
         raise
-    owns_ray = backend.connect(address, num_cpus)
+    # ray.init sets a SIGTERM handler of its own: the block gives Ctrl-C's path back, and the
+    # Ray processes it starts are stopped by this process, not by a group-wide SIGTERM.
+    with signals.children_shielded():
+        owns_ray = backend.connect(address, num_cpus)
     live.set_sink(progress, started=started, events=events)
     try:
         # The space's ``gpu: auto`` resolved on the cluster joined; sweep.yaml keeps ``auto``, so

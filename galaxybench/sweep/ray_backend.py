@@ -18,15 +18,17 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import secrets
 import shutil
+import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from ray.tune.search.optuna import OptunaSearch
 from galaxybench import (
     budget,
     results,
+    signals,
 )
 from galaxybench.config import flat_keys, from_flat
 from galaxybench.errors import InputError
@@ -773,6 +776,43 @@ def restore_tuner(phase_dir: Path, wrapped: Any) -> tune.Tuner | None:
 # --- running a phase ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _stop_gracefully() -> Iterator[None]:
+    """Ctrl-C or SIGTERM during ``Tuner.fit`` (under the CLI's ``signals.handle_termination``):
+    Tune stops its trials and saves its experiment state, then the interrupt is raised, so the
+    phase is not written as finished and ``--resume`` restores it.
+
+    Tune's own SIGINT handler is kept out (it would end ``fit`` as if the phase were complete);
+    the signal calls Tune's SIGUSR1 handler instead, its graceful stop. Both handlers are
+    restored after ``fit`` (Tune leaves its own installed).
+    """
+    if not signals.installed():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGUSR1)}
+    env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+
+    def stop() -> bool:
+        handler = signal.getsignal(signal.SIGUSR1)
+        if not callable(handler) or handler is saved[signal.SIGUSR1]:
+            return False  # Tune's loop has not started: raise at once
+        handler(signal.SIGUSR1, None)
+        return True
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        with signals.deferred(stop):
+            yield
+    finally:
+        for s, handler in saved.items():
+            if handler is not None:  # None: set outside Python, left as it is
+                signal.signal(s, handler)
+        if env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = env
+
+
 def run_phase(
     spec: PhaseSpec,
     wrapped: Any,
@@ -797,4 +837,6 @@ def run_phase(
             epochs=epochs,
             callbacks=callbacks,
         )
-    return plan.collect_rows(tuner.fit(), spec.name)
+    with _stop_gracefully():
+        grid = tuner.fit()
+    return plan.collect_rows(grid, spec.name)

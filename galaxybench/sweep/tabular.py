@@ -43,6 +43,7 @@ from typing import Any
 from galaxybench import budget, config, results
 from galaxybench.errors import ConfigError, DataError, close_matches, did_you_mean
 from galaxybench.io import atomic_write_text
+from galaxybench.signals import die_with_parent, terminate_workers
 from galaxybench.sweep.space import SearchSpace
 
 # Stages whose compute columns the table keeps (evaluate_trial's accounting keys).
@@ -229,6 +230,8 @@ def _init_worker(data_source: str | None, data_cfg: Any, threads: int) -> None:
     """A pool worker loads the data once (the parent's arrays are not pickled per task)."""
     from galaxybench.data import load_data
 
+    die_with_parent()  # no worker outlives the command, however it ends
+
     _WORKER.update(data=load_data(data_source, data_cfg), threads=threads)
 
 
@@ -390,10 +393,14 @@ def build_table(
             initargs=(data_source, space.base_config().data, 1),
         ) as pool:
             futures = [pool.submit(_climb_config, f, tuple(ladder), str(cache_dir)) for f in flats]
-            for i, fut in enumerate(futures):
-                records.append(fut.result())
-                if progress:
-                    progress(i + 1, len(flats))
+            try:
+                for i, fut in enumerate(futures):
+                    records.append(fut.result())
+                    if progress:
+                        progress(i + 1, len(flats))
+            except BaseException:  # Ctrl-C or SIGTERM: stop now, not after the queued configs
+                terminate_workers(pool)
+                raise
     first = _first_costs(records)
     rows = [
         row
