@@ -41,7 +41,7 @@ RUN = (
 )
 # Commands not run here: why, and what covers their code.
 NOT_RUN = {
-    "galaxybench sweep": "the full default sweep (about 6 min); reports/default is its output, "
+    "galaxybench sweep": "the full default sweep (about 10 min); reports/default is its output, "
     "and `sweep --space smoke` above runs the same phases",
     "galaxybench run --set upscale.method=srgan --set rebalance.method=cgan --out runs/one": (
         "a default-profile trial (minutes on 2 cores); `run --profile smoke` above and "
