@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 
 os.environ["RAY_AUTH_MODE"] = "disabled"  # before anything imports Ray
-os.environ["GALAXYBENCH_DEVICE"] = "cpu"  # inherited by every node's workers
 
 import json
 import time
@@ -44,14 +43,24 @@ HOLD_S = 3.0  # how long a search trial stays running once all of them have star
 def cluster():
     from ray.cluster_utils import Cluster
 
+    # Every node's workers inherit this: trials run on the CPU although the nodes declare GPUs.
+    # Set here, not at import, so other test modules collected with this one do not inherit it.
+    previous = os.environ.get("GALAXYBENCH_DEVICE")
+    os.environ["GALAXYBENCH_DEVICE"] = "cpu"
     # Two CPUs per node hold 4 trials of 0.5 CPU: the GPU share is what limits a node to 4.
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 1})
     workers = [c.add_node(num_cpus=2, num_gpus=1) for _ in range(NODES - 1)]
     c.wait_for_nodes()
     ray.init(address=c.address, log_to_driver=False)  # run_experiment joins this session
-    yield c, workers
-    ray.shutdown()
-    c.shutdown()
+    try:
+        yield c, workers
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        if previous is None:
+            os.environ.pop("GALAXYBENCH_DEVICE", None)
+        else:
+            os.environ["GALAXYBENCH_DEVICE"] = previous
 
 
 def _recording_trial(log_dir: str):

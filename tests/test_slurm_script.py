@@ -106,8 +106,20 @@ def _slurm_env(bin_dir: Path, **more: str) -> dict[str, str]:
 
 # Stand-ins that log their arguments: the script's order and flags, without Ray.
 LOGGING = {
-    "ray": '#!/bin/sh\necho "ray $*" >> "$CALLS"\nexec sleep 60\n',
-    "galaxybench": '#!/bin/sh\necho "galaxybench $*" >> "$CALLS"\n',
+    # A worker joins a second late, as a real one does (the head is up before it).
+    "ray": '#!/bin/sh\ncase "$*" in "start --address"*) sleep 1;; esac\n'
+    'echo "ray $*" >> "$CALLS"\nexec sleep 60\n',
+    # `cluster wait --nodes N` returns once N nodes have started, as the real command does (here:
+    # N `ray start` lines); without it the backgrounded worker may log after the script ended.
+    "galaxybench": (
+        '#!/bin/sh\necho "galaxybench $*" >> "$CALLS"\n'
+        'if [ "$1 $2" = "cluster wait" ]; then\n'
+        '  n=$(echo "$*" | sed -n "s/.*--nodes \\([0-9]*\\).*/\\1/p"); i=0\n'
+        '  while [ "$(grep -c "^ray start" "$CALLS")" -lt "$n" ] && [ $i -lt 600 ]; do\n'
+        "    sleep 0.1; i=$((i + 1))\n"
+        "  done\n"
+        "fi\n"
+    ),
 }
 
 

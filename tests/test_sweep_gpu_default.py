@@ -35,12 +35,19 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 def cluster():
     from ray.cluster_utils import Cluster
 
+    # The nodes' workers inherit this process's environment: a device override set by another
+    # test module (test_sim_cluster sets GALAXYBENCH_DEVICE=cpu) would decide the device here.
+    override = os.environ.pop("GALAXYBENCH_DEVICE", None)
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 1})
     c.wait_for_nodes()
     ray.init(address=c.address, log_to_driver=False)  # run_experiment joins this session
-    yield c
-    ray.shutdown()
-    c.shutdown()
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        if override is not None:
+            os.environ["GALAXYBENCH_DEVICE"] = override
 
 
 def _resource_recording_trial():
