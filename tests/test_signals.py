@@ -9,6 +9,7 @@ SIGKILL (no cleanup can run): the rendering workers die with their parent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,10 +49,39 @@ def _wait_for(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float 
         time.sleep(0.1)
 
 
+def _frozen_mid_work(proc: subprocess.Popen, working: Callable[[], bool]) -> bool:
+    """Stop the command (SIGSTOP) and say whether it is still mid-work by ``working()``.
+
+    A signal sent from a polling loop can land after the command has done its work (under load,
+    the last second of a short command): frozen, the state it is in is the state it gets the
+    signal in, so the test knows it interrupted work. Resumed by ``_terminate``; when it had
+    already finished (False), the caller kills it and tries again.
+    """
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(proc.pid).status() == psutil.STATUS_STOPPED:
+                return working()
+        time.sleep(0.01)
+    return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
 def _terminate(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, list]:
-    """Signal the command alone; its exit status, stderr and the processes it had started."""
+    """Signal the command alone; its exit status, stderr and the processes it had started.
+
+    A command frozen by ``_frozen_mid_work`` gets the signal, then SIGCONT: it handles the
+    signal first, in the state it was frozen in.
+    """
     ours = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
     try:
         _, err = proc.communicate(timeout=60)
     finally:
@@ -90,6 +120,8 @@ def test_sigterm_to_synth_like_stops_workers_and_keeps_the_old_file(tmp_path: Pa
     )
     _wait_for(proc, _workers_running(proc, 2))
     time.sleep(1.0)  # blocks in flight, rows being written
+    earlier = lambda: out.read_bytes() == b"an earlier file"  # noqa: E731
+    assert _frozen_mid_work(proc, earlier), "synth ended before the signal"
     status, err, ours = _terminate(proc)
     assert status == 143, err
     assert err.strip().splitlines()[-1] == "galaxybench: terminated" and "Traceback" not in err
@@ -112,9 +144,15 @@ def test_synth_like_workers_die_with_a_killed_parent(tmp_path: Path):
 
 def test_sigterm_to_data_prepare_leaves_no_prepared_or_temp_file(tmp_path: Path):
     write_galaxy10_h5(tmp_path / "big.h5", counts=[100] * 10, size=256)
-    home = tmp_path / "home"
-    proc = _command(["data", "prepare", "big.h5"], tmp_path, home)
-    _wait_for(proc, (home / "fingerprints.json").exists)  # hashed: now reading and resizing
+    for attempt in range(3):  # about 1 s of reading and resizing follows the hash
+        home = tmp_path / f"home{attempt}"
+        proc = _command(["data", "prepare", "big.h5"], tmp_path, home)
+        _wait_for(proc, (home / "fingerprints.json").exists)  # hashed: now reading and resizing
+        if _frozen_mid_work(proc, lambda h=home: not list(h.glob("prepared/*.npz"))):
+            break
+        _kill(proc)  # it had written its file already: too late to interrupt
+    else:
+        pytest.fail("data prepare finished before the signal three times")
     status, err, _ = _terminate(proc)
     assert status == 143, err
     assert "galaxybench: terminated" in err and "Traceback" not in err
@@ -129,6 +167,8 @@ def test_sigterm_to_run_leaves_its_out_folder_untouched(tmp_path: Path):
     proc = _command(["run", "--profile", "smoke", "--out", "out", "--force"], tmp_path, home)
     _wait_for(proc, lambda: any((home / "prepared").glob("*.npz")))  # data ready: training
     time.sleep(1.0)
+    untouched = lambda: sorted(p.name for p in out.iterdir()) == ["metrics.json"]  # noqa: E731
+    assert _frozen_mid_work(proc, untouched), "the run ended before the signal"
     status, err, _ = _terminate(proc)
     assert status == 143, err
     assert "galaxybench: terminated" in err and "Traceback" not in err
