@@ -9,13 +9,14 @@ Usage::
     images, labels, meta = gb.load_galaxy10("galaxy10-decals")   # raw arrays, as astroNN's loader
     sweep = gb.sweep("smoke", name="demo")      # a whole sweep on Ray; sweep.leaderboard
 
-Ray is imported only by ``galaxybench.sweep.ray_backend``; ``import galaxybench`` needs neither
-Ray nor a GPU.
+Ray is imported only by the ``galaxybench.sweep.ray_backend`` package; ``import galaxybench``
+needs neither Ray nor a GPU, and imports none of its subpackages until a name is used.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,27 @@ class _SweepPackage(types.ModuleType):
         return run_sweep(*args, **kwargs)
 
 
-# The parent package runs before any of its submodules, so this holds however the sweep is
-# reached. The sweep package imports neither torch nor Ray.
-sweep = importlib.import_module("galaxybench.sweep")
-sweep.__class__ = _SweepPackage
+class _Galaxybench(types.ModuleType):
+    """This package: its ``sweep`` attribute is the sweep package, imported on first use and made
+    callable however it is reached (``gb.sweep``, ``import galaxybench.sweep.plan``), since the
+    import system binds a subpackage to its parent through this setter."""
+
+    @property
+    def sweep(self) -> Any:
+        if "_sweep" not in self.__dict__:
+            importlib.import_module("galaxybench.sweep")  # binds itself through the setter
+        return self.__dict__["_sweep"]
+
+    @sweep.setter
+    def sweep(self, module: types.ModuleType) -> None:
+        module.__class__ = _SweepPackage
+        self.__dict__["_sweep"] = module
+
+
+# Importing the package runs nothing of the sweep: ``galaxybench.sweep`` is imported when it is
+# first used.
+sys.modules[__name__].__class__ = _Galaxybench
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

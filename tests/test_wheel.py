@@ -45,7 +45,7 @@ def test_wheel_installs_and_runs_sweep_help(tmp_path):
     assert "galaxybench/profiles/default.yaml" in names
     assert "galaxybench/search_spaces/default.yaml" in names
     assert "galaxybench/cluster/slurm.sbatch" in names  # galaxybench cluster slurm reads it
-    assert "galaxybench/sweep/ray_backend.py" in names
+    assert "galaxybench/sweep/ray_backend/tuner.py" in names
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

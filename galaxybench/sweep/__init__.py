@@ -1,6 +1,6 @@
 """Sweeps: the Ray-free plan (phases, rows, top configs), the search space, and the experiment.
 
-``run_experiment`` drives Ray Tune through ``sweep.ray_backend``, the only module that imports
+``run_experiment`` drives Ray Tune through ``sweep.ray_backend``, the only package that imports
 Ray; importing this package does not import Ray. ``galaxybench.sweep(...)`` (the notebook call)
 is ``galaxybench.api.run_sweep``: the package is made callable by ``galaxybench/__init__.py``.
 

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -34,6 +34,9 @@ from galaxybench.sweep import plan, splits
 from galaxybench.sweep import progress as live
 from galaxybench.sweep.resources import resolve_resources
 from galaxybench.sweep.space import SearchSpace, parse_search_space
+
+if TYPE_CHECKING:  # the trial package imports torch; only its contract is named here
+    from galaxybench.trial import TrialFunction
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +287,7 @@ def _run_phases(
     data_source: str | None,
     data: Any,
     resume: bool,
-    trial_fn: Callable[..., Any] | None,
+    trial_fn: TrialFunction | None,
     publish: Callable[[Path], Path] | None,
     started: float,
     callbacks: Sequence[Any] = (),
@@ -348,7 +351,7 @@ def run_experiment(
     data: Any = None,
     address: str | None = None,
     resume: bool = False,
-    trial_fn: Callable[..., Any] | None = None,
+    trial_fn: TrialFunction | None = None,
     num_cpus: int | None = None,
     progress: live.Sink | None = None,
     events: live.Sink | None = None,
@@ -368,7 +371,8 @@ def run_experiment(
         data_source: a Galaxy10 file or name for ``galaxybench.data.load_data`` (None: default).
         data: already prepared data (tests); else loaded once here, on the driver.
         address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.
-        trial_fn: the objective, ``galaxybench.trial.evaluate_trial`` unless given (tests).
+        trial_fn: the objective (``galaxybench.trial.TrialFunction``),
+            ``galaxybench.trial.evaluate_trial`` unless given (tests).
         progress: receives snapshot dicts (phase, done, running, pending, failed, best, elapsed_s).
         events: receives event dicts as they happen (sweep start, phase start and end, each ended
             trial; ``sweep.progress``), e.g. for a log.

@@ -7,8 +7,9 @@ for a trial the scheduler stopped after reporting its rung values as intermediat
 diverged one), and for "+asha" / "+hyperband" the search phase's own Ray Tune scheduler
 (``ray_backend.search_scheduler``: ``ASHAScheduler``, or ``AsyncHyperBandScheduler`` with one
 bracket per rung), driven through on_trial_add/on_trial_result/on_trial_complete without a cluster;
-Ray draws a Hyperband trial's bracket from NumPy's global generator, which the replay seeds with the
-search seed (and restores afterwards). A trial's rung "runs" for the table's compute seconds of that
+Ray draws a Hyperband trial's bracket from NumPy's global generator; the replay's scheduler draws
+it from its own generator seeded with the search seed (``bracket_generator``), the same draws,
+leaving the global generator alone. A trial's rung "runs" for the table's compute seconds of that
 rung on one of ``workers`` simulated workers; events are processed in simulated time order, so with
 several workers the scheduler decides with the results finished so far, as asynchronous ASHA does.
 
@@ -34,6 +35,8 @@ import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+
+import numpy as np
 
 from galaxybench import budget, results
 from galaxybench.errors import InputError
@@ -94,10 +97,22 @@ def _tell(study: Any, trial: Any, value: float | None = None, state: Any = None)
             raise
 
 
-def table_scheduler(table: Table, kind: str = "asha") -> Any:
+def bracket_generator(seed: int) -> np.random.Generator:
+    """The generator the replay draws Hyperband brackets from: MT19937 in the state
+    ``np.random.seed(seed)`` gives NumPy's global generator, so a replay draws the brackets a
+    globally seeded Ray would, without touching the global generator."""
+    bits = np.random.MT19937()
+    bits.state = np.random.RandomState(seed).get_state(legacy=False)
+    return np.random.Generator(bits)
+
+
+def table_scheduler(
+    table: Table, kind: str = "asha", rng: np.random.Generator | None = None
+) -> Any:
     """The sweep's scheduler (``kind``: asha | hyperband) for the table's ladder, from
     ``ray_backend`` (reduction factor = the ratio of the last two rungs, so the milestones fall on
-    the rungs)."""
+    the rungs); Hyperband brackets are drawn from ``rng`` (None: NumPy's global generator, as Ray
+    does)."""
     import galaxybench.sweep.ray_backend as ray_backend
 
     space = parse_search_space(table.meta["space"], table.meta.get("space_source", "<table>"))
@@ -109,7 +124,107 @@ def table_scheduler(table: Table, kind: str = "asha") -> Any:
             space.search, scheduler=kind, ladder=ladder, reduction_factor=rf
         ),
     )
-    return ray_backend.search_scheduler(space)
+    return ray_backend.search_scheduler(space, rng)
+
+
+@dataclass
+class _Running:
+    """A trial in flight: its study trial, scheduler stub, configuration and current rung."""
+
+    trial: Any
+    stub: Any
+    cid: str
+    rows: list[dict[str, Any]]
+    rung: int
+
+
+class _Search:
+    """The state of one replay: the study, the scheduler, the workers' event heap and the spend."""
+
+    def __init__(self, table: Table, study: Any, scheduler: Any, workers: int, rep: Replay) -> None:
+        self.table, self.study, self.scheduler, self.workers, self.rep = (
+            table,
+            study,
+            scheduler,
+            workers,
+            rep,
+        )
+        self.rows = table.lookup()
+        self.heap: list[tuple[float, int, _Running]] = []
+        self.spent, self.launched, self.seq, self.now = 0.0, 0, 0, 0.0
+        self.best = (-math.inf, math.nan)  # (validation objective, test objective) of the choice
+
+    def cost(self, run: _Running) -> float:
+        """Seconds of the run's current rung (without a scheduler: the full-budget pass)."""
+        if self.scheduler is None:
+            return self.table.full_budget_seconds(run.cid)
+        return float(run.rows[run.rung]["compute_seconds"])
+
+    def push(self, run: _Running) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (self.now + self.cost(run), self.seq, run))
+
+    def start(self, dists: dict[str, Any]) -> None:
+        """Ask the study for a configuration and start it on a free worker."""
+        trial = self.study.ask(dists)
+        cid = config_key(trial.params)
+        if cid not in self.rows:
+            raise InputError(f"the searcher asked for {trial.params}, which the table lacks")
+        stub = SimpleNamespace(trial_id=str(trial.number))
+        if self.scheduler is not None:
+            self.scheduler.on_trial_add(None, stub)
+        # Without a scheduler the trial is one full-budget pass: its value is the last rung's.
+        rung = 0 if self.scheduler is not None else len(self.rows[cid]) - 1
+        self.launched += 1
+        self.push(_Running(trial, stub, cid, self.rows[cid], rung))
+
+    def finish(self, run: _Running) -> str:
+        """The run's current rung has finished: tell the scheduler and the study; the action."""
+        from optuna.trial import TrialState
+
+        row = run.rows[run.rung]
+        value = row["val_objective"]
+        ok = row["status"] == results.STATUS_OK and math.isfinite(value)
+        result = {
+            results.BUDGET: budget.budget_units(self.table.ladder, row["rung"] - 1),
+            results.VAL_OBJECTIVE_STEP: value if ok else math.nan,
+        }
+        if not ok or row["rung"] == len(self.table.ladder):
+            if self.scheduler is not None:
+                self.scheduler.on_trial_complete(None, run.stub, result)
+            if not ok:
+                _tell(self.study, run.trial, state=TrialState.FAIL)
+                return "fail"
+            _tell(self.study, run.trial, value)
+            if value > self.best[0]:
+                self.best = (value, row[results.MINORITY_F1])
+            return "complete"
+        # A rung's report: an intermediate value in the study (as OptunaSearch does), then
+        # ASHA's decision on the rung's budget.
+        run.trial.report(value, step=row["rung"])
+        if self.scheduler.on_trial_result(None, run.stub, result) == "STOP":
+            self.scheduler.on_trial_complete(None, run.stub, result)
+            _tell(self.study, run.trial, state=TrialState.PRUNED)
+            return "stop"
+        run.rung += 1
+        self.push(run)
+        return "promote"
+
+    def record(self, run: _Running, row: dict[str, Any], action: str) -> None:
+        """One event and one anytime point per finished rung."""
+        self.rep.events.append(
+            {
+                "trial": run.trial.number,
+                "config_id": run.cid,
+                "rung": row["rung"],
+                "value": row["val_objective"],
+                "action": action,
+                "compute": round(self.spent, 3),
+                "time": round(self.now, 3),
+            }
+        )
+        best = self.best[0] if self.best[0] > -math.inf else math.nan
+        self.rep.points.append((self.spent, best, self.best[1]))
 
 
 def replay(
@@ -129,147 +244,42 @@ def replay(
         enqueue: configurations the study runs first, in order (``study.enqueue_trial``).
         scheduler: a scheduler object to drive instead of ``table_scheduler(table, kind)`` (tests).
     """
-    import numpy as np
-
-    options = dict(
-        workers=workers,
-        budget_seconds=budget_seconds,
-        max_trials=max_trials,
-        enqueue=enqueue,
-        scheduler=scheduler,
-    )
-    saved = np.random.get_state()
-    np.random.seed(seed)  # Ray's Hyperband draws each trial's bracket from the global generator
-    try:
-        return _replay(table, searcher, seed, **options)
-    finally:
-        np.random.set_state(saved)
-
-
-def _replay(
-    table: Table,
-    searcher: str,
-    seed: int,
-    *,
-    workers: int,
-    budget_seconds: float | None,
-    max_trials: int | None,
-    enqueue: list[dict[str, Any]] | None,
-    scheduler: Any,
-) -> Replay:
     import optuna
     from optuna.distributions import CategoricalDistribution
-    from optuna.trial import TrialState
 
     if searcher not in SEARCHERS:
         raise InputError(f"unknown searcher {searcher!r} (known: {', '.join(SEARCHERS)})")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     disc = table.meta["discretisation"]
-    dists = {k: CategoricalDistribution(list(v)) for k, v in disc.items()}
-    rows = table.lookup()
-    n_rungs = len(table.ladder)
-    kind = searcher.partition("+")[2]
-    use_asha = bool(kind)  # a scheduler climbs the ladder (ASHA or Hyperband)
-    if use_asha and scheduler is None:
-        scheduler = table_scheduler(table, kind)
+    kind = searcher.partition("+")[2]  # a scheduler climbs the ladder (ASHA or Hyperband)
+    if not kind:
+        scheduler = None
+    elif scheduler is None:
+        scheduler = table_scheduler(table, kind, bracket_generator(seed))
+    n_rows = len(table.lookup())
     if searcher == "grid":
-        max_trials = min(max_trials or len(rows), len(rows))
+        max_trials = min(max_trials or n_rows, n_rows)
     budget_seconds = table.grid_full_seconds() if budget_seconds is None else budget_seconds
     study = optuna.create_study(
         direction=results.MODE + "imize", sampler=_sampler(searcher, seed, disc)
     )
     for params in enqueue or ():
         study.enqueue_trial(params)
-    rep = Replay(searcher, seed, workers)
-    heap: list[tuple[float, int, dict[str, Any]]] = []
-    spent, launched, seq = 0.0, 0, 0
-    best = (-math.inf, math.nan)  # (validation objective, test objective) of the choice
-
-    def cost(state: dict[str, Any]) -> float:
-        if not use_asha:
-            return table.full_budget_seconds(state["cid"])
-        return float(state["rows"][state["rung"]]["compute_seconds"])
-
-    def start(now: float) -> None:
-        nonlocal launched, seq
-        trial = study.ask(dists)
-        cid = config_key(trial.params)
-        if cid not in rows:
-            raise InputError(f"the searcher asked for {trial.params}, which the table lacks")
-        stub = SimpleNamespace(trial_id=str(trial.number))
-        if use_asha:
-            scheduler.on_trial_add(None, stub)
-        # Without a scheduler the trial is one full-budget pass: its value is the last rung's.
-        state = {
-            "trial": trial,
-            "stub": stub,
-            "cid": cid,
-            "rows": rows[cid],
-            "rung": 0 if use_asha else len(rows[cid]) - 1,
-        }
-        launched += 1
-        seq += 1
-        heapq.heappush(heap, (now + cost(state), seq, state))
-
-    now = 0.0
+    dists = {k: CategoricalDistribution(list(v)) for k, v in disc.items()}
+    search = _Search(table, study, scheduler, workers, Replay(searcher, seed, workers))
     while True:
         while (
-            len(heap) < workers
-            and spent < budget_seconds
-            and (max_trials is None or launched < max_trials)
+            len(search.heap) < workers
+            and search.spent < budget_seconds
+            and (max_trials is None or search.launched < max_trials)
         ):
-            start(now)
-        if not heap:
-            break
-        now, _, state = heapq.heappop(heap)
-        spent += cost(state)
-        row = state["rows"][state["rung"]]
-        value = row["val_objective"]
-        last = row["rung"] == n_rungs
-        ok = row["status"] == results.STATUS_OK and math.isfinite(value)
-        result = {
-            results.BUDGET: budget.budget_units(table.ladder, row["rung"] - 1),
-            results.VAL_OBJECTIVE_STEP: value if ok else math.nan,
-        }
-        if not ok:
-            action = "fail"
-            if use_asha:
-                scheduler.on_trial_complete(None, state["stub"], result)
-            _tell(study, state["trial"], state=TrialState.FAIL)
-        elif last:
-            action = "complete"
-            if use_asha:
-                scheduler.on_trial_complete(None, state["stub"], result)
-            _tell(study, state["trial"], value)
-            if value > best[0]:
-                best = (value, row[results.MINORITY_F1])
-        else:
-            # A rung's report: an intermediate value in the study (as OptunaSearch does), then
-            # ASHA's decision on the rung's budget.
-            state["trial"].report(value, step=row["rung"])
-            decision = scheduler.on_trial_result(None, state["stub"], result)
-            if decision == "STOP":
-                action = "stop"
-                scheduler.on_trial_complete(None, state["stub"], result)
-                _tell(study, state["trial"], state=TrialState.PRUNED)
-            else:
-                action = "promote"
-                state["rung"] += 1
-                seq += 1
-                heapq.heappush(heap, (now + cost(state), seq, state))
-        rep.events.append(
-            {
-                "trial": state["trial"].number,
-                "config_id": state["cid"],
-                "rung": row["rung"],
-                "value": value,
-                "action": action,
-                "compute": round(spent, 3),
-                "time": round(now, 3),
-            }
-        )
-        rep.points.append((spent, best[0] if best[0] > -math.inf else math.nan, best[1]))
-    return rep
+            search.start(dists)
+        if not search.heap:
+            return search.rep
+        search.now, _, run = heapq.heappop(search.heap)
+        search.spent += search.cost(run)
+        row = run.rows[run.rung]
+        search.record(run, row, search.finish(run))
 
 
 def trials_to_reach(rep: Replay, target: float) -> float:

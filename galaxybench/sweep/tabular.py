@@ -333,6 +333,106 @@ def _load_average() -> list[float] | None:
         return None
 
 
+def _table_ladder(space: SearchSpace, ladder: Sequence[float] | None) -> tuple[float, ...]:
+    """The rungs: ``ladder``, else the space's ``search.ladder``; ConfigError without either."""
+    if ladder or space.search.ladder:
+        return budget.check_ladder(
+            list(ladder) if ladder else list(space.search.ladder), "--ladder"
+        )
+    raise ConfigError(f"{space.source} has no search.ladder: pass --ladder, e.g. 0.5,1.0")
+
+
+def _train_baseline(base: dict[str, Any], data: Any, cache_dir: str | Path) -> None:
+    """The baseline (for the test delta) is trained once, here, before any timed configuration."""
+    from galaxybench.protocol import baseline_config
+    from galaxybench.trial import evaluate_trial
+
+    evaluate_trial(
+        baseline_config(config.from_flat(base)),
+        data,
+        cache_dir=str(cache_dir),
+        num_threads=1,
+        device="cpu",
+    )
+
+
+def _climb_all(
+    flats: list[dict[str, Any]],
+    ladder: tuple[float, ...],
+    cache_dir: str,
+    data: Any,
+    *,
+    workers: int,
+    worker_args: tuple[Any, ...],
+    progress: Callable[[int, int], None] | None,
+) -> list[list[dict[str, Any]]]:
+    """Every configuration's climb, in order: in this process, or in ``workers`` spawned ones
+    (each initialised with ``worker_args``)."""
+    records: list[list[dict[str, Any]]] = []
+    if workers <= 1:
+        for i, flat in enumerate(flats):
+            records.append(_climb_config(flat, ladder, cache_dir, data=data))
+            if progress:
+                progress(i + 1, len(flats))
+        return records
+    import multiprocessing
+
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=worker_args,
+    ) as pool:
+        futures = [pool.submit(_climb_config, f, ladder, cache_dir) for f in flats]
+        try:
+            for i, fut in enumerate(futures):
+                records.append(fut.result())
+                if progress:
+                    progress(i + 1, len(flats))
+        except BaseException:  # Ctrl-C or SIGTERM: stop now, not after the queued configs
+            terminate_workers(pool)
+            raise
+    return records
+
+
+def _table_meta(
+    space: SearchSpace,
+    ladder: tuple[float, ...],
+    disc: dict[str, list[Any]],
+    n_configs: int,
+    data: Any,
+    data_source: str | None,
+    workers: int,
+    started: float,
+    load_before: list[float] | None,
+) -> dict[str, Any]:
+    """The table's provenance line: space, ladder, discretisation, data, machine, versions."""
+    return {
+        "space": space.to_dict(),
+        "space_source": space.source,
+        "ladder": list(ladder),
+        "discretisation": disc,
+        "configurations": n_configs,
+        "seed": space.search_seed,
+        "data_fingerprint": getattr(data, "fingerprint", None),
+        "data_source": getattr(data, "source", data_source),
+        "workers": workers,
+        "wall_seconds": round(time.time() - started, 1),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load_average(),
+        },
+        "provenance": results.provenance(),
+        "objective": results.OBJECTIVE,
+        "test_objective": results.MINORITY_F1,
+        "compute": "standalone seconds per rung (GAN cache hits charged their first "
+        "training); measured_seconds is what each row took while built",
+    }
+
+
 def build_table(
     space: SearchSpace,
     levels: dict[str, int] | None,
@@ -353,84 +453,31 @@ def build_table(
             each); 1 runs in this process on ``data``.
         progress: called with (configurations done, total).
     """
-    ladder = (
-        budget.check_ladder(list(ladder) if ladder else list(space.search.ladder), "--ladder")
-        if (ladder or space.search.ladder)
-        else None
-    )
-    if not ladder:
-        raise ConfigError(f"{space.source} has no search.ladder: pass --ladder, e.g. 0.5,1.0")
+    rungs = _table_ladder(space, ladder)
     disc = discretise(space, levels, values)
     base = {**config.to_flat(space.base_config()), "seed": space.search_seed}
     configs = grid(disc)
     started = time.time()
     load_before = _load_average()
-    from galaxybench.protocol import baseline_config
-    from galaxybench.trial import evaluate_trial
-
-    # The baseline (for the test delta) is trained once, here, before any timed configuration.
-    evaluate_trial(
-        baseline_config(config.from_flat(base)),
+    _train_baseline(base, data, cache_dir)
+    records = _climb_all(
+        [{**base, **params} for params in configs],
+        tuple(rungs),
+        str(cache_dir),
         data,
-        cache_dir=str(cache_dir),
-        num_threads=1,
-        device="cpu",
+        workers=workers,
+        worker_args=(data_source, space.base_config().data, 1),
+        progress=progress,
     )
-    flats = [{**base, **params} for params in configs]
-    records: list[list[dict[str, Any]]] = []
-    if workers <= 1:
-        for i, flat in enumerate(flats):
-            records.append(_climb_config(flat, tuple(ladder), str(cache_dir), data=data))
-            if progress:
-                progress(i + 1, len(flats))
-    else:
-        import multiprocessing
-
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(data_source, space.base_config().data, 1),
-        ) as pool:
-            futures = [pool.submit(_climb_config, f, tuple(ladder), str(cache_dir)) for f in flats]
-            try:
-                for i, fut in enumerate(futures):
-                    records.append(fut.result())
-                    if progress:
-                        progress(i + 1, len(flats))
-            except BaseException:  # Ctrl-C or SIGTERM: stop now, not after the queued configs
-                terminate_workers(pool)
-                raise
     first = _first_costs(records)
     rows = [
         row
         for params, recs in zip(configs, records, strict=True)
         for row in _rows(params, recs, first)
     ]
-    meta = {
-        "space": space.to_dict(),
-        "space_source": space.source,
-        "ladder": list(ladder),
-        "discretisation": disc,
-        "configurations": len(configs),
-        "seed": space.search_seed,
-        "data_fingerprint": getattr(data, "fingerprint", None),
-        "data_source": getattr(data, "source", data_source),
-        "workers": workers,
-        "wall_seconds": round(time.time() - started, 1),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": _load_average(),
-        },
-        "provenance": results.provenance(),
-        "objective": results.OBJECTIVE,
-        "test_objective": results.MINORITY_F1,
-        "compute": "standalone seconds per rung (GAN cache hits charged their first "
-        "training); measured_seconds is what each row took while built",
-    }
+    meta = _table_meta(
+        space, rungs, disc, len(configs), data, data_source, workers, started, load_before
+    )
     return Table(rows, meta)
 
 

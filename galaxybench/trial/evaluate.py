@@ -36,6 +36,7 @@ from galaxybench.protocol import baseline_config, effective_flat, minority_class
 from galaxybench.samples import SAMPLES_FILE, TrialSamples
 from galaxybench.stages._common import set_threads
 from galaxybench.stages.classify_cnn import ClassifierRun, predict
+from galaxybench.trial.function import Reporter
 from galaxybench.trial.steps import (
     TrialContext,
     Upscaled,
@@ -46,8 +47,6 @@ from galaxybench.trial.steps import (
 )
 
 log = logging.getLogger(__name__)
-
-Reporter = Callable[[dict[str, Any]], None]
 
 
 @dataclass
