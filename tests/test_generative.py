@@ -19,9 +19,9 @@ from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from galaxybench.errors import InputError
+from galaxybench.images import to_float
 from galaxybench.metrics import feature_extractors as fx
 from galaxybench.metrics import generative as gen
-from galaxybench.stages._common import to_float
 
 CPU = torch.device("cpu")
 NAMES = ["Disturbed", "Merging", "Round Smooth"]
