@@ -37,6 +37,15 @@ ROW_SRGAN_OFF = "srgan off"
 ROW_CGAN_OFF = "cgan off"
 ROW_ORACLE = "oracle"  # true HR with no rebalancing: the bound on what an upscaler can add
 ROW_ORACLE_BEST = "oracle + best rebalancer"  # true HR + the best rebalancer: the pipeline's bound
+# Withheld real minority images added back in place of generated ones: the bound on rebalancing.
+ROW_ORACLE_REBALANCER = "oracle rebalancer"
+ORACLE_REBALANCER: dict[str, Any] = {"rebalance.method": "oracle"}
+
+# The reserve (docs/protocol.md): this fraction (floor) of every scoring-minority class's training
+# images is withheld from every row's training before anything trains, in a split of this name;
+# only the oracle rebalancer reads it.
+RESERVE_FRACTION = 0.25
+RESERVE_SPLIT = "reserve"
 
 
 def top_row(rank: int) -> str:

@@ -35,6 +35,11 @@ CONFUSION_MATRIX = "confusion_matrix"  # (K, K) counts, rows true class, columns
 MINORITY_CLASSES = "minority_classes"
 AUGMENTED_CLASSES = "augmented_classes"
 N_SYNTHETIC = "n_synthetic"
+# {class name: images} the rebalancing plan asked for, the images added, and the reserve's size
+# (the images withheld from training, trial.reserve): the oracle rebalancer adds min(plan, reserve).
+PLANNED_PER_CLASS = "planned_per_class"
+ADDED_PER_CLASS = "added_per_class"
+RESERVE_PER_CLASS = "reserve_per_class"
 PSNR_SRGAN = "psnr_srgan"
 PSNR_BICUBIC = "psnr_bicubic"
 SSIM_SRGAN = "ssim_srgan"

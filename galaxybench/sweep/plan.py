@@ -103,7 +103,9 @@ def confirm_points(
         base: flat baseline config of the sweep.
         seeds: the confirmation seeds; every row runs on each, on the split of that seed.
 
-    "oracle" is true HR with no rebalancing: the bound on what any upscaler can add. "oracle +
+    "oracle" is true HR with no rebalancing: the bound on what any upscaler can add. "oracle
+    rebalancer" adds withheld real minority images (the reserve) at the plan of the best config's
+    threshold and target: the bound on what any rebalancer can add at that count. "oracle +
     best rebalancer" is the best config with true HR in place of its upscaler (its rebalancer,
     cGAN and classifier settings kept): the upper bound of the pipeline as searched.
 
@@ -122,6 +124,7 @@ def confirm_points(
     for name, change in protocol.CLASSICAL.items():
         rows.append((name, {**base, **keep, **change}))
     rows.append((protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}))
+    rows.append((protocol.ROW_ORACLE_REBALANCER, {**base, **keep, **protocol.ORACLE_REBALANCER}))
     if best is not None:
         rows.append((protocol.ROW_ORACLE_BEST, {**best, "upscale.method": "oracle"}))
     seen: set[str] = {_effective_id(base)}
