@@ -46,3 +46,49 @@ def test_degenerate_inputs():
     assert power.seeds_needed(10.0, 1e-6) is None
     with pytest.raises(ValueError):
         power.seeds_needed(0.05, 0.0)
+
+
+def _fieller_by_roots(x, y, confidence=0.95):
+    """Fieller's limits as the roots of (a - rho b)^2 = t^2 (v11 - 2 rho v12 + rho^2 v22)."""
+    import numpy as np
+    import scipy.stats
+
+    n = len(x)
+    a, b = np.mean(x), np.mean(y)
+    c = np.cov(x, y, ddof=1) / n
+    t2 = scipy.stats.t.ppf((1 + confidence) / 2, n - 1) ** 2
+    # (b^2 - t2 v22) rho^2 - 2 (a b - t2 v12) rho + (a^2 - t2 v11) = 0
+    roots = np.roots([b * b - t2 * c[1, 1], -2 * (a * b - t2 * c[0, 1]), a * a - t2 * c[0, 0]])
+    return sorted(roots.real)
+
+
+def test_captured_fraction_matches_fiellers_quadratic():
+    base = {1: 0.40, 2: 0.42, 3: 0.38, 4: 0.41, 5: 0.39}
+    oracle = {1: 0.50, 2: 0.51, 3: 0.49, 4: 0.52, 5: 0.48}  # headroom about +0.10, resolved
+    row = {1: 0.45, 2: 0.45, 3: 0.44, 4: 0.45, 5: 0.43}
+    got = power.captured_fraction(row, base, oracle)
+    x = [row[k] - base[k] for k in base]
+    y = [oracle[k] - base[k] for k in base]
+    # ratio of the mean differences: 0.044 / 0.10 = 0.44
+    assert got.defined and got.n == 5
+    assert got.value == pytest.approx(0.044 / 0.100, rel=1e-9)
+    low, high = _fieller_by_roots(x, y)
+    assert (got.ci_low, got.ci_high) == pytest.approx((low, high), rel=1e-9)
+    assert got.ci_low < got.value < got.ci_high
+
+
+def test_captured_fraction_undefined_when_the_headroom_is_not_resolved():
+    from galaxybench.report import stats
+
+    base = {1: 0.40, 2: 0.42, 3: 0.38}
+    oracle = {1: 0.45, 2: 0.38, 3: 0.40}  # +0.05, -0.04, +0.02: the interval includes 0
+    row = {1: 0.44, 2: 0.44, 3: 0.40}
+    assert not stats.paired_gain(oracle, base).resolved
+    got = power.captured_fraction(row, base, oracle)
+    assert not got.defined and math.isnan(got.value) and got.n == 3
+
+
+def test_paired_sd_on_shared_keys():
+    sd, n = power.paired_sd({1: 0.5, 2: 0.6, 3: None, 4: 0.7}, {1: 0.4, 2: 0.4, 3: 0.4})
+    # differences 0.1 and 0.2 on keys 1, 2: sd = 0.0707107
+    assert n == 2 and sd == pytest.approx(0.0707107, abs=1e-7)
