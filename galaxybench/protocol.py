@@ -41,6 +41,14 @@ ROW_ORACLE_BEST = "oracle + best rebalancer"  # true HR + the best rebalancer: t
 ROW_ORACLE_REBALANCER = "oracle rebalancer"
 ORACLE_REBALANCER: dict[str, Any] = {"rebalance.method": "oracle"}
 
+# The controls of ``galaxybench validate`` (docs/protocol.md, "Controls"): the baseline again on
+# the same seed and split (its difference must be exactly 0), and the baseline with another
+# training seed (seed + CONTROL_SEED_OFFSET) on the same split (the noise floor).
+ROW_BASELINE_AGAIN = "baseline again"
+ROW_BASELINE_OTHER_SEED = "baseline, another seed"
+CONTROL_SEED_OFFSET = 1000
+MODE_VALIDATE = "validate"  # the run_experiment mode of the controls: baseline + controls phase
+
 # The reserve (docs/protocol.md): this fraction (floor) of every scoring-minority class's training
 # images is withheld from every row's training before anything trains, in a split of this name;
 # only the oracle rebalancer reads it.

@@ -138,6 +138,26 @@ def confirm_points(
     return points
 
 
+def control_points(base: dict[str, Any], seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The controls phase of ``galaxybench validate``, each row on every seed and its split.
+
+    The baseline again (negative control: same seed and split, so its difference is exactly 0),
+    the baseline with seed ``seed + CONTROL_SEED_OFFSET`` on the split of ``seed`` (the noise
+    floor), the oracle upscaler and the oracle rebalancer (positive controls).
+    """
+    rows = [
+        (protocol.ROW_BASELINE_AGAIN, base, 0),
+        (protocol.ROW_BASELINE_OTHER_SEED, base, protocol.CONTROL_SEED_OFFSET),
+        (protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}, 0),
+        (protocol.ROW_ORACLE_REBALANCER, {**base, **protocol.ORACLE_REBALANCER}, 0),
+    ]
+    return [
+        {**confirm_point(flat, row, s), "seed": s + offset}
+        for row, flat, offset in rows
+        for s in seeds
+    ]
+
+
 def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
     ok = [
