@@ -97,3 +97,14 @@ def test_oracle_rebalancer_adds_min_of_plan_and_reserve(data, tmp_path) -> None:
     assert m[results.RESERVE_PER_CLASS] == {
         names[c]: int(reserve[c]) for c in np.flatnonzero(reserve)
     }
+
+
+def test_the_trial_refuses_a_reserve_index_anywhere_but_the_oracles_use(data) -> None:
+    from galaxybench.trial.reserve import check_reserve_withheld
+
+    held = withhold_reserve(data, _minority(data), split_seed=3)
+    reserve, train = held.splits[RESERVE_SPLIT], held.splits["train"]
+    check_reserve_withheld(held, {"classifier_train": train, "mine": reserve}, allowed="mine")
+    leaked = np.concatenate([train, reserve[:1]])
+    with pytest.raises(AssertionError, match="1 reserve images reached classifier_train"):
+        check_reserve_withheld(held, {"classifier_train": leaked}, allowed="mine")
