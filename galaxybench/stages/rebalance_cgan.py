@@ -29,9 +29,9 @@ from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages._common import (
+    FiniteWatch,
     autocast,
     batches,
-    check_finite,
     cpu_copy,
     seed_everything,
     seeded_generator,
@@ -221,6 +221,7 @@ def _step(
     labels: torch.Tensor,
     latent_dim: int,
     noise: torch.Generator,
+    watch: FiniteWatch,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One discriminator then one generator update; returns the two losses (detached)."""
     opt_g, opt_d = opts
@@ -244,7 +245,7 @@ def _step(
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    check_finite("cgan", loss_d, loss_g)
+    watch.observe(loss_d, loss_g)
     return loss_d.detach(), loss_g.detach()
 
 
@@ -294,22 +295,33 @@ class _Training:
         self.noise.set_state(state["noise"])
         self.history = [(float(d), float(g)) for d, g in state["history"]]
 
+    def epoch_steps(
+        self, images: torch.Tensor, labels: torch.Tensor, watch: FiniteWatch
+    ) -> torch.Tensor:
+        """One epoch of updates without reading the device: mean (D, G) losses, shape (2,)."""
+        device, c = images.device, self.c
+        totals = torch.zeros(2, device=device)
+        steps = batches(
+            images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True, device=device
+        )
+        for idx in steps:  # device indices: slice on the device; uint8 -> float there too
+            real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
+            loss_d, loss_g = _step(
+                self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise, watch
+            )
+            totals += torch.stack([loss_d, loss_g])
+        return totals / max(len(steps), 1)
+
     def train_to(self, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> None:
         """Epochs ``len(history)+1 .. epochs`` of alternating updates."""
         device, c = images.device, self.c
         self.gen.train()
         self.disc.train()
         for epoch in range(len(self.history), epochs):
-            totals = torch.zeros(2, device=device)
-            steps = batches(images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True)
-            for idx in steps:
-                idx = idx.to(device)  # slice on the device; uint8 -> float there too
-                real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
-                loss_d, loss_g = _step(
-                    self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise
-                )
-                totals += torch.stack([loss_d, loss_g])
-            d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
+            watch = FiniteWatch("cgan", device)
+            means = self.epoch_steps(images, labels, watch)
+            watch.check()  # the epoch's one read of the device
+            d_mean, g_mean = means.tolist()
             self.history.append((d_mean, g_mean))
             log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
             reason = discriminator_won(self.history)
