@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from galaxybench.protocol import ROW_BASELINE
 from galaxybench.report.stats import interval_label
 from galaxybench.report.tables import METHOD_KEYS
 
@@ -84,7 +85,7 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
     """The compact leaderboard: row, gain, its interval and n first; ranked as ``board``."""
     out = []
     for _, r in board.iterrows():
-        baseline_ref = r["row"] == "baseline"
+        baseline_ref = r["row"] == ROW_BASELINE
         out.append(
             {
                 "Rank": str(r["rank"]),
@@ -150,7 +151,7 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
                 "95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
                 "Δ vs baseline": number(r["gain_mean"], sign=True),
                 "Δ 95% t-CI": DASH
-                if r["row"] == "baseline"
+                if r["row"] == ROW_BASELINE
                 else interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
                 "Macro F1": number(r["macro_f1_mean"]),
                 "Accuracy": number(r["accuracy_mean"]),

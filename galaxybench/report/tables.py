@@ -20,9 +20,20 @@ import numpy as np
 import pandas as pd
 
 from galaxybench import results
-from galaxybench.protocol import used_flat
+from galaxybench.protocol import (
+    BOUND_ROWS,
+    ROW_BASELINE,
+    ROW_CGAN_OFF,
+    ROW_DIHEDRAL,
+    ROW_ORACLE,
+    ROW_OVERSAMPLE,
+    ROW_SRGAN_OFF,
+    ROW_WEIGHTED_CE,
+    top_row,
+    used_flat,
+)
 from galaxybench.report import stats
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.experiment import Experiment
 
 # Stored by the trial's quality metrics; the keys are declared in results.py.
 QUALITY_N_REAL = results.QUALITY_N_REAL
@@ -62,14 +73,14 @@ MEAN_METRICS = (
 )
 # (label, row) of the ablation table. "srgan off" is the best config without SRGAN, so cGAN only.
 ABLATIONS = (
-    ("baseline", BASELINE_ROW),
-    ("SRGAN only", "cgan off"),
-    ("cGAN only", "srgan off"),
-    ("both (best)", "top-1"),
-    ("oracle", "oracle"),
-    ("oversample", "oversample"),
-    ("weighted CE", "weighted_ce"),
-    ("dihedral", "dihedral"),
+    ("baseline", ROW_BASELINE),
+    ("SRGAN only", ROW_CGAN_OFF),
+    ("cGAN only", ROW_SRGAN_OFF),
+    ("both (best)", top_row(1)),
+    ("oracle", ROW_ORACLE),
+    ("oversample", ROW_OVERSAMPLE),
+    ("weighted CE", ROW_WEIGHTED_CE),
+    ("dihedral", ROW_DIHEDRAL),
 )
 
 
@@ -153,13 +164,9 @@ def _compute_seconds(records: list[dict[str, Any]]) -> float:
 
 def _role(row: str, config: dict[str, Any]) -> str:
     """ "baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
-    if row == BASELINE_ROW:
+    if row == ROW_BASELINE:
         return "baseline"
-    return (
-        "upper bound"
-        if row.startswith("oracle") or config.get("upscale.method") == "oracle"
-        else ""
-    )
+    return "upper bound" if row in BOUND_ROWS or config.get("upscale.method") == "oracle" else ""
 
 
 def _used_keys(config: dict[str, Any]) -> set[str]:
@@ -215,7 +222,7 @@ def _row_entry(
 ) -> dict[str, Any]:
     ok = _ok(group)
     minority = stats.summarize(_num(r.get(results.MINORITY_F1)) for r in ok)
-    if row == BASELINE_ROW:
+    if row == ROW_BASELINE:
         gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
         delta = 0.0
     else:
@@ -270,7 +277,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     for r in confirmed:
         groups.setdefault(str(r.get("row")), []).append(r)
     baseline = {
-        pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(BASELINE_ROW, []))
+        pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(ROW_BASELINE, []))
     }
     params = key_params(confirmed)
     board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
@@ -293,7 +300,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
 def best_row(board: pd.DataFrame) -> str:
     """The top-ranked method (not the baseline, not the oracle) with a result, else baseline."""
     candidates = board[(board["role"].fillna("") == "") & (board["n"] > 0)]
-    return str(candidates.iloc[0]["row"]) if len(candidates) else BASELINE_ROW
+    return str(candidates.iloc[0]["row"]) if len(candidates) else ROW_BASELINE
 
 
 def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -380,13 +387,13 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     class in label order (``attrs["label_order"]`` says whether that order is known)."""
     best = best_row(board)
     rows = {
-        name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (BASELINE_ROW, best)
+        name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (ROW_BASELINE, best)
     }
-    classes, ordered = class_order(rows[BASELINE_ROW] + rows[best])
+    classes, ordered = class_order(rows[ROW_BASELINE] + rows[best])
     minority: set[str] = set()
-    for r in rows[BASELINE_ROW] + rows[best]:
+    for r in rows[ROW_BASELINE] + rows[best]:
         minority |= {str(c) for c in (r.get(results.MINORITY_CLASSES) or [])}
-    support = class_support(rows[BASELINE_ROW] + rows[best], classes)
+    support = class_support(rows[ROW_BASELINE] + rows[best], classes)
     out = []
     for i, c in enumerate(classes):
         f1 = {
@@ -398,9 +405,9 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
                 "class": c,
                 "minority": c in minority,
                 "support": support[i] if support is not None else math.nan,
-                "baseline_f1": f1[BASELINE_ROW],
+                "baseline_f1": f1[ROW_BASELINE],
                 "best_f1": f1[best],
-                "delta": f1[best] - f1[BASELINE_ROW],
+                "delta": f1[best] - f1[ROW_BASELINE],
             }
         )
     table = pd.DataFrame(
