@@ -138,6 +138,12 @@ PHASES = (PHASE_BASELINE, PHASE_SEARCH, PHASE_CONFIRM)
 STUDY_NAME = "search"  # the Optuna study of the search phase
 OPTUNA_JOURNAL = "optuna.journal"  # <experiment>/search/optuna.journal
 RESULT_JSON = "trial_result_json"  # the whole TrialResult, reported once at the end of a trial
+# Keys the sweep adds to each TrialResult line of results/<phase>.jsonl (read by the report).
+PHASE = "phase"
+ROW = "row"  # the leaderboard row (protocol.ROW_*, protocol.top_row); a search trial's is "search"
+TRIAL_ID = "trial_id"
+CONFIG_ID = "config_id"  # the same id for configs that train the same classifier
+TIME_TOTAL_S = "time_total_s"  # Ray Tune's wall seconds of the trial
 
 
 @dataclass

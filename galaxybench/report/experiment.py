@@ -47,7 +47,7 @@ class Experiment:
 
     def phase(self, phase: str) -> list[dict[str, Any]]:
         """The records of one phase, in file order."""
-        return [r for r in self.records if r.get("phase") == phase]
+        return [r for r in self.records if r.get(results.PHASE) == phase]
 
     @property
     def confirmed(self) -> list[dict[str, Any]]:
@@ -58,11 +58,11 @@ class Experiment:
         """
         confirm = self.phase(results.PHASE_CONFIRM)
         seeds = {r.get("seed") for r in confirm}
-        have = {(r.get("row"), r.get("seed")) for r in confirm}
+        have = {(r.get(results.ROW), r.get("seed")) for r in confirm}
         baseline = [
             r
             for r in self.phase(results.PHASE_BASELINE)
-            if (r.get("row"), r.get("seed")) not in have
+            if (r.get(results.ROW), r.get("seed")) not in have
         ]
         if any(r.get("seed") in seeds for r in baseline):
             baseline = [r for r in baseline if r.get("seed") in seeds]
@@ -89,9 +89,9 @@ def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
             raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object per line")
-        record.setdefault("phase", phase)
+        record.setdefault(results.PHASE, phase)
         record.setdefault(
-            "row", protocol.ROW_BASELINE if phase == results.PHASE_BASELINE else phase
+            results.ROW, protocol.ROW_BASELINE if phase == results.PHASE_BASELINE else phase
         )
         record.setdefault("status", results.STATUS_FAILED)
         record["config"] = record.get("config") or {}

@@ -222,7 +222,7 @@ def row_confusion(exp: Experiment, row: str) -> tuple[np.ndarray, list[str]] | N
     runs = [
         (m, r.get(results.CLASS_NAMES))
         for r in exp.confirmed
-        if r.get("row") == row and r.get("status") == results.STATUS_OK
+        if r.get(results.ROW) == row and r.get("status") == results.STATUS_OK
         for m in [_matrix(r.get(results.CONFUSION_MATRIX))]
         if m is not None
     ]

@@ -187,7 +187,7 @@ def data_line(exp: Experiment) -> str:
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
-    ranked = [r for r in board["row"] if r in rows]  # the board is ranked best first
+    ranked = [r for r in board[results.ROW] if r in rows]  # the board is ranked best first
     return ranked[0] if ranked else None
 
 
@@ -197,7 +197,7 @@ def searched_failures(exp: Experiment) -> str:
     The top-1 row is the configuration the search chose; its runs that did not finish are said
     before any comparison, since the rows compared may then be its ablations, not itself.
     """
-    runs = [r for r in exp.confirmed if str(r.get("row")) == SEARCHED_ROW]
+    runs = [r for r in exp.confirmed if str(r.get(results.ROW)) == SEARCHED_ROW]
     bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
     if not bad:
         return ""
@@ -222,8 +222,8 @@ def _gan_label(row: str, searched_failed: bool) -> str:
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
     """The best classical row against the best GAN row, with the paired difference; first, how
     many confirmation seeds the searched configuration failed on, when any."""
-    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
-    ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    ok_rows = [str(r) for r, n in zip(board[results.ROW], board["n"], strict=True) if n > 0]
     bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW}
     gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
     classical = _best(

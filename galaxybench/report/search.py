@@ -62,13 +62,15 @@ def _counts(exp: Experiment) -> pd.DataFrame:
     out = []
     for phase in results.PHASES:
         found = [str(r.get("status")) for r in exp.phase(phase)]
-        out.append({"phase": phase, "trials": len(found), **{s: found.count(s) for s in statuses}})
+        out.append(
+            {results.PHASE: phase, "trials": len(found), **{s: found.count(s) for s in statuses}}
+        )
     return pd.DataFrame(out)
 
 
 def _failures(exp: Experiment) -> pd.DataFrame:
     """Every trial that neither finished ok nor was pruned (pruning is the search working)."""
-    cols = ["phase", "row", "trial_id", "seed", "status", "reason"]
+    cols = [results.PHASE, results.ROW, results.TRIAL_ID, "seed", "status", "reason"]
     rows = [
         {c: r.get(c) for c in cols}
         for r in exp.records
@@ -147,7 +149,7 @@ def search_summary(exp: Experiment) -> SearchSummary:
         counts=_counts(exp),
         failures=_failures(exp),
         best_val=best_val if best is not None else math.nan,
-        best_trial=None if best is None else str(best.get("trial_id")),
+        best_trial=None if best is None else str(best.get(results.TRIAL_ID)),
         best_config={} if best is None else dict(best["config"]),
         importance=importance,
         note=note,

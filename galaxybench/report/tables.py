@@ -61,7 +61,7 @@ SCALAR_METRICS = (
     results.FID_DOMAIN,
     results.KID_DOMAIN,
     results.BEST_EPOCH,
-    "time_total_s",
+    results.TIME_TOTAL_S,
 )
 MEAN_METRICS = (
     results.MACRO_F1,
@@ -151,7 +151,7 @@ def _compute_seconds(records: list[dict[str, Any]]) -> float:
     """Compute spent by every trial of the row, failed ones included (they cost time too)."""
     total = 0.0
     for r in records:
-        t = _num(r.get("time_total_s"))
+        t = _num(r.get(results.TIME_TOTAL_S))
         if math.isnan(t):
             t = sum(
                 _num(v)
@@ -213,7 +213,7 @@ def row_scores(exp: Experiment, row: str) -> dict[tuple[Any, Any], float]:
     return {
         pair_key(r): _num(r.get(results.MINORITY_F1))
         for r in _ok(exp.confirmed)
-        if str(r.get("row")) == row
+        if str(r.get(results.ROW)) == row
     }
 
 
@@ -233,9 +233,9 @@ def _row_entry(
     config = (ok or group)[0]["config"]
     n_failed = len(group) - len(ok)
     entry: dict[str, Any] = {
-        "row": row,
+        results.ROW: row,
         "role": _role(row, config),
-        "config_id": (ok or group)[0].get("config_id"),
+        results.CONFIG_ID: (ok or group)[0].get(results.CONFIG_ID),
         "status": _status(group),
         "n": minority.n,
         "n_failed": n_failed,
@@ -275,7 +275,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     confirmed = exp.confirmed
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in confirmed:
-        groups.setdefault(str(r.get("row")), []).append(r)
+        groups.setdefault(str(r.get(results.ROW)), []).append(r)
     baseline = {
         pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(ROW_BASELINE, []))
     }
@@ -300,7 +300,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
 def best_row(board: pd.DataFrame) -> str:
     """The top-ranked method (not the baseline, not the oracle) with a result, else baseline."""
     candidates = board[(board["role"].fillna("") == "") & (board["n"] > 0)]
-    return str(candidates.iloc[0]["row"]) if len(candidates) else ROW_BASELINE
+    return str(candidates.iloc[0][results.ROW]) if len(candidates) else ROW_BASELINE
 
 
 def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -319,22 +319,22 @@ def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
         "macro_f1_mean",
         "accuracy_mean",
     ]
-    by_row = board.set_index("row")
+    by_row = board.set_index(results.ROW)
     out = []
     for label, row in ABLATIONS:
         if row in by_row.index:
-            out.append({"ablation": label, "row": row, **by_row.loc[row, cols].to_dict()})
+            out.append({"ablation": label, results.ROW: row, **by_row.loc[row, cols].to_dict()})
         else:
             out.append(
                 {
                     "ablation": label,
-                    "row": f"{row} (not run)",
+                    results.ROW: f"{row} (not run)",
                     "n": 0,
                     "n_failed": 0,
                     **{c: math.nan for c in cols[2:]},
                 }
             )
-    return pd.DataFrame(out, columns=["ablation", "row", *cols])
+    return pd.DataFrame(out, columns=["ablation", results.ROW, *cols])
 
 
 def class_order(records: Iterable[dict[str, Any]]) -> tuple[list[str], bool]:
@@ -387,7 +387,8 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     class in label order (``attrs["label_order"]`` says whether that order is known)."""
     best = best_row(board)
     rows = {
-        name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (ROW_BASELINE, best)
+        name: _ok(r for r in exp.confirmed if r.get(results.ROW) == name)
+        for name in (ROW_BASELINE, best)
     }
     classes, ordered = class_order(rows[ROW_BASELINE] + rows[best])
     minority: set[str] = set()
@@ -424,7 +425,15 @@ def trials_table(exp: Experiment) -> pd.DataFrame:
     for r in exp.records:
         entry: dict[str, Any] = {
             k: r.get(k)
-            for k in ("phase", "row", "trial_id", "config_id", "seed", "status", "reason")
+            for k in (
+                results.PHASE,
+                results.ROW,
+                results.TRIAL_ID,
+                results.CONFIG_ID,
+                "seed",
+                "status",
+                "reason",
+            )
         }
         entry.update({k: _num(r.get(k)) for k in SCALAR_METRICS})
         for key in (results.MINORITY_CLASSES, results.AUGMENTED_CLASSES):
