@@ -1,4 +1,4 @@
-"""Benchmark: the cost of the quality metrics in a `default` trial (issue 4: at most 1.15x).
+"""Benchmark: the cost of the quality metrics in a `default` trial (goal: at most 1.15x).
 
 The same `default` trial (SRGAN + cGAN, so every metric runs: PSNR/SSIM, domain FID/KID/PRC,
 Inception when weights exist, the classifier accuracy score) with and without

@@ -1,4 +1,4 @@
-"""Benchmark: synthetic Galaxy10 generation speed at 128 px (issue 2: 3,000 images in <= 60 s).
+"""Benchmark: synthetic Galaxy10 generation speed at 128 px (goal: 3,000 images in <= 60 s).
 
 Times ``write_synthetic`` for about 3,000 images of 128 px into a temp dir, and, in the same run,
 a reference: allocating and writing an array of the same shape and dtype to HDF5 (the I/O floor

@@ -3,7 +3,7 @@
 Same model (the paper's CNN), same optimizer, batch size, epochs and data (the embedded set at the
 `default` profile's HR), same per-epoch validation pass, in the same run. The trial's figure is its
 `classify` stage time with caching off; the bare loop keeps float tensors in memory and does
-nothing else. ratio = trial images/s / bare images/s (goal >= 0.9, issue 3).
+nothing else. ratio = trial images/s / bare images/s (goal >= 0.9).
 
 Usage: ``python bench/trial_overhead.py [--epochs 4] [--repeats 2]``
 """

@@ -1,7 +1,7 @@
 """Benchmark: seconds per stage and peak memory of a `default` trial on the embedded data.
 
 The trial is the full pipeline (SRGAN + cGAN + classifier + quality metrics) with the stage cache
-off, so every stage is trained. Goals (issue 3): at most 60 s and 3 GB on a 2-core CPU.
+off, so every stage is trained. Goals: at most 60 s and 3 GB on a 2-core CPU.
 ratio = 60 s / measured seconds (>= 1 meets the goal). With a GPU, a `paper` trial runs too and
 its seconds are reported with the card's name.
 

@@ -22,14 +22,18 @@ import pandas as pd
 
 from galaxybench import results
 from galaxybench.protocol import (
+    ROW_BASELINE,
     ROW_CGAN_OFF,
+    ROW_DIHEDRAL,
     ROW_ORACLE,
     ROW_ORACLE_BEST,
+    ROW_OVERSAMPLE,
     ROW_SRGAN_OFF,
+    ROW_WEIGHTED_CE,
     top_row,
 )
 from galaxybench.report import stats
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.experiment import Experiment
 from galaxybench.report.tables import row_scores
 
 NA = "n/a"
@@ -39,10 +43,10 @@ PIPELINE_BOUND_ROW = ROW_ORACLE_BEST  # the spelling the sweep writes (protocol)
 ROW_LABELS = {
     ORACLE_ROW: "oracle upscaler (bound on upscaling)",
     PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
-    "oversample": "plain oversampling",
-    "weighted_ce": "weighted cross-entropy",
-    "dihedral": "dihedral augmentation",
-    BASELINE_ROW: "baseline",
+    ROW_OVERSAMPLE: "plain oversampling",
+    ROW_WEIGHTED_CE: "weighted cross-entropy",
+    ROW_DIHEDRAL: "dihedral augmentation",
+    ROW_BASELINE: "baseline",
 }
 # The row of the configuration the search chose, and what its ablation rows are.
 SEARCHED_ROW = top_row(1)
@@ -52,7 +56,6 @@ ABLATIONS = {
 }
 # Keys of the data's preparation facts (PreparedData.info), looked for in these places.
 DATA_INFO_KEYS = ("data_info",)
-PRUNED = "pruned"
 
 
 def row_label(row: str) -> str:
@@ -184,7 +187,7 @@ def data_line(exp: Experiment) -> str:
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
-    ranked = [r for r in board["row"] if r in rows]  # the board is ranked best first
+    ranked = [r for r in board[results.ROW] if r in rows]  # the board is ranked best first
     return ranked[0] if ranked else None
 
 
@@ -194,7 +197,7 @@ def searched_failures(exp: Experiment) -> str:
     The top-1 row is the configuration the search chose; its runs that did not finish are said
     before any comparison, since the rows compared may then be its ablations, not itself.
     """
-    runs = [r for r in exp.confirmed if str(r.get("row")) == SEARCHED_ROW]
+    runs = [r for r in exp.confirmed if str(r.get(results.ROW)) == SEARCHED_ROW]
     bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
     if not bad:
         return ""
@@ -219,9 +222,9 @@ def _gan_label(row: str, searched_failed: bool) -> str:
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
     """The best classical row against the best GAN row, with the paired difference; first, how
     many confirmation seeds the searched configuration failed on, when any."""
-    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
-    ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
-    bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW}
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    ok_rows = [str(r) for r, n in zip(board[results.ROW], board["n"], strict=True) if n > 0]
+    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW}
     gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
     classical = _best(
         board,
@@ -239,7 +242,7 @@ def finding(exp: Experiment, board: pd.DataFrame) -> str:
 
 
 def _comparison(exp: Experiment, gan: str | None, classical: str | None, failed: bool) -> str:
-    base = row_scores(exp, BASELINE_ROW)
+    base = row_scores(exp, ROW_BASELINE)
     label = {r: _gan_label(r, failed) if r == gan else row_label(r) for r in (gan, classical) if r}
     gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
     if gan is None and classical is None:
@@ -278,7 +281,7 @@ def headroom(exp: Experiment) -> str:
     oracle = row_scores(exp, ORACLE_ROW)
     if not oracle:
         return "Headroom: no oracle-upscaler row was run, so the upscaling headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
+    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
     if g.n == 0:
         return "Headroom: the oracle upscaler has no result paired with the baseline."
     if g.n < 2:
@@ -300,7 +303,7 @@ def headroom(exp: Experiment) -> str:
 
 def search_failures(exp: Experiment) -> str:
     """ "" when the search produced a usable configuration, else why none survived (counts)."""
-    search = exp.phase("search")
+    search = exp.phase(results.PHASE_SEARCH)
     if not search or any(r.get("status") == results.STATUS_OK for r in search):
         return ""
     why = Counter(str(r.get("status")) for r in search)

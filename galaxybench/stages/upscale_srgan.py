@@ -48,7 +48,7 @@ _ADAM_BETAS = (0.9, 0.999)  # Ledig et al. 2017, section 3.2
 
 
 def _prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
-    # channels_last on CPUs too: measured 1.28x faster for a depth-4 SRGAN step at 16->32 px.
+    # channels_last on CPUs too (it was the faster layout for a depth-4 SRGAN step at 16->32 px).
     return model.to(device).to(memory_format=torch.channels_last)
 
 
