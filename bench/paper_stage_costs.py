@@ -19,7 +19,8 @@ JSON beside the table.
 
 Usage: ``python bench/paper_stage_costs.py --data rehearsal.h5`` or ``--n 240``;
 ``--flops-only`` skips the trial; ``--reuse-measured reports/bench/paper_stage_costs.json``
-keeps that file's measured trial and recomputes the projection (after a change of the space).
+keeps that file's measured trial and recomputes the projection (after a change of the space);
+``--smoke`` is ``--flops-only`` without writing into reports/bench.
 Writes reports/bench/paper_stage_costs.json and reports/bench/paper_stage_costs.md (the README
 table); prints one JSON object last.
 """
@@ -40,7 +41,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPORTS, finish
+from _common import add_smoke_flag, finish, reports_dir
 
 FULL_N = 17_736
 BATCH = 16
@@ -337,7 +338,9 @@ def main() -> None:
         metavar="JSON",
         help="take the measured trial from this earlier output instead of running it",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    args.flops_only = args.flops_only or args.smoke  # a CPU paper trial takes minutes
     from galaxybench import load_profile
 
     cfg = load_profile("paper", SETS[:2])
@@ -382,8 +385,9 @@ def main() -> None:
         + table
         + "\n"
     )
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "paper_stage_costs.md").write_text(md)
+    folder = reports_dir(args.smoke)
+    if folder is not None:
+        (folder / "paper_stage_costs.md").write_text(md)
     print(md)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     h100 = next(r for r in proj["gpus"] if "H100" in r["gpu"])
@@ -391,6 +395,7 @@ def main() -> None:
         "paper_stage_costs",
         ratio=h100["trial_hours"],
         goal=None,
+        smoke=args.smoke,
         ratio_meaning="projected hours of one full paper trial on an H100 SXM",
         measured=measured,
         projection=proj,
