@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import finish
+from _common import add_smoke_flag, finish
 
 from galaxybench.config import Config, load_profile
 from galaxybench.data.arrays import SplitArrays
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batches", default="16,64,256")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: the code path only")
+    add_smoke_flag(parser)
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -157,6 +157,7 @@ def main() -> None:
         "gpu_step_ceiling",
         ratio=(graph / eager) if (graph and eager) else 1.0,
         goal=1.0,
+        smoke=args.smoke,
         ratio_meaning=f"SRGAN images/s at batch {batches[0]}, graphed over eager (1.0: no graphs)",
         card=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         profile="paper" + (" (smoke sizes)" if args.smoke else ""),

@@ -26,7 +26,8 @@ little to host synchronisation, copies and Python between steps).
 
 Usage: ``python bench/paper_stage_costs.py --data rehearsal.h5`` or ``--n 240``;
 ``--flops-only`` skips the trial; ``--reuse-measured reports/bench/paper_stage_costs.json``
-keeps that file's measured trial and recomputes the projection (after a change of the space).
+keeps that file's measured trial and recomputes the projection (after a change of the space);
+``--smoke`` is ``--flops-only`` without writing into reports/bench.
 Writes reports/bench/paper_stage_costs.json and reports/bench/paper_stage_costs.md (the README
 table); prints one JSON object last.
 """
@@ -47,7 +48,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPORTS, device_name, finish
+from _common import REPORTS, add_smoke_flag, device_name, finish, reports_dir
 
 FULL_N = 17_736
 BATCH = 16
@@ -345,7 +346,9 @@ def main() -> None:
         metavar="JSON",
         help="take the measured trial from this earlier output instead of running it",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    args.flops_only = args.flops_only or args.smoke  # a CPU paper trial takes minutes
     from galaxybench import load_profile
 
     cfg = load_profile("paper", SETS[:2])
@@ -386,9 +389,9 @@ def main() -> None:
         + _table(rows, proj)
         + "\n"
     )
-    folder = REPORTS
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "paper_stage_costs.md").write_text(md)
+    folder = reports_dir(args.smoke)
+    if folder is not None:
+        (folder / "paper_stage_costs.md").write_text(md)
     print(md)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     srgan_rate = rates["srgan"] if rates else None
@@ -396,6 +399,7 @@ def main() -> None:
         "paper_stage_costs",
         ratio=srgan_rate / ceiling if srgan_rate and ceiling else 0.0,
         goal=CEILING_GOAL,
+        smoke=args.smoke,
         ratio_meaning=(
             "the trial's SRGAN TFLOP/s over the SRGAN step alone at batch 16 (eager), both "
             "measured in this run on this device; 0.0: no trial measured in this run"
