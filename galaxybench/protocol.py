@@ -62,11 +62,40 @@ def top_row(rank: int) -> str:
 
 
 # The classical rows: one classical change to the baseline each.
+ROW_OVERSAMPLE = "oversample"
+ROW_WEIGHTED_CE = "weighted_ce"
+ROW_DIHEDRAL = "dihedral"
 CLASSICAL: dict[str, dict[str, Any]] = {
-    "oversample": {"rebalance.method": "oversample"},
-    "weighted_ce": {"classifier.loss": "weighted_ce"},
-    "dihedral": {"classifier.augment": "dihedral"},
+    ROW_OVERSAMPLE: {"rebalance.method": "oversample"},
+    ROW_WEIGHTED_CE: {"classifier.loss": "weighted_ce"},
+    ROW_DIHEDRAL: {"classifier.augment": "dihedral"},
 }
+
+
+def confirm_rows(top_k: int) -> tuple[str, ...]:
+    """Every row name the confirm phase can write when it confirms ``top_k`` search configs.
+
+    In plan order (``galaxybench.sweep.plan.confirm_points``): the top-k, the two ablations of the
+    best, the classical rows, the two oracles. A row that would train what an earlier row trains is
+    left out of a sweep, so a sweep writes a subset of these.
+    """
+    return (
+        *(top_row(rank) for rank in range(1, top_k + 1)),
+        ROW_SRGAN_OFF,
+        ROW_CGAN_OFF,
+        *CLASSICAL,
+        ROW_ORACLE,
+        ROW_ORACLE_BEST,
+    )
+
+
+# Rows that train on true HR images: bounds the report shows apart from the methods.
+BOUND_ROWS = (ROW_ORACLE, ROW_ORACLE_BEST)
+
+
+def row_names(top_k: int) -> tuple[str, ...]:
+    """Every leaderboard row a sweep confirming ``top_k`` configs can have: baseline first."""
+    return (ROW_BASELINE, *confirm_rows(top_k))
 
 
 def baseline_config(cfg: Config) -> Config:

@@ -34,7 +34,7 @@ def _by_split(rows: list[dict[str, Any]], row: str) -> dict[Any, float]:
     return {
         r.get("split_seed", r["config"].get("data.split_seed")): float(r[results.MINORITY_F1])
         for r in rows
-        if str(r.get("row")) == row
+        if str(r.get(results.ROW)) == row
         and r.get("status") == results.STATUS_OK
         and isinstance(r.get(results.MINORITY_F1), (int, float))
     }
@@ -53,7 +53,7 @@ def _counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "added": r.get(results.ADDED_PER_CLASS),
         }
         for r in rows
-        if str(r.get("row")) == protocol.ROW_ORACLE_REBALANCER
+        if str(r.get(results.ROW)) == protocol.ROW_ORACLE_REBALANCER
         and r.get("status") == results.STATUS_OK
     ]
 
@@ -85,7 +85,7 @@ def controls(
         gain = stats.paired_gain(scores, base)
         sd, _ = power.paired_sd(scores, base)
         entry = {
-            "row": row,
+            results.ROW: row,
             "kind": kind,
             "what": what,
             "n": gain.n,

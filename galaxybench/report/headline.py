@@ -23,15 +23,19 @@ import pandas as pd
 
 from galaxybench import results
 from galaxybench.protocol import (
+    ROW_BASELINE,
     ROW_CGAN_OFF,
+    ROW_DIHEDRAL,
     ROW_ORACLE,
     ROW_ORACLE_BEST,
     ROW_ORACLE_REBALANCER,
+    ROW_OVERSAMPLE,
     ROW_SRGAN_OFF,
+    ROW_WEIGHTED_CE,
     top_row,
 )
 from galaxybench.report import power, stats
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.experiment import Experiment
 from galaxybench.report.tables import row_scores
 
 NA = "n/a"
@@ -42,10 +46,10 @@ ROW_LABELS = {
     ORACLE_ROW: "oracle upscaler (bound on upscaling)",
     PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
     ROW_ORACLE_REBALANCER: "oracle rebalancer (bound on rebalancing)",
-    "oversample": "plain oversampling",
-    "weighted_ce": "weighted cross-entropy",
-    "dihedral": "dihedral augmentation",
-    BASELINE_ROW: "baseline",
+    ROW_OVERSAMPLE: "plain oversampling",
+    ROW_WEIGHTED_CE: "weighted cross-entropy",
+    ROW_DIHEDRAL: "dihedral augmentation",
+    ROW_BASELINE: "baseline",
 }
 # The row of the configuration the search chose, and what its ablation rows are.
 SEARCHED_ROW = top_row(1)
@@ -55,7 +59,6 @@ ABLATIONS = {
 }
 # Keys of the data's preparation facts (PreparedData.info), looked for in these places.
 DATA_INFO_KEYS = ("data_info",)
-PRUNED = "pruned"
 
 
 def row_label(row: str) -> str:
@@ -190,7 +193,7 @@ def data_line(exp: Experiment) -> str:
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
-    ranked = [r for r in board["row"] if r in rows]  # the board is ranked best first
+    ranked = [r for r in board[results.ROW] if r in rows]  # the board is ranked best first
     return ranked[0] if ranked else None
 
 
@@ -200,7 +203,7 @@ def searched_failures(exp: Experiment) -> str:
     The top-1 row is the configuration the search chose; its runs that did not finish are said
     before any comparison, since the rows compared may then be its ablations, not itself.
     """
-    runs = [r for r in exp.confirmed if str(r.get("row")) == SEARCHED_ROW]
+    runs = [r for r in exp.confirmed if str(r.get(results.ROW)) == SEARCHED_ROW]
     bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
     if not bad:
         return ""
@@ -225,9 +228,9 @@ def _gan_label(row: str, searched_failed: bool) -> str:
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
     """The best classical row against the best GAN row, with the paired difference; first, how
     many confirmation seeds the searched configuration failed on, when any."""
-    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
-    ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
-    bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    ok_rows = [str(r) for r, n in zip(board[results.ROW], board["n"], strict=True) if n > 0]
+    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
     gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
     classical = _best(
         board,
@@ -252,7 +255,7 @@ def _mde_sentence(exp: Experiment, gan: str | None, classical: str | None) -> st
     rows = [r for r in (gan, classical) if r]
     if not rows:
         return ""
-    other = row_scores(exp, rows[1]) if len(rows) == 2 else row_scores(exp, BASELINE_ROW)
+    other = row_scores(exp, rows[1]) if len(rows) == 2 else row_scores(exp, ROW_BASELINE)
     sd, n = power.paired_sd(row_scores(exp, rows[0]), other)
     mde = power.mde(sd, n)
     if not math.isfinite(mde):
@@ -264,7 +267,7 @@ def _mde_sentence(exp: Experiment, gan: str | None, classical: str | None) -> st
 
 
 def _comparison(exp: Experiment, gan: str | None, classical: str | None, failed: bool) -> str:
-    base = row_scores(exp, BASELINE_ROW)
+    base = row_scores(exp, ROW_BASELINE)
     label = {r: _gan_label(r, failed) if r == gan else row_label(r) for r in (gan, classical) if r}
     gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
     if gan is None and classical is None:
@@ -303,7 +306,7 @@ def headroom(exp: Experiment) -> str:
     oracle = row_scores(exp, ORACLE_ROW)
     if not oracle:
         return "Headroom: no oracle-upscaler row was run, so the upscaling headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
+    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
     if g.n == 0:
         return "Headroom: the oracle upscaler has no result paired with the baseline."
     if g.n < 2:
@@ -328,7 +331,7 @@ def _rebalancing_headroom(exp: Experiment) -> str:
     oracle = row_scores(exp, ROW_ORACLE_REBALANCER)
     if not oracle:
         return " No oracle-rebalancer row was run, so the rebalancing headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
+    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
     if g.n < 2:
         return f" Oracle rebalancer minus baseline {_gain_text(g)}." if g.n else ""
     tail = (
@@ -354,7 +357,7 @@ def oracle_counts(exp: Experiment) -> str:
     runs = [
         r
         for r in exp.confirmed
-        if str(r.get("row")) == ROW_ORACLE_REBALANCER and r.get("status") == results.STATUS_OK
+        if str(r.get(results.ROW)) == ROW_ORACLE_REBALANCER and r.get("status") == results.STATUS_OK
     ]
     planned = [r.get(results.PLANNED_PER_CLASS) for r in runs]
     added = [r.get(results.ADDED_PER_CLASS) or {} for r in runs]
@@ -379,16 +382,16 @@ def captured(exp: Experiment, board: pd.DataFrame) -> str:
     """ "Captured: top-1 +0.44 [+0.20, +0.70] of the rebalancing headroom; ..." for every
     generative row (a cGAN row against the oracle rebalancer, an SRGAN row against the oracle
     upscaler), with Fieller's interval; "" when there is no such row."""
-    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
-    bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
     rows = [
         str(r)
-        for r, n in zip(board["row"], board["n"], strict=True)
+        for r, n in zip(board[results.ROW], board["n"], strict=True)
         if n > 0 and str(r) not in bounds and is_gan_row(configs.get(str(r), {}))
     ]
     if not rows:
         return ""
-    base = row_scores(exp, BASELINE_ROW)
+    base = row_scores(exp, ROW_BASELINE)
     oracles = {"upscaling": row_scores(exp, ORACLE_ROW)}
     oracles["rebalancing"] = row_scores(exp, ROW_ORACLE_REBALANCER)
     parts = []
@@ -418,7 +421,7 @@ def captured(exp: Experiment, board: pd.DataFrame) -> str:
 
 def search_failures(exp: Experiment) -> str:
     """ "" when the search produced a usable configuration, else why none survived (counts)."""
-    search = exp.phase("search")
+    search = exp.phase(results.PHASE_SEARCH)
     if not search or any(r.get("status") == results.STATUS_OK for r in search):
         return ""
     why = Counter(str(r.get("status")) for r in search)
