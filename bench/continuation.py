@@ -11,8 +11,8 @@ machine wall time mostly measures the other processes. A one-epoch warm-up of ea
 first (the first convolutions of a process pay a one-off setup, measured at ~10 s). Repeats are
 interleaved so a change in machine load hits every variant alike; medians are kept.
 
-Usage: ``python bench/continuation.py [--repeats 3] [--fraction 0.3333]``; the last line printed is
-JSON with ``bench``, ``ratio`` and ``goal``.
+Usage: ``python bench/continuation.py [--repeats 3] [--fraction 0.3333] [--smoke]``; the last line
+printed is JSON with ``bench``, ``ratio`` and ``goal``.
 """
 
 from __future__ import annotations
@@ -25,16 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import finish
+from _common import add_smoke_flag, finish, smoke_data_path
 
 from galaxybench import budget
 from galaxybench.cache import StageCache
+from galaxybench.config import load_profile
 from galaxybench.data import load_data
 from galaxybench.registry import REBALANCERS, UPSCALERS
 from galaxybench.stages.rebalance_plan import plan_counts
 from galaxybench.sweep.space import load_search_space
 
 GOAL = 1.1
+# Smoke: the smoke profile's tiny GANs with enough epochs that the first rung is short of the end.
+SMOKE_OVERRIDES = ["srgan.pretrain_epochs=1", "srgan.epochs=2", "cgan.epochs=3"]
 
 
 def _stages(cfg, train):
@@ -79,10 +82,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fraction", type=float, default=1 / 3)
+    add_smoke_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)  # one trial's CPU in the default sweep
-    cfg = load_search_space("default").base_config()
-    train = load_data(None, cfg.data).subset("train")
+    if args.smoke:
+        args.repeats = 1
+        cfg = load_profile("smoke", SMOKE_OVERRIDES)
+        train = load_data(str(smoke_data_path()), cfg.data).subset("train")
+    else:
+        cfg = load_search_space("default").base_config()
+        train = load_data(None, cfg.data).subset("train")
     figures: dict[str, dict[str, list[float]]] = {}
     for _name, _full, train_to in _stages(cfg, train):  # warm-up, not measured
         train_to(None, 1)
@@ -109,6 +118,7 @@ def main() -> None:
         "continuation",
         ratio=cont / increment,
         goal=GOAL,
+        smoke=args.smoke,
         seconds={
             n: {k: (round(v, 3) if k != "epochs" else v) for k, v in m.items()}
             for n, m in med.items()

@@ -17,7 +17,8 @@ at every N with the fitted growth exponent (log-log least squares; goal <= 1.1),
 two threads speed up h5py's own gzip reads (its global lock serialises them). The machine's
 load average is recorded beside the figures (the cores may be shared).
 
-Usage: ``python bench/data_prep.py --source rehearsal.h5 [--sizes 2000 4434 8868 17736]``;
+Usage: ``python bench/data_prep.py --source rehearsal.h5 [--sizes 2000 4434 8868 17736]`` or
+``--smoke`` (a 240-row file);
 writes reports/bench/data_prep.json and prints one JSON object (bench, ratio, goal, ...) last.
 """
 
@@ -37,7 +38,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import finish
+from _common import SMOKE_LIKE_ROWS, add_smoke_flag, finish, smoke_like_path
 
 GOAL = 0.8  # prepare at >= 0.8x the throughput of a decompress-and-read pass
 SIZES = (2000, 4434, 8868, 17736)
@@ -129,7 +130,10 @@ def main() -> None:
     parser.add_argument("--source", help="a --like galaxy10-decals rehearsal file")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=1, help="best of this many, per N")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.source, args.sizes = args.source or str(smoke_like_path()), [SMOKE_LIKE_ROWS]
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("GALAXYBENCH_HOME", str(Path(tmp) / "home"))
@@ -187,6 +191,7 @@ def main() -> None:
         "data_prep",
         ratio=top["ratio"],
         goal=GOAL,
+        smoke=args.smoke,
         n=top["n"],
         read_s=top["read_s"],
         prepare_s=top["prepare_s"],

@@ -7,9 +7,10 @@ off, stage cache off so every trial trains), on a Galaxy10 DECaLS-layout file (`
 one generated here with ``--n`` rows), and reports trials per hour and each process's peak GPU
 memory. ratio = trials/hour at 4 per GPU / trials/hour at 1 (> 1: packing pays).
 
-Without CUDA it prints one skip line and exits 0.
+Without CUDA it fails with one line (exit status 1).
 
-Usage: ``python bench/gpu_packing.py [--data FILE | --n 17736] [--epochs 1] [--trials 1]``;
+Usage: ``python bench/gpu_packing.py [--data FILE | --n 17736] [--epochs 1] [--trials 1]``
+(``--smoke``: 240 rows, one epoch, one trial per process);
 writes reports/bench/gpu_packing.json and prints one JSON object last.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import finish
+from _common import SMOKE_LIKE_ROWS, add_smoke_flag, finish
 
 PACKING = (1, 2, 4)
 
@@ -74,10 +75,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=17736, help="rows to generate without --data")
     parser.add_argument("--epochs", type=int, default=1, help="every stage's epochs")
     parser.add_argument("--trials", type=int, default=1, help="trials per process")
+    add_smoke_flag(parser)
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print("gpu_packing: skipped: no CUDA device (torch.cuda.is_available() is False)")
-        return
+        sys.exit("gpu_packing: needs a CUDA device (torch.cuda.is_available() is False)")
+    if args.smoke:
+        args.n, args.epochs, args.trials = SMOKE_LIKE_ROWS, 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("GALAXYBENCH_HOME", str(Path(tmp) / "home"))
         from galaxybench import load_data, load_profile
@@ -118,6 +121,7 @@ def main() -> None:
         "gpu_packing",
         ratio=rows[-1]["trials_per_hour"] / rows[0]["trials_per_hour"],
         goal=1.0,
+        smoke=args.smoke,
         card=torch.cuda.get_device_name(0),
         epochs_per_stage=args.epochs,
         trials_per_process=args.trials,

@@ -1,11 +1,11 @@
-"""Benchmark: the cost of the quality metrics in a `default` trial (issue 4: at most 1.15x).
+"""Benchmark: the cost of the quality metrics in a `default` trial (goal: at most 1.15x).
 
 The same `default` trial (SRGAN + cGAN, so every metric runs: PSNR/SSIM, domain FID/KID/PRC,
 Inception when weights exist, the classifier accuracy score) with and without
 ``metrics.enabled``, stage cache off, interleaved (without, with, without, with) and the best of
 each kept against machine noise. ratio = seconds with / seconds without; the goal is ratio <= 1.15.
 
-Usage: ``python bench/metrics_cost.py [--repeats 2]``
+Usage: ``python bench/metrics_cost.py [--repeats 2] [--smoke]``
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import finish
+from _common import add_smoke_flag, finish, smoke_data_path
 
 from galaxybench.config import load_profile
 from galaxybench.data import load_data
@@ -23,13 +23,18 @@ from galaxybench.trial import evaluate_trial
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=2)
+    add_smoke_flag(parser)
     args = parser.parse_args()
     base = ["upscale.method=srgan", "rebalance.method=cgan"]
+    if args.smoke:
+        args.repeats = 1
+        base += ["metrics.kid_subsets=2", "metrics.max_samples=100"]
+    profile = "smoke" if args.smoke else "default"
     configs = {
-        flag: load_profile("default", [*base, f"metrics.enabled={flag}"])
+        flag: load_profile(profile, [*base, f"metrics.enabled={flag}"])
         for flag in ("false", "true")
     }
-    data = load_data("embedded", configs["true"].data)
+    data = load_data(str(smoke_data_path()) if args.smoke else "embedded", configs["true"].data)
     seconds: dict[str, list[float]] = {"false": [], "true": []}
     quality: list[float] = []
     for _ in range(args.repeats):
@@ -44,6 +49,7 @@ def main() -> None:
         "metrics_cost",
         ratio=with_metrics / without,
         goal=1.15,
+        smoke=args.smoke,
         goal_direction="ratio <= goal",
         seconds_without=seconds["false"],
         seconds_with=seconds["true"],

@@ -13,13 +13,21 @@ Those, times the images each stage sees at full scale (17,736 rows; split and sy
 scaled from the measured trial) and the paper's epochs, give one full paper trial's FLOPs and a
 whole paper sweep's (the search settings, top-k and seeds of the `paper` search space, read from
 it: 48 search trials on its ASHA ladder, then the top 3 on 5 seeds, plus one cached baseline per
-seed). GPU time =
-FLOPs / (peak dense bf16 TFLOP/s x an assumed utilisation); every assumption is written to the
-JSON beside the table.
+seed).
+
+Rates are measured, never assumed: each stage's TFLOP/s in the measured trial is that stage's
+FLOPs at the trial's own image counts and epochs over its compute seconds, and the time of a full
+paper trial and sweep follows from those rates on the device that ran it. The table keeps one row
+per device measured (a new run replaces its own device's row and keeps the others); a card that
+has no row has not been measured. Beside the trial, the SRGAN step alone at the paper's batch of
+16 (``bench/gpu_step_ceiling.py``'s measurement, eager) is timed in the same run on the same
+device: the ratio is the trial's SRGAN rate over that ceiling (goal 0.8: a trial should lose
+little to host synchronisation, copies and Python between steps).
 
 Usage: ``python bench/paper_stage_costs.py --data rehearsal.h5`` or ``--n 240``;
 ``--flops-only`` skips the trial; ``--reuse-measured reports/bench/paper_stage_costs.json``
-keeps that file's measured trial and recomputes the projection (after a change of the space).
+keeps that file's measured trial and recomputes the projection (after a change of the space);
+``--smoke`` is ``--flops-only`` without writing into reports/bench.
 Writes reports/bench/paper_stage_costs.json and reports/bench/paper_stage_costs.md (the README
 table); prints one JSON object last.
 """
@@ -40,7 +48,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPORTS, finish
+from _common import REPORTS, add_smoke_flag, device_name, finish, reports_dir
 
 FULL_N = 17_736
 BATCH = 16
@@ -53,14 +61,11 @@ SETS = [
     "classifier.epochs=1",
     "metrics.enabled=false",
 ]
-# Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), TFLOP/s.
-GPUS = {"NVIDIA A100 40GB (SXM)": 312.0, "NVIDIA H100 SXM": 989.0, "NVIDIA L4": 121.0}
-# The same figures by a word of the name torch reports (torch.cuda.get_device_name), to check the
-# projection against a trial measured on one of them; H200 has the H100's dense bf16 peak.
+# Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), TFLOP/s, by a word of
+# the name torch reports: only to say what fraction of its peak a measured card reached.
 PEAK_BY_WORD = {"A100": 312.0, "H100": 989.0, "H200": 989.0, "L4": 121.0}
-# Small convnets (64 channels, 64-128 px, batch 16) keep tensor cores mostly idle; 25% of peak is
-# an assumption (not measured here: no GPU), to be replaced by bench/gpu_packing.py's figures.
-UTILISATION = 0.25
+TRAINED = ("srgan", "cgan", "classifier")
+CEILING_GOAL = 0.8
 
 
 def paper_search() -> dict:
@@ -157,37 +162,65 @@ def sweep_trial_equivalents(p: dict) -> tuple[float, float]:
     return cost, float(p["confirm_runs"])
 
 
-def _check_on_gpu(measured: dict | None, proj: dict) -> dict | None:
-    """A full-epoch trial measured on CUDA against the projection: the utilisation it implies
-    (the trial's FLOPs at the measured row count / (seconds x the card's dense bf16 peak)) and the
-    projected minutes at the assumed utilisation. None without such a measurement."""
-    if (
-        not measured
-        or measured.get("device") != "cuda"
-        or measured.get("epochs") != "paper profile"
-    ):
+def measured_rates(measured: dict | None) -> dict[str, float] | None:
+    """TFLOP/s per trained stage in the measured trial: the stage's FLOPs at the trial's own
+    image counts and epochs over its compute seconds (the classifier's include the baseline's).
+    None without a measured trial."""
+    comp = (measured or {}).get("compute_seconds") or {}
+    if not all(comp.get(stage) for stage in TRAINED):
         return None
-    card = torch.cuda.get_device_name(0)
-    peak = next((v for word, v in PEAK_BY_WORD.items() if word in card), None)
-    if peak is None:
-        return {"card": card, "sentence": f"Measured on {card}: peak unknown, no check."}
-    flops = proj["trial_flops"] * measured["n_rows"] / FULL_N  # every stage is linear in images
-    seconds = float(measured["seconds"])
-    implied = flops / (seconds * peak * 1e12)
-    projected_min = flops / (peak * 1e12 * UTILISATION) / 60
+    from galaxybench import load_profile
+
+    full = measured.get("epochs") == "paper profile"
+    cfg = load_profile("paper", SETS[:2] if full else SETS)
+    flops = trial_flops(cfg, flops_per_image(cfg), _counts(measured, cfg, scale=False))
+    flops["classifier"] += flops.pop("baseline")
+    return {stage: flops[stage] / comp[stage] / 1e12 for stage in TRAINED}
+
+
+def device_row(device: str, rates: dict[str, float], proj: dict) -> dict:
+    """A full paper trial and sweep at ``rates`` (TFLOP/s per stage) on ``device``."""
+    by_stage = dict(proj["trial_flops_by_stage"])
+    trial_s = sum(by_stage[stage] / (rates[stage] * 1e12) for stage in TRAINED)
+    trial_s += by_stage["baseline"] / (rates["classifier"] * 1e12)
+    mean_rate = proj["trial_flops"] / trial_s  # FLOP/s over a whole trial's mix of stages
+    peak = next((v for word, v in PEAK_BY_WORD.items() if word in device), None)
     return {
-        "card": card,
-        "peak_bf16_tflops": peak,
-        "n_rows": measured["n_rows"],
-        "measured_minutes": round(seconds / 60, 2),
-        "projected_minutes": round(projected_min, 2),
-        "implied_utilisation": round(implied, 4),
-        "sentence": (
-            f"Checked on {card}: a full paper trial on {measured['n_rows']} rows took "
-            f"{seconds / 60:.1f} min against {projected_min:.1f} min projected, i.e. "
-            f"{implied:.0%} of the dense bf16 peak against the assumed {UTILISATION:.0%}."
-        ),
+        "device": device,
+        "tflops_by_stage": {k: round(v, 4) for k, v in rates.items()},
+        "trial_hours": trial_s / 3600,
+        "sweep_device_hours": proj["sweep_flops"] / mean_rate / 3600,
+        "fraction_of_bf16_peak": round(mean_rate / (peak * 1e12), 4) if peak else None,
     }
+
+
+def srgan_ceiling(device: str) -> float | None:
+    """The paper SRGAN's adversarial step alone at batch 16 (eager), TFLOP/s on ``device``; the
+    CPU takes a few steps only (about half a minute each at the paper's size)."""
+    from gpu_step_ceiling import measure
+
+    from galaxybench import load_profile
+
+    steps = 20 if device.startswith("cuda") else 2
+    rate, flops = measure("srgan", BATCH, steps, torch.device(device), False, load_profile("paper"))
+    return rate * flops / 1e12
+
+
+def _table(rows: list[dict], proj: dict) -> str:
+    lines = [
+        "| device | TFLOP/s SRGAN / cGAN / classifier (in the trial) | one paper trial "
+        "| whole paper sweep |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        r = row["tflops_by_stage"]
+        hours = row["trial_hours"]
+        trial = f"{hours * 60:.1f} min" if hours < 2 else f"{hours:.1f} h"
+        lines.append(
+            f"| {row['device']} | {r['srgan']:.3g} / {r['cgan']:.3g} / {r['classifier']:.3g} | "
+            f"{trial} | {row['sweep_device_hours']:,.0f} device-hours |"
+        )
+    return "\n".join(lines)
 
 
 def _rss_mb() -> float:
@@ -235,11 +268,13 @@ def measured_trial(data_path: Path, *, full: bool = False) -> dict:
         "torch_threads": torch.get_num_threads(),
         "epochs": "paper profile" if full else "1 per stage",
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "device_name": device_name(),
     }
 
 
-def _counts(measured: dict | None, cfg) -> dict[str, float]:
-    """Images per stage at full scale: scaled from the measured trial, else nominal shares."""
+def _counts(measured: dict | None, cfg, *, scale: bool = True) -> dict[str, float]:
+    """Images per stage at full scale: scaled from the measured trial, else nominal shares
+    (``scale=False``: the measured trial's own counts)."""
     if measured is None:  # 65/15/20 split, ~2,400 synthetic images for ~1,500 cGAN images
         n = FULL_N - 2 * 59 - 20
         return {
@@ -249,7 +284,7 @@ def _counts(measured: dict | None, cfg) -> dict[str, float]:
             "synthetic": 2400.0,
             "cgan_train": 1500.0,
         }
-    f = FULL_N / measured["n_rows"]
+    f = FULL_N / measured["n_rows"] if scale else 1.0
     sc = measured["split_counts"]
     minority_share = measured.get("cgan_train_share", 0.13)
     return {
@@ -261,7 +296,7 @@ def _counts(measured: dict | None, cfg) -> dict[str, float]:
     }
 
 
-def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
+def projection(cfg, counts: dict[str, float]) -> dict:
     per8 = flops_per_image(cfg)
     trial = trial_flops(cfg, per8, counts)
     one = trial["srgan"] + trial["cgan"] + trial["classifier"] + trial["baseline"]
@@ -273,28 +308,6 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
     search_eq, confirm = sweep_trial_equivalents(search)
     own = trial["cgan"] + trial["classifier"] + srgan_mean
     sweep = (search_eq + confirm) * own + search["seeds"] * trial["baseline"]
-    rows, lines = (
-        [],
-        [
-            "| GPU | peak bf16 TFLOP/s | one paper trial | whole paper sweep |",
-            "|---|---:|---:|---:|",
-        ],
-    )
-    for gpu, peak in GPUS.items():
-        rate = peak * 1e12 * UTILISATION
-        rows.append(
-            {
-                "gpu": gpu,
-                "peak_bf16_tflops": peak,
-                "trial_hours": one / rate / 3600,
-                "sweep_gpu_hours": sweep / rate / 3600,
-            }
-        )
-        lines.append(
-            f"| {gpu} | {peak:.0f} | {one / rate / 60:.1f} min | "
-            f"{sweep / rate / 3600:.1f} GPU-hours |"
-        )
-    table = "\n".join(lines)
     return {
         "flops_per_image": per8,
         "trial_flops_by_stage": trial,
@@ -303,11 +316,8 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
         "search_trial_equivalents": round(search_eq, 2),
         "confirmation_runs": confirm,
         "image_counts_full_scale": counts,
-        "gpus": rows,
         "assumptions": {
-            "utilisation": UTILISATION,
             "batch": BATCH,
-            "peak": "dense bf16 tensor-core TFLOP/s from the vendors' data sheets",
             "epochs": "the paper profile's: SRGAN 10 pretrain + 100 adversarial, cGAN 100, "
             "classifier 10",
             "sweep": f"{search['trials']} search trials on the ASHA ladder "
@@ -315,11 +325,10 @@ def projection(cfg, counts: dict[str, float]) -> tuple[dict, str]:
             f"promotions continue cached runs), {int(confirm)} confirmation runs (top-k x "
             "confirmation seeds), one cached baseline classifier per seed; SRGAN depth "
             "averaged over {4, 8, 16}",
-            "not_counted": "data preparation, quality metrics (Inception), host-device "
-            "copies, Python overhead; packing 4 trials per GPU is assumed to "
-            "reach the stated utilisation together",
+            "not_counted": "data preparation and quality metrics (Inception); a trial's "
+            "rates include its copies and Python overhead",
         },
-    }, table
+    }
 
 
 def main() -> None:
@@ -337,7 +346,9 @@ def main() -> None:
         metavar="JSON",
         help="take the measured trial from this earlier output instead of running it",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    args.flops_only = args.flops_only or args.smoke  # a CPU paper trial takes minutes
     from galaxybench import load_profile
 
     cfg = load_profile("paper", SETS[:2])
@@ -348,7 +359,7 @@ def main() -> None:
 
         earlier = json.loads(Path(args.reuse_measured).read_text())
         measured = earlier["measured"]
-        measured.setdefault("reused_from", args.reuse_measured)
+        measured["reused_from"] = args.reuse_measured
         measured.setdefault("load_average_at_measurement", earlier.get("load_average_start"))
     elif not args.flops_only:
         with tempfile.TemporaryDirectory() as tmp:
@@ -359,46 +370,58 @@ def main() -> None:
 
                 path = write_like(Path(tmp) / "like.h5", n=args.n)
             measured = measured_trial(path, full=args.full)
-    proj, table = projection(cfg, _counts(measured, cfg))
-    check = _check_on_gpu(measured, proj)
-    per = proj["flops_per_image"]
-    if measured is not None and measured.get("device", "cpu") == "cpu":
-        # CPU seconds per epoch per stage and the rate they imply
-        n_train = measured["split_counts"]["train"]
-        comp = measured["compute_seconds"] or {}
-        srgan_flops = n_train * (per["srgan_pretrain_step"] + per["srgan_gan_step"])
-        measured["cpu_gflops_srgan"] = round(srgan_flops / max(comp.get("srgan", 0), 1e-9) / 1e9, 1)
-        measured["cpu_full_trial_hours_extrapolated"] = round(
-            proj["trial_flops"] / (measured["cpu_gflops_srgan"] * 1e9) / 3600, 1
-        )
+    proj = projection(cfg, _counts(measured, cfg))
+    rates = measured_rates(measured)
+    rows = _earlier_rows()
+    ceiling = None
+    if rates is not None:
+        device = measured.get("device_name") or f"cpu ({measured.get('torch_threads')} threads)"
+        if "srgan_ceiling_tflops" not in measured and not args.reuse_measured:
+            measured["srgan_ceiling_tflops"] = srgan_ceiling(measured.get("device", "cpu"))
+        ceiling = measured.get("srgan_ceiling_tflops")
+        rows = [r for r in rows if r["device"] != device] + [device_row(device, rates, proj)]
     md = (
-        f"Projected from FLOPs (FlopCounterMode) at an assumed {UTILISATION:.0%} of each card's "
-        f"dense bf16 peak; one trial = {proj['trial_flops'] / 1e15:.0f} PFLOP, the sweep = "
-        f"{proj['sweep_flops'] / 1e15:.0f} PFLOP "
+        f"FLOPs counted with FlopCounterMode: one paper trial = {proj['trial_flops'] / 1e15:.0f} "
+        f"PFLOP, the paper sweep = {proj['sweep_flops'] / 1e15:.0f} PFLOP "
         f"({proj['search_trial_equivalents']} search-trial equivalents + "
-        f"{int(proj['confirmation_runs'])} confirmation runs). "
-        + (check["sentence"] if check else "Not measured on a GPU.")
-        + "\n\n"
-        + table
+        f"{int(proj['confirmation_runs'])} confirmation runs). Times at the rates each device "
+        "reached in a measured trial; a device without a row has not been measured.\n\n"
+        + _table(rows, proj)
         + "\n"
     )
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "paper_stage_costs.md").write_text(md)
+    folder = reports_dir(args.smoke)
+    if folder is not None:
+        (folder / "paper_stage_costs.md").write_text(md)
     print(md)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    h100 = next(r for r in proj["gpus"] if "H100" in r["gpu"])
+    srgan_rate = rates["srgan"] if rates else None
     finish(
         "paper_stage_costs",
-        ratio=h100["trial_hours"],
-        goal=None,
-        ratio_meaning="projected hours of one full paper trial on an H100 SXM",
+        ratio=srgan_rate / ceiling if srgan_rate and ceiling else 0.0,
+        goal=CEILING_GOAL,
+        smoke=args.smoke,
+        ratio_meaning=(
+            "the trial's SRGAN TFLOP/s over the SRGAN step alone at batch 16 (eager), both "
+            "measured in this run on this device; 0.0: no trial measured in this run"
+        ),
         measured=measured,
         projection=proj,
-        gpu_check=check,
+        devices=rows,
         cpus=os.cpu_count(),
         load_average_start=[round(x, 2) for x in load_start],
         uptime=uptime,
     )
+
+
+def _earlier_rows() -> list[dict]:
+    """The device rows of the record already in the reports folder (other devices kept)."""
+    import json
+
+    path = REPORTS / "paper_stage_costs.json"
+    try:
+        return list(json.loads(path.read_text()).get("devices") or [])
+    except (OSError, ValueError):
+        return []
 
 
 if __name__ == "__main__":

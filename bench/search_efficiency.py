@@ -13,7 +13,8 @@ A searcher with a scheduler is replayed on the table's own ladder and on every s
 of its rungs that still ends at 1 (``Table.sub_ladder``; e.g. 1/3, 1 out of 1/9, 1/3, 1), and is
 named with its ladder ("tpe+asha @ 1/3,1"): which ladder to give the space is part of the answer.
 
-Usage: ``python bench/search_efficiency.py [--table benchmarks/default.csv] [--seeds 50]``
+Usage: ``python bench/search_efficiency.py [--table benchmarks/default.csv] [--seeds 50]``;
+``--smoke``: the reduced 3-rung table on 2 seeds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPORTS, finish
+from _common import add_smoke_flag, finish, reports_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.01
@@ -79,7 +80,10 @@ def main() -> None:
         default=2.0,
         help="compute per search, in grids' full-budget compute",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.table, args.seeds = str(ROOT / "benchmarks" / "default-reduced-3rung.csv"), 2
 
     from galaxybench.report.anytime import anytime_figure
     from galaxybench.sweep.replay import SEARCHERS, compute_to_reach, replay, trials_to_reach
@@ -144,8 +148,9 @@ def main() -> None:
         best_test=best["minority_f1"],
         title=f"{Path(args.table).name}: {args.seeds} seeds, {args.workers} simulated workers",
     )
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(REPORTS / "search_efficiency_anytime.png", dpi=90)
+    folder = reports_dir(args.smoke)
+    if folder is not None:
+        fig.savefig(folder / "search_efficiency_anytime.png", dpi=90)
     ranked = sorted(
         (v["median_fraction"], k) for k, v in per.items() if v["median_fraction"] is not None
     )
@@ -156,6 +161,7 @@ def main() -> None:
         "search_efficiency",
         ratio=ratio,
         goal=GOAL,
+        smoke=args.smoke,
         best_searcher=winner,
         stretch_goal=0.2,
         table=str(Path(args.table).resolve().relative_to(ROOT))

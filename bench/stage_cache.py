@@ -5,18 +5,19 @@ on one seed) runs twice on the embedded data, with the stage cache and without i
 trial by trial so that the shared machine's changing load hits both alike. The figures are the
 number of SRGAN trainings of each and the ratio of their summed trial times.
 
-Usage: ``python bench/stage_cache.py [--trials 3] [--out reports/bench/stage_cache.json]``;
-the last line printed is JSON with ``bench``, ``ratio`` and ``goal``.
+Usage: ``python bench/stage_cache.py [--trials 3] [--smoke]``; writes reports/bench/stage_cache.json
+and the last line printed is JSON with ``bench``, ``ratio`` and ``goal``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from _common import add_smoke_flag, finish, smoke_data_path
 
 from galaxybench.config import load_profile
 from galaxybench.data import load_data
@@ -35,6 +36,8 @@ OVERRIDES = [
     "classifier.epochs=1",
     "metrics.enabled=false",
 ]
+# The smoke profile's tiny networks: seconds per trial, enough to see the cache train SRGAN once.
+SMOKE_OVERRIDES = ["upscale.method=srgan", "rebalance.method=cgan", "classifier.epochs=1"]
 
 
 def _trial(cfg, data, cache_dir: Path | None) -> tuple[float, bool]:
@@ -65,37 +68,36 @@ def _sweeps(configs: list, data, cache_dir: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--out", default="reports/bench/stage_cache.json")
+    add_smoke_flag(parser)
     args = parser.parse_args()
-    base = load_profile("default", OVERRIDES)
-    data = load_data(None, base.data)
+    if args.smoke:
+        args.trials = 2
+    base = load_profile(*(("smoke", SMOKE_OVERRIDES) if args.smoke else ("default", OVERRIDES)))
+    data = load_data(str(smoke_data_path()) if args.smoke else None, base.data)
     lrs = [1.0e-4 * (1.5**i) for i in range(args.trials)]
     configs = [base.replace(**{"cgan.lr": lr}) for lr in lrs]
     with tempfile.TemporaryDirectory() as tmp:
         t = _sweeps(configs, data, Path(tmp))
     ratio = t["uncached_s"] / t["cached_s"]
-    result = {
-        "bench": "stage_cache",
-        "trials": args.trials,
-        "data": data.source,
-        "srgan_trainings_cached": t["cached_trainings"],
-        "srgan_trainings_uncached": t["uncached_trainings"],
-        "seconds_cached": round(t["cached_s"], 2),
-        "seconds_uncached": round(t["uncached_s"], 2),
-        "ratio": round(ratio, 3),
-        "goal": GOAL,
-        "met": ratio >= GOAL and t["cached_trainings"] == 1,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"{args.trials} trials sharing one SRGAN: {t['cached_trainings']} SRGAN training(s) "
         f"and {t['cached_s']:.1f} s with the cache, {t['uncached_trainings']} and "
         f"{t['uncached_s']:.1f} s without"
     )
-    print(json.dumps(result))
+    finish(
+        "stage_cache",
+        ratio=ratio,
+        goal=GOAL,
+        smoke=args.smoke,
+        trials=args.trials,
+        data=data.source,
+        srgan_trainings_cached=t["cached_trainings"],
+        srgan_trainings_uncached=t["uncached_trainings"],
+        seconds_cached=round(t["cached_s"], 2),
+        seconds_uncached=round(t["uncached_s"], 2),
+        met=ratio >= GOAL and t["cached_trainings"] == 1,
+        load_average_1min=round(os.getloadavg()[0], 2),
+    )
 
 
 if __name__ == "__main__":

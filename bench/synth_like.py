@@ -6,7 +6,7 @@ parent and of the largest worker (ru_maxrss), and the compression ratio of ``ima
 bytes / raw bytes; the real Galaxy10_DECals.h5 is about 0.73). ratio = 0.73 / measured, so 1.0
 is a perfect match. The machine's load average is recorded: the 2 cores may be shared.
 
-Usage: ``python bench/synth_like.py [--n 17736] [--workers 2] [--out FILE] [--keep]``; writes
+Usage: ``python bench/synth_like.py [--n 17736] [--workers 2] [--out FILE] [--smoke]``; writes
 reports/bench/synth_like.json and prints one JSON object with bench, ratio and goal last.
 """
 
@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import finish
+from _common import SMOKE_LIKE_ROWS, add_smoke_flag, finish
 
 from galaxybench.data.classes import DECALS_COUNTS
 from galaxybench.data.rehearsal import like_counts, write_like
@@ -44,7 +44,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=sum(DECALS_COUNTS))
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--out", help="keep the file here (default: a temp dir, removed)")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.n = SMOKE_LIKE_ROWS
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.out or Path(tmp) / "rehearsal.h5")
@@ -64,6 +67,7 @@ def main() -> None:
         "synth_like",
         ratio=REAL_RATIO / ratio,
         goal=1.0,
+        smoke=args.smoke,
         n=n,
         workers=args.workers,
         seconds=round(seconds, 1),

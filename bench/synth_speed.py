@@ -1,18 +1,17 @@
-"""Benchmark: synthetic Galaxy10 generation speed at 128 px (issue 2: 3,000 images in <= 60 s).
+"""Benchmark: synthetic Galaxy10 generation speed at 128 px (goal: 3,000 images in <= 60 s).
 
 Times ``write_synthetic`` for about 3,000 images of 128 px into a temp dir, and, in the same run,
 a reference: allocating and writing an array of the same shape and dtype to HDF5 (the I/O floor
 no generator can beat). ratio = 60 s / generation seconds, so ratio >= 1 meets the goal; the
 generation / write-only time shows what the rendering itself costs.
 
-Usage: ``python bench/synth_speed.py [--images 3000] [--size 128]``; writes
+Usage: ``python bench/synth_speed.py [--images 3000] [--size 128] [--smoke]``; writes
 reports/bench/synth_speed.json and prints one JSON object with bench, ratio and goal last.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from _common import add_smoke_flag, finish
 
 from galaxybench.data import synthetic
 
@@ -40,7 +40,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--size", type=int, default=128)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.size = 300, 32
     scale = args.images / sum(synthetic.class_counts(1.0))
     n = int(synthetic.class_counts(scale).sum())
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,26 +52,23 @@ def main() -> None:
         synthetic.write_synthetic(Path(tmp) / "synth.h5", scale=scale, size=args.size, seed=0)
         seconds = time.perf_counter() - start
     budget = BUDGET_SECONDS * n / 3000  # the goal scaled to the image count actually made
-    result = {
-        "bench": "synth_speed",
-        "ratio": round(budget / seconds, 3),
-        "goal": GOAL,
-        "images": n,
-        "size": args.size,
-        "seconds": round(seconds, 3),
-        "images_per_second": round(n / seconds, 1),
-        "write_only_seconds": round(reference, 3),
-        "generation_over_write_only": round(seconds / reference, 1),
-        "cpu_count": os.cpu_count(),
-    }
     rate = n / seconds
     print(f"synthetic: {n} images of {args.size} px in {seconds:.2f} s ({rate:.0f} images/s)")
     print(f"reference: allocate + write the same uint8 array to HDF5 in {reference:.3f} s")
     print(f"goal: <= {budget:.0f} s for {n} images -> ratio {budget / seconds:.2f} (>= {GOAL})")
-    out = Path("reports/bench/synth_speed.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    finish(
+        "synth_speed",
+        ratio=budget / seconds,
+        goal=GOAL,
+        smoke=args.smoke,
+        images=n,
+        size=args.size,
+        seconds=round(seconds, 3),
+        images_per_second=round(rate, 1),
+        write_only_seconds=round(reference, 3),
+        generation_over_write_only=round(seconds / reference, 1),
+        cpu_count=os.cpu_count(),
+    )
 
 
 if __name__ == "__main__":

@@ -185,3 +185,73 @@ def run_sweep(
     )
     report_path = Path(summary["report"]).resolve() if summary.get("report") else None
     return SweepResult(Path(summary["experiment_dir"]), summary, report_path)
+
+
+def run_validation(
+    space: str | Path | SearchSpace = "default",
+    data: str | Path | None = None,
+    *,
+    effect: float = 0.05,
+    name: str | None = None,
+    storage: str | Path | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    device: str | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
+    """The positive and negative controls of a space on a data set (``galaxybench validate``).
+
+    Runs the space's baseline phase and a controls phase (``sweep.plan.control_points``) through
+    the sweep's own ``run_experiment``: Ray Tune, the trainable, the stage cache and the space's
+    concurrency, on the space's confirmation seeds, each on its own split. No search, no report.
+
+    Args:
+        space: a built-in space name, a YAML path or a ``SearchSpace``.
+        data: a Galaxy10 file or name; None: the default data.
+        effect: the effect in minority F1 to give the seeds needed for, > 0.
+        name, storage: the experiment is ``<storage>/<name>/`` (default
+            ``validate-<space>-<time>`` in the project's ``experiments/``).
+
+    Returns:
+        ``report.controls.controls``'s dict plus ``experiment_dir``, ``seconds``, ``space`` and
+        ``exit_code``: 0, or 1 when a phase had no usable result or the same-seed negative
+        control is not exactly 0 (``negative_exact`` False).
+    """
+    from galaxybench.errors import InputError
+    from galaxybench.protocol import MODE_VALIDATE
+    from galaxybench.report.controls import controls
+    from galaxybench.sweep import plan
+
+    if not (isinstance(effect, (int, float)) and effect > 0):
+        raise InputError(f"--effect must be a minority-F1 difference > 0, got {effect}")
+    space_name = space.source if isinstance(space, SearchSpace) else str(space)
+    if not isinstance(space, SearchSpace):
+        space = load_search_space(str(space))
+    stem = Path(space_name).name.removesuffix(".yaml")
+    name = name or f"validate-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = run_experiment(
+        space,
+        name=name,
+        storage=paths.experiments_dir() if storage is None else storage,
+        mode=MODE_VALIDATE,
+        data_source=None if data is None else str(data),
+        address=address,
+        num_cpus=num_cpus,
+        progress=progress,
+        report=False,
+        device=device,
+    )
+    exp_dir = Path(summary["experiment_dir"])
+    rows = {p: plan.read_rows(exp_dir / "results" / f"{p}.jsonl") for p in ("baseline", "confirm")}
+    out = controls(
+        rows["baseline"], rows["confirm"], effect=float(effect), n_seeds=len(space.confirm_seeds)
+    )
+    code = int(summary["exit_code"]) or (0 if out["negative_exact"] else 1)
+    return {
+        **out,
+        "space": space.source,
+        "data": summary.get("data"),
+        "experiment_dir": str(exp_dir),
+        "seconds": summary.get("seconds"),
+        "exit_code": code,
+    }

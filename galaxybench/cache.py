@@ -1,4 +1,4 @@
-"""Content-addressed, atomic, locked stage cache (DESIGN section 2).
+"""Content-addressed, atomic, locked stage cache (docs/architecture.md, "Data flow").
 
 An entry lives in ``<root>/<stage>/<key>/`` where key = hash(stage inputs: data fingerprint, stage
 config, seed, and ``stage_code_hash``: the hash of the code of the stages involved, so a code change

@@ -37,6 +37,23 @@ ROW_SRGAN_OFF = "srgan off"
 ROW_CGAN_OFF = "cgan off"
 ROW_ORACLE = "oracle"  # true HR with no rebalancing: the bound on what an upscaler can add
 ROW_ORACLE_BEST = "oracle + best rebalancer"  # true HR + the best rebalancer: the pipeline's bound
+# Withheld real minority images added back in place of generated ones: the bound on rebalancing.
+ROW_ORACLE_REBALANCER = "oracle rebalancer"
+ORACLE_REBALANCER: dict[str, Any] = {"rebalance.method": "oracle"}
+
+# The controls of ``galaxybench validate`` (docs/protocol.md, "Controls"): the baseline again on
+# the same seed and split (its difference must be exactly 0), and the baseline with another
+# training seed (seed + CONTROL_SEED_OFFSET) on the same split (the noise floor).
+ROW_BASELINE_AGAIN = "baseline again"
+ROW_BASELINE_OTHER_SEED = "baseline, another seed"
+CONTROL_SEED_OFFSET = 1000
+MODE_VALIDATE = "validate"  # the run_experiment mode of the controls: baseline + controls phase
+
+# The reserve (docs/protocol.md): this fraction (floor) of every scoring-minority class's training
+# images is withheld from every row's training before anything trains, in a split of this name;
+# only the oracle rebalancer reads it.
+RESERVE_FRACTION = 0.25
+RESERVE_SPLIT = "reserve"
 
 
 def top_row(rank: int) -> str:
@@ -45,11 +62,40 @@ def top_row(rank: int) -> str:
 
 
 # The classical rows: one classical change to the baseline each.
+ROW_OVERSAMPLE = "oversample"
+ROW_WEIGHTED_CE = "weighted_ce"
+ROW_DIHEDRAL = "dihedral"
 CLASSICAL: dict[str, dict[str, Any]] = {
-    "oversample": {"rebalance.method": "oversample"},
-    "weighted_ce": {"classifier.loss": "weighted_ce"},
-    "dihedral": {"classifier.augment": "dihedral"},
+    ROW_OVERSAMPLE: {"rebalance.method": "oversample"},
+    ROW_WEIGHTED_CE: {"classifier.loss": "weighted_ce"},
+    ROW_DIHEDRAL: {"classifier.augment": "dihedral"},
 }
+
+
+def confirm_rows(top_k: int) -> tuple[str, ...]:
+    """Every row name the confirm phase can write when it confirms ``top_k`` search configs.
+
+    In plan order (``galaxybench.sweep.plan.confirm_points``): the top-k, the two ablations of the
+    best, the classical rows, the two oracles. A row that would train what an earlier row trains is
+    left out of a sweep, so a sweep writes a subset of these.
+    """
+    return (
+        *(top_row(rank) for rank in range(1, top_k + 1)),
+        ROW_SRGAN_OFF,
+        ROW_CGAN_OFF,
+        *CLASSICAL,
+        ROW_ORACLE,
+        ROW_ORACLE_BEST,
+    )
+
+
+# Rows that train on true HR images: bounds the report shows apart from the methods.
+BOUND_ROWS = (ROW_ORACLE, ROW_ORACLE_BEST)
+
+
+def row_names(top_k: int) -> tuple[str, ...]:
+    """Every leaderboard row a sweep confirming ``top_k`` configs can have: baseline first."""
+    return (ROW_BASELINE, *confirm_rows(top_k))
 
 
 def baseline_config(cfg: Config) -> Config:

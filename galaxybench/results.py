@@ -35,6 +35,11 @@ CONFUSION_MATRIX = "confusion_matrix"  # (K, K) counts, rows true class, columns
 MINORITY_CLASSES = "minority_classes"
 AUGMENTED_CLASSES = "augmented_classes"
 N_SYNTHETIC = "n_synthetic"
+# {class name: images} the rebalancing plan asked for, the images added, and the reserve's size
+# (the images withheld from training, trial.reserve): the oracle rebalancer adds min(plan, reserve).
+PLANNED_PER_CLASS = "planned_per_class"
+ADDED_PER_CLASS = "added_per_class"
+RESERVE_PER_CLASS = "reserve_per_class"
 PSNR_SRGAN = "psnr_srgan"
 PSNR_BICUBIC = "psnr_bicubic"
 SSIM_SRGAN = "ssim_srgan"
@@ -64,6 +69,35 @@ FID_DOMAIN_REAL_REF = "fid_domain_real_ref"
 FID_LOW_N = "fid_low_n"  # True when min(N real, N synthetic) of fid_domain is below 2,048
 QUALITY_N_REAL = "quality_n_real"
 QUALITY_N_SYNTHETIC = "quality_n_synthetic"
+QUALITY_N_PER_CLASS = "quality_n_per_class"  # per class: {"real": N, "synthetic": N}
+QUALITY_REASONS = "quality_reasons"  # metric -> why it is None
+QUALITY_PROTOCOL = "quality_protocol"  # the sizes and features of the quality metrics, in words
+FEATURE_EXTRACTOR = "feature_extractor"  # "<extractor>:<layer>" of the domain metrics
+KID_DOMAIN_STD = "kid_domain_std"
+KID_SUBSET_SIZE = "kid_subset_size"
+KID_SUBSETS = "kid_subsets"
+FID_DOMAIN_PER_CLASS = "fid_domain_per_class"
+KID_DOMAIN_PER_CLASS = "kid_domain_per_class"
+PRECISION_DOMAIN = "precision_domain"
+RECALL_DOMAIN = "recall_domain"
+# Inception-v3 metrics (offline only: None with the reason when the weights are not on disk).
+FID_INCEPTION = "fid_inception"
+ISC_INCEPTION_MEAN = "isc_inception_mean"
+ISC_INCEPTION_STD = "isc_inception_std"
+INCEPTION_REASON = "inception_reason"
+INCEPTION_NOTE = "inception_note"
+INCEPTION_WEIGHTS = "inception_weights"
+INCEPTION_N_REAL = "inception_n_real"
+INCEPTION_N_SYNTHETIC = "inception_n_synthetic"
+# Classifier Accuracy Score (train on synthetic, test on real; galaxybench.trial.cas).
+CAS_ACCURACY = "cas_accuracy"
+CAS_PER_CLASS_RECALL = "cas_per_class_recall"
+CAS_N_TRAIN = "cas_n_train"
+CAS_N_VAL = "cas_n_val"
+CAS_N_TEST = "cas_n_test"
+CAS_CHANCE = "cas_chance"  # accuracy of always predicting the largest test class
+CAS_BEST_EPOCH = "cas_best_epoch"
+CAS_REASON = "cas_reason"  # why CAS is None, or None
 
 # Validation metrics reported every classifier epoch (what ASHA prunes on).
 VAL_MINORITY_F1 = "val_minority_f1"
@@ -102,10 +136,19 @@ STATUS_PRUNED = "pruned"  # stopped early by the scheduler: validation metrics o
 STATUSES = (STATUS_OK, STATUS_DIVERGED, STATUS_FAILED, STATUS_PRUNED)
 
 # The phases of a sweep, in order, and the files the sweep writes that others read.
-PHASES = ("baseline", "search", "confirm")
+PHASE_BASELINE = "baseline"
+PHASE_SEARCH = "search"
+PHASE_CONFIRM = "confirm"
+PHASES = (PHASE_BASELINE, PHASE_SEARCH, PHASE_CONFIRM)
 STUDY_NAME = "search"  # the Optuna study of the search phase
 OPTUNA_JOURNAL = "optuna.journal"  # <experiment>/search/optuna.journal
 RESULT_JSON = "trial_result_json"  # the whole TrialResult, reported once at the end of a trial
+# Keys the sweep adds to each TrialResult line of results/<phase>.jsonl (read by the report).
+PHASE = "phase"
+ROW = "row"  # the leaderboard row (protocol.ROW_*, protocol.top_row); a search trial's is "search"
+TRIAL_ID = "trial_id"
+CONFIG_ID = "config_id"  # the same id for configs that train the same classifier
+TIME_TOTAL_S = "time_total_s"  # Ray Tune's wall seconds of the trial
 
 
 @dataclass

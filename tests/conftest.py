@@ -88,7 +88,7 @@ def write_galaxy10_h5(
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 # One torch thread in tests: on a 2-core machine shared with Ray workers and other processes,
-# two OpenMP threads spin against each other (measured here: 5x slower for the paper's CNN).
+# two OpenMP threads spin against each other and run the paper's CNN slower than one.
 torch.set_num_threads(1)
 
 

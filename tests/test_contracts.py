@@ -10,6 +10,8 @@ Usage: ``pytest tests/test_contracts.py -q``
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -118,29 +120,49 @@ def test_classifier_augment_contract(augment_name: str) -> None:
     torch.testing.assert_close(x, before, rtol=0, atol=0)  # the batch is not modified in place
 
 
-@pytest.mark.parametrize("augment", ["none", "dihedral"])
-@pytest.mark.parametrize("loss", ["ce", "weighted_ce", "focal"])
-def test_classifier_trains_with_every_built_in_option(loss: str, augment: str) -> None:
+# Imbalanced labels (36, 16, 8): on balanced ones weighted_ce is ce, and ignoring it would pass.
+TRAIN_LABELS = np.repeat([0, 1, 2], [36, 16, 8]).astype(np.int64)
+
+
+@functools.cache
+def _trained(loss: str, augment: str):
+    """The classifier trained on a fixed seed with these options (cached: compared across tests)."""
     train = _split(n=60, h=8, k=3)
     cfg = CFG.replace(
         **{"classifier.loss": loss, "classifier.augment": augment, "classifier.epochs": 2}
     )
-    runs = [
-        train_classifier(
-            cfg,
-            train.hr,
-            train.labels,
-            train.hr[:20],
-            train.labels[:20],
-            num_classes=3,
-            minority_classes=[1],
-            seed=0,
-            device=CPU,
-        )
-        for _ in range(2)
-    ]
-    assert runs[0].history == runs[1].history
-    assert all(np.isfinite(h["train_loss"]) for h in runs[0].history)
-    pred = predict(runs[0].model, train.hr, device=CPU)
+    return train_classifier(
+        cfg,
+        train.hr,
+        TRAIN_LABELS,
+        train.hr[:20],
+        TRAIN_LABELS[:20],
+        num_classes=3,
+        minority_classes=[2],
+        seed=0,
+        device=CPU,
+    )
+
+
+@pytest.mark.parametrize("augment", ["none", "dihedral"])
+@pytest.mark.parametrize("loss", ["ce", "weighted_ce", "focal"])
+def test_classifier_trains_with_every_built_in_option(loss: str, augment: str) -> None:
+    run = _trained(loss, augment)
+    _trained.cache_clear()
+    again = _trained(loss, augment)
+    assert run.history == again.history  # deterministic for a seed
+    assert all(np.isfinite(h["train_loss"]) for h in run.history)
+    train = _split(n=60, h=8, k=3)
+    pred = predict(run.model, train.hr, device=CPU)
     assert pred.shape == (60,) and pred.dtype == np.int64 and set(pred) <= {0, 1, 2}
-    assert 1 <= runs[0].best_epoch <= 2
+    assert 1 <= run.best_epoch <= 2
+    # Each option changes what is trained: the same seed without it (the plain `ce` loss, or no
+    # augmentation) gives other weights, so a classifier that ignored the option would fail here.
+    weights = run.model.state_dict()
+    plain = [("ce", augment)] if loss != "ce" else []
+    plain += [(loss, "none")] if augment != "none" else []
+    for other in plain:
+        assert not _same_weights(weights, _trained(*other).model.state_dict()), other
+    if loss != "ce":  # the loss value itself is the option's, not cross-entropy's
+        first = run.history[0]["train_loss"]
+        assert first != pytest.approx(_trained("ce", augment).history[0]["train_loss"])

@@ -243,6 +243,40 @@ def test_other_layouts_use_the_generic_read(tiny_h5, tmp_path):
             assert prep_mod._gzip_row_chunks(ds) is None
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {},  # contiguous, uncompressed
+        {"chunks": (1, 24, 24, 3), "compression": "gzip", "shuffle": True},
+        {"chunks": (1, 12, 12, 3), "compression": "gzip"},  # tiles, not whole images
+        {"chunks": (1, 24, 24, 3), "compression": "gzip", "dtype": np.float32},
+    ],
+    ids=["contiguous", "shuffled", "tiles", "float32"],
+)
+def test_other_layouts_are_read_by_the_generic_path(tiny_h5, tmp_path, monkeypatch, layout):
+    """A file in each non-Galaxy10-DECaLS layout is really prepared through the generic chunked
+    read, and gives the hand-computed area means of its pixels."""
+    path = tmp_path / "other.h5"
+    with h5py.File(tiny_h5) as src, h5py.File(path, "w") as dst:
+        for key in src:
+            if key != "images":
+                dst[key] = src[key][()]
+        images = src["images"][()]
+        dtype = layout.get("dtype", np.uint8)
+        dst.create_dataset(
+            "images", data=images.astype(dtype), **{k: v for k, v in layout.items() if k != "dtype"}
+        )
+        labels = src["ans"][()].astype(int)
+        keep = dedupe(src["ra"][()], src["dec"][()], labels).keep
+    monkeypatch.setattr(prep_mod, "_chunk_reader", _counting(prep_mod._chunk_reader))
+    data = prepare(path, DataConfig(hr_size=8), use_cache=False)
+    assert _counting.calls == 0  # the generic read ran, not the gzip-by-image path
+    expect = np.floor(0.5 + _block_mean(images[keep].astype(np.float64), 3))
+    assert np.array_equal(data.hr, expect)
+    lr = np.floor(0.5 + _block_mean(images[keep].astype(np.float64), 6))
+    assert np.array_equal(data.lr, lr)
+
+
 def test_corrupt_gzip_chunk_is_one_data_error(tiny_h5, tmp_path):
     from galaxybench.errors import DataError
 

@@ -13,9 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("ray")
-
+import ray  # noqa: F401  (a hard dependency: a broken Ray fails, never skips)
 from conftest import write_galaxy10_h5
 
 from galaxybench import results
@@ -51,11 +49,17 @@ def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
         assert row[results.COMPUTE_SECONDS_TOTAL] == pytest.approx(
             sum(sum(r[results.COMPUTE_SECONDS].values()) for r in rungs), abs=0.01
         )
-        if row["status"] == results.STATUS_OK:
-            assert len(rungs) == 2 and results.MINORITY_F1 in row  # test metrics: last rung only
-            assert row[results.OBJECTIVE] == rungs[-1][results.OBJECTIVE]
-            # Promoted: the SRGAN went on from the half-budget checkpoint (position 1 of 2).
-            assert rungs[1][results.GAN_EPOCHS]["srgan"]["start"] >= 1
+    # ASHA never stops the first trial to reach a rung (nothing to compare it with yet), and the
+    # smoke space's seeds are fixed, so at least one trial climbs both rungs and finishes: the
+    # promotion checks below always run.
+    ok = [r for r in search if r["status"] == results.STATUS_OK]
+    assert ok, [r["status"] for r in search]
+    for row in ok:
+        rungs = row[results.RUNGS]
+        assert len(rungs) == 2 and results.MINORITY_F1 in row  # test metrics: last rung only
+        assert row[results.OBJECTIVE] == rungs[-1][results.OBJECTIVE]
+        # Promoted: the SRGAN went on from the half-budget checkpoint (position 1 of 2).
+        assert rungs[1][results.GAN_EPOCHS]["srgan"]["start"] >= 1
     # Ray Tune itself holds one result per rung climbed (ASHA's time: results.BUDGET, 1 then 2).
     analysis = ExperimentAnalysis(str(exp / "search"))
     for trial_id, frame in analysis.trial_dataframes.items():
@@ -69,10 +73,8 @@ def test_smoke_sweep_climbs_the_ladder_and_records_every_rung(tmp_path: Path):
     points = sweep_points(search)
     assert len(points) == 2
     assert points[-1][0] == pytest.approx(sum(r[results.COMPUTE_SECONDS_TOTAL] for r in search))
-    ok = [r for r in search if r["status"] == results.STATUS_OK]
-    if ok:
-        best = max(ok, key=lambda r: r[results.OBJECTIVE])
-        assert points[-1][1:] == (best[results.OBJECTIVE], best[results.MINORITY_F1])
+    best = max(ok, key=lambda r: r[results.OBJECTIVE])
+    assert points[-1][1:] == (best[results.OBJECTIVE], best[results.MINORITY_F1])
     compute = summary["phases"]["search"]["compute"]
     assert compute[results.GAN_EPOCHS_TRAINED] <= compute["gan_epochs_full_budget"]
     assert compute["exhaustive_full_budget_seconds"] > 0 and summary["compute"]

@@ -3,8 +3,8 @@
 Usage: ``pytest tests/test_paper_profile.py -m slow``. On 2 CPU cores a 2,000-row file does not
 fit a CI budget (the depth-8 SRGAN alone is ~70 GFLOP per training image and epoch, see
 bench/paper_stage_costs.py), so this runs the same layout at 240 rows (the smallest with every
-class in every split): measured 176 s and 4.3 GB peak RSS on 2 shared cores (load average ~5).
-bench/paper_stage_costs.py measures the same trial at any size.
+class in every split). ``python bench/paper_stage_costs.py --n 240`` measures the same trial
+(seconds and peak RSS per stage, with the load average: reports/bench/paper_stage_costs.json).
 """
 
 from __future__ import annotations

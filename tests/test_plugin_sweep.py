@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-ray = pytest.importorskip("ray")
+import ray
+from conftest import PLUGIN_STAGE, write_galaxy10_h5
 
-from conftest import PLUGIN_STAGE, write_galaxy10_h5  # noqa: E402
-
-from galaxybench.config import DataConfig  # noqa: E402
-from galaxybench.sweep import run_experiment  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
+from galaxybench.config import DataConfig
+from galaxybench.sweep import run_experiment
+from galaxybench.sweep.space import load_search_space
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -47,6 +47,8 @@ NOT_RUN = {
         "a default-profile trial (minutes on 2 cores); `run --profile smoke` above and "
         "tests/test_cli_run.py run the same command with a smaller profile"
     ),
+    "galaxybench validate --data FILE --effect 0.05": "FILE is a placeholder; the default "
+    "space's controls take minutes; tests/test_validate.py runs validate on a tiny file",
     "galaxybench ablate --set rebalance.method=cgan": "ablation grid of 8 rows x seeds; "
     "tests/test_tune_sweep.py runs the ablate phase",
     "galaxybench data download galaxy10-decals": "network; tests/test_download.py serves the "

@@ -22,7 +22,7 @@ from galaxybench.stages.rebalance_plan import plan_counts
 CPU = torch.device("cpu")
 SIDE = 8
 CLASS_COUNTS = (24, 12, 6)
-# Galaxy10 DECaLS counts (DESIGN section 5).
+# Galaxy10 DECaLS counts (galaxybench/data/classes.py).
 DECALS = np.array([1081, 1853, 2645, 2027, 334, 2043, 1829, 2628, 1423, 1873])
 
 

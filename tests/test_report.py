@@ -134,9 +134,17 @@ def test_failed_trials_show_everywhere(report):
         "ray worker died (OOM)",
         "cgan: discriminator collapse",
         "1 diverged of 3",
-        "dihedral (not run)",
     ):
         assert text in md and text in html
+
+
+def test_a_row_never_run_shows_in_the_ablations(experiment, tmp_path):
+    confirm = experiment / "results" / "confirm.jsonl"
+    lines = confirm.read_text().splitlines(keepends=True)
+    confirm.write_text("".join(x for x in lines if json.loads(x)["row"] != "dihedral"))
+    out = build_report(experiment, tmp_path / "report")
+    for name in ("leaderboard.md", "index.html"):
+        assert "dihedral (not run)" in (out / name).read_text()
 
 
 def test_per_class_and_search_summary(report):

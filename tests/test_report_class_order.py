@@ -21,8 +21,9 @@ from conftest import write_galaxy10_h5
 
 from galaxybench import results
 from galaxybench.metrics.classification import classification_metrics
+from galaxybench.protocol import ROW_BASELINE as BASELINE_ROW
 from galaxybench.report import tables
-from galaxybench.report.experiment import BASELINE_ROW, load_experiment
+from galaxybench.report.experiment import load_experiment
 from galaxybench.report.figures import row_confusion
 
 # Label order; sorted() gives another order for every position but one.

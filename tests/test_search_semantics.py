@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
 
-ray = pytest.importorskip("ray")
-
-from galaxybench import results  # noqa: E402
-from galaxybench.config import to_flat  # noqa: E402
-from galaxybench.sweep import plan  # noqa: E402
-from galaxybench.sweep.space import parse_search_space  # noqa: E402
+from galaxybench import results
+from galaxybench.config import to_flat
+from galaxybench.sweep import plan
+from galaxybench.sweep.space import parse_search_space
 
 pytestmark = pytest.mark.ray
 DIVERGING = 1  # the second trial started diverges

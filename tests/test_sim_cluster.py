@@ -23,16 +23,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import ray
+from conftest import write_galaxy10_h5
+from ray import tune
 
-ray = pytest.importorskip("ray")
-
-from conftest import write_galaxy10_h5  # noqa: E402
-from ray import tune  # noqa: E402
-
-from galaxybench import results  # noqa: E402
-from galaxybench.config import DataConfig, to_flat  # noqa: E402
-from galaxybench.sweep import experiment  # noqa: E402
-from galaxybench.sweep.space import load_search_space, parse_search_space  # noqa: E402
+from galaxybench import results
+from galaxybench.config import DataConfig, to_flat
+from galaxybench.sweep import experiment
+from galaxybench.sweep.space import load_search_space, parse_search_space
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 NODES, GPU_SHARE, CPU_SHARE, NUM_SAMPLES = 4, 0.25, 0.5, 16  # paper: {cpu: 4, gpu: 0.25}

@@ -50,13 +50,16 @@ def test_leak_check_gets_the_indices_each_stage_consumed(data, monkeypatch) -> N
     cfg = load_profile("smoke", ["rebalance.method=oversample", "upscale.method=srgan"])
     assert evaluate_trial(cfg, data, baseline=False, use_cache=False).ok
     assert set(seen) == {"upscaler_fit", "rebalancer_fit", "classifier_train", "classifier_val"}
+    # Every stage sees the training split without the reserve (trial.reserve).
+    minority = ev.scoring_minority(data, cfg.eval.minority_fraction)
+    held = ev.withhold_reserve(data, minority, cfg.data.split_seed)
     for key, split in (
         ("upscaler_fit", "train"),
         ("rebalancer_fit", "train"),
         ("classifier_train", "train"),
         ("classifier_val", "val"),
     ):
-        assert np.array_equal(seen[key], data.splits[split])
+        assert np.array_equal(seen[key], held.splits[split])
 
 
 @pytest.mark.parametrize("stage", ["upscale_all", "rebalance"])
@@ -134,9 +137,13 @@ def test_domain_fid_reference_matches_the_frechet_formula() -> None:
 
 
 def test_trial_records_input_statistics_and_classifier_status(data) -> None:
-    result = evaluate_trial(load_profile("smoke"), data, use_cache=False)
+    cfg = load_profile("smoke")
+    result = evaluate_trial(cfg, data, use_cache=False)
     stats = result.metrics[results.CLASSIFIER_INPUT_STATS]
-    train_hr = data.hr[data.splits["train"]].astype(np.float64) / 127.5 - 1
+    # The training split without the reserve (trial.reserve): the reserve reaches no statistic.
+    minority = ev.scoring_minority(data, cfg.eval.minority_fraction)
+    train = ev.withhold_reserve(data, minority, cfg.data.split_seed).splits["train"]
+    train_hr = data.hr[train].astype(np.float64) / 127.5 - 1
     np.testing.assert_allclose(stats["mean"], train_hr.mean(axis=(0, 2, 3)), atol=1e-9)
     assert stats["source"] == "train split, true HR"
     assert result.metrics[results.CLASSIFIER_STATUS] in results.CLASSIFIER_STATUSES

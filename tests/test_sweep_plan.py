@@ -48,6 +48,7 @@ def test_confirm_points_rows_seeds_and_changes():
         "weighted_ce",
         "dihedral",
         "oracle",
+        "oracle rebalancer",
         "oracle + best rebalancer",
     ]
     assert rows == [r for r in expected for _ in (1, 2)]
@@ -65,6 +66,13 @@ def test_confirm_points_rows_seeds_and_changes():
     assert by_row["dihedral"]["classifier.augment"] == "dihedral"
     assert by_row["oracle"]["upscale.method"] == "oracle"
     assert by_row["oracle"]["rebalance.method"] == "none"
+    # The rebalancing bound: the baseline plus withheld real images, at the best config's plan.
+    orb = by_row["oracle rebalancer"]
+    assert (orb["rebalance.method"], orb["upscale.method"], orb["rebalance.threshold"]) == (
+        "oracle",
+        "bicubic",
+        0.5,
+    )
     # The pipeline's bound: true HR with the best config's rebalancer (method, plan and cGAN).
     ob = by_row["oracle + best rebalancer"]
     assert ob["upscale.method"] == "oracle"

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
+import ray  # noqa: F401  (a hard dependency: a broken Ray fails, never skips)
 
-pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

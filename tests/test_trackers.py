@@ -18,15 +18,13 @@ import struct
 from pathlib import Path
 
 import pytest
+import ray
+from conftest import write_galaxy10_h5
 
-ray = pytest.importorskip("ray")
-
-from conftest import write_galaxy10_h5  # noqa: E402
-
-from galaxybench import results  # noqa: E402
-from galaxybench.config import DataConfig  # noqa: E402
-from galaxybench.errors import InputError  # noqa: E402
-from galaxybench.sweep import load_search_space, run_experiment  # noqa: E402
+from galaxybench import results
+from galaxybench.config import DataConfig
+from galaxybench.errors import InputError
+from galaxybench.sweep import load_search_space, run_experiment
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -17,15 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
+from conftest import write_galaxy10_h5
 
-ray = pytest.importorskip("ray")
-
-from conftest import write_galaxy10_h5  # noqa: E402
-
-from galaxybench import results  # noqa: E402
-from galaxybench.config import DataConfig, to_flat  # noqa: E402
-from galaxybench.sweep import run_experiment  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
+from galaxybench import results
+from galaxybench.config import DataConfig, to_flat
+from galaxybench.sweep import run_experiment
+from galaxybench.sweep.space import load_search_space
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("ray")
+import ray  # noqa: F401  (a hard dependency: a broken Ray fails, never skips)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 # Enough trials that the search is still running when Tune's saved state first shows two

@@ -17,16 +17,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+import ray
+from conftest import write_galaxy10_h5
 
-ray = pytest.importorskip("ray")
-
-from conftest import write_galaxy10_h5  # noqa: E402
-
-from galaxybench import results  # noqa: E402
-from galaxybench.config import DataConfig, to_flat  # noqa: E402
-from galaxybench.errors import InputError  # noqa: E402
-from galaxybench.sweep import run_experiment  # noqa: E402
-from galaxybench.sweep.space import load_search_space  # noqa: E402
+from galaxybench import results
+from galaxybench.config import DataConfig, to_flat
+from galaxybench.errors import InputError
+from galaxybench.sweep import run_experiment
+from galaxybench.sweep.space import load_search_space
 
 pytestmark = pytest.mark.ray
 LINE_KEYS = {"phase", "row", "trial_id", "config_id", "time_total_s", "status", "config", "seed"}
@@ -163,11 +161,12 @@ def test_ablate_contains_diverged_crashed_and_metricless_trials(tmp_path, data):
     assert (
         lines["dihedral"]["status"] == "failed" and results.OBJECTIVE in lines["dihedral"]["reason"]
     )
-    assert {lines[r]["status"] for r in ("cgan off", "oversample", "weighted_ce")} == {"ok"}
+    ok_rows = ("cgan off", "oversample", "weighted_ce", "oracle rebalancer")
+    assert {lines[r]["status"] for r in ok_rows} == {"ok"}
     counts = {
         k: summary["phases"]["confirm"][k] for k in ("trials", "ok", "diverged", "failed", "pruned")
     }
-    assert counts == {"trials": 8, "ok": 3, "diverged": 2, "failed": 3, "pruned": 0}
+    assert counts == {"trials": 9, "ok": 4, "diverged": 2, "failed": 3, "pruned": 0}
     assert summary["exit_code"] == 0 and summary["failed"] == 3 and summary["diverged"] == 2
     assert "search" not in summary["phases"]
     names = [p.name.rsplit("-", 1)[0] for p in calls.iterdir()]

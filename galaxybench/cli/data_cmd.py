@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from galaxybench.config import MINORITY_FRACTION
 from galaxybench.errors import InputError
 from galaxybench.io import strict_json_dumps
 
@@ -251,7 +252,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument(
         "--minority-fraction",
         type=float,
-        default=0.66,
+        default=MINORITY_FRACTION,
         help="scoring minority set: classes below this x the largest (docs/protocol.md)",
     )
     info.add_argument("--remap-labels", default="", metavar="auto|L1,L2,...", help=REMAP_HELP)

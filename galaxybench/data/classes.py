@@ -1,4 +1,4 @@
-"""Class names and counts of the Galaxy10 datasets (DESIGN section 5).
+"""Class names and counts of the Galaxy10 datasets.
 
 Usage: ``DECALS_CLASS_NAMES[4]`` -> "Cigar Shaped Smooth".
 """

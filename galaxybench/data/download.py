@@ -1,4 +1,4 @@
-"""Verified, resumable downloads of the Galaxy10 files (DESIGN section 8).
+"""Verified, resumable downloads of the Galaxy10 files.
 
 Bytes go to ``<dest>/<file>.part``; an interrupted download resumes with an HTTP Range request;
 the file is renamed into place only after its SHA256 (or, lacking one, its size) matches.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxybench import paths
-from galaxybench.config import DataConfig
+from galaxybench.config import MINORITY_FRACTION, DataConfig
 from galaxybench.data.arrays import PreparedData
 from galaxybench.data.read import iter_chunks, read_meta, rows_per_chunk
 from galaxybench.errors import DataError
@@ -90,7 +90,7 @@ def _scan_pixels(meta: Any) -> None:
 def inspect(
     path: str | Path,
     *,
-    minority_fraction: float = 0.66,
+    minority_fraction: float = MINORITY_FRACTION,
     remap_labels: str = "",
     progress: bool = False,
 ) -> dict[str, Any]:

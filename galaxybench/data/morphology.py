@@ -1,4 +1,4 @@
-"""Class-conditional galaxy morphologies for the synthetic Galaxy10 set (DESIGN section 5).
+"""Class-conditional galaxy morphologies for the synthetic Galaxy10 set.
 
 Usage: ``img, z, pxscale = render_galaxy(np.random.default_rng(0), label=5, size=64)``.
 

@@ -20,10 +20,9 @@ stream, exactly what ``zlib.compress`` makes), so the parent never compresses an
 more than a window of ``2 x workers`` blocks. Every image is drawn from its own random stream
 (seed, class, index), so the bytes do not depend on the number of workers.
 
-Measured (``bench/synth_like.py``, 2 cores): the full file in 1,947 s on a machine shared with
-other jobs (load average 2 -> 25), peak RSS 100 MB (parent) and 95 MB (largest worker), stored
-/ raw 0.732; 480 rows in 12.7 s with one worker and 10.0 s with two (about 4-5 minutes for the
-full file on an idle 2-core machine).
+Measured (``python bench/synth_like.py``, 2 cores, output reports/bench/synth_like.json): the
+full file in 1,947 s on a machine shared with other jobs (load average 2 -> 25), peak RSS 100 MB
+(parent) and 95 MB (largest worker), stored / raw 0.732.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import gamma as gamma_fn
 
-# Band weights (g, r, z) of a unit flux; DESIGN section 5: R,G,B = z,r,g, so RED is z-heavy.
+# Band weights (g, r, z) of a unit flux; images store R,G,B = z,r,g, so RED is z-heavy.
 RED = np.array([0.45, 0.85, 1.35], dtype=np.float32)  # old stars: bulges, ellipticals
 YELLOW = np.array([0.7, 1.0, 1.1], dtype=np.float32)  # mixed disk light
 BLUE = np.array([1.35, 1.0, 0.65], dtype=np.float32)  # young stars: arms, clumps, tails

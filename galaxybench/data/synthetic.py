@@ -2,7 +2,7 @@
 
 Usage: ``path = ensure_embedded()`` or ``write_synthetic("synth.h5", scale=0.1, size=64, seed=1)``.
 
-Same keys, class names and (proportional) class counts as Galaxy10_DECals.h5 (DESIGN section 5),
+Same keys, class names and (proportional) class counts as Galaxy10_DECals.h5 (``data/classes.py``),
 rows sorted by class, and a handful of objects listed twice at the same (ra, dec), some with a
 conflicting label, as in the real file. Every image is rendered from its own random stream
 (seed, class, index), so a file is reproducible byte for byte.
@@ -266,7 +266,7 @@ def write_preview(
 ) -> Path:
     """Save a PNG grid of the first `per_class` images of every class, one labelled row each.
 
-    Works on any Galaxy10-format file; images are shown as RGB = z, r, g (DESIGN section 5).
+    Works on any Galaxy10-format file; images are shown as RGB = z, r, g.
     """
     import matplotlib
 

@@ -70,7 +70,7 @@ def quick_scores(
 def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], minority: Sequence[int]
 ) -> dict[str, Any]:
-    """All test metrics of DESIGN section 3 that come from predictions.
+    """All test metrics that come from predictions (docs/protocol.md, "Scoring").
 
     Macro F1 and balanced accuracy average over all K classes (sklearn's ``labels=range(K)``);
     balanced accuracy averages recall over the classes present in ``y_true``, as sklearn does.

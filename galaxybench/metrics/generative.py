@@ -42,6 +42,27 @@ from galaxybench.metrics.feature_extractors import (
     PENULTIMATE,
     ensure_registered,
 )
+from galaxybench.results import (
+    FEATURE_EXTRACTOR,
+    FID_DOMAIN_PER_CLASS,
+    FID_INCEPTION,
+    INCEPTION_N_REAL,
+    INCEPTION_N_SYNTHETIC,
+    INCEPTION_REASON,
+    INCEPTION_WEIGHTS,
+    ISC_INCEPTION_MEAN,
+    ISC_INCEPTION_STD,
+    KID_DOMAIN_PER_CLASS,
+    KID_DOMAIN_STD,
+    KID_SUBSET_SIZE,
+    PRECISION_DOMAIN,
+    QUALITY_N_PER_CLASS,
+    QUALITY_N_REAL,
+    QUALITY_N_SYNTHETIC,
+    QUALITY_PROTOCOL,
+    QUALITY_REASONS,
+    RECALL_DOMAIN,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +73,6 @@ PRC_NEIGHBORHOOD = 3  # k of the k-NN manifolds of precision/recall (Kynkaanniem
 MIN_SAMPLES = {"fid": 2, "kid": 2, "prc": PRC_NEIGHBORHOOD + 1}  # per set, below: None + reason
 INCEPTION_EXTRACTOR = "inception-v3-compat"
 INCEPTION_NOTE = "Inception Score is of little meaning for galaxies: ImageNet classes"
-
-FID_DOMAIN_PER_CLASS = "fid_domain_per_class"
-KID_DOMAIN_PER_CLASS = "kid_domain_per_class"
-KID_DOMAIN_STD = "kid_domain_std"
-PRECISION_DOMAIN = "precision_domain"
-RECALL_DOMAIN = "recall_domain"
-QUALITY_N_REAL = "quality_n_real"
-QUALITY_N_SYNTHETIC = "quality_n_synthetic"
-QUALITY_REASONS = "quality_reasons"
-FID_INCEPTION = "fid_inception"
-ISC_INCEPTION_MEAN = "isc_inception_mean"
-ISC_INCEPTION_STD = "isc_inception_std"
 
 
 class UInt8Images(Dataset):
@@ -319,12 +328,12 @@ def domain_quality(
         KID_DOMAIN_PER_CLASS: kid_per_class,
         QUALITY_N_REAL: n_real,
         QUALITY_N_SYNTHETIC: n_syn,
-        "quality_n_per_class": n_per_class,
-        "kid_subset_size": overall["kid_subset_size"],
-        "kid_subsets": overall["kid_subsets"],
-        "fid_low_n": min(n_real, n_syn) < FID_LOW_N,
-        "feature_extractor": f"{DOMAIN_EXTRACTOR}:{PENULTIMATE}",
-        "quality_protocol": _protocol(
+        QUALITY_N_PER_CLASS: n_per_class,
+        KID_SUBSET_SIZE: overall["kid_subset_size"],
+        results.KID_SUBSETS: overall["kid_subsets"],
+        results.FID_LOW_N: min(n_real, n_syn) < FID_LOW_N,
+        FEATURE_EXTRACTOR: f"{DOMAIN_EXTRACTOR}:{PENULTIMATE}",
+        QUALITY_PROTOCOL: _protocol(
             max_samples, seed, overall["kid_subset_size"], overall["kid_subsets"]
         ),
         QUALITY_REASONS: reasons,
@@ -364,11 +373,11 @@ def _inception_nulls(reason: str, n_real: int, n_syn: int) -> dict[str, Any]:
         FID_INCEPTION: None,
         ISC_INCEPTION_MEAN: None,
         ISC_INCEPTION_STD: None,
-        "inception_reason": reason,
-        "inception_note": INCEPTION_NOTE,
-        "inception_weights": None,
-        "inception_n_real": n_real,
-        "inception_n_synthetic": n_syn,
+        INCEPTION_REASON: reason,
+        results.INCEPTION_NOTE: INCEPTION_NOTE,
+        INCEPTION_WEIGHTS: None,
+        INCEPTION_N_REAL: n_real,
+        INCEPTION_N_SYNTHETIC: n_syn,
     }
 
 
@@ -424,11 +433,11 @@ def inception_quality(
         FID_INCEPTION: out[torch_fidelity.KEY_METRIC_FID],
         ISC_INCEPTION_MEAN: out[torch_fidelity.KEY_METRIC_ISC_MEAN],
         ISC_INCEPTION_STD: out[torch_fidelity.KEY_METRIC_ISC_STD],
-        "inception_reason": None,
-        "inception_note": INCEPTION_NOTE,
-        "inception_weights": path,
-        "inception_n_real": n_real,
-        "inception_n_synthetic": n_syn,
+        INCEPTION_REASON: None,
+        results.INCEPTION_NOTE: INCEPTION_NOTE,
+        INCEPTION_WEIGHTS: path,
+        INCEPTION_N_REAL: n_real,
+        INCEPTION_N_SYNTHETIC: n_syn,
     }
 
 

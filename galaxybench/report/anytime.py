@@ -40,7 +40,7 @@ def sweep_points(rows: Sequence[dict]) -> list[tuple[float, float, float]]:
 
     def finished(row: dict) -> tuple[float, str]:  # rows without a time first, by trial id
         at = _number(row.get(results.FINISHED_AT))
-        return (at if math.isfinite(at) else 0.0, str(row.get("trial_id", "")))
+        return (at if math.isfinite(at) else 0.0, str(row.get(results.TRIAL_ID, "")))
 
     order = sorted(rows, key=finished)  # stable: ties keep file order
     if not any(math.isfinite(_number(r.get(results.COMPUTE_SECONDS_TOTAL))) for r in order):

@@ -176,6 +176,7 @@ def _html(
     lead += [
         html.paragraph(head.finding, "finding"),
         html.paragraph(head.headroom),
+        *([html.paragraph(head.captured)] if head.captured else []),
         html.paragraph(head.data, "data"),
     ]
     sections = [

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from galaxybench import results
+from galaxybench.protocol import ROW_BASELINE
 from galaxybench.report.stats import interval_label
 from galaxybench.report.tables import METHOD_KEYS
 
@@ -84,11 +86,11 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
     """The compact leaderboard: row, gain, its interval and n first; ranked as ``board``."""
     out = []
     for _, r in board.iterrows():
-        baseline_ref = r["row"] == "baseline"
+        baseline_ref = r[results.ROW] == ROW_BASELINE
         out.append(
             {
                 "Rank": str(r["rank"]),
-                "Row": row_name(r["row"]),
+                "Row": row_name(r[results.ROW]),
                 "Δ minority F1": "reference"
                 if baseline_ref
                 else number(r["gain_mean"], 3, sign=True),
@@ -111,7 +113,7 @@ def display_details(board: pd.DataFrame) -> pd.DataFrame:
     params = [c for c in board.columns if "." in c or c in METHOD_KEYS]
     out = []
     for _, r in board.iterrows():
-        entry = {"Row": row_name(r["row"])}
+        entry = {"Row": row_name(r[results.ROW])}
         entry.update({k: value(r[k]) for k in params})
         entry.update(
             {
@@ -143,14 +145,14 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
         out.append(
             {
                 "Ablation": str(r["ablation"]),
-                "Row": str(r["row"]),
+                "Row": str(r[results.ROW]),
                 "n": str(int(r["n"])),
                 "Failed": str(int(r["n_failed"])),
                 "Minority F1": mean_std(r["minority_f1_mean"], r["minority_f1_std"], r["n"]),
                 "95% t-CI": interval(r["minority_f1_ci_low"], r["minority_f1_ci_high"], r["n"]),
                 "Δ vs baseline": number(r["gain_mean"], sign=True),
                 "Δ 95% t-CI": DASH
-                if r["row"] == "baseline"
+                if r[results.ROW] == ROW_BASELINE
                 else interval(r["gain_ci_low"], r["gain_ci_high"], r["n"], sign=True),
                 "Macro F1": number(r["macro_f1_mean"]),
                 "Accuracy": number(r["accuracy_mean"]),

@@ -17,13 +17,10 @@ from typing import Any
 
 import yaml
 
-from galaxybench import results
+from galaxybench import protocol, results
 from galaxybench.errors import InputError
 
 log = logging.getLogger(__name__)
-
-PHASES = ("baseline", "search", "confirm")
-BASELINE_ROW = "baseline"
 
 
 @dataclass
@@ -50,7 +47,7 @@ class Experiment:
 
     def phase(self, phase: str) -> list[dict[str, Any]]:
         """The records of one phase, in file order."""
-        return [r for r in self.records if r.get("phase") == phase]
+        return [r for r in self.records if r.get(results.PHASE) == phase]
 
     @property
     def confirmed(self) -> list[dict[str, Any]]:
@@ -59,10 +56,14 @@ class Experiment:
         Baseline records on seeds the confirm phase never used (e.g. search seeds) are left out so
         that every leaderboard row is measured on the same seeds; they stay in trials.csv.
         """
-        confirm = self.phase("confirm")
+        confirm = self.phase(results.PHASE_CONFIRM)
         seeds = {r.get("seed") for r in confirm}
-        have = {(r.get("row"), r.get("seed")) for r in confirm}
-        baseline = [r for r in self.phase("baseline") if (r.get("row"), r.get("seed")) not in have]
+        have = {(r.get(results.ROW), r.get("seed")) for r in confirm}
+        baseline = [
+            r
+            for r in self.phase(results.PHASE_BASELINE)
+            if (r.get(results.ROW), r.get("seed")) not in have
+        ]
         if any(r.get("seed") in seeds for r in baseline):
             baseline = [r for r in baseline if r.get("seed") in seeds]
         return baseline + confirm
@@ -88,8 +89,10 @@ def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
             raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object per line")
-        record.setdefault("phase", phase)
-        record.setdefault("row", BASELINE_ROW if phase == "baseline" else phase)
+        record.setdefault(results.PHASE, phase)
+        record.setdefault(
+            results.ROW, protocol.ROW_BASELINE if phase == results.PHASE_BASELINE else phase
+        )
         record.setdefault("status", results.STATUS_FAILED)
         record["config"] = record.get("config") or {}
         out.append(record)
@@ -149,16 +152,17 @@ def load_experiment(experiment_dir: str | Path) -> Experiment:
         sweep=sweep,
         summary=_read_summary(path / "summary.json"),
     )
-    for phase in PHASES:
+    for phase in results.PHASES:
         file = path / "results" / f"{phase}.jsonl"
         if file.is_file():
             exp.records.extend(_read_jsonl(file, phase))
-    if not exp.phase("confirm"):
+    if not exp.phase(results.PHASE_CONFIRM):
+        confirm_file = path / "results" / f"{results.PHASE_CONFIRM}.jsonl"
         raise InputError(
-            f"no confirmed results: {path / 'results' / 'confirm.jsonl'} is missing "
+            f"no confirmed results: {confirm_file} is missing "
             "or empty (has the sweep's confirm phase run?)"
         )
-    journal = path / "search" / "optuna.journal"
+    journal = path / results.PHASE_SEARCH / results.OPTUNA_JOURNAL
     exp.journal = journal if journal.is_file() else None
     log.info("read %d trials of %s", len(exp.records), path)
     return exp

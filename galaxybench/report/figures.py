@@ -23,8 +23,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from galaxybench import results
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
-from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE, STUDY_NAME
+from galaxybench.protocol import ROW_BASELINE
+from galaxybench.report.experiment import Experiment
+from galaxybench.report.search import MIN_TRIALS_FOR_IMPORTANCE
 from galaxybench.report.style import save_figure
 from galaxybench.report.trial_figures import render_samples
 from galaxybench.samples import SAMPLES_FILE
@@ -56,7 +57,7 @@ def per_class_figure(per_class: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(max(6.0, 0.7 * len(per_class)), 4.0), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(per_class))
-    ax.bar(x - 0.2, per_class["baseline_f1"], 0.4, label=BASELINE_ROW)
+    ax.bar(x - 0.2, per_class["baseline_f1"], 0.4, label=ROW_BASELINE)
     ax.bar(x + 0.2, per_class["best_f1"], 0.4, label=per_class.attrs.get("best_row", "best"))
     labels = [
         f"{c} *" if m else str(c)
@@ -134,7 +135,7 @@ def optuna_figures(journal: Path | None, fig_dir: Path) -> list[ReportFigure]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(
-            study_name=STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(journal)))
+            study_name=results.STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(journal)))
         )
         trials = study.get_trials(deepcopy=False)
     except Exception as exc:  # a foreign or truncated journal must not sink the report
@@ -181,7 +182,7 @@ def search_anytime_figure(exp: Experiment) -> tuple[Figure, str] | None:
     from galaxybench.budget import compute_summary
     from galaxybench.report.anytime import anytime_figure, sweep_points
 
-    rows = exp.phase("search")
+    rows = exp.phase(results.PHASE_SEARCH)
     points = sweep_points(rows)
     estimate = float(compute_summary(rows).get("exhaustive_full_budget_seconds") or 0.0)
     if not points or estimate <= 0:
@@ -221,7 +222,7 @@ def row_confusion(exp: Experiment, row: str) -> tuple[np.ndarray, list[str]] | N
     runs = [
         (m, r.get(results.CLASS_NAMES))
         for r in exp.confirmed
-        if r.get("row") == row and r.get("status") == results.STATUS_OK
+        if r.get(results.ROW) == row and r.get("status") == results.STATUS_OK
         for m in [_matrix(r.get(results.CONFUSION_MATRIX))]
         if m is not None
     ]
@@ -304,7 +305,7 @@ def write_figures(
     """Write every figure under ``fig_dir``; returns them in display order."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     out: list[ReportFigure] = []
-    best = per_class.attrs.get("best_row", BASELINE_ROW)
+    best = per_class.attrs.get("best_row", ROW_BASELINE)
     if len(per_class):
         out.append(
             ReportFigure(
@@ -312,7 +313,7 @@ def write_figures(
                 f"Per-class test F1: baseline vs {best}",
             )
         )
-    for row in dict.fromkeys((BASELINE_ROW, best)):
+    for row in dict.fromkeys((ROW_BASELINE, best)):
         confusion = row_confusion(exp, row)
         if confusion is None:
             continue

@@ -2,7 +2,8 @@
 
 Usage::
 
-    h = headline(exp, board); h.lines()   # ["Data: ...", "Finding: ...", "Headroom: ..."]
+    h = headline(exp, board); h.lines()   # ["Data: ...", "Finding: ...", "Headroom: ...",
+                                           #  "Captured: ..."]
     h.to_dict()                            # for provenance.json and the published index
 
 Everything is read from the stored results (records' configs, ``sweep.yaml``, ``summary.json``);
@@ -22,14 +23,19 @@ import pandas as pd
 
 from galaxybench import results
 from galaxybench.protocol import (
+    ROW_BASELINE,
     ROW_CGAN_OFF,
+    ROW_DIHEDRAL,
     ROW_ORACLE,
     ROW_ORACLE_BEST,
+    ROW_ORACLE_REBALANCER,
+    ROW_OVERSAMPLE,
     ROW_SRGAN_OFF,
+    ROW_WEIGHTED_CE,
     top_row,
 )
-from galaxybench.report import stats
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report import power, stats
+from galaxybench.report.experiment import Experiment
 from galaxybench.report.tables import row_scores
 
 NA = "n/a"
@@ -39,10 +45,11 @@ PIPELINE_BOUND_ROW = ROW_ORACLE_BEST  # the spelling the sweep writes (protocol)
 ROW_LABELS = {
     ORACLE_ROW: "oracle upscaler (bound on upscaling)",
     PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
-    "oversample": "plain oversampling",
-    "weighted_ce": "weighted cross-entropy",
-    "dihedral": "dihedral augmentation",
-    BASELINE_ROW: "baseline",
+    ROW_ORACLE_REBALANCER: "oracle rebalancer (bound on rebalancing)",
+    ROW_OVERSAMPLE: "plain oversampling",
+    ROW_WEIGHTED_CE: "weighted cross-entropy",
+    ROW_DIHEDRAL: "dihedral augmentation",
+    ROW_BASELINE: "baseline",
 }
 # The row of the configuration the search chose, and what its ablation rows are.
 SEARCHED_ROW = top_row(1)
@@ -52,7 +59,6 @@ ABLATIONS = {
 }
 # Keys of the data's preparation facts (PreparedData.info), looked for in these places.
 DATA_INFO_KEYS = ("data_info",)
-PRUNED = "pruned"
 
 
 def row_label(row: str) -> str:
@@ -75,9 +81,12 @@ class Headline:
     finding: str
     headroom: str
     search: str = ""  # set when the search yielded no usable GAN configuration
+    captured: str = ""  # each generative row's fraction of the headroom
 
     def lines(self) -> list[str]:
-        return [s for s in (self.search, self.data, self.finding, self.headroom) if s]
+        return [
+            s for s in (self.search, self.data, self.finding, self.headroom, self.captured) if s
+        ]
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -184,7 +193,7 @@ def data_line(exp: Experiment) -> str:
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
-    ranked = [r for r in board["row"] if r in rows]  # the board is ranked best first
+    ranked = [r for r in board[results.ROW] if r in rows]  # the board is ranked best first
     return ranked[0] if ranked else None
 
 
@@ -194,7 +203,7 @@ def searched_failures(exp: Experiment) -> str:
     The top-1 row is the configuration the search chose; its runs that did not finish are said
     before any comparison, since the rows compared may then be its ablations, not itself.
     """
-    runs = [r for r in exp.confirmed if str(r.get("row")) == SEARCHED_ROW]
+    runs = [r for r in exp.confirmed if str(r.get(results.ROW)) == SEARCHED_ROW]
     bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
     if not bad:
         return ""
@@ -219,9 +228,9 @@ def _gan_label(row: str, searched_failed: bool) -> str:
 def finding(exp: Experiment, board: pd.DataFrame) -> str:
     """The best classical row against the best GAN row, with the paired difference; first, how
     many confirmation seeds the searched configuration failed on, when any."""
-    configs = {str(r.get("row")): r["config"] for r in exp.confirmed}
-    ok_rows = [str(r) for r, n in zip(board["row"], board["n"], strict=True) if n > 0]
-    bounds = {BASELINE_ROW, ORACLE_ROW, PIPELINE_BOUND_ROW}
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    ok_rows = [str(r) for r, n in zip(board[results.ROW], board["n"], strict=True) if n > 0]
+    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
     gan = _best(board, [r for r in ok_rows if r not in bounds and is_gan_row(configs[r])])
     classical = _best(
         board,
@@ -235,11 +244,30 @@ def finding(exp: Experiment, board: pd.DataFrame) -> str:
     )
     failed = searched_failures(exp)
     text = _comparison(exp, gan, classical, bool(failed))
-    return "Finding: " + (f"{failed}; " if failed else "") + text
+    return (
+        "Finding: " + (f"{failed}; " if failed else "") + text + _mde_sentence(exp, gan, classical)
+    )
+
+
+def _mde_sentence(exp: Experiment, gan: str | None, classical: str | None) -> str:
+    """ " Effects smaller than +0.083 cannot be resolved at n = 5 (...)." for the finding's
+    comparison (the two rows, or the one row against the baseline); "" below two pairs."""
+    rows = [r for r in (gan, classical) if r]
+    if not rows:
+        return ""
+    other = row_scores(exp, rows[1]) if len(rows) == 2 else row_scores(exp, ROW_BASELINE)
+    sd, n = power.paired_sd(row_scores(exp, rows[0]), other)
+    mde = power.mde(sd, n)
+    if not math.isfinite(mde):
+        return ""
+    return (
+        f" Effects smaller than {_fmt(mde)} cannot be resolved at n = {n} "
+        f"(minimum detectable effect; {power.mde_label()})."
+    )
 
 
 def _comparison(exp: Experiment, gan: str | None, classical: str | None, failed: bool) -> str:
-    base = row_scores(exp, BASELINE_ROW)
+    base = row_scores(exp, ROW_BASELINE)
     label = {r: _gan_label(r, failed) if r == gan else row_label(r) for r in (gan, classical) if r}
     gains = {r: stats.paired_gain(row_scores(exp, r), base) for r in label}
     if gan is None and classical is None:
@@ -278,7 +306,7 @@ def headroom(exp: Experiment) -> str:
     oracle = row_scores(exp, ORACLE_ROW)
     if not oracle:
         return "Headroom: no oracle-upscaler row was run, so the upscaling headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, BASELINE_ROW))
+    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
     if g.n == 0:
         return "Headroom: the oracle upscaler has no result paired with the baseline."
     if g.n < 2:
@@ -294,13 +322,106 @@ def headroom(exp: Experiment) -> str:
         tail = "within noise: no upscaler can show an effect on this data at this n"
     return (
         f"Headroom: oracle upscaler minus baseline {_gain_text(g)} at n = {g.n} "
-        f"({stats.interval_label()}); {tail}."
+        f"({stats.interval_label()}); {tail}." + _rebalancing_headroom(exp)
+    )
+
+
+def _rebalancing_headroom(exp: Experiment) -> str:
+    """ " Oracle rebalancer minus baseline ...; it adds ...": the rebalancing headroom, or ""."""
+    oracle = row_scores(exp, ROW_ORACLE_REBALANCER)
+    if not oracle:
+        return " No oracle-rebalancer row was run, so the rebalancing headroom is unknown."
+    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
+    if g.n < 2:
+        return f" Oracle rebalancer minus baseline {_gain_text(g)}." if g.n else ""
+    tail = (
+        "a rebalancer can show an effect on this data"
+        if g.resolved and g.mean > 0
+        else "adding real images does not help here"
+        if g.resolved
+        else "within noise: no rebalancer can show an effect on this data at this n"
+    )
+    return (
+        f" Oracle rebalancer minus baseline {_gain_text(g)} at n = {g.n}; {tail}; "
+        f"it adds withheld real images, min(plan, reserve) per class: {oracle_counts(exp)}."
+    )
+
+
+def _span(values: list[int]) -> str:
+    return str(values[0]) if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def oracle_counts(exp: Experiment) -> str:
+    """ "Disturbed 26 of 92 planned, ..." over the oracle rebalancer's ok runs (ranges when
+    the seeds' splits differ); "n/a" when its runs did not record them."""
+    runs = [
+        r
+        for r in exp.confirmed
+        if str(r.get(results.ROW)) == ROW_ORACLE_REBALANCER and r.get("status") == results.STATUS_OK
+    ]
+    planned = [r.get(results.PLANNED_PER_CLASS) for r in runs]
+    added = [r.get(results.ADDED_PER_CLASS) or {} for r in runs]
+    if not runs or not all(isinstance(p, dict) for p in planned):
+        return NA
+    classes = sorted({c for p in planned for c in p}, key=str)
+    parts = [
+        f"{c} {_span([a.get(c, 0) for a in added])} of {_span([p.get(c, 0) for p in planned])} "
+        "planned"
+        for c in classes
+    ]
+    return ", ".join(parts) if parts else "the plan asked for none"
+
+
+def _fraction_text(r: power.Ratio, which: str) -> str:
+    if not r.defined:
+        return f"undefined for the {which} headroom (not resolved at n = {r.n})"
+    return f"{_fmt(r.value, 2)} [{_fmt(r.ci_low, 2)}, {_fmt(r.ci_high, 2)}] of the {which} headroom"
+
+
+def captured(exp: Experiment, board: pd.DataFrame) -> str:
+    """ "Captured: top-1 +0.44 [+0.20, +0.70] of the rebalancing headroom; ..." for every
+    generative row (a cGAN row against the oracle rebalancer, an SRGAN row against the oracle
+    upscaler), with Fieller's interval; "" when there is no such row."""
+    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
+    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
+    rows = [
+        str(r)
+        for r, n in zip(board[results.ROW], board["n"], strict=True)
+        if n > 0 and str(r) not in bounds and is_gan_row(configs.get(str(r), {}))
+    ]
+    if not rows:
+        return ""
+    base = row_scores(exp, ROW_BASELINE)
+    oracles = {"upscaling": row_scores(exp, ORACLE_ROW)}
+    oracles["rebalancing"] = row_scores(exp, ROW_ORACLE_REBALANCER)
+    parts = []
+    for row in rows:
+        cfg, scores = configs[row], row_scores(exp, row)
+        which = [
+            w
+            for w, m in (("rebalancing", "rebalance.method"), ("upscaling", "upscale.method"))
+            if cfg.get(m) in ("cgan", "srgan")
+        ]
+        texts = [
+            _fraction_text(power.captured_fraction(scores, base, oracles[w]), w)
+            for w in which
+            if oracles[w]
+        ]
+        if texts:
+            parts.append(f"{row} " + ", ".join(texts))
+    if not parts:
+        return ""
+    return (
+        "Captured: "
+        + "; ".join(parts)
+        + f" (row - baseline over oracle - baseline; {round(100 * stats.CONFIDENCE)}% Fieller "
+        "interval; undefined where the headroom's t-interval includes 0)."
     )
 
 
 def search_failures(exp: Experiment) -> str:
     """ "" when the search produced a usable configuration, else why none survived (counts)."""
-    search = exp.phase("search")
+    search = exp.phase(results.PHASE_SEARCH)
     if not search or any(r.get("status") == results.STATUS_OK for r in search):
         return ""
     why = Counter(str(r.get("status")) for r in search)
@@ -318,4 +439,5 @@ def headline(exp: Experiment, board: pd.DataFrame) -> Headline:
         finding=finding(exp, board),
         headroom=headroom(exp),
         search=search_failures(exp),
+        captured=captured(exp, board),
     )

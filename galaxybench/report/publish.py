@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from galaxybench import paths
+from galaxybench import paths, results
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
 from galaxybench.report import display, html
@@ -61,7 +61,7 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
     ) as exc:
         log.warning("skipping %s: unreadable (%s)", report, exc)
         return None
-    if board.empty or "row" not in board.columns:
+    if board.empty or results.ROW not in board.columns:
         return None
     board = board.sort_values("rank")
     # The headline is the best method: the baseline and the oracle (an upper bound) are references.
@@ -79,7 +79,7 @@ def _report_entry(report: Path) -> dict[str, Any] | None:
         "name": report.name,
         "date": str(prov.get("generated_at") or ""),
         "data": data,
-        "best_row": str(top["row"]),
+        "best_row": str(top[results.ROW]),
         **{k: top.get(k, math.nan) for k in INDEX_COLUMNS[4:-1]},
         "finding": finding.removeprefix("Finding: "),
     }

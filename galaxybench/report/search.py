@@ -18,14 +18,17 @@ from typing import Any
 import pandas as pd
 
 from galaxybench import results
-from galaxybench.report.experiment import PHASES, Experiment
+from galaxybench.report.experiment import Experiment
 
 log = logging.getLogger(__name__)
 
-STUDY_NAME = "search"
-# "pruned" is written by the sweep for trials ASHA stopped early (validation metrics only).
-STATUS_PRUNED = "pruned"
-STATUSES = (results.STATUS_OK, STATUS_PRUNED, results.STATUS_DIVERGED, results.STATUS_FAILED)
+# The order of the status columns; "pruned" is a trial ASHA stopped early (validation metrics only).
+STATUSES = (
+    results.STATUS_OK,
+    results.STATUS_PRUNED,
+    results.STATUS_DIVERGED,
+    results.STATUS_FAILED,
+)
 # Below this many completed trials an importance estimate is noise, so none is reported.
 MIN_TRIALS_FOR_IMPORTANCE = 8
 
@@ -57,19 +60,21 @@ def _counts(exp: Experiment) -> pd.DataFrame:
     """Trials per phase and status (ok, pruned by ASHA, diverged, failed, any other status)."""
     statuses = list(STATUSES) + sorted({str(r.get("status")) for r in exp.records} - set(STATUSES))
     out = []
-    for phase in PHASES:
+    for phase in results.PHASES:
         found = [str(r.get("status")) for r in exp.phase(phase)]
-        out.append({"phase": phase, "trials": len(found), **{s: found.count(s) for s in statuses}})
+        out.append(
+            {results.PHASE: phase, "trials": len(found), **{s: found.count(s) for s in statuses}}
+        )
     return pd.DataFrame(out)
 
 
 def _failures(exp: Experiment) -> pd.DataFrame:
     """Every trial that neither finished ok nor was pruned (pruning is the search working)."""
-    cols = ["phase", "row", "trial_id", "seed", "status", "reason"]
+    cols = [results.PHASE, results.ROW, results.TRIAL_ID, "seed", "status", "reason"]
     rows = [
         {c: r.get(c) for c in cols}
         for r in exp.records
-        if r.get("status") not in (results.STATUS_OK, STATUS_PRUNED)
+        if r.get("status") not in (results.STATUS_OK, results.STATUS_PRUNED)
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -89,7 +94,7 @@ def param_importance(journal: Path | None) -> tuple[pd.DataFrame, str]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         storage = JournalStorage(JournalFileBackend(str(journal)))
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        study = optuna.load_study(study_name=results.STUDY_NAME, storage=storage)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
             return empty, (
@@ -108,7 +113,7 @@ def compute_note(exp: Experiment) -> str:
     """One sentence on the compute a sweep spent, from its stored rows, or "" without any."""
     from galaxybench.budget import compute_summary, summary_totals
 
-    c = summary_totals([compute_summary(exp.phase(phase)) for phase in PHASES])
+    c = summary_totals([compute_summary(exp.phase(phase)) for phase in results.PHASES])
     if not c[results.COMPUTE_SECONDS_TOTAL]:
         return ""
     text = (
@@ -130,7 +135,7 @@ def compute_note(exp: Experiment) -> str:
 def search_summary(exp: Experiment) -> SearchSummary:
     """Counts, failures, best validation score and parameter importance of an experiment."""
     best_val, best = -math.inf, None
-    for r in exp.phase("search"):
+    for r in exp.phase(results.PHASE_SEARCH):
         val = r.get(results.VAL_MINORITY_F1)
         if (
             r.get("status") == results.STATUS_OK
@@ -144,7 +149,7 @@ def search_summary(exp: Experiment) -> SearchSummary:
         counts=_counts(exp),
         failures=_failures(exp),
         best_val=best_val if best is not None else math.nan,
-        best_trial=None if best is None else str(best.get("trial_id")),
+        best_trial=None if best is None else str(best.get(results.TRIAL_ID)),
         best_config={} if best is None else dict(best["config"]),
         importance=importance,
         note=note,

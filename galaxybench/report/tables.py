@@ -20,9 +20,20 @@ import numpy as np
 import pandas as pd
 
 from galaxybench import results
-from galaxybench.protocol import used_flat
+from galaxybench.protocol import (
+    BOUND_ROWS,
+    ROW_BASELINE,
+    ROW_CGAN_OFF,
+    ROW_DIHEDRAL,
+    ROW_ORACLE,
+    ROW_OVERSAMPLE,
+    ROW_SRGAN_OFF,
+    ROW_WEIGHTED_CE,
+    top_row,
+    used_flat,
+)
 from galaxybench.report import stats
-from galaxybench.report.experiment import BASELINE_ROW, Experiment
+from galaxybench.report.experiment import Experiment
 
 # Stored by the trial's quality metrics; the keys are declared in results.py.
 QUALITY_N_REAL = results.QUALITY_N_REAL
@@ -50,7 +61,7 @@ SCALAR_METRICS = (
     results.FID_DOMAIN,
     results.KID_DOMAIN,
     results.BEST_EPOCH,
-    "time_total_s",
+    results.TIME_TOTAL_S,
 )
 MEAN_METRICS = (
     results.MACRO_F1,
@@ -62,14 +73,14 @@ MEAN_METRICS = (
 )
 # (label, row) of the ablation table. "srgan off" is the best config without SRGAN, so cGAN only.
 ABLATIONS = (
-    ("baseline", BASELINE_ROW),
-    ("SRGAN only", "cgan off"),
-    ("cGAN only", "srgan off"),
-    ("both (best)", "top-1"),
-    ("oracle", "oracle"),
-    ("oversample", "oversample"),
-    ("weighted CE", "weighted_ce"),
-    ("dihedral", "dihedral"),
+    ("baseline", ROW_BASELINE),
+    ("SRGAN only", ROW_CGAN_OFF),
+    ("cGAN only", ROW_SRGAN_OFF),
+    ("both (best)", top_row(1)),
+    ("oracle", ROW_ORACLE),
+    ("oversample", ROW_OVERSAMPLE),
+    ("weighted CE", ROW_WEIGHTED_CE),
+    ("dihedral", ROW_DIHEDRAL),
 )
 
 
@@ -140,7 +151,7 @@ def _compute_seconds(records: list[dict[str, Any]]) -> float:
     """Compute spent by every trial of the row, failed ones included (they cost time too)."""
     total = 0.0
     for r in records:
-        t = _num(r.get("time_total_s"))
+        t = _num(r.get(results.TIME_TOTAL_S))
         if math.isnan(t):
             t = sum(
                 _num(v)
@@ -153,13 +164,9 @@ def _compute_seconds(records: list[dict[str, Any]]) -> float:
 
 def _role(row: str, config: dict[str, Any]) -> str:
     """ "baseline", "upper bound" (true HR images: not a method) or "" for a candidate method."""
-    if row == BASELINE_ROW:
+    if row == ROW_BASELINE:
         return "baseline"
-    return (
-        "upper bound"
-        if row.startswith("oracle") or config.get("upscale.method") == "oracle"
-        else ""
-    )
+    return "upper bound" if row in BOUND_ROWS or config.get("upscale.method") == "oracle" else ""
 
 
 def _used_keys(config: dict[str, Any]) -> set[str]:
@@ -206,7 +213,7 @@ def row_scores(exp: Experiment, row: str) -> dict[tuple[Any, Any], float]:
     return {
         pair_key(r): _num(r.get(results.MINORITY_F1))
         for r in _ok(exp.confirmed)
-        if str(r.get("row")) == row
+        if str(r.get(results.ROW)) == row
     }
 
 
@@ -215,7 +222,7 @@ def _row_entry(
 ) -> dict[str, Any]:
     ok = _ok(group)
     minority = stats.summarize(_num(r.get(results.MINORITY_F1)) for r in ok)
-    if row == BASELINE_ROW:
+    if row == ROW_BASELINE:
         gain = stats.PairedGain(0, math.nan, math.nan, math.nan, math.nan)  # the reference
         delta = 0.0
     else:
@@ -226,9 +233,9 @@ def _row_entry(
     config = (ok or group)[0]["config"]
     n_failed = len(group) - len(ok)
     entry: dict[str, Any] = {
-        "row": row,
+        results.ROW: row,
         "role": _role(row, config),
-        "config_id": (ok or group)[0].get("config_id"),
+        results.CONFIG_ID: (ok or group)[0].get(results.CONFIG_ID),
         "status": _status(group),
         "n": minority.n,
         "n_failed": n_failed,
@@ -268,9 +275,9 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
     confirmed = exp.confirmed
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in confirmed:
-        groups.setdefault(str(r.get("row")), []).append(r)
+        groups.setdefault(str(r.get(results.ROW)), []).append(r)
     baseline = {
-        pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(BASELINE_ROW, []))
+        pair_key(r): _num(r.get(results.MINORITY_F1)) for r in _ok(groups.get(ROW_BASELINE, []))
     }
     params = key_params(confirmed)
     board = pd.DataFrame([_row_entry(row, g, baseline, params) for row, g in groups.items()])
@@ -293,7 +300,7 @@ def leaderboard_table(exp: Experiment) -> pd.DataFrame:
 def best_row(board: pd.DataFrame) -> str:
     """The top-ranked method (not the baseline, not the oracle) with a result, else baseline."""
     candidates = board[(board["role"].fillna("") == "") & (board["n"] > 0)]
-    return str(candidates.iloc[0]["row"]) if len(candidates) else BASELINE_ROW
+    return str(candidates.iloc[0][results.ROW]) if len(candidates) else ROW_BASELINE
 
 
 def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -312,22 +319,22 @@ def ablation_table(board: pd.DataFrame) -> pd.DataFrame:
         "macro_f1_mean",
         "accuracy_mean",
     ]
-    by_row = board.set_index("row")
+    by_row = board.set_index(results.ROW)
     out = []
     for label, row in ABLATIONS:
         if row in by_row.index:
-            out.append({"ablation": label, "row": row, **by_row.loc[row, cols].to_dict()})
+            out.append({"ablation": label, results.ROW: row, **by_row.loc[row, cols].to_dict()})
         else:
             out.append(
                 {
                     "ablation": label,
-                    "row": f"{row} (not run)",
+                    results.ROW: f"{row} (not run)",
                     "n": 0,
                     "n_failed": 0,
                     **{c: math.nan for c in cols[2:]},
                 }
             )
-    return pd.DataFrame(out, columns=["ablation", "row", *cols])
+    return pd.DataFrame(out, columns=["ablation", results.ROW, *cols])
 
 
 def class_order(records: Iterable[dict[str, Any]]) -> tuple[list[str], bool]:
@@ -380,13 +387,14 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
     class in label order (``attrs["label_order"]`` says whether that order is known)."""
     best = best_row(board)
     rows = {
-        name: _ok(r for r in exp.confirmed if r.get("row") == name) for name in (BASELINE_ROW, best)
+        name: _ok(r for r in exp.confirmed if r.get(results.ROW) == name)
+        for name in (ROW_BASELINE, best)
     }
-    classes, ordered = class_order(rows[BASELINE_ROW] + rows[best])
+    classes, ordered = class_order(rows[ROW_BASELINE] + rows[best])
     minority: set[str] = set()
-    for r in rows[BASELINE_ROW] + rows[best]:
+    for r in rows[ROW_BASELINE] + rows[best]:
         minority |= {str(c) for c in (r.get(results.MINORITY_CLASSES) or [])}
-    support = class_support(rows[BASELINE_ROW] + rows[best], classes)
+    support = class_support(rows[ROW_BASELINE] + rows[best], classes)
     out = []
     for i, c in enumerate(classes):
         f1 = {
@@ -398,9 +406,9 @@ def per_class_table(exp: Experiment, board: pd.DataFrame) -> pd.DataFrame:
                 "class": c,
                 "minority": c in minority,
                 "support": support[i] if support is not None else math.nan,
-                "baseline_f1": f1[BASELINE_ROW],
+                "baseline_f1": f1[ROW_BASELINE],
                 "best_f1": f1[best],
-                "delta": f1[best] - f1[BASELINE_ROW],
+                "delta": f1[best] - f1[ROW_BASELINE],
             }
         )
     table = pd.DataFrame(
@@ -417,7 +425,15 @@ def trials_table(exp: Experiment) -> pd.DataFrame:
     for r in exp.records:
         entry: dict[str, Any] = {
             k: r.get(k)
-            for k in ("phase", "row", "trial_id", "config_id", "seed", "status", "reason")
+            for k in (
+                results.PHASE,
+                results.ROW,
+                results.TRIAL_ID,
+                results.CONFIG_ID,
+                "seed",
+                "status",
+                "reason",
+            )
         }
         entry.update({k: _num(r.get(k)) for k in SCALAR_METRICS})
         for key in (results.MINORITY_CLASSES, results.AUGMENTED_CLASSES):

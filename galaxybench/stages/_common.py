@@ -7,6 +7,8 @@ Usage::
     gen = seeded_generator(seed)                 # a torch.Generator for shuffles and noise
     x = to_float(images_uint8, device)           # (B, 3, H, W) float32 in [-1, 1] on device
     check_finite("srgan", loss)                   # raises TrialDiverged on NaN/inf
+    watch = FiniteWatch("srgan", device)          # per step: watch.observe(loss); per epoch:
+    watch.check()                                 # raises TrialDiverged (one read of the GPU)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from galaxybench.errors import TrialDiverged
 from galaxybench.images import to_float, to_tensor_uint8, to_uint8
 
 __all__ = [
+    "FiniteWatch",
     "autocast",
     "batches",
     "check_finite",
@@ -67,11 +70,65 @@ def check_finite(stage: str, *losses: torch.Tensor) -> None:
             raise TrialDiverged(stage, f"non-finite loss ({loss.detach().float().cpu().item()})")
 
 
+class FiniteWatch:
+    """Whether a stage's losses stayed finite, kept on the device and read once per epoch.
+
+    Reading a CUDA value in Python (``bool(t)``, ``.item()``, ``float(t)``) makes the CPU wait
+    for the GPU before it can queue the next step, which leaves a small-batch step idle most of
+    the time. The watch folds each step's check into a device flag and the first non-finite
+    value; ``check()`` reads them once, at the end of the epoch, so a diverged trial runs at most
+    the rest of that epoch before it is reported (with its stage and the value, as before).
+
+    On a CPU nothing is asynchronous, so ``observe`` checks at once, as ``check_finite`` does: a
+    CPU run stops at the same step as before and its numbers do not change. ``deferred`` forces
+    one behaviour (tests).
+
+    Losses are scalars (a non-scalar is summed, which keeps NaN and infinity).
+    """
+
+    def __init__(self, stage: str, device: torch.device, *, deferred: bool | None = None):
+        self.stage = stage
+        self.deferred = torch.device(device).type == "cuda" if deferred is None else deferred
+        self._finite = torch.ones((), dtype=torch.bool, device=device)
+        self._first = torch.zeros((), dtype=torch.float32, device=device)
+
+    def observe(self, *losses: torch.Tensor) -> None:
+        """Note ``losses``; raise TrialDiverged now unless the check is deferred."""
+        if not self.deferred:
+            check_finite(self.stage, *losses)
+            return
+        for loss in losses:
+            value = loss.detach().float().sum()
+            finite = torch.isfinite(value)
+            self._first = torch.where(self._finite & ~finite, value, self._first)
+            self._finite = self._finite & finite
+
+    def check(self) -> None:
+        """Raise TrialDiverged if any observed loss was NaN or infinite (reads the device)."""
+        if self.deferred and not bool(self._finite):
+            raise TrialDiverged(self.stage, f"non-finite loss ({self._first.item()})")
+
+
 def batches(
-    n: int, batch_size: int, *, generator: torch.Generator | None = None, drop_last: bool = False
+    n: int,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+    device: torch.device | str | None = None,
 ) -> list[torch.Tensor]:
-    """Index batches over range(n), shuffled with ``generator`` when given (CPU index tensors)."""
+    """Index batches over range(n), shuffled with ``generator`` when given.
+
+    The order is drawn on the CPU (the generator's stream does not depend on the device) and,
+    with ``device``, copied there once per epoch: each batch is then a slice of a device tensor
+    rather than a host-to-device copy per step.
+    """
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    if device is not None and torch.device(device).type == "cuda":
+        # Pinned, so the copy is queued without waiting for the GPU (a pageable copy syncs).
+        order = order.pin_memory().to(device, non_blocking=True)
+    elif device is not None:
+        order = order.to(device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
 

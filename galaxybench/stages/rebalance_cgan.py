@@ -29,9 +29,9 @@ from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages._common import (
+    FiniteWatch,
     autocast,
     batches,
-    check_finite,
     cpu_copy,
     seed_everything,
     seeded_generator,
@@ -53,9 +53,8 @@ log = logging.getLogger(__name__)
 # Mode collapse: per class, the diversity (see ``diversity``) of COLLAPSE_SAMPLES generated images
 # is below COLLAPSE_FRACTION x that of the real images of the class. Contrast-free on purpose: a
 # barely trained DCGAN (weights ~ N(0, 0.02)) draws low-contrast images that vary with z about as
-# much as real images vary (ratio ~ 0.8-1.3 measured on the embedded set), whereas a generator
-# that ignores z repeats one image plus faint speckle (ratio 0.24-0.33 for the collapsed 10-epoch
-# run of the embedded set's default profile before the fix); healthy runs give ~0.9-1.1.
+# much as real images vary (a ratio near 1), whereas a generator that ignores z repeats one image
+# plus faint speckle (a ratio well below COLLAPSE_FRACTION); tests/test_rebalancers.py checks both.
 COLLAPSE_SAMPLES = 64
 COLLAPSE_FRACTION = 0.5
 FLAT_STD = 1e-4  # std over all pixels (in [-1, 1] units) below which generated images are flat
@@ -221,6 +220,7 @@ def _step(
     labels: torch.Tensor,
     latent_dim: int,
     noise: torch.Generator,
+    watch: FiniteWatch,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One discriminator then one generator update; returns the two losses (detached)."""
     opt_g, opt_d = opts
@@ -244,7 +244,7 @@ def _step(
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    check_finite("cgan", loss_d, loss_g)
+    watch.observe(loss_d, loss_g)
     return loss_d.detach(), loss_g.detach()
 
 
@@ -294,22 +294,33 @@ class _Training:
         self.noise.set_state(state["noise"])
         self.history = [(float(d), float(g)) for d, g in state["history"]]
 
+    def epoch_steps(
+        self, images: torch.Tensor, labels: torch.Tensor, watch: FiniteWatch
+    ) -> torch.Tensor:
+        """One epoch of updates without reading the device: mean (D, G) losses, shape (2,)."""
+        device, c = images.device, self.c
+        totals = torch.zeros(2, device=device)
+        steps = batches(
+            images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True, device=device
+        )
+        for idx in steps:  # device indices: slice on the device; uint8 -> float there too
+            real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
+            loss_d, loss_g = _step(
+                self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise, watch
+            )
+            totals += torch.stack([loss_d, loss_g])
+        return totals / max(len(steps), 1)
+
     def train_to(self, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> None:
         """Epochs ``len(history)+1 .. epochs`` of alternating updates."""
         device, c = images.device, self.c
         self.gen.train()
         self.disc.train()
         for epoch in range(len(self.history), epochs):
-            totals = torch.zeros(2, device=device)
-            steps = batches(images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True)
-            for idx in steps:
-                idx = idx.to(device)  # slice on the device; uint8 -> float there too
-                real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
-                loss_d, loss_g = _step(
-                    self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise
-                )
-                totals += torch.stack([loss_d, loss_g])
-            d_mean, g_mean = (totals / max(len(steps), 1)).tolist()
+            watch = FiniteWatch("cgan", device)
+            means = self.epoch_steps(images, labels, watch)
+            watch.check()  # the epoch's one read of the device
+            d_mean, g_mean = means.tolist()
             self.history.append((d_mean, g_mean))
             log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
             reason = discriminator_won(self.history)
@@ -358,8 +369,7 @@ class CganRebalancer(Rebalancer):
         continuation is bit-identical on a CPU to one run) and, under ``weights``, the
         recalibrated generator that ``generate`` uses, checked for mode collapse unless
         ``check_collapse`` is False: a lower rung of the budget ladder skips the check, since a
-        cGAN a third of the way through its epochs can still look collapsed (measured: diversity
-        0.26 of the real images' 0.55 at epoch 10 of 30 in the default space) and the check is
+        cGAN a third of the way through its epochs can still look collapsed, and the check is
         about the generator the full budget delivers; the low rung's images still go through
         the classifier, so a poor generator shows in that rung's objective.
         """

@@ -108,23 +108,32 @@ class Discriminator(nn.Module):
         # stronger class signal than the input label plane alone.
         self.project = nn.Embedding(num_classes, (ch + 1) * start * start)
         nn.init.normal_(self.project.weight, 0.0, 0.02)
+        self.num_classes = num_classes
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         plane = self.label_map(labels).view(-1, 1, self.side, self.side).to(images.dtype)
-        h = minibatch_stddev(self.body(torch.cat([images, plane], dim=1)), labels).flatten(1)
+        h = self.body(torch.cat([images, plane], dim=1))
+        h = minibatch_stddev(h, labels, self.num_classes).flatten(1)
         return self.head(h).squeeze(1) + (self.project(labels).to(h.dtype) * h).sum(1)
 
 
-def minibatch_stddev(h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def minibatch_stddev(
+    h: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None
+) -> torch.Tensor:
     """``h`` (B, C, s, s) plus one channel: the std of features over the batch's same-class images.
 
     Per class rather than over the whole batch (Karras et al. 2018 use the whole batch): a
     conditional generator that ignores z still varies ACROSS classes, only not within one.
     Each image gets the mean over features of the std among the images of its own label
     (0 for a label that occurs once in the batch).
+
+    ``num_classes`` (the discriminator's) fixes the one-hot width without reading the labels:
+    ``labels.max()`` in a forward pass would make every training step wait for the GPU. Absent
+    classes are zero columns, which change no image's value.
     """
     flat = h.float().flatten(1)
-    onehot = F.one_hot(labels, int(labels.max().item()) + 1).to(flat.dtype)  # (B, k)
+    k = int(labels.max()) + 1 if num_classes is None else num_classes
+    onehot = F.one_hot(labels, k).to(flat.dtype)  # (B, k)
     counts = onehot.sum(0).clamp(min=1).unsqueeze(1)
     mean = onehot.T @ flat / counts
     var = (onehot.T @ flat.square() / counts - mean.square()).clamp(min=0)

@@ -314,9 +314,12 @@ def _run_phases(
             top = plan.top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
             # No usable search configuration: confirm still runs the classical and oracle rows,
             # so the report compares them with the baseline (the summary says why).
-            spec = plan.PhaseSpec(
-                "confirm", points=plan.confirm_points(top[0] if top else None, top, baseline, seeds)
+            points = (
+                plan.control_points(baseline, seeds)
+                if mode == protocol.MODE_VALIDATE
+                else plan.confirm_points(top[0] if top else None, top, baseline, seeds)
             )
+            spec = plan.PhaseSpec("confirm", points=points)
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)
@@ -367,7 +370,9 @@ def run_experiment(
     Args:
         space: the search space (None on resume: ``sweep.yaml`` is read back).
         name, storage: the experiment is ``<storage>/<name>/`` (shared storage on a cluster).
-        mode: ``sweep`` or ``ablate`` (the base config's ablation and classical rows only).
+        mode: ``sweep``, ``ablate`` (the base config's ablation and classical rows only) or
+            ``validate`` (``protocol.MODE_VALIDATE``: the baseline and the controls,
+            ``plan.control_points``).
         data_source: a Galaxy10 file or name for ``galaxybench.data.load_data`` (None: default).
         data: already prepared data (tests); else loaded once here, on the driver.
         address: a Ray cluster (``auto``); None: ``$RAY_ADDRESS`` or a private local Ray.

@@ -52,12 +52,12 @@ class PhaseSpec:
 # confirm runs, so each confirmation seed also draws a fresh stratified train/val/test split.
 SPLIT_SEED = "data.split_seed"
 # Keys that name a replicate, not a configuration: left out of ``config_id``.
-_REPLICATE_KEYS = ("seed", "row", SPLIT_SEED)
+_REPLICATE_KEYS = ("seed", results.ROW, SPLIT_SEED)
 
 
 def point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
     """One preset trial on the fixed split: a flat config with its seed and row name."""
-    return {**flat, "seed": seed, "row": row}
+    return {**flat, "seed": seed, results.ROW: row}
 
 
 def confirm_point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def confirm_point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
 
     The baseline and every confirm row at one seed share the split, so gains pair by seed.
     """
-    return {**flat, "seed": seed, SPLIT_SEED: seed, "row": row}
+    return {**flat, "seed": seed, SPLIT_SEED: seed, results.ROW: row}
 
 
 def baseline_points(baseline: dict[str, Any], seeds: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -103,7 +103,9 @@ def confirm_points(
         base: flat baseline config of the sweep.
         seeds: the confirmation seeds; every row runs on each, on the split of that seed.
 
-    "oracle" is true HR with no rebalancing: the bound on what any upscaler can add. "oracle +
+    "oracle" is true HR with no rebalancing: the bound on what any upscaler can add. "oracle
+    rebalancer" adds withheld real minority images (the reserve) at the plan of the best config's
+    threshold and target: the bound on what any rebalancer can add at that count. "oracle +
     best rebalancer" is the best config with true HR in place of its upscaler (its rebalancer,
     cGAN and classifier settings kept): the upper bound of the pipeline as searched.
 
@@ -122,6 +124,7 @@ def confirm_points(
     for name, change in protocol.CLASSICAL.items():
         rows.append((name, {**base, **keep, **change}))
     rows.append((protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}))
+    rows.append((protocol.ROW_ORACLE_REBALANCER, {**base, **keep, **protocol.ORACLE_REBALANCER}))
     if best is not None:
         rows.append((protocol.ROW_ORACLE_BEST, {**best, "upscale.method": "oracle"}))
     seen: set[str] = {_effective_id(base)}
@@ -135,6 +138,26 @@ def confirm_points(
     return points
 
 
+def control_points(base: dict[str, Any], seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The controls phase of ``galaxybench validate``, each row on every seed and its split.
+
+    The baseline again (negative control: same seed and split, so its difference is exactly 0),
+    the baseline with seed ``seed + CONTROL_SEED_OFFSET`` on the split of ``seed`` (the noise
+    floor), the oracle upscaler and the oracle rebalancer (positive controls).
+    """
+    rows = [
+        (protocol.ROW_BASELINE_AGAIN, base, 0),
+        (protocol.ROW_BASELINE_OTHER_SEED, base, protocol.CONTROL_SEED_OFFSET),
+        (protocol.ROW_ORACLE, {**base, "upscale.method": "oracle"}, 0),
+        (protocol.ROW_ORACLE_REBALANCER, {**base, **protocol.ORACLE_REBALANCER}, 0),
+    ]
+    return [
+        {**confirm_point(flat, row, s), "seed": s + offset}
+        for row, flat, offset in rows
+        for s in seeds
+    ]
+
+
 def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     """Flat configs (no seed) of the k best distinct ok search trials by validation objective."""
     ok = [
@@ -142,11 +165,11 @@ def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
         for r in rows
         if r["status"] == results.STATUS_OK and isinstance(r.get(results.OBJECTIVE), (int, float))
     ]
-    ok.sort(key=lambda r: (-r[results.OBJECTIVE], r["trial_id"]))
+    ok.sort(key=lambda r: (-r[results.OBJECTIVE], r[results.TRIAL_ID]))
     out, seen = [], set()
     for r in ok:
-        if r["config_id"] not in seen:
-            seen.add(r["config_id"])
+        if r[results.CONFIG_ID] not in seen:
+            seen.add(r[results.CONFIG_ID])
             out.append({k2: v for k2, v in r["config"].items() if k2 != "seed"})
         if len(out) == k:
             break
@@ -191,17 +214,17 @@ def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
 def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Best search config, and every confirm row's outcome over its seeds (``row_outcome``)."""
     top = [r for r in phases.get("search", []) if r["status"] == results.STATUS_OK]
-    top.sort(key=lambda r: (-r.get(results.OBJECTIVE, -1.0), r["trial_id"]))
+    top.sort(key=lambda r: (-r.get(results.OBJECTIVE, -1.0), r[results.TRIAL_ID]))
     best = None
     if top:
         best = {
             k: top[0].get(k)
-            for k in ("trial_id", "config_id", results.OBJECTIVE, results.MINORITY_F1)
+            for k in (results.TRIAL_ID, results.CONFIG_ID, results.OBJECTIVE, results.MINORITY_F1)
         }
         best["config"] = top[0]["config"]
     rows: dict[str, list[dict[str, Any]]] = {}
     for r in phases.get("baseline", []) + phases.get("confirm", []):
-        rows.setdefault(r["row"], []).append(r)
+        rows.setdefault(r[results.ROW], []).append(r)
     return {"best": best, "rows": {row: row_outcome(group) for row, group in rows.items()}}
 
 
@@ -225,7 +248,7 @@ def row_outcome(group: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _trial_id(result: Any) -> str:
-    tid = (result.metrics or {}).get("trial_id")
+    tid = (result.metrics or {}).get(results.TRIAL_ID)
     if tid:
         return str(tid)
     return Path(str(result.path)).name.removeprefix("trial_")
@@ -238,7 +261,7 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     """
     metrics = dict(result.metrics or {})
     config = dict(result.config or {})
-    flat = {k: v for k, v in config.items() if k != "row"}
+    flat = {k: v for k, v in config.items() if k != results.ROW}
     if results.RESULT_JSON in metrics:
         line = json.loads(metrics[results.RESULT_JSON])
     elif result.error is not None:
@@ -287,11 +310,13 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     line.setdefault("seed", flat.get("seed"))
     line["split_seed"] = line["config"].get(SPLIT_SEED, flat.get(SPLIT_SEED))
     line.update(
-        phase=phase,
-        row=config.get("row", phase),
-        trial_id=_trial_id(result),
-        config_id=config_id(line["config"]),
-        time_total_s=float(metrics.get("time_total_s", 0.0) or 0.0),
+        {
+            results.PHASE: phase,
+            results.ROW: config.get(results.ROW, phase),
+            results.TRIAL_ID: _trial_id(result),
+            results.CONFIG_ID: config_id(line["config"]),
+            results.TIME_TOTAL_S: float(metrics.get(results.TIME_TOTAL_S, 0.0) or 0.0),
+        }
     )
     if isinstance(metrics.get(results.FINISHED_AT), (int, float)):
         line[results.FINISHED_AT] = float(metrics[results.FINISHED_AT])
@@ -303,7 +328,7 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
 def collect_rows(grid: Any, phase: str) -> list[dict[str, Any]]:
     """The results/<phase>.jsonl lines of a finished ResultGrid, ordered by trial id."""
     rows = [row_of(grid[i], phase) for i in range(len(grid))]
-    return sorted(rows, key=lambda r: r["trial_id"])
+    return sorted(rows, key=lambda r: r[results.TRIAL_ID])
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

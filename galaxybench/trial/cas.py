@@ -25,14 +25,20 @@ from galaxybench.config import Config
 from galaxybench.errors import InputError
 from galaxybench.images import check_images, check_labels
 from galaxybench.metrics.classification import confusion_matrix, per_class_scores
+from galaxybench.results import (
+    CAS_ACCURACY,
+    CAS_BEST_EPOCH,
+    CAS_CHANCE,
+    CAS_N_TEST,
+    CAS_N_TRAIN,
+    CAS_N_VAL,
+    CAS_PER_CLASS_RECALL,
+    CAS_REASON,
+)
 from galaxybench.stages.classify_cnn import predict, train_classifier
 
 log = logging.getLogger(__name__)
 
-CAS_ACCURACY = "cas_accuracy"
-CAS_PER_CLASS_RECALL = "cas_per_class_recall"
-CAS_N_TRAIN = "cas_n_train"
-CAS_N_TEST = "cas_n_test"
 VAL_FRACTION = 0.2  # share of each class's synthetic images held out to pick the best epoch
 MIN_PER_CLASS = 2  # one to train on and one to validate on
 
@@ -78,11 +84,11 @@ def _nulls(reason: str, n_train: int = 0, n_test: int = 0) -> dict[str, Any]:
         CAS_ACCURACY: None,
         CAS_PER_CLASS_RECALL: {},
         CAS_N_TRAIN: n_train,
-        "cas_n_val": 0,
+        CAS_N_VAL: 0,
         CAS_N_TEST: n_test,
-        "cas_chance": None,
-        "cas_best_epoch": None,
-        "cas_reason": reason,
+        CAS_CHANCE: None,
+        CAS_BEST_EPOCH: None,
+        CAS_REASON: reason,
     }
 
 
@@ -152,9 +158,9 @@ def classifier_accuracy_score(
             n: float(r) if p else None for n, r, p in zip(names, recall, present, strict=True)
         },
         CAS_N_TRAIN: len(train),
-        "cas_n_val": len(val),
+        CAS_N_VAL: len(val),
         CAS_N_TEST: len(test_pick),
-        "cas_chance": float(cm.sum(axis=1).max() / cm.sum()),
-        "cas_best_epoch": run.best_epoch,
-        "cas_reason": None,
+        CAS_CHANCE: float(cm.sum(axis=1).max() / cm.sum()),
+        CAS_BEST_EPOCH: run.best_epoch,
+        CAS_REASON: None,
     }

@@ -32,12 +32,19 @@ from galaxybench.data.arrays import SPLITS, PreparedData, SplitArrays
 from galaxybench.errors import InputError, TrialDiverged
 from galaxybench.images import bicubic_x2
 from galaxybench.metrics.classification import classification_metrics
-from galaxybench.protocol import baseline_config, effective_flat, minority_classes
+from galaxybench.protocol import (
+    RESERVE_SPLIT,
+    baseline_config,
+    effective_flat,
+    minority_classes,
+)
 from galaxybench.samples import SAMPLES_FILE, TrialSamples
 from galaxybench.stages._common import set_threads
 from galaxybench.stages.classify_cnn import ClassifierRun, predict
 from galaxybench.trial.function import Reporter
+from galaxybench.trial.reserve import check_reserve_withheld, withhold_reserve
 from galaxybench.trial.steps import (
+    RESERVE_USE,
     TrialContext,
     Upscaled,
     classify,
@@ -146,6 +153,7 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
         classifier_train=up.split_index["train"], classifier_val=up.split_index["val"]
     )
     check_no_leak(data, **ctx.consumed)
+    check_reserve_withheld(data, ctx.consumed, allowed=RESERVE_USE)
     if report is not None:  # the plan is known before training: a stopped trial still shows it
         report = _with_plan(report, int(synth_y.shape[0]))
     with timer("classify"):
@@ -166,6 +174,7 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
     metrics[results.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][results.VAL_MINORITY_F1]
     metrics[results.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
     metrics[results.N_SYNTHETIC] = int(synth_y.shape[0])
+    metrics.update(_per_class_counts(ctx, synth_y))
     metrics[results.CLASSIFIER_INPUT_STATS] = input_stats(ctx).as_dict()
     metrics[results.CLASSIFIER_STATUS] = (
         results.CLASSIFIER_DEGENERATE if run.degenerate_reason else results.CLASSIFIER_OK
@@ -174,6 +183,18 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
     if run.degenerate_reason:
         log.warning("degenerate classifier (%s): %s", ctx.cfg.upscale.method, run.degenerate_reason)
     return PipelineOutput(metrics, predictions, run, up, (synth_lr, synth_y), plan)
+
+
+def _per_class_counts(ctx: TrialContext, synth_y: np.ndarray) -> dict[str, Any]:
+    """{class name: images} planned, added and withheld in the reserve (``results``)."""
+    names, data = ctx.data.class_names, ctx.data
+    added = np.bincount(synth_y, minlength=data.num_classes)
+    held = np.bincount(data.labels[data.splits[RESERVE_SPLIT]], minlength=data.num_classes)
+    return {
+        results.PLANNED_PER_CLASS: {names[c]: int(n) for c, n in sorted(ctx.planned.items())},
+        results.ADDED_PER_CLASS: {names[c]: int(added[c]) for c in np.flatnonzero(added)},
+        results.RESERVE_PER_CLASS: {names[c]: int(held[c]) for c in np.flatnonzero(held)},
+    }
 
 
 def _baseline_run(ctx: TrialContext, own: PipelineOutput) -> PipelineOutput:
@@ -300,6 +321,8 @@ def evaluate_trial(
     if device.type == "cuda":  # fixed shapes per trial: let cuDNN pick the fastest kernels
         torch.backends.cudnn.benchmark = True
     minority = scoring_minority(data, cfg.eval.minority_fraction)
+    # Every row trains without the reserve; the result's fingerprint stays the file's.
+    data = withhold_reserve(data, minority, cfg.data.split_seed)
     if cache_dir is None and use_cache:
         cache_dir = paths.stage_cache_dir()
     ctx = TrialContext(cfg, data, device, StageCache(cache_dir, enabled=use_cache), minority)

@@ -22,7 +22,7 @@ from galaxybench import budget, results
 from galaxybench.cache import StageCache, load_weights, save_weights
 from galaxybench.config import Config, stable_hash
 from galaxybench.data.arrays import PreparedData, SplitArrays
-from galaxybench.protocol import effective_flat
+from galaxybench.protocol import RESERVE_FRACTION, RESERVE_SPLIT, effective_flat
 from galaxybench.registry import REBALANCERS, UPSCALERS
 from galaxybench.stages.classify_cnn import (
     ClassifierRun,
@@ -32,6 +32,10 @@ from galaxybench.stages.classify_cnn import (
     train_classifier,
 )
 from galaxybench.stages.rebalance_plan import plan_counts
+
+# The name under which ``TrialContext.consumed`` records the reserve the oracle rebalancer read:
+# the one stage allowed to read it (``trial.reserve.check_reserve_withheld``).
+RESERVE_USE = "oracle_rebalancer_reserve"
 
 
 def stage_seed(seed: int, stage: str) -> int:
@@ -60,6 +64,8 @@ class TrialContext:
     compute: dict[str, float] = field(default_factory=dict)
     # Per GAN stage: {"key", "start", "reached", "full"} epochs (sequence positions for the SRGAN).
     gan_epochs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # {class id: images} the rebalancing plan asked for, before the oracle's cap at the reserve.
+    planned: dict[int, int] = field(default_factory=dict)
     # perf_counter() when the trial started: "other" compute is the time not charged to a stage.
     started: float = field(default_factory=time.perf_counter)
 
@@ -106,6 +112,7 @@ class TrialContext:
             "data": self.data.fingerprint,
             "prep": dataclasses.asdict(self.cfg.data),
             "seed": self.cfg.seed,
+            "reserve": RESERVE_FRACTION,  # every stage trains without the reserve
             **extra,
         }
 
@@ -184,13 +191,20 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
             np.bincount(train.labels, minlength=k), cfg.rebalance.threshold, cfg.rebalance.target
         )
     )
+    ctx.planned = dict(plan)
+    if getattr(rebalancer, "needs_reserve", False):  # the oracle: real withheld images
+        train = ctx.data.subset(RESERVE_SPLIT)
+        held = np.bincount(train.labels, minlength=k)
+        plan = {c: min(n, int(held[c])) for c, n in plan.items() if held[c] > 0}
+        ctx.consumed[RESERVE_USE] = train.index
     if not plan:
         return (*empty, plan)
     classes = (
         sorted(plan) if cfg.cgan.train_on == "augmented" else sorted(set(train.labels.tolist()))
     )
     weights = None
-    ctx.consumed["rebalancer_fit"] = train.index  # fit and generate (oversampling) read train
+    if RESERVE_USE not in ctx.consumed:
+        ctx.consumed["rebalancer_fit"] = train.index  # fit and generate (oversampling) read train
     if rebalancer.trainable and hasattr(rebalancer, "train_to"):
         stage = f"rebalance_{method}"
         weights = _continue(
@@ -324,7 +338,14 @@ def input_stats(ctx: TrialContext, split: str = "train") -> InputStats:
     per-channel mean of their HR targets closely, so the statistics fit them too.
     """
     ccfg = ctx.cfg.classifier
-    key = (ctx.data.fingerprint, split, ccfg.standardize, ccfg.stretch, ccfg.asinh_softening)
+    key = (
+        ctx.data.fingerprint,
+        split,
+        len(ctx.data.splits[split]),  # the training split without the reserve
+        ccfg.standardize,
+        ccfg.stretch,
+        ccfg.asinh_softening,
+    )
     if key not in _INPUT_STATS:
         _INPUT_STATS[key] = classifier_input_stats(
             ctx.cfg, ctx.data.hr[ctx.data.splits[split]], f"{split} split, true HR"

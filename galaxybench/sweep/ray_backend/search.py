@@ -32,9 +32,6 @@ from galaxybench.sweep.space import SearchSpace
 
 log = logging.getLogger(__name__)
 
-_, SEARCH_PHASE, _ = results.PHASES  # baseline, search, confirm
-
-
 # --- schedulers -----------------------------------------------------------------------------------
 
 
@@ -88,7 +85,7 @@ def phase_scheduler(spec: PhaseSpec, epochs: int, rng: np.random.Generator | Non
     if space is None or space.search.scheduler == "fifo":
         return FIFOScheduler()
     rf = space.search.reduction_factor
-    if space.search.ladder and spec.name == SEARCH_PHASE:
+    if space.search.ladder and spec.name == results.PHASE_SEARCH:
         # One report per rung; time = the rung's budget in units of the first rung's, so the
         # milestones (1, rf, rf^2, ...) fall on the rungs of a geometric ladder.
         ladder = space.search.ladder
@@ -120,7 +117,7 @@ def search_scheduler(space: SearchSpace, rng: np.random.Generator | None = None)
     (``sweep.replay``) drives it without a cluster through on_trial_add/result/complete, drawing
     Hyperband brackets from ``rng``."""
     epochs = space.base_config().classifier.epochs
-    scheduler = phase_scheduler(PhaseSpec(SEARCH_PHASE, space=space), epochs, rng)
+    scheduler = phase_scheduler(PhaseSpec(results.PHASE_SEARCH, space=space), epochs, rng)
     scheduler.set_search_properties(results.VAL_OBJECTIVE_STEP, results.MODE)
     return scheduler
 
@@ -236,7 +233,7 @@ def search_alg(
     """
     if spec.space is None:
         return _preset_points(spec, max_concurrent)
-    constants = {**spec.base_flat, "seed": spec.space.search_seed, "row": ROW_SEARCH}
+    constants = {**spec.base_flat, "seed": spec.space.search_seed, results.ROW: ROW_SEARCH}
     if spec.space.search.algorithm == "optuna":
         return _optuna_search(spec, phase_dir, constants, max_concurrent)
     return _tune_domains(spec, constants, max_concurrent)

@@ -123,7 +123,7 @@ def _report_epoch(metrics: dict[str, Any]) -> None:
 
 def _artifacts_dir(config: dict[str, Any], cfg: Config, samples_dir: str | None) -> str | None:
     """Where the confirmed best row ("top-1") saves its sample images; None for other rows."""
-    if samples_dir is not None and config.get("row") == top_row(1):
+    if samples_dir is not None and config.get(results.ROW) == top_row(1):
         return f"{samples_dir}/{top_row(1)}_seed{cfg.seed}"
     return None
 
@@ -227,7 +227,7 @@ def trainable(
         num_threads=max(1, int(cpus)),
         artifacts_dir=artifacts,
     )
-    climb = tuple(ladder) if ladder and config.get("row") == ROW_SEARCH else None
+    climb = tuple(ladder) if ladder and config.get(results.ROW) == ROW_SEARCH else None
     result, rung_fields = _run_trial(trial_fn, cfg, data, kwargs, climb)
     if artifacts is not None:
         _copy_samples_to_trial_dir(Path(artifacts))
