@@ -197,12 +197,35 @@ class PaperCNN(nn.Module):
 
 @dataclass
 class ClassifierRun:
-    """A trained classifier: the best-validation-epoch model and the per-epoch history."""
+    """A trained classifier: the best-validation-epoch model and the per-epoch history.
+
+    ``len(history)`` is the last epoch trained; ``stopped_early`` is True when early stopping
+    ended training before ``classifier.epochs``.
+    """
 
     model: PaperCNN
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
     degenerate_reason: str | None = None  # why the classifier never left the prior; else None
+    stopped_early: bool = False
+
+
+def best_epoch_of(scores: Sequence[float]) -> int:
+    """1-based epoch of the highest score; ties go to the earlier epoch; 0 when empty."""
+    best, best_epoch = -np.inf, 0
+    for epoch, score in enumerate(scores, start=1):
+        if score > best:
+            best, best_epoch = score, epoch
+    return best_epoch
+
+
+def should_stop(scores: Sequence[float], patience: int) -> bool:
+    """Early stopping: ``patience`` epochs have passed without a strictly better score.
+
+    ``scores`` are the validation minority F1 of epochs 1..n so far. With ``patience`` p the run
+    ends after epoch best + p (no epoch after the best beat it); p = 0 never stops early.
+    """
+    return patience > 0 and len(scores) - best_epoch_of(scores) >= patience
 
 
 # Per-epoch history key: how many distinct classes the model predicted on validation.
@@ -314,9 +337,13 @@ def train_classifier(
         input_stats: the standardisation statistics (the trial passes the train split's); None:
             computed here on ``train_x`` as ``cfg.classifier`` asks.
 
+    Training ends after ``cfg.classifier.epochs`` epochs, or earlier when
+    ``cfg.classifier.patience`` epochs in a row bring no better validation minority F1
+    (``should_stop``).
+
     Returns:
-        The model of the best validation epoch (ties go to the earlier epoch), in eval mode, and
-        ``degenerate_reason`` when it never left the class prior.
+        The model of the best validation epoch (ties go to the earlier epoch), in eval mode,
+        ``degenerate_reason`` when it never left the class prior, and ``stopped_early``.
     """
     ccfg = cfg.classifier
     generator = seed_everything(seed)
@@ -339,6 +366,7 @@ def train_classifier(
     xv = to_tensor_uint8(val_x, device)
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_score, best_pred = None, 0, -np.inf, None
+    stopped_early = False
     for epoch in range(1, ccfg.epochs + 1):
         train_loss = _train_epoch(
             model, optimizer, loss_fn, augment, x, y, ccfg.batch_size, generator, device
@@ -356,6 +384,11 @@ def train_classifier(
         if scores[results.VAL_MINORITY_F1] > best_score:
             best_score, best_epoch, best_pred = scores[results.VAL_MINORITY_F1], epoch, pred
             best_state = copy.deepcopy(model.state_dict())
+        if epoch < ccfg.epochs and should_stop(
+            [h[results.VAL_MINORITY_F1] for h in history], ccfg.patience
+        ):
+            stopped_early = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -363,5 +396,9 @@ def train_classifier(
         history, best_epoch, bool(np.isin(val_y, minority_classes).any()), best_pred
     )
     return ClassifierRun(
-        model=model, best_epoch=best_epoch, history=history, degenerate_reason=reason
+        model=model,
+        best_epoch=best_epoch,
+        history=history,
+        degenerate_reason=reason,
+        stopped_early=stopped_early,
     )
