@@ -298,10 +298,26 @@ def _train_epoch(
     device: torch.device,
 ) -> float:
     """One pass over (x, y) in shuffled batches sliced on the device; returns the mean loss."""
+    total = _train_steps(model, optimizer, loss_fn, augment, x, y, batch_size, generator, device)
+    return float(total) / max(x.shape[0], 1)  # the epoch's one read of the device
+
+
+def _train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    augment: Callable,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """The steps of one epoch without reading the device: the summed loss, a device scalar.
+    The epoch's order goes to the device once; each batch is a slice of it."""
     model.train()
     total = torch.zeros((), device=device)
-    for idx in batches(x.shape[0], batch_size, generator=generator):
-        idx = idx.to(device)
+    for idx in batches(x.shape[0], batch_size, generator=generator, device=device):
         xb = augment(to_float(x[idx]), generator).contiguous(memory_format=torch.channels_last)
         with autocast(device):
             loss = loss_fn(model(xb).float(), y[idx])
@@ -309,7 +325,7 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         total += loss.detach() * idx.shape[0]
-    return float(total) / max(x.shape[0], 1)
+    return total
 
 
 def train_classifier(
