@@ -98,7 +98,11 @@ class ClassifierConfig:
 
     loss: str = "ce"  # ce | weighted_ce | focal
     augment: str = "none"  # none | dihedral
-    epochs: int = 10
+    epochs: int = 10  # the most epochs a classifier trains (early stopping may end it sooner)
+    # Early stopping: end training after this many epochs without a strictly better validation
+    # minority F1 than the best so far (the best epoch's weights are tested either way).
+    # 0: no early stopping, every run trains all ``epochs``.
+    patience: int = 0
     batch_size: int = 64
     lr: float = 1.0e-3
     dense_units: int = 512
@@ -494,6 +498,7 @@ _RANGES: dict[str, str] = {
     "rebalance.threshold": "(0, 1]",
     "rebalance.target": "(0, 1]",
     "classifier.epochs": ">= 1",
+    "classifier.patience": ">= 0",
     "classifier.batch_size": ">= 2",
     "classifier.lr": "> 0",
     "classifier.asinh_softening": "(0, 10]",

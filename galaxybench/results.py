@@ -48,6 +48,10 @@ FID_DOMAIN = "fid_domain"
 KID_DOMAIN = "kid_domain"
 STAGE_SECONDS = "stage_seconds"
 BEST_EPOCH = "best_epoch"
+# The classifier's last trained epoch, and whether early stopping (classifier.patience) ended it
+# before classifier.epochs (the most it may train at the trial's budget).
+STOPPED_EPOCH = "stopped_epoch"
+STOPPED_EARLY = "stopped_early"
 BASELINE_MINORITY_F1 = "baseline_minority_f1"
 # The classifier's input standardisation: {mean, std, stretch, softening, source, n_images}.
 CLASSIFIER_INPUT_STATS = "classifier_input_stats"

@@ -20,7 +20,7 @@ import torch
 from galaxybench.config import Config, SrganConfig
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import TrialDiverged
-from galaxybench.stages import _common, rebalance_cgan, upscale_srgan
+from galaxybench.stages import _common, classify_augment, rebalance_cgan, upscale_srgan
 from galaxybench.stages import rebalance_cgan_nets as cgan_nets
 
 CPU = torch.device("cpu")
@@ -123,3 +123,11 @@ def test_a_fixed_one_hot_width_changes_no_stddev_value():
         assert torch.equal(
             cgan_nets.minibatch_stddev(h, labels), cgan_nets.minibatch_stddev(h, labels, 7)
         )
+
+
+def test_the_gathered_dihedral_transform_is_the_masked_loops():
+    x = torch.randn(32, 3, 8, 8)
+    looped = classify_augment.dihedral(x, torch.Generator().manual_seed(3))
+    choice = torch.randint(0, 8, (32,), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(classify_augment.dihedral_by_index(x, choice), looped)
+    assert len(set(choice.tolist())) == 8  # every symmetry was drawn and compared

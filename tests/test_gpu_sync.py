@@ -20,7 +20,13 @@ import torch
 
 from galaxybench.config import Config, SrganConfig
 from galaxybench.data.arrays import SplitArrays
-from galaxybench.stages import _common, rebalance_cgan, upscale_srgan
+from galaxybench.stages import (
+    _common,
+    classify_augment,
+    classify_cnn,
+    rebalance_cgan,
+    upscale_srgan,
+)
 
 pytestmark = [
     pytest.mark.gpu,
@@ -70,3 +76,19 @@ def test_a_cgan_epoch_does_not_wait_for_the_gpu():
         means = run.epoch_steps(images, labels, watch)
     watch.check()
     assert np.isfinite(means.cpu().numpy()).all()
+
+
+@pytest.mark.parametrize("augment", ["none", "dihedral"])
+def test_a_classifier_epoch_does_not_wait_for_the_gpu(augment):
+    data = _train()
+    model = classify_cnn.PaperCNN(3, 32).to(CUDA).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = _common.to_tensor_uint8(data.hr, CUDA), torch.as_tensor(data.labels, device=CUDA)
+    loss = torch.nn.CrossEntropyLoss()
+    aug = classify_augment.dihedral if augment == "dihedral" else classify_augment.no_augment
+    gen = _common.seeded_generator(0)
+    args = (model, opt, loss, aug, x, y, 16, gen, CUDA)
+    classify_cnn._train_epoch(*args)
+    with _no_host_sync():
+        total = classify_cnn._train_steps(*args)
+    assert np.isfinite(float(total))

@@ -63,6 +63,9 @@ def test_baseline_against_itself_has_delta_exactly_zero(data, tmp_path) -> None:
         r[results.VAL_MINORITY_F1] for r in reports
     )
     assert result.metrics[results.BEST_EPOCH] in (1, 2)
+    # smoke: patience 0, so every classifier epoch trains and none stops early
+    assert result.metrics[results.STOPPED_EPOCH] == 2
+    assert result.metrics[results.STOPPED_EARLY] is False
     assert len(result.predictions["index"]) == len(data.splits["test"])
     # Every per-epoch report says what the trial has cost so far (a stopped trial's row keeps it):
     # by stage, the classifier's seconds growing, never more than the whole trial in the end.

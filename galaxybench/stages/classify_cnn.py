@@ -197,12 +197,35 @@ class PaperCNN(nn.Module):
 
 @dataclass
 class ClassifierRun:
-    """A trained classifier: the best-validation-epoch model and the per-epoch history."""
+    """A trained classifier: the best-validation-epoch model and the per-epoch history.
+
+    ``len(history)`` is the last epoch trained; ``stopped_early`` is True when early stopping
+    ended training before ``classifier.epochs``.
+    """
 
     model: PaperCNN
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
     degenerate_reason: str | None = None  # why the classifier never left the prior; else None
+    stopped_early: bool = False
+
+
+def best_epoch_of(scores: Sequence[float]) -> int:
+    """1-based epoch of the highest score; ties go to the earlier epoch; 0 when empty."""
+    best, best_epoch = -np.inf, 0
+    for epoch, score in enumerate(scores, start=1):
+        if score > best:
+            best, best_epoch = score, epoch
+    return best_epoch
+
+
+def should_stop(scores: Sequence[float], patience: int) -> bool:
+    """Early stopping: ``patience`` epochs have passed without a strictly better score.
+
+    ``scores`` are the validation minority F1 of epochs 1..n so far. With ``patience`` p the run
+    ends after epoch best + p (no epoch after the best beat it); p = 0 never stops early.
+    """
+    return patience > 0 and len(scores) - best_epoch_of(scores) >= patience
 
 
 # Per-epoch history key: how many distinct classes the model predicted on validation.
@@ -275,10 +298,26 @@ def _train_epoch(
     device: torch.device,
 ) -> float:
     """One pass over (x, y) in shuffled batches sliced on the device; returns the mean loss."""
+    total = _train_steps(model, optimizer, loss_fn, augment, x, y, batch_size, generator, device)
+    return float(total) / max(x.shape[0], 1)  # the epoch's one read of the device
+
+
+def _train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    augment: Callable,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """The steps of one epoch without reading the device: the summed loss, a device scalar.
+    The epoch's order goes to the device once; each batch is a slice of it."""
     model.train()
     total = torch.zeros((), device=device)
-    for idx in batches(x.shape[0], batch_size, generator=generator):
-        idx = idx.to(device)
+    for idx in batches(x.shape[0], batch_size, generator=generator, device=device):
         xb = augment(to_float(x[idx]), generator).contiguous(memory_format=torch.channels_last)
         with autocast(device):
             loss = loss_fn(model(xb).float(), y[idx])
@@ -286,7 +325,7 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         total += loss.detach() * idx.shape[0]
-    return float(total) / max(x.shape[0], 1)
+    return total
 
 
 def train_classifier(
@@ -314,9 +353,13 @@ def train_classifier(
         input_stats: the standardisation statistics (the trial passes the train split's); None:
             computed here on ``train_x`` as ``cfg.classifier`` asks.
 
+    Training ends after ``cfg.classifier.epochs`` epochs, or earlier when
+    ``cfg.classifier.patience`` epochs in a row bring no better validation minority F1
+    (``should_stop``).
+
     Returns:
-        The model of the best validation epoch (ties go to the earlier epoch), in eval mode, and
-        ``degenerate_reason`` when it never left the class prior.
+        The model of the best validation epoch (ties go to the earlier epoch), in eval mode,
+        ``degenerate_reason`` when it never left the class prior, and ``stopped_early``.
     """
     ccfg = cfg.classifier
     generator = seed_everything(seed)
@@ -339,6 +382,7 @@ def train_classifier(
     xv = to_tensor_uint8(val_x, device)
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_score, best_pred = None, 0, -np.inf, None
+    stopped_early = False
     for epoch in range(1, ccfg.epochs + 1):
         train_loss = _train_epoch(
             model, optimizer, loss_fn, augment, x, y, ccfg.batch_size, generator, device
@@ -356,6 +400,11 @@ def train_classifier(
         if scores[results.VAL_MINORITY_F1] > best_score:
             best_score, best_epoch, best_pred = scores[results.VAL_MINORITY_F1], epoch, pred
             best_state = copy.deepcopy(model.state_dict())
+        if epoch < ccfg.epochs and should_stop(
+            [h[results.VAL_MINORITY_F1] for h in history], ccfg.patience
+        ):
+            stopped_early = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -363,5 +412,9 @@ def train_classifier(
         history, best_epoch, bool(np.isin(val_y, minority_classes).any()), best_pred
     )
     return ClassifierRun(
-        model=model, best_epoch=best_epoch, history=history, degenerate_reason=reason
+        model=model,
+        best_epoch=best_epoch,
+        history=history,
+        degenerate_reason=reason,
+        stopped_early=stopped_early,
     )

@@ -171,6 +171,8 @@ def _run_pipeline(ctx: TrialContext, report: Reporter | None, timer: _Timer) -> 
             _score(ctx, test, up.test, run.model) if ctx.fraction == budget.FULL else ({}, {})
         )
     metrics[results.BEST_EPOCH] = run.best_epoch
+    metrics[results.STOPPED_EPOCH] = len(run.history)
+    metrics[results.STOPPED_EARLY] = run.stopped_early
     metrics[results.VAL_MINORITY_F1] = run.history[run.best_epoch - 1][results.VAL_MINORITY_F1]
     metrics[results.AUGMENTED_CLASSES] = [data.class_names[c] for c in sorted(plan)]
     metrics[results.N_SYNTHETIC] = int(synth_y.shape[0])

@@ -319,6 +319,7 @@ def _save_classifier(run: ClassifierRun, folder: Path) -> None:
                 "best_epoch": run.best_epoch,
                 "history": run.history,
                 "degenerate_reason": run.degenerate_reason,
+                "stopped_early": run.stopped_early,
             }
         )
     )
@@ -387,6 +388,7 @@ def classify(
             meta["best_epoch"],
             meta["history"],
             meta.get("degenerate_reason"),
+            bool(meta.get("stopped_early", False)),
         )
 
     def build() -> ClassifierRun:
