@@ -39,8 +39,6 @@ T = TypeVar("T")
 ENTRY_POINT_GROUP = "galaxybench.stages"
 #: The package whose import registers every built-in stage.
 BUILTIN_PACKAGE = "galaxybench.stages"
-#: Built-in stage modules not (yet) imported by ``galaxybench/stages/__init__.py``.
-BUILTIN_EXTRA = ("galaxybench.stages.rebalance_oracle",)
 
 _lock = threading.RLock()
 _builtins_loaded = False
@@ -64,8 +62,6 @@ def load_stages(*, rescan: bool = False) -> None:
             _builtins_loaded = True
             try:
                 importlib.import_module(BUILTIN_PACKAGE)
-                for module in BUILTIN_EXTRA:
-                    importlib.import_module(module)
             except BaseException:
                 _builtins_loaded = False
                 raise

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "galaxybench.cli.data_cmd",
     "galaxybench.cli.run_cmd",
     "galaxybench.cli.sweep_cmd",
+    "galaxybench.cli.validate_cmd",
     "galaxybench.cli.report_cmd",
     "galaxybench.cli.tabulate_cmd",
     "galaxybench.cli.cluster_cmd",

@@ -121,7 +121,7 @@ def _add_common(p: argparse.ArgumentParser, default_name: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``sweep``, ``ablate`` and ``validate`` commands."""
+    """Add the ``sweep`` and ``ablate`` commands."""
     p = subparsers.add_parser(
         "sweep",
         help="baseline -> search -> confirm -> report on Ray Tune",
@@ -143,10 +143,6 @@ def register(subparsers: Any) -> None:
     )
     _add_common(a, "ablate")
     a.set_defaults(func=_ablate, resume=False, num_samples=None)
-    # The controls run through the same run_experiment; registered here, beside the sweep.
-    from galaxybench.cli import validate_cmd
-
-    validate_cmd.register(subparsers)
 
 
 def _space(args: argparse.Namespace, mode: str) -> Any:

@@ -18,6 +18,7 @@ from galaxybench.stages import (  # noqa: F401
     classify_losses,
     rebalance_cgan,
     rebalance_none,
+    rebalance_oracle,
     rebalance_oversample,
     upscale_bicubic,
     upscale_oracle,
