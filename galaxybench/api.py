@@ -66,11 +66,11 @@ class SweepResult:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        journal = self.experiment_dir / "search" / results.OPTUNA_JOURNAL
+        journal = self.experiment_dir / results.PHASE_SEARCH / results.OPTUNA_JOURNAL
         storage = JournalStorage(JournalFileBackend(str(journal)))
         return optuna.load_study(study_name=results.STUDY_NAME, storage=storage)
 
-    def tune_analysis(self, phase: str = "search") -> Any:
+    def tune_analysis(self, phase: str = results.PHASE_SEARCH) -> Any:
         """``ray.tune.ExperimentAnalysis`` of one phase (Ray's own view of its trials)."""
         from galaxybench.sweep.ray_backend import experiment_analysis
 
@@ -242,9 +242,15 @@ def run_validation(
         device=device,
     )
     exp_dir = Path(summary["experiment_dir"])
-    rows = {p: plan.read_rows(exp_dir / "results" / f"{p}.jsonl") for p in ("baseline", "confirm")}
+    rows = {
+        p: plan.read_rows(exp_dir / "results" / f"{p}.jsonl")
+        for p in (results.PHASE_BASELINE, results.PHASE_CONFIRM)
+    }
     out = controls(
-        rows["baseline"], rows["confirm"], effect=float(effect), n_seeds=len(space.confirm_seeds)
+        rows[results.PHASE_BASELINE],
+        rows[results.PHASE_CONFIRM],
+        effect=float(effect),
+        n_seeds=len(space.confirm_seeds),
     )
     code = int(summary["exit_code"]) or (0 if out["negative_exact"] else 1)
     return {

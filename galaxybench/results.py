@@ -149,6 +149,8 @@ OPTUNA_JOURNAL = "optuna.journal"  # <experiment>/search/optuna.journal
 RESULT_JSON = "trial_result_json"  # the whole TrialResult, reported once at the end of a trial
 # Keys the sweep adds to each TrialResult line of results/<phase>.jsonl (read by the report).
 PHASE = "phase"
+STATUS = "status"  # one of STATUSES
+REASON = "reason"  # why a trial is not ok, in words (None when it is)
 ROW = "row"  # the leaderboard row (protocol.ROW_*, protocol.top_row); a search trial's is "search"
 TRIAL_ID = "trial_id"
 CONFIG_ID = "config_id"  # the same id for configs that train the same classifier

@@ -190,7 +190,9 @@ def _failure_json(exc: Exception, stage: str | None) -> str:
         reason = str(exc)
     else:
         reason = f"{type(exc).__name__}: {exc}"
-    return strict_json_dumps({"status": results.STATUS_FAILED, "reason": reason, "stage": stage})
+    return strict_json_dumps(
+        {results.STATUS: results.STATUS_FAILED, results.REASON: reason, "stage": stage}
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

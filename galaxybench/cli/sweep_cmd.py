@@ -178,10 +178,10 @@ class _View:
     def __call__(self, snap: dict[str, Any]) -> None:
         from rich.table import Table
 
-        self.phases[snap["phase"]] = snap
+        self.phases[snap[results.PHASE]] = snap
         table = Table(box=None, header_style="bold")
         for col in (
-            "phase",
+            results.PHASE,
             "done",
             "running",
             "pending",
@@ -189,7 +189,7 @@ class _View:
             f"best {results.OBJECTIVE}",
             "elapsed",
         ):
-            table.add_column(col, justify="right" if col != "phase" else "left")
+            table.add_column(col, justify="right" if col != results.PHASE else "left")
         for phase, s in self.phases.items():
             best = "-" if s.get("best") is None else f"{s['best']:.4f}"
             table.add_row(

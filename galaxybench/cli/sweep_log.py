@@ -64,24 +64,24 @@ def event_line(ev: dict[str, Any]) -> str:
         )
     if kind in ("phase_start", "phase_skipped", "phase_end"):
         word = {"phase_start": "start", "phase_skipped": "skipped", "phase_end": "end"}[kind]
-        rest = {k: v for k, v in ev.items() if k not in ("event", "phase", "elapsed_s")}
+        rest = {k: v for k, v in ev.items() if k not in ("event", results.PHASE, "elapsed_s")}
         if kind == "phase_skipped":
             rest["why"] = "finished in an earlier run"
-        return f"phase {word} " + fields(phase=ev.get("phase"), **rest)
+        return f"phase {word} " + fields(phase=ev.get(results.PHASE), **rest)
     if kind == "trial":
         return "trial " + fields(
-            phase=ev.get("phase"),
-            id=ev.get("trial_id"),
-            row=ev.get("row") if ev.get("row") != ev.get("phase") else None,
-            status=ev.get("status"),
+            phase=ev.get(results.PHASE),
+            id=ev.get(results.TRIAL_ID),
+            row=ev.get(results.ROW) if ev.get(results.ROW) != ev.get(results.PHASE) else None,
+            status=ev.get(results.STATUS),
             objective=ev.get("objective"),
             compute_s=ev.get("compute_s"),
             elapsed_s=ev.get("trial_s"),
-            reason=ev.get("reason") or None,
+            reason=ev.get(results.REASON) or None,
         )
     if kind == "trial_retry":
         return "trial retry " + fields(
-            phase=ev.get("phase"), id=ev.get("trial_id"), reason=ev.get("reason")
+            phase=ev.get(results.PHASE), id=ev.get(results.TRIAL_ID), reason=ev.get(results.REASON)
         )
     return f"{kind} " + fields(**{k: v for k, v in ev.items() if k != "event"})
 
@@ -119,7 +119,7 @@ class SweepLog:
     def event(self, ev: dict[str, Any]) -> None:
         """The event sink: remember what the summary needs, then write the event's line."""
         self._elapsed = float(ev.get("elapsed_s", self._elapsed))
-        phase = ev.get("phase")
+        phase = ev.get(results.PHASE)
         self._started = True
         if ev.get("event") == "phase_start":
             self._phase = phase
@@ -128,7 +128,7 @@ class SweepLog:
         elif ev.get("event") == "phase_end":  # no summaries between phases
             self._phase = None
         elif ev.get("event") == "trial":
-            self._statuses.setdefault(phase, Counter())[str(ev.get("status"))] += 1
+            self._statuses.setdefault(phase, Counter())[str(ev.get(results.STATUS))] += 1
             if isinstance(ev.get("trial_s"), (int, float)):
                 self._seconds.setdefault(phase, []).append(float(ev["trial_s"]))
         self.write(event_line(ev))
@@ -136,7 +136,7 @@ class SweepLog:
     def snapshot(self, snap: dict[str, Any]) -> None:
         """The snapshot sink: the running phase's counts, for the periodic summary."""
         self._elapsed = float(snap.get("elapsed_s", self._elapsed))
-        if snap.get("phase") == self._phase:
+        if snap.get(results.PHASE) == self._phase:
             self._snap = snap
             phase = str(self._phase)
             self._at_once[phase] = max(self._at_once.get(phase, 0), int(snap.get("running", 0)))

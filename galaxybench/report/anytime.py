@@ -50,7 +50,11 @@ def sweep_points(rows: Sequence[dict]) -> list[tuple[float, float, float]]:
         seconds = _number(row.get(results.COMPUTE_SECONDS_TOTAL))
         spent += seconds if math.isfinite(seconds) else 0.0
         value = _number(row.get(results.OBJECTIVE))
-        if row.get("status") == results.STATUS_OK and math.isfinite(value) and value > best[0]:
+        if (
+            row.get(results.STATUS) == results.STATUS_OK
+            and math.isfinite(value)
+            and value > best[0]
+        ):
             best = (value, _number(row.get(results.MINORITY_F1)))
         points.append((spent, best[0] if best[0] > -math.inf else math.nan, best[1]))
     return points

@@ -94,7 +94,7 @@ def provenance(exp: Experiment, generated_at: str) -> dict[str, Any]:
             "split_seeds": split_seeds,
             "seeds": {
                 phase: _distinct([r.get("seed") for r in exp.phase(phase)])
-                for phase in ("baseline", "search", "confirm")
+                for phase in results.PHASES
             },
             "versions": versions,
             "git_revisions": _distinct([p.get("git_revision") for p in prov]),

@@ -35,7 +35,7 @@ def _by_split(rows: list[dict[str, Any]], row: str) -> dict[Any, float]:
         r.get("split_seed", r["config"].get("data.split_seed")): float(r[results.MINORITY_F1])
         for r in rows
         if str(r.get(results.ROW)) == row
-        and r.get("status") == results.STATUS_OK
+        and r.get(results.STATUS) == results.STATUS_OK
         and isinstance(r.get(results.MINORITY_F1), (int, float))
     }
 
@@ -54,7 +54,7 @@ def _counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for r in rows
         if str(r.get(results.ROW)) == protocol.ROW_ORACLE_REBALANCER
-        and r.get("status") == results.STATUS_OK
+        and r.get(results.STATUS) == results.STATUS_OK
     ]
 
 

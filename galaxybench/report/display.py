@@ -102,7 +102,7 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
                 "n": str(r["n"]),
                 "Wins": DASH if baseline_ref else wins(r["gain_win_share"], r["gain_n"]),
                 "Minority F1": number(r["minority_f1_mean"], 3),
-                "Status": str(r["status"]),
+                "Status": str(r[results.STATUS]),
             }
         )
     return pd.DataFrame(out)

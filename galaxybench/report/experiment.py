@@ -93,7 +93,7 @@ def _read_jsonl(path: Path, phase: str) -> list[dict[str, Any]]:
         record.setdefault(
             results.ROW, protocol.ROW_BASELINE if phase == results.PHASE_BASELINE else phase
         )
-        record.setdefault("status", results.STATUS_FAILED)
+        record.setdefault(results.STATUS, results.STATUS_FAILED)
         record["config"] = record.get("config") or {}
         out.append(record)
     return out

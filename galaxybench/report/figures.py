@@ -97,7 +97,7 @@ def best_epoch_figure(records: list[dict[str, Any]]) -> Figure | None:
     for r in records:
         best, total = r.get(results.BEST_EPOCH), r["config"].get("classifier.epochs")
         if (
-            r.get("status") == results.STATUS_OK
+            r.get(results.STATUS) == results.STATUS_OK
             and isinstance(best, (int, float))
             and isinstance(total, (int, float))
             and total > 0
@@ -222,7 +222,7 @@ def row_confusion(exp: Experiment, row: str) -> tuple[np.ndarray, list[str]] | N
     runs = [
         (m, r.get(results.CLASS_NAMES))
         for r in exp.confirmed
-        if r.get(results.ROW) == row and r.get("status") == results.STATUS_OK
+        if r.get(results.ROW) == row and r.get(results.STATUS) == results.STATUS_OK
         for m in [_matrix(r.get(results.CONFUSION_MATRIX))]
         if m is not None
     ]

@@ -204,7 +204,9 @@ def searched_failures(exp: Experiment) -> str:
     before any comparison, since the rows compared may then be its ablations, not itself.
     """
     runs = [r for r in exp.confirmed if str(r.get(results.ROW)) == SEARCHED_ROW]
-    bad = Counter(str(r.get("status")) for r in runs if r.get("status") != results.STATUS_OK)
+    bad = Counter(
+        str(r.get(results.STATUS)) for r in runs if r.get(results.STATUS) != results.STATUS_OK
+    )
     if not bad:
         return ""
     what = " and ".join(f"{status} on {n}" for status, n in sorted(bad.items()))
@@ -357,7 +359,8 @@ def oracle_counts(exp: Experiment) -> str:
     runs = [
         r
         for r in exp.confirmed
-        if str(r.get(results.ROW)) == ROW_ORACLE_REBALANCER and r.get("status") == results.STATUS_OK
+        if str(r.get(results.ROW)) == ROW_ORACLE_REBALANCER
+        and r.get(results.STATUS) == results.STATUS_OK
     ]
     planned = [r.get(results.PLANNED_PER_CLASS) for r in runs]
     added = [r.get(results.ADDED_PER_CLASS) or {} for r in runs]
@@ -422,9 +425,9 @@ def captured(exp: Experiment, board: pd.DataFrame) -> str:
 def search_failures(exp: Experiment) -> str:
     """ "" when the search produced a usable configuration, else why none survived (counts)."""
     search = exp.phase(results.PHASE_SEARCH)
-    if not search or any(r.get("status") == results.STATUS_OK for r in search):
+    if not search or any(r.get(results.STATUS) == results.STATUS_OK for r in search):
         return ""
-    why = Counter(str(r.get("status")) for r in search)
+    why = Counter(str(r.get(results.STATUS)) for r in search)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(why.items()))
     return (
         f"No usable GAN configuration: all {len(search)} search trials ended without a "

@@ -58,10 +58,12 @@ class SearchSummary:
 
 def _counts(exp: Experiment) -> pd.DataFrame:
     """Trials per phase and status (ok, pruned by ASHA, diverged, failed, any other status)."""
-    statuses = list(STATUSES) + sorted({str(r.get("status")) for r in exp.records} - set(STATUSES))
+    statuses = list(STATUSES) + sorted(
+        {str(r.get(results.STATUS)) for r in exp.records} - set(STATUSES)
+    )
     out = []
     for phase in results.PHASES:
-        found = [str(r.get("status")) for r in exp.phase(phase)]
+        found = [str(r.get(results.STATUS)) for r in exp.phase(phase)]
         out.append(
             {results.PHASE: phase, "trials": len(found), **{s: found.count(s) for s in statuses}}
         )
@@ -70,11 +72,11 @@ def _counts(exp: Experiment) -> pd.DataFrame:
 
 def _failures(exp: Experiment) -> pd.DataFrame:
     """Every trial that neither finished ok nor was pruned (pruning is the search working)."""
-    cols = [results.PHASE, results.ROW, results.TRIAL_ID, "seed", "status", "reason"]
+    cols = [results.PHASE, results.ROW, results.TRIAL_ID, "seed", results.STATUS, results.REASON]
     rows = [
         {c: r.get(c) for c in cols}
         for r in exp.records
-        if r.get("status") not in (results.STATUS_OK, results.STATUS_PRUNED)
+        if r.get(results.STATUS) not in (results.STATUS_OK, results.STATUS_PRUNED)
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -138,7 +140,7 @@ def search_summary(exp: Experiment) -> SearchSummary:
     for r in exp.phase(results.PHASE_SEARCH):
         val = r.get(results.VAL_MINORITY_F1)
         if (
-            r.get("status") == results.STATUS_OK
+            r.get(results.STATUS) == results.STATUS_OK
             and isinstance(val, (int, float))
             and math.isfinite(val)
             and val > best_val

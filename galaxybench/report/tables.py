@@ -94,7 +94,7 @@ def _num(value: Any) -> float:
 
 
 def _ok(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("status") == results.STATUS_OK]
+    return [r for r in records if r.get(results.STATUS) == results.STATUS_OK]
 
 
 def _mean(records: list[dict[str, Any]], key: str) -> float:
@@ -117,7 +117,7 @@ def _failures(records: list[dict[str, Any]]) -> str:
     return "; ".join(
         f"seed {r.get('seed')}: {r.get('status')} ({r.get('reason') or 'no reason'})"
         for r in records
-        if r.get("status") != results.STATUS_OK
+        if r.get(results.STATUS) != results.STATUS_OK
     )
 
 
@@ -132,7 +132,9 @@ def _status(group: list[dict[str, Any]]) -> str:
     A classifier that never left the class prior is flagged on the row, and so is a row whose
     same-seed baseline was degenerate: its gain then measures the baseline's failure.
     """
-    bad = Counter(str(r.get("status")) for r in group if r.get("status") != results.STATUS_OK)
+    bad = Counter(
+        str(r.get(results.STATUS)) for r in group if r.get(results.STATUS) != results.STATUS_OK
+    )
     text = (
         "ok"
         if not bad
@@ -236,7 +238,7 @@ def _row_entry(
         results.ROW: row,
         "role": _role(row, config),
         results.CONFIG_ID: (ok or group)[0].get(results.CONFIG_ID),
-        "status": _status(group),
+        results.STATUS: _status(group),
         "n": minority.n,
         "n_failed": n_failed,
         "seeds": " ".join(str(s) for s in sorted({r.get("seed") for r in group}, key=str)),
@@ -431,8 +433,8 @@ def trials_table(exp: Experiment) -> pd.DataFrame:
                 results.TRIAL_ID,
                 results.CONFIG_ID,
                 "seed",
-                "status",
-                "reason",
+                results.STATUS,
+                results.REASON,
             )
         }
         entry.update({k: _num(r.get(k)) for k in SCALAR_METRICS})

@@ -186,10 +186,10 @@ def _compute_totals(stats: dict[str, Any]) -> dict[str, Any]:
 
 def _search_outcome(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """None when the search kept a usable configuration; else why none survived, with counts."""
-    if any(r["status"] == results.STATUS_OK for r in rows):
+    if any(r[results.STATUS] == results.STATUS_OK for r in rows):
         return None
-    by_status = Counter(r["status"] for r in rows)
-    reasons = Counter((r.get("reason") or r["status"]).strip() for r in rows)
+    by_status = Counter(r[results.STATUS] for r in rows)
+    reasons = Counter((r.get(results.REASON) or r[results.STATUS]).strip() for r in rows)
     return {
         "message": f"no GAN configuration survived the search ({len(rows)} trials)",
         "trials": len(rows),
@@ -206,8 +206,10 @@ def _summary(
     phases: dict[str, list[dict[str, Any]]],
     stats: dict[str, Any],
 ) -> dict[str, Any]:
-    usable = all(stats.get(p, {}).get("ok", 0) > 0 for p in ("baseline", "confirm"))
-    outcome = _search_outcome(phases.get("search", [])) if mode == "sweep" else None
+    usable = all(
+        stats.get(p, {}).get("ok", 0) > 0 for p in (results.PHASE_BASELINE, results.PHASE_CONFIRM)
+    )
+    outcome = _search_outcome(phases.get(results.PHASE_SEARCH, [])) if mode == "sweep" else None
     code = 1 if not usable else EXIT_SEARCH_FAILED if outcome else 0
     return {
         "name": exp_dir.name,
@@ -245,7 +247,7 @@ def _run_phase(
     live.event("phase_start", phase=spec.name, trials=_planned_trials(spec))
     live.emit(
         {
-            "phase": spec.name,
+            results.PHASE: spec.name,
             "total": 0,
             "done": 0,
             "running": 0,
@@ -256,7 +258,7 @@ def _run_phase(
     )
     rows = backend.run_phase(spec, wrapped, exp_dir, space, resume, callbacks)
     plan.write_rows(out, rows)
-    counts = Counter(str(r["status"]) for r in rows)
+    counts = Counter(str(r[results.STATUS]) for r in rows)
     live.event(
         "phase_end",
         phase=spec.name,
@@ -304,14 +306,18 @@ def _run_phases(
     wrapped = backend.wrapped_trainable(space, exp_dir, datasets, trial_fn)
     flat = {k: v for k, v in config.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **protocol.BASELINE}
-    specs = [plan.PhaseSpec("baseline", points=plan.baseline_points(baseline, seeds))]
+    specs = [plan.PhaseSpec(results.PHASE_BASELINE, points=plan.baseline_points(baseline, seeds))]
     if mode == "sweep":
-        specs.append(plan.PhaseSpec("search", space=space, base_flat=flat))
+        specs.append(plan.PhaseSpec(results.PHASE_SEARCH, space=space, base_flat=flat))
     phases: dict[str, list[dict[str, Any]]] = {}
     stats: dict[str, Any] = {}
     for spec in [*specs, None]:
         if spec is None:  # confirm depends on the search
-            top = plan.top_configs(phases["search"], space.top_k) if mode == "sweep" else [flat]
+            top = (
+                plan.top_configs(phases[results.PHASE_SEARCH], space.top_k)
+                if mode == "sweep"
+                else [flat]
+            )
             # No usable search configuration: confirm still runs the classical and oracle rows,
             # so the report compares them with the baseline (the summary says why).
             points = (
@@ -319,7 +325,7 @@ def _run_phases(
                 if mode == protocol.MODE_VALIDATE
                 else plan.confirm_points(top[0] if top else None, top, baseline, seeds)
             )
-            spec = plan.PhaseSpec("confirm", points=points)
+            spec = plan.PhaseSpec(results.PHASE_CONFIRM, points=points)
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)

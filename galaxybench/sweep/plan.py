@@ -163,7 +163,8 @@ def top_configs(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     ok = [
         r
         for r in rows
-        if r["status"] == results.STATUS_OK and isinstance(r.get(results.OBJECTIVE), (int, float))
+        if r[results.STATUS] == results.STATUS_OK
+        and isinstance(r.get(results.OBJECTIVE), (int, float))
     ]
     ok.sort(key=lambda r: (-r[results.OBJECTIVE], r[results.TRIAL_ID]))
     out, seen = [], set()
@@ -196,7 +197,7 @@ def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[s
     if error:
         return STUDY_FAIL, None
     result = result or {}
-    status = result.get("status")
+    status = result.get(results.STATUS)
     value = result.get(results.OBJECTIVE)
     if status == results.STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value):
         return STUDY_COMPLETE, float(value)
@@ -207,13 +208,15 @@ def study_outcome(result: dict[str, Any] | None, error: bool = False) -> tuple[s
 
 def phase_stats(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     """Per-phase counts by status, for summary.json."""
-    count = {s: sum(r["status"] == s for r in rows) for s in results.STATUSES}
+    count = {s: sum(r[results.STATUS] == s for r in rows) for s in results.STATUSES}
     return {"trials": len(rows), **count, "seconds": round(seconds, 2)}
 
 
 def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Best search config, and every confirm row's outcome over its seeds (``row_outcome``)."""
-    top = [r for r in phases.get("search", []) if r["status"] == results.STATUS_OK]
+    top = [
+        r for r in phases.get(results.PHASE_SEARCH, []) if r[results.STATUS] == results.STATUS_OK
+    ]
     top.sort(key=lambda r: (-r.get(results.OBJECTIVE, -1.0), r[results.TRIAL_ID]))
     best = None
     if top:
@@ -223,7 +226,7 @@ def best_and_rows(phases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         }
         best["config"] = top[0]["config"]
     rows: dict[str, list[dict[str, Any]]] = {}
-    for r in phases.get("baseline", []) + phases.get("confirm", []):
+    for r in phases.get(results.PHASE_BASELINE, []) + phases.get(results.PHASE_CONFIRM, []):
         rows.setdefault(r[results.ROW], []).append(r)
     return {"best": best, "rows": {row: row_outcome(group) for row, group in rows.items()}}
 
@@ -233,8 +236,8 @@ def row_outcome(group: list[dict[str, Any]]) -> dict[str, Any]:
     ``n`` ok runs of ``trials``, the count of each other status and each reason, so a row whose
     runs diverged is listed with why, not dropped.
     """
-    ok = [r for r in group if r["status"] == results.STATUS_OK]
-    bad = [r for r in group if r["status"] != results.STATUS_OK]
+    ok = [r for r in group if r[results.STATUS] == results.STATUS_OK]
+    bad = [r for r in group if r[results.STATUS] != results.STATUS_OK]
     scores = [float(r.get(results.MINORITY_F1, 0.0)) for r in ok]
     entry: dict[str, Any] = {
         "n": len(ok),
@@ -242,8 +245,10 @@ def row_outcome(group: list[dict[str, Any]]) -> dict[str, Any]:
         "trials": len(group),
     }
     entry.update({results.STATUS_DIVERGED: 0, results.STATUS_FAILED: 0})
-    entry.update(Counter(str(r["status"]) for r in bad))
-    entry["reasons"] = dict(Counter(str(r.get("reason") or r["status"]).strip() for r in bad))
+    entry.update(Counter(str(r[results.STATUS]) for r in bad))
+    entry["reasons"] = dict(
+        Counter(str(r.get(results.REASON) or r[results.STATUS]).strip() for r in bad)
+    )
     return entry
 
 
@@ -267,16 +272,16 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     elif result.error is not None:
         lines = str(result.error).strip().splitlines() or [""]
         line = {
-            "status": results.STATUS_FAILED,
-            "reason": f"{type(result.error).__name__}: {lines[-1]}",
+            results.STATUS: results.STATUS_FAILED,
+            results.REASON: f"{type(result.error).__name__}: {lines[-1]}",
         }
     elif results.VAL_OBJECTIVE_STEP in metrics:  # per-epoch reports only: stopped by the scheduler
         epochs = metrics.get("training_iteration", "?")
         # The last per-epoch value, under the step key: results.OBJECTIVE is a finished
         # trial's score.
         line = {
-            "status": results.STATUS_PRUNED,
-            "reason": f"stopped early by ASHA after {epochs} epochs",
+            results.STATUS: results.STATUS_PRUNED,
+            results.REASON: f"stopped early by ASHA after {epochs} epochs",
             results.VAL_OBJECTIVE_STEP: metrics[results.VAL_OBJECTIVE_STEP],
         }
         if isinstance(
@@ -303,8 +308,8 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
             )
     else:
         line = {
-            "status": results.STATUS_FAILED,
-            "reason": f"trial ended without reporting {results.OBJECTIVE}",
+            results.STATUS: results.STATUS_FAILED,
+            results.REASON: f"trial ended without reporting {results.OBJECTIVE}",
         }
     line.setdefault("config", flat)
     line.setdefault("seed", flat.get("seed"))
@@ -320,8 +325,8 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     )
     if isinstance(metrics.get(results.FINISHED_AT), (int, float)):
         line[results.FINISHED_AT] = float(metrics[results.FINISHED_AT])
-    if line["status"] != results.STATUS_OK:
-        line.setdefault("reason", "")
+    if line[results.STATUS] != results.STATUS_OK:
+        line.setdefault(results.REASON, "")
     return line
 
 

@@ -64,8 +64,8 @@ def trial_outcome(phase: str, trial: Any, error: str | None = None) -> dict[str,
     result = trial.last_result or {}
     if error is not None:
         status, reason = results.STATUS_FAILED, error
-    elif result.get("status"):  # the trial's final report
-        status, reason = str(result["status"]), str(result.get("reason") or "")
+    elif result.get(results.STATUS):  # the trial's final report
+        status, reason = str(result[results.STATUS]), str(result.get(results.REASON) or "")
     else:  # per-epoch (or per-rung) reports only: stopped by the scheduler
         status, reason = results.STATUS_PRUNED, "stopped early by the scheduler"
     compute = result.get(results.COMPUTE_SECONDS_TOTAL)
@@ -76,14 +76,14 @@ def trial_outcome(phase: str, trial: Any, error: str | None = None) -> dict[str,
             compute = None
     objective = result.get(results.OBJECTIVE) if status == results.STATUS_OK else None
     return {
-        "phase": phase,
-        "trial_id": str(trial.trial_id),
-        "row": (trial.config or {}).get("row", phase),
-        "status": status,
+        results.PHASE: phase,
+        results.TRIAL_ID: str(trial.trial_id),
+        results.ROW: (trial.config or {}).get(results.ROW, phase),
+        results.STATUS: status,
         "objective": objective,
         "compute_s": compute,
         "trial_s": result.get("time_total_s"),
-        "reason": reason,
+        results.REASON: reason,
     }
 
 
@@ -112,11 +112,13 @@ def snapshot(phase: str, trials: list[Any]) -> dict[str, Any]:
         else:
             counts["pending"] += 1
         value = (trial.last_result or {}).get(results.OBJECTIVE)
-        status_ok = (trial.last_result or {}).get("status", results.STATUS_OK) == results.STATUS_OK
+        status_ok = (trial.last_result or {}).get(
+            results.STATUS, results.STATUS_OK
+        ) == results.STATUS_OK
         if isinstance(value, (int, float)) and math.isfinite(value) and status_ok:
             best = max(best, float(value))
     return {
-        "phase": phase,
+        results.PHASE: phase,
         "total": len(trials),
         **counts,
         "best": None if best == -math.inf else best,

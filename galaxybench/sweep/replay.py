@@ -184,7 +184,7 @@ class _Search:
 
         row = run.rows[run.rung]
         value = row["val_objective"]
-        ok = row["status"] == results.STATUS_OK and math.isfinite(value)
+        ok = row[results.STATUS] == results.STATUS_OK and math.isfinite(value)
         result = {
             results.BUDGET: budget.budget_units(self.table.ladder, row["rung"] - 1),
             results.VAL_OBJECTIVE_STEP: value if ok else math.nan,
@@ -215,7 +215,7 @@ class _Search:
         self.rep.events.append(
             {
                 "trial": run.trial.number,
-                "config_id": run.cid,
+                results.CONFIG_ID: run.cid,
                 "rung": row["rung"],
                 "value": row["val_objective"],
                 "action": action,

@@ -149,14 +149,14 @@ class Table:
         """The table's configurations in its row order (one per config_id)."""
         seen: dict[str, dict[str, Any]] = {}
         for row in self.rows:
-            seen.setdefault(row["config_id"], {k: row[k] for k in self.keys})
+            seen.setdefault(row[results.CONFIG_ID], {k: row[k] for k in self.keys})
         return list(seen.values())
 
     def lookup(self) -> dict[str, list[dict[str, Any]]]:
         """config_id -> its rows ordered by rung."""
         out: dict[str, list[dict[str, Any]]] = {}
         for row in sorted(self.rows, key=lambda r: r["rung"]):
-            out.setdefault(row["config_id"], []).append(row)
+            out.setdefault(row[results.CONFIG_ID], []).append(row)
         return out
 
     def full_budget_seconds(self, config_id: str) -> float:
@@ -264,7 +264,7 @@ def _climb_config(
             {
                 "rung": r + 1,
                 "budget_fraction": fraction,
-                "status": res.status,
+                results.STATUS: res.status,
                 "metrics": {k: m.get(k) for k in (results.OBJECTIVE, *TEST_METRICS)},
                 "compute": m.get(results.COMPUTE_SECONDS, {}),
                 "gan_epochs": m.get(results.GAN_EPOCHS, {}),
@@ -295,13 +295,13 @@ def _rows(
             if g is not None and g["reached"] == g["start"] and g["start"] > 0:
                 compute[stage] = first_cost.get((stage, g["key"], g["reached"]), compute[stage])
         m = rec["metrics"]
-        ok = rec["status"] == results.STATUS_OK
+        ok = rec[results.STATUS] == results.STATUS_OK
         row = {
-            "config_id": config_key(params),
+            results.CONFIG_ID: config_key(params),
             **params,
             "rung": rec["rung"],
             "budget_fraction": rec["budget_fraction"],
-            "status": rec["status"],
+            results.STATUS: rec[results.STATUS],
             "val_objective": _num(m.get(results.OBJECTIVE)) if ok else math.nan,
             **{k: _num(m.get(k)) if ok else math.nan for k in TEST_METRICS},
             **{f"compute_{s}": round(v, 3) for s, v in compute.items()},
@@ -501,7 +501,7 @@ def write_table(table: Table, path: str | Path, note: str = "") -> None:
 
 
 _INT = ("rung", "gan_epochs_trained")
-_TEXT = ("config_id", "status")
+_TEXT = (results.CONFIG_ID, results.STATUS)
 
 
 def read_table(path: str | Path) -> Table:

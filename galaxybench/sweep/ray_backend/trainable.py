@@ -53,7 +53,7 @@ def _rung_record(rung: int, fraction: float, result: Any) -> dict[str, Any]:
     return {
         results.RUNG: rung,
         results.BUDGET_FRACTION: fraction,
-        "status": result.status,
+        results.STATUS: result.status,
         results.OBJECTIVE: m.get(results.OBJECTIVE),
         results.COMPUTE_SECONDS: m.get(results.COMPUTE_SECONDS, {}),
         results.GAN_EPOCHS_TRAINED: m.get(results.GAN_EPOCHS_TRAINED, 0),
@@ -165,11 +165,11 @@ def _final_report(result: Any, rung_fields: dict[str, Any]) -> dict[str, Any]:
         k: payload[k] for k in SCALARS if isinstance(payload.get(k), (int, float))
     }
     final.update(
-        status=payload["status"],
-        reason=payload["reason"] or "",
+        status=payload[results.STATUS],
+        reason=payload[results.REASON] or "",
         **{results.RESULT_JSON: json.dumps(payload, default=str)},
     )
-    ok = payload["status"] == results.STATUS_OK
+    ok = payload[results.STATUS] == results.STATUS_OK
     if ok:  # only a finished trial carries the objective: the searcher scores it COMPLETE
         final[results.OBJECTIVE] = float(objective)
     # Every result must hold the scheduler's key (Tune's strict metric check raises and ends the
