@@ -60,7 +60,9 @@ def _cgan(cfg: Config, data: SplitArrays, device: torch.device, graphed: bool) -
     return lambda: run.epoch_steps(images, labels, _common.FiniteWatch("cgan", device))
 
 
-def _classifier(cfg: Config, data: SplitArrays, device: torch.device, graphed: bool) -> Callable:
+def _classifier(
+    cfg: Config, data: SplitArrays, device: torch.device, graphed: bool
+) -> Callable | None:
     if graphed:
         return None  # the classifier's last batch is ragged: measured eager only
     classes = int(data.labels.max()) + 1
@@ -72,7 +74,7 @@ def _classifier(cfg: Config, data: SplitArrays, device: torch.device, graphed: b
     gen = _common.seeded_generator(0)
     loss = torch.nn.CrossEntropyLoss()
     b = cfg.classifier.batch_size
-    return lambda: classify_cnn._train_epoch(model, opt, loss, lambda t, g: t, x, y, b, gen, device)
+    return lambda: classify_cnn._train_steps(model, opt, loss, lambda t, g: t, x, y, b, gen, device)
 
 
 STAGES = {"srgan": _srgan, "cgan": _cgan, "classifier": _classifier}

@@ -88,7 +88,7 @@ def test_a_classifier_epoch_does_not_wait_for_the_gpu(augment):
     aug = classify_augment.dihedral if augment == "dihedral" else classify_augment.no_augment
     gen = _common.seeded_generator(0)
     args = (model, opt, loss, aug, x, y, 16, gen, CUDA)
-    classify_cnn._train_epoch(*args)
+    classify_cnn._train_steps(*args)
     with _no_host_sync():
         total = classify_cnn._train_steps(*args)
     assert np.isfinite(float(total))

@@ -286,22 +286,6 @@ def predict(
     return _logits(model, x.to(device), device, batch_size).argmax(1).cpu().numpy()
 
 
-def _train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable,
-    augment: Callable,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-    device: torch.device,
-) -> float:
-    """One pass over (x, y) in shuffled batches sliced on the device; returns the mean loss."""
-    total = _train_steps(model, optimizer, loss_fn, augment, x, y, batch_size, generator, device)
-    return float(total) / max(x.shape[0], 1)  # the epoch's one read of the device
-
-
 def _train_steps(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -384,9 +368,10 @@ def train_classifier(
     best_state, best_epoch, best_score, best_pred = None, 0, -np.inf, None
     stopped_early = False
     for epoch in range(1, ccfg.epochs + 1):
-        train_loss = _train_epoch(
+        total = _train_steps(
             model, optimizer, loss_fn, augment, x, y, ccfg.batch_size, generator, device
         )
+        train_loss = float(total) / max(x.shape[0], 1)  # the epoch's one read of the device
         pred = _logits(model, xv, device, 512).argmax(1).cpu().numpy()
         scores = {
             results.EPOCH: epoch,
