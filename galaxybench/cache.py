@@ -61,13 +61,14 @@ def files_hash(paths: list[Path]) -> str:
 def stage_code_hash(stage: str) -> str:
     """Hash of the code that decides what ``stage``'s cache entry holds.
 
-    A stage named after its module (``upscale_srgan``) hashes that module and its ``_nets``
-    module; any other stage (the classifier, whose inputs come from every upscaler and
-    rebalancer) hashes every module under ``stages/``. Shared helpers count for all. So a code
-    change invalidates the entries it can change, and ``--resume`` never reuses stale weights.
+    A stage named after its module (``upscale_srgan``) hashes that module, its ``_nets`` module
+    and its ``_fused`` trainer (which fills the same entries); any other stage (the classifier,
+    whose inputs come from every upscaler and rebalancer) hashes every module under ``stages/``.
+    Shared helpers count for all. So a code change invalidates the entries it can change, and
+    ``--resume`` never reuses stale weights.
     """
     stages = _PACKAGE / "stages"
-    own = [stages / f"{stage}.py", stages / f"{stage}_nets.py"]
+    own = [stages / f"{stage}.py", stages / f"{stage}_nets.py", stages / f"{stage}_fused.py"]
     files = [p for p in own if p.exists()] if own[0].exists() else sorted(stages.glob("*.py"))
     shared = [_PACKAGE / name for name in _SHARED_CODE]
     return files_hash(files + [p for p in shared if p not in files])
@@ -119,6 +120,21 @@ def _load_or_discard(folder: Path, load: Callable[[Path], Any]) -> Any:
         return _MISSING
 
 
+def _store(folder: Path, value: Any, save: Callable[[Any, Path], None], entry: dict) -> None:
+    """Write an entry under a temporary name, then rename it into place (call under its lock):
+    a reader sees a whole entry or none. ``entry`` is what ``entry.json`` records."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        save(value, tmp)
+        (tmp / _DONE).write_text(json.dumps(entry, sort_keys=True, default=str, indent=1))
+        if folder.exists():  # a leftover without its entry.json: replace it
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 class StageCache:
     """A directory of stage outputs keyed by content; ``enabled=False`` always rebuilds."""
 
@@ -159,22 +175,54 @@ class StageCache:
                 if value is not _MISSING:
                     return value, True
             value = build()
-            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-            try:
-                save(value, tmp)
-                (tmp / _DONE).write_text(
-                    json.dumps(
-                        {"stage": stage, "parts": parts}, sort_keys=True, default=str, indent=1
-                    )
-                )
-                if folder.exists():  # a leftover without its entry.json: replace it
-                    shutil.rmtree(folder)
-                os.replace(tmp, folder)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+            _store(folder, value, save, {"stage": stage, "parts": parts})
         log.debug("stage cache: stored %s/%s", stage, folder.name)
         return value, False
+
+    def has(self, stage: str, parts: dict[str, Any], *, epochs: int | None = None) -> bool:
+        """Whether a finished entry exists (``epochs``: a resumable stage's checkpoint at exactly
+        that count). False when the cache is off."""
+        return self.enabled and (self._folder(stage, parts, epochs) / _DONE).exists()
+
+    def put(
+        self,
+        stage: str,
+        parts: dict[str, Any],
+        value: Any,
+        *,
+        save: Callable[[Any, Path], None],
+        epochs: int | None = None,
+    ) -> bool:
+        """Store ``value`` as the entry ``get_or_create`` (or, with ``epochs``,
+        ``get_or_continue`` from scratch) would have built; a finished entry is kept as it is.
+
+        Work trained elsewhere (a fused group of trials) fills the cache this way, so each
+        member's own trial then reads it as a hit. Returns True when stored.
+        """
+        if not self.enabled:
+            return False
+        folder = self._folder(stage, parts, epochs)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        entry: dict[str, Any] = {"stage": stage, "parts": parts}
+        if epochs is not None:
+            entry.update(epochs=epochs, continued_from=0)
+        with FileLock(str(folder) + ".lock"):
+            if (folder / _DONE).exists():
+                return False
+            _store(folder, value, save, entry)
+        log.debug("stage cache: put %s/%s", stage, folder.name)
+        return True
+
+    def epochs_cached(self, stage: str, parts: dict[str, Any]) -> list[int]:
+        """The epoch counts a resumable stage has finished checkpoints at (none: cache off)."""
+        if not self.enabled:
+            return []
+        return sorted(self._epoch_entries(stage, self.key(stage, parts)))
+
+    def _folder(self, stage: str, parts: dict[str, Any], epochs: int | None) -> Path:
+        assert self.root is not None
+        base = self.key(stage, parts)
+        return self.root / stage / (base if epochs is None else f"{base}.e{epochs:06d}")
 
     def _epoch_entries(self, stage: str, base: str) -> dict[int, Path]:
         """Finished entries of a resumable stage's config ``base``, by epochs reached."""
@@ -230,22 +278,7 @@ class StageCache:
                     break
                 state = None
             value = build(state, start)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-            try:
-                save_state(value, tmp)
-                (tmp / _DONE).write_text(
-                    json.dumps(
-                        {"stage": stage, "parts": parts, "epochs": epochs, "continued_from": start},
-                        sort_keys=True,
-                        default=str,
-                        indent=1,
-                    )
-                )
-                if folder.exists():
-                    shutil.rmtree(folder)
-                os.replace(tmp, folder)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+            entry = {"stage": stage, "parts": parts, "epochs": epochs, "continued_from": start}
+            _store(folder, value, save_state, entry)
         log.debug("stage cache: stored %s/%s (from epoch %d)", stage, folder.name, start)
         return value, start

@@ -147,6 +147,12 @@ PHASES = (PHASE_BASELINE, PHASE_SEARCH, PHASE_CONFIRM)
 STUDY_NAME = "search"  # the Optuna study of the search phase
 OPTUNA_JOURNAL = "optuna.journal"  # <experiment>/search/optuna.journal
 RESULT_JSON = "trial_result_json"  # the whole TrialResult, reported once at the end of a trial
+# A fused group's one Tune trial reports its members' TrialResults as a JSON list under this key
+# (one results line each), and the seeds it ran under FUSE_SEEDS (its Ray config).
+RESULT_JSONS = "trial_result_jsons"
+FUSE_SEEDS = "fuse_seeds"
+# In a fused member's metrics: {"members", "seeds", "stages": {cache stage: members trained}}.
+FUSED = "fused"
 # Keys the sweep adds to each TrialResult line of results/<phase>.jsonl (read by the report).
 PHASE = "phase"
 STATUS = "status"  # one of STATUSES

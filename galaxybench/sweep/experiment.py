@@ -306,7 +306,11 @@ def _run_phases(
     wrapped = backend.wrapped_trainable(space, exp_dir, datasets, trial_fn)
     flat = {k: v for k, v in config.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **protocol.BASELINE}
-    specs = [plan.PhaseSpec(results.PHASE_BASELINE, points=plan.baseline_points(baseline, seeds))]
+    # Fused groups (confirm.fuse): one Tune trial trains a row's seeds together (trial.group).
+    group = plan.fuse_points if plan.fuses(space) else list
+    specs = [
+        plan.PhaseSpec(results.PHASE_BASELINE, points=group(plan.baseline_points(baseline, seeds)))
+    ]
     if mode == "sweep":
         specs.append(plan.PhaseSpec(results.PHASE_SEARCH, space=space, base_flat=flat))
     phases: dict[str, list[dict[str, Any]]] = {}
@@ -325,7 +329,7 @@ def _run_phases(
                 if mode == protocol.MODE_VALIDATE
                 else plan.confirm_points(top[0] if top else None, top, baseline, seeds)
             )
-            spec = plan.PhaseSpec(results.PHASE_CONFIRM, points=points)
+            spec = plan.PhaseSpec(results.PHASE_CONFIRM, points=group(points))
         rows, seconds = _run_phase(backend, spec, wrapped, exp_dir, space, resume, callbacks)
         phases[spec.name] = rows
         stats[spec.name] = plan.phase_stats(rows, seconds)

@@ -26,7 +26,19 @@ from galaxybench.errors import ConfigError, close_matches, did_you_mean
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
 ALGORITHMS = ("optuna", "grid", "random")
 SCHEDULERS = ("asha", "hyperband", "fifo")
-_TOP_KEYS = {"description", "base", "params", "search", "seeds", "top_k", "resources"}
+_TOP_KEYS = {
+    "description",
+    "base",
+    "params",
+    "search",
+    "seeds",
+    "top_k",
+    "resources",
+    "confirm",
+}
+# ``confirm.fuse``: train the confirmation seeds of a row (and the baseline's) as one fused group
+# (``galaxybench.trial.group``). auto: when trials run on CUDA; on: always; off: never.
+FUSE_MODES = ("auto", "on", "off")
 _BASE_KEYS = {"profile", "set"}
 _SEARCH_KEYS = {
     "algorithm",
@@ -111,6 +123,7 @@ class SearchSpace:
     # ``1 / trials_per_gpu`` of a GPU when the cluster has GPUs (0: its default), else none.
     gpu_auto: bool = False
     trials_per_gpu: int = 0
+    fuse: str = "auto"  # FUSE_MODES
 
     def base_config(self) -> config.Config:
         """The base config: the profile with the space's (and ``--set``) overrides."""
@@ -188,6 +201,7 @@ class SearchSpace:
             "seeds": {"search": self.search_seed, "confirm": list(self.confirm_seeds)},
             "top_k": self.top_k,
             "resources": self._resources_dict(),
+            "confirm": {"fuse": self.fuse},
         }
 
     def _resources_dict(self) -> dict[str, Any]:
@@ -490,8 +504,17 @@ def parse_search_space(tree: Any, source: str = "<search space>") -> SearchSpace
         confirm_seeds=confirm_seeds,
         top_k=top_k,
         description=description,
+        fuse=_fuse(tree.get("confirm"), source),
         **_resources(tree.get("resources"), source),
     )
+
+
+def _fuse(tree: Any, source: str) -> str:
+    """``confirm: {fuse: auto|on|off}`` (default auto)."""
+    tree = _mapping(tree if tree is not None else {}, "confirm", {"fuse"}, source)
+    fuse = tree.get("fuse", "auto")
+    _require(fuse in FUSE_MODES, "confirm.fuse", f"must be one of {', '.join(FUSE_MODES)}", source)
+    return str(fuse)
 
 
 def search_space_names() -> list[str]:

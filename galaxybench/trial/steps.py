@@ -177,6 +177,30 @@ def _continue(
     return weights_of(state)
 
 
+def rebalancer_classes(cfg: Config, plan: dict[int, int], train: SplitArrays) -> list[int]:
+    """The classes a trained rebalancer learns: the planned ones, or every training class."""
+    if cfg.cgan.train_on == "augmented":
+        return sorted(plan)
+    return sorted(set(train.labels.tolist()))
+
+
+def rebalancer_stage(ctx: TrialContext, classes: list[int]) -> tuple[str, dict[str, Any], int]:
+    """(cache stage, key parts without the epoch count, full epochs) of a resumable rebalancer."""
+    method = ctx.cfg.rebalance.method
+    section = ctx.section(method)
+    parts = ctx.parts(stage_cfg=_without(section, "epochs"), classes=classes)
+    return f"rebalance_{method}", parts, section.get("epochs", 0)
+
+
+def upscaler_stage(ctx: TrialContext) -> tuple[str, dict[str, Any], int]:
+    """(cache stage, key parts, full sequence length) of a resumable upscaler. The key leaves out
+    the adversarial epoch count: the sequence position says how far it went."""
+    method = ctx.cfg.upscale.method
+    section = ctx.section(method)
+    full = section.get("pretrain_epochs", 0) + section.get("epochs", 0)
+    return f"upscale_{method}", ctx.parts(stage_cfg=_without(section, "epochs")), full
+
+
 def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.ndarray, dict]:
     """Synthetic (or repeated) LR training images: (lr (m,3,h,h) uint8, labels (m,), plan)."""
     cfg, k = ctx.cfg, ctx.data.num_classes
@@ -199,20 +223,18 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
         ctx.consumed[RESERVE_USE] = train.index
     if not plan:
         return (*empty, plan)
-    classes = (
-        sorted(plan) if cfg.cgan.train_on == "augmented" else sorted(set(train.labels.tolist()))
-    )
+    classes = rebalancer_classes(cfg, plan, train)
     weights = None
     if RESERVE_USE not in ctx.consumed:
         ctx.consumed["rebalancer_fit"] = train.index  # fit and generate (oversampling) read train
     if rebalancer.trainable and hasattr(rebalancer, "train_to"):
-        stage = f"rebalance_{method}"
+        stage, parts, full = rebalancer_stage(ctx, classes)
         weights = _continue(
             ctx,
             stage,
             method,
-            ctx.parts(stage_cfg=_without(ctx.section(method), "epochs"), classes=classes),
-            ctx.section(method).get("epochs", 0),
+            parts,
+            full,
             lambda state, target: rebalancer.train_to(
                 cfg,
                 train,
@@ -261,14 +283,13 @@ def upscale_all(
         ctx.consumed["upscaler_fit"] = train.index
         stage = f"upscale_{method}"
     if upscaler.trainable and hasattr(upscaler, "train_to"):
-        # Key without the adversarial epoch count: the sequence position says how far it went.
-        section = ctx.section(method)
+        stage, parts, full = upscaler_stage(ctx)
         weights = _continue(
             ctx,
             stage,
             method,
-            ctx.parts(stage_cfg=_without(section, "epochs")),
-            section.get("pretrain_epochs", 0) + section.get("epochs", 0),
+            parts,
+            full,
             lambda state, target: upscaler.train_to(
                 cfg, train, state, target, seed=stage_seed(cfg.seed, stage), device=ctx.device
             ),
@@ -311,7 +332,18 @@ def upscale_all(
     )
 
 
-def _save_classifier(run: ClassifierRun, folder: Path) -> None:
+CLASSIFIER_STAGE = "classifier"
+
+
+def classifier_parts(
+    ctx: TrialContext, cfg: Config | None = None, budget_part: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The classifier's cache-key parts: the trial's effective config (``cfg``: with a lower
+    rung's epochs) and, below the full budget, the rung."""
+    return ctx.parts(config=effective_flat(cfg or ctx.cfg), **(budget_part or {}))
+
+
+def save_classifier(run: ClassifierRun, folder: Path) -> None:
     save_weights(run.model.state_dict(), folder)
     (folder / "history.json").write_text(
         json.dumps(
@@ -419,10 +451,10 @@ def classify(
         )
 
     run, hit = ctx.cache.get_or_create(
-        "classifier",
-        ctx.parts(config=effective_flat(cfg), **budget_part),
+        CLASSIFIER_STAGE,
+        classifier_parts(ctx, cfg, budget_part),
         build=build,
-        save=_save_classifier,
+        save=save_classifier,
         load=load,
     )
     ctx.cache_hits["classifier"] = hit

@@ -28,15 +28,11 @@ from galaxybench.config import Config, flat_keys, from_flat
 from galaxybench.errors import InputError
 from galaxybench.protocol import ROW_SEARCH, top_row
 from galaxybench.sweep import plan
-from galaxybench.sweep.plan import SCALARS
+from galaxybench.sweep.plan import DEVICE_ENV, SCALARS
 from galaxybench.sweep.space import SearchSpace
 
 if TYPE_CHECKING:  # the trial package imports torch; the trial function arrives as an argument
     from galaxybench.trial import TrialFunction
-
-# Environment variable that overrides the torch device of every trial: with "cpu", trials that Ray
-# schedules on (real or declared) GPUs run on the CPU, e.g. a simulated GPU cluster in tests.
-DEVICE_ENV = "GALAXYBENCH_DEVICE"
 
 
 def trial_device(gpus: float) -> str:
@@ -219,6 +215,9 @@ def trainable(
     per rung (no per-epoch reports), the last rung's result is the trial's, and its row holds
     every rung (``results.RUNGS``) and the compute summed over them.
     """
+    if results.FUSE_SEEDS in config:
+        _group_trainable(config, data, trial_fn, cache_dir, cpus, gpus, samples_dir)
+        return
     cfg, data = _trial_inputs(config, data)
     artifacts = _artifacts_dir(config, cfg, samples_dir)
     kwargs = dict(
@@ -232,6 +231,54 @@ def trainable(
     if artifacts is not None:
         _copy_samples_to_trial_dir(Path(artifacts))
     tune.report(_final_report(result, rung_fields))
+
+
+def _group_trainable(
+    config: dict[str, Any],
+    data: Any,
+    trial_fn: TrialFunction,
+    cache_dir: str,
+    cpus: float,
+    gpus: float,
+    samples_dir: str | None,
+) -> None:
+    """A fused group (``plan.fuse_points``): its members' trials, their training fused
+    (``trial.group.evaluate_group``), reported once as ``results.RESULT_JSONS``, each member's
+    final report as an unfused trial's. A trial function other than ``evaluate_trial`` runs its
+    members one after another."""
+    from galaxybench.trial import evaluate_trial
+    from galaxybench.trial.group import evaluate_group
+
+    members = [_trial_inputs(m, data) for m in plan.group_members(config)]
+    artifacts = [
+        _artifacts_dir({**config, "seed": cfg.seed}, cfg, samples_dir) for cfg, _ in members
+    ]
+    kwargs = dict(device=trial_device(gpus), cache_dir=cache_dir, num_threads=max(1, int(cpus)))
+    if trial_fn is evaluate_trial:
+        out = evaluate_group(
+            [cfg for cfg, _ in members],
+            [d for _, d in members],
+            artifacts_dirs=artifacts,
+            **kwargs,
+        )
+    else:
+        out = [
+            trial_fn(cfg, d, None, artifacts_dir=a, **kwargs)
+            for (cfg, d), a in zip(members, artifacts, strict=True)
+        ]
+    for a in artifacts:
+        if a is not None:
+            _copy_samples_to_trial_dir(Path(a))
+    finals = [_final_report(result, {}) for result in out]
+    ok = [f[results.OBJECTIVE] for f in finals if results.OBJECTIVE in f]
+    tune.report(
+        {
+            results.RESULT_JSONS: json.dumps(finals, default=str),
+            # The scheduler's key (Tune's strict metric check): the mean of the members' scores.
+            results.VAL_OBJECTIVE_STEP: sum(ok) / len(ok) if ok else math.nan,
+            results.FINISHED_AT: time.time(),
+        }
+    )
 
 
 def wrapped_trainable(
