@@ -234,11 +234,11 @@ def train_classifiers_fused(
         group = [state[i] for i in active]
         totals = _fused_steps(fused, optimizer, group, augment, ccfg.batch_size, device)
         losses = totals.tolist()  # the epoch's one read of the device
-        keep: list[int] = []
+        keep: list[int] = []  # positions in the group of the members that go on
+        tensors = {**fused.params, **fused.buffers}
         for pos, i in enumerate(active):
             m = state[i]
             # Copied on the device into the member's own network: validation runs it alone.
-            tensors = {**fused.params, **fused.buffers}
             m.model.load_state_dict({name: t[pos].detach() for name, t in tensors.items()})
             train_loss = losses[pos] / max(n, 1)
             scores = _validate(m, epoch, train_loss, num_classes, minority_classes, device)
