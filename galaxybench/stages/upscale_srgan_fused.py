@@ -57,7 +57,11 @@ class _FusedTrainer:
     """The K members' stacked networks, optimizers, data, shuffle generators and histories."""
 
     def __init__(
-        self, cfg: Config, trains: Sequence[SplitArrays], seeds: Sequence[int], device
+        self,
+        cfg: Config,
+        trains: Sequence[SplitArrays],
+        seeds: Sequence[int],
+        device: torch.device,
     ) -> None:
         self.cfg, self.device = cfg.srgan, torch.device(device)
         self.members = list(range(len(trains)))  # original index of each member still training
@@ -111,6 +115,7 @@ class _FusedTrainer:
         watch[0] = watch[0] & finite
 
     def _new_watch(self) -> list[torch.Tensor]:
+        """Per-member [finite flags, first non-finite values] for one epoch, on the device."""
         k = len(self.members)
         return [
             torch.ones(k, dtype=torch.bool, device=self.device),
