@@ -149,8 +149,9 @@ def _epoch(
     first = torch.zeros(k, device=device)
     for step in range(order.shape[1]):
         idx = order[:, step]
-        # uint8 -> float per element, so gathering first changes no value. No channels_last:
-        # it is not defined for the stacked 5-d batch (float tolerance on CUDA, not format).
+        # uint8 -> float per element, so gathering first changes no value. No channels_last (the
+        # unfused CUDA layout): it is defined for 4-d tensors, not this 5-d stack; a layout
+        # changes speed, not values.
         real = to_float(images[rows, idx])
         # Each member's z from its own noise stream, in the unfused order (one draw per step).
         z = torch.stack(
@@ -168,7 +169,13 @@ def _epoch(
     return totals / max(order.shape[1], 1), finite, first
 
 
-def _load_member(run: _Training, gen: FusedModules, disc: FusedModules, opts, j: int) -> None:
+def _load_member(
+    run: _Training,
+    gen: FusedModules,
+    disc: FusedModules,
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    j: int,
+) -> None:
     """Member ``j``'s weights and Adam slices into its unfused ``run``; the param groups stay
     those of the unfused Adams (the fused Adam's may say ``fused``), so the checkpoint's format
     is the unfused one."""
