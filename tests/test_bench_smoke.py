@@ -29,6 +29,8 @@ SMOKE = (
     "concurrency",
     "continuation",
     "data_prep",
+    "fused_confirm",
+    "gpu_default_sweep",
     "gpu_step_ceiling",
     "metrics_cost",
     "paper_stage_costs",

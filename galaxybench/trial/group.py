@@ -289,13 +289,15 @@ def evaluate_group(
     cache_dir: str | Path | None = None,
     num_threads: int | None = None,
     artifacts_dirs: Sequence[str | Path | None] | None = None,
+    baseline: bool = True,
 ) -> list[results.TrialResult]:
     """Run the trials of ``cfgs`` (one configuration on several seeds; ``datas[k]`` is member k's
     prepared data, its own split) with their training fused; one TrialResult per member, each
     as ``evaluate_trial(cfgs[k], datas[k], ...)`` gives it (float tolerance on the fused stages).
 
     The fused outputs travel through the stage cache: without one (``cache_dir`` None and no
-    default) nothing is fused. Raises ValueError when the configs differ in more than the seed.
+    default) nothing is fused. ``baseline``: as ``evaluate_trial``'s. Raises ValueError when
+    the configs differ in more than the seed.
     """
     check_group(cfgs)
     device = torch.device(device) if device is not None else default_device()
@@ -325,6 +327,7 @@ def evaluate_group(
                 cache_dir=cache_dir,
                 num_threads=num_threads,
                 artifacts_dir=artifacts,
+                baseline=baseline,
             )
         _account(result, m, seeds)
         out.append(result)
