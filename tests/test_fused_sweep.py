@@ -178,3 +178,43 @@ def test_a_crashed_group_gives_each_member_a_failed_line(ray_session, data, tmp_
     assert all(
         x[results.STATUS] == "failed" and "simulated crash" in x[results.REASON] for x in crashed
     )
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_real_pipeline_fused_under_tune_writes_the_unfused_lines(ray_session, data, tmp_path):
+    """``evaluate_trial`` itself: each row's seeds train fused in one Tune trial, and every line
+    (status, scores, GAN epochs trained) and every stage-cache entry is the unfused sweep's."""
+    space = _space("on")
+    tree = space.to_dict()
+    tree["seeds"]["confirm"] = SEEDS[:2]
+    runs = {}
+    for fuse in ("off", "on"):
+        tree["confirm"] = {"fuse": fuse}
+        run_experiment(
+            parse_search_space(tree, f"smoke, two seeds, fuse {fuse}"),
+            name=f"real-{fuse}",
+            storage=tmp_path,
+            data=data,
+            mode="ablate",
+            report=False,
+        )
+        runs[fuse] = tmp_path / f"real-{fuse}"
+    for phase in ("baseline", "confirm"):
+        off = sorted(_lines(runs["off"], phase), key=lambda x: (x[results.ROW], x["seed"]))
+        on = sorted(_lines(runs["on"], phase), key=lambda x: (x[results.ROW], x["seed"]))
+        assert [_view(x)[:-1] for x in on] == [_view(x)[:-1] for x in off]
+        for a, b in zip(off, on, strict=True):
+            assert b.get(results.MINORITY_F1) == pytest.approx(a.get(results.MINORITY_F1))
+            assert b.get(results.GAN_EPOCHS_TRAINED) == a.get(results.GAN_EPOCHS_TRAINED)
+            assert b.get(results.CONFUSION_MATRIX) == a.get(results.CONFUSION_MATRIX)
+    fused = [x for x in _lines(runs["on"], "confirm") if x.get(results.FUSED)]
+    assert fused and all(x[results.FUSED]["members"] == 2 for x in fused)
+    trained = {s for x in fused for s in x[results.FUSED]["stages"]}
+    assert {"rebalance_cgan", "upscale_srgan", "classifier"} <= trained
+
+    def entries(run: Path) -> set[str]:
+        cache = run / "cache"
+        return {p.parent.relative_to(cache).as_posix() for p in cache.rglob("entry.json")}
+
+    assert entries(runs["on"]) == entries(runs["off"])

@@ -9,6 +9,8 @@ modules' own tests (tests/test_*_fused.py) compare weights.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +148,24 @@ def test_a_fused_group_on_cuda_agrees_with_its_unfused_trials(datas, tmp_path):
             np.asarray(u.predictions["prediction"]) == np.asarray(f.predictions["prediction"])
         )
         assert same >= 0.8, same
+
+
+def test_a_group_resumes_from_what_the_cache_holds(datas, tmp_path):
+    """A group retried after a crash trains only the entries the cache lacks: here one member's
+    classifier, which then trains alone (a group of one) and gives the same result."""
+    cfgs = _members(**{"upscale.method": "srgan", "rebalance.method": "cgan"})
+    members = [datas[s] for s in SEEDS]
+    first = evaluate_group(cfgs, members, device="cpu", cache_dir=tmp_path)
+    keys = {}
+    for entry in (tmp_path / "classifier").glob("*/entry.json"):
+        parts = json.loads(entry.read_text())["parts"]
+        if parts["config"]["upscale.method"] == "srgan":  # not a member's baseline classifier
+            keys[parts["seed"]] = entry.parent
+    assert sorted(keys) == list(SEEDS)
+    shutil.rmtree(keys[SEEDS[1]])  # as if the group had stopped before storing it
+    again = evaluate_group(cfgs, members, device="cpu", cache_dir=tmp_path)
+    assert [r.metrics[results.FUSED]["stages"] for r in again] == [{}, {}, {}]
+    assert again[1].cache_hits["classifier"] is False and again[0].cache_hits["classifier"]
+    for a, b in zip(first, again, strict=True):
+        assert b.metrics[results.MINORITY_F1] == pytest.approx(a.metrics[results.MINORITY_F1])
+        assert b.predictions == a.predictions
