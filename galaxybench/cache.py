@@ -21,6 +21,7 @@ the largest cached count below its target, so a promoted trial pays only the inc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -28,7 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -192,12 +193,14 @@ class StageCache:
         *,
         save: Callable[[Any, Path], None],
         epochs: int | None = None,
+        held: bool = False,
     ) -> bool:
         """Store ``value`` as the entry ``get_or_create`` (or, with ``epochs``,
         ``get_or_continue`` from scratch) would have built; a finished entry is kept as it is.
 
         Work trained elsewhere (a fused group of trials) fills the cache this way, so each
-        member's own trial then reads it as a hit. Returns True when stored.
+        member's own trial then reads it as a hit. ``held``: the caller holds the entry's lock
+        (``holding``). Returns True when stored.
         """
         if not self.enabled:
             return False
@@ -206,12 +209,27 @@ class StageCache:
         entry: dict[str, Any] = {"stage": stage, "parts": parts}
         if epochs is not None:
             entry.update(epochs=epochs, continued_from=0)
-        with FileLock(str(folder) + ".lock"):
+        with contextlib.nullcontext() if held else FileLock(str(folder) + ".lock"):
             if (folder / _DONE).exists():
                 return False
             _store(folder, value, save, entry)
         log.debug("stage cache: put %s/%s", stage, folder.name)
         return True
+
+    @contextlib.contextmanager
+    def holding(self, entries: Iterable[tuple[str, dict[str, Any], int | None]]) -> Iterator[None]:
+        """Hold the locks of several entries ((stage, parts, epochs or None) each) while their
+        values are built together, as ``get_or_create`` holds one: a trial or group that needs
+        one of them waits, then finds it stored. Taken in sorted order, so two holders never
+        wait on each other."""
+        if not self.enabled:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            for path in sorted({self._folder(*e) for e in entries}):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(FileLock(str(path) + ".lock"))
+            yield
 
     def epochs_cached(self, stage: str, parts: dict[str, Any]) -> list[int]:
         """The epoch counts a resumable stage has finished checkpoints at (none: cache off)."""

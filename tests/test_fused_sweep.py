@@ -206,8 +206,14 @@ def test_the_real_pipeline_fused_under_tune_writes_the_unfused_lines(ray_session
         assert [_view(x)[:-1] for x in on] == [_view(x)[:-1] for x in off]
         for a, b in zip(off, on, strict=True):
             assert b.get(results.MINORITY_F1) == pytest.approx(a.get(results.MINORITY_F1))
-            assert b.get(results.GAN_EPOCHS_TRAINED) == a.get(results.GAN_EPOCHS_TRAINED)
             assert b.get(results.CONFUSION_MATRIX) == a.get(results.CONFUSION_MATRIX)
+
+        # Each GAN is trained once per seed, fused or not; which of the rows sharing it is
+        # charged depends on which ran first, so the phase's total is what must agree.
+        def trained(lines: list[dict]) -> int:
+            return sum(x.get(results.GAN_EPOCHS_TRAINED, 0) for x in lines)
+
+        assert trained(on) == trained(off) > 0 or phase == "baseline"
     fused = [x for x in _lines(runs["on"], "confirm") if x.get(results.FUSED)]
     assert fused and all(x[results.FUSED]["members"] == 2 for x in fused)
     trained = {s for x in fused for s in x[results.FUSED]["stages"]}

@@ -169,3 +169,32 @@ def test_a_group_resumes_from_what_the_cache_holds(datas, tmp_path):
     for a, b in zip(first, again, strict=True):
         assert b.metrics[results.MINORITY_F1] == pytest.approx(a.metrics[results.MINORITY_F1])
         assert b.predictions == a.predictions
+
+
+def test_two_groups_that_share_a_gan_train_it_once(datas, tmp_path):
+    """Rows share GANs (top-1 and "srgan off" the same cGAN): two groups running at once hold
+    the entries' locks, so one trains the shared cGANs and the other reads them."""
+    import threading
+
+    rows = [
+        _members(**{"upscale.method": "srgan", "rebalance.method": "cgan"}),
+        _members(**{"upscale.method": "bicubic", "rebalance.method": "cgan"}),
+    ]
+    members = [datas[s] for s in SEEDS]
+    out: list = [None, None]
+
+    def run(i: int) -> None:
+        out[i] = evaluate_group(rows[i], members, device="cpu", cache_dir=tmp_path)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fused_cgan = [
+        "rebalance_cgan" in r.metrics[results.FUSED]["stages"] for group in out for r in group
+    ]
+    assert sum(fused_cgan) == len(SEEDS)  # one group's three members, not both groups'
+    assert len(list((tmp_path / "rebalance_cgan").glob("*/entry.json"))) == len(SEEDS)
+    trained = [sum(r.metrics[results.GAN_EPOCHS_TRAINED] for r in group) for group in out]
+    assert all(r.ok for group in out for r in group) and min(trained) >= 0

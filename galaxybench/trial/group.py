@@ -97,6 +97,21 @@ class _Member:
     diverged: TrialDiverged | None = None
     shares: dict[str, float] = dataclasses.field(default_factory=dict)  # compute name -> seconds
     fused: dict[str, int] = dataclasses.field(default_factory=dict)  # cache stage -> members
+    # What the group trained for this member (fused, or alone while preparing the classifier's
+    # inputs), which its own trial then finds cached: cache stages, and the epoch each GAN
+    # started from (by compute name).
+    trained: set[str] = dataclasses.field(default_factory=set)
+    starts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def note_context(self) -> None:
+        """Fold in what the member's context trained alone (its charged seconds, the GAN epochs
+        it started from, the stages it missed in the cache)."""
+        for name, seconds in self.ctx.compute.items():
+            self.shares[name] = self.shares.get(name, 0.0) + seconds
+        for name, e in self.ctx.gan_epochs.items():
+            if e["start"] != e["reached"]:
+                self.starts[name] = e["start"]
+        self.trained |= {stage for stage, hit in self.ctx.cache_hits.items() if not hit}
 
 
 def check_group(cfgs: Sequence[Config]) -> None:
@@ -119,32 +134,51 @@ def _fuse_stage(
     by_classes: dict[tuple[int, ...], list[int]] = {}
     for k, (_, _, classes) in jobs.items():
         by_classes.setdefault(tuple(classes), []).append(k)
-    for classes, ks in by_classes.items():
+    for ks in by_classes.values():
         if len(ks) < 2:
             continue
-        cfg = members[ks[0]].cfg
-        started = time.perf_counter()
-        try:
-            out = FUSED_TRAINERS[stage](
-                cfg,
-                [jobs[k][1] for k in ks],
-                list(classes),
-                [stage_seed(members[k].cfg.seed, stage) for k in ks],
-                target,
-                device,
-            )
-        except ValueError as exc:  # shapes that do not line up: each trains in its own trial
-            log.info("%s not fused: %s", stage, exc)
-            continue
-        share = (time.perf_counter() - started) / len(ks)
-        for k, state in zip(ks, out, strict=True):
-            m = members[k]
-            m.shares[name] = m.shares.get(name, 0.0) + share
-            m.fused[stage] = len(ks)
-            if isinstance(state, TrialDiverged):
-                m.diverged = state
-            else:
-                m.ctx.cache.put(stage, jobs[k][0], state, save=save_state, epochs=target)
+        cache = members[ks[0]].ctx.cache
+        # Another trial or group may be training some of these (rows share GANs): wait for it.
+        with cache.holding([(stage, jobs[k][0], target) for k in ks]):
+            ks = [k for k in ks if not cache.epochs_cached(stage, jobs[k][0])]
+            if len(ks) >= 2:
+                _train_fused(members, stage, name, jobs, ks, target, device)
+
+
+def _train_fused(
+    members: list[_Member],
+    stage: str,
+    name: str,
+    jobs: dict[int, tuple[dict[str, Any], Any, list[int]]],
+    ks: list[int],
+    target: int,
+    device: torch.device,
+) -> None:
+    """One fused GAN run of members ``ks`` (their entries' locks held), stored in the cache."""
+    started = time.perf_counter()
+    try:
+        out = FUSED_TRAINERS[stage](
+            members[ks[0]].cfg,
+            [jobs[k][1] for k in ks],
+            list(jobs[ks[0]][2]),
+            [stage_seed(members[k].cfg.seed, stage) for k in ks],
+            target,
+            device,
+        )
+    except ValueError as exc:  # shapes that do not line up: each trains in its own trial
+        log.info("%s not fused: %s", stage, exc)
+        return
+    share = (time.perf_counter() - started) / len(ks)
+    for k, state in zip(ks, out, strict=True):
+        m = members[k]
+        m.shares[name] = m.shares.get(name, 0.0) + share
+        m.fused[stage] = len(ks)
+        m.trained.add(stage)
+        m.starts[name] = 0
+        if isinstance(state, TrialDiverged):
+            m.diverged = state
+        else:
+            m.ctx.cache.put(stage, jobs[k][0], state, save=save_state, epochs=target, held=True)
 
 
 def _prefill_rebalancer(members: list[_Member], device: torch.device) -> None:
@@ -189,7 +223,7 @@ def _prefill_upscaler(members: list[_Member], device: torch.device) -> None:
 
 
 def _prefill_classifier(members: list[_Member], device: torch.device) -> None:
-    from galaxybench.stages.classify_fused import ClassifierMember, train_classifiers_fused
+    from galaxybench.stages.classify_fused import ClassifierMember
 
     todo: list[tuple[int, ClassifierMember]] = []
     for k, m in enumerate(members):
@@ -218,6 +252,18 @@ def _prefill_classifier(members: list[_Member], device: torch.device) -> None:
         )
     if len(todo) < 2:
         return
+    cache = members[todo[0][0]].ctx.cache
+    entries = [(CLASSIFIER_STAGE, classifier_parts(members[k].ctx), None) for k, _ in todo]
+    with cache.holding(entries):  # another trial may be training one of them: wait for it
+        todo = [job for job, entry in zip(todo, entries, strict=True) if not cache.has(*entry[:2])]
+        if len(todo) >= 2:
+            _train_classifiers(members, todo, device)
+
+
+def _train_classifiers(members: list[_Member], todo: list, device: torch.device) -> None:
+    """The classifiers of ``todo`` ([(member, ClassifierMember)]) fused; their locks held."""
+    from galaxybench.stages.classify_fused import train_classifiers_fused
+
     first = members[todo[0][0]].ctx
     started = time.perf_counter()
     try:
@@ -236,7 +282,10 @@ def _prefill_classifier(members: list[_Member], device: torch.device) -> None:
         m = members[k]
         m.shares[CLASSIFIER_STAGE] = m.shares.get(CLASSIFIER_STAGE, 0.0) + share
         m.fused[CLASSIFIER_STAGE] = len(todo)
-        m.ctx.cache.put(CLASSIFIER_STAGE, classifier_parts(m.ctx), run, save=save_classifier)
+        m.trained.add(CLASSIFIER_STAGE)
+        m.ctx.cache.put(
+            CLASSIFIER_STAGE, classifier_parts(m.ctx), run, save=save_classifier, held=True
+        )
 
 
 def _diverged_result(m: _Member) -> results.TrialResult:
@@ -270,10 +319,10 @@ def _account(result: results.TrialResult, m: _Member, seeds: list[int]) -> None:
         float(metrics.get(results.COMPUTE_SECONDS_TOTAL) or 0.0) + sum(m.shares.values()), 3
     )
     gan = metrics.get(results.GAN_EPOCHS) or {}
-    for stage in m.fused:
-        name = stage.split("_", 1)[-1]
-        if name in gan:  # trained from scratch for this member, in the group
-            gan[name] = {**gan[name], "start": 0}
+    for name, start in m.starts.items():
+        if name in gan:  # trained for this member in the group, from epoch ``start``
+            gan[name] = {**gan[name], "start": start}
+    for stage in m.trained:
         if stage in result.cache_hits:
             result.cache_hits[stage] = False
     if gan:
@@ -313,6 +362,8 @@ def evaluate_group(
         _prefill_rebalancer(members, device)
         _prefill_upscaler(members, device)
         _prefill_classifier(members, device)
+        for m in members:
+            m.note_context()
     seeds = [m.cfg.seed for m in members]
     dirs = list(artifacts_dirs) if artifacts_dirs is not None else [None] * len(members)
     out = []
