@@ -37,6 +37,7 @@ from galaxybench.config import Config
 from galaxybench.metrics.classification import quick_scores
 from galaxybench.registry import CLASSIFIER_AUGMENTS, CLASSIFIER_LOSSES
 from galaxybench.stages._common import (
+    adam,
     autocast,
     batches,
     seed_everything,
@@ -355,7 +356,7 @@ def train_classifier(
         else classifier_input_stats(cfg, train_x, "training inputs")
     )
     model = model.to(device).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=ccfg.lr)
+    optimizer = adam(model.parameters(), device, lr=ccfg.lr)
     counts = np.bincount(train_y, minlength=num_classes)
     loss_fn = CLASSIFIER_LOSSES.get(ccfg.loss)(cfg, counts, device)
     augment = CLASSIFIER_AUGMENTS.get(ccfg.augment)

@@ -45,6 +45,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from galaxybench.stages._common import adam
+
 __all__ = ["FusedModules"]
 
 
@@ -109,9 +111,7 @@ class FusedModules:
 
         On CUDA the fused kernel (one launch for every tensor) unless ``fused`` is given."""
         params = self.parameters()
-        if params[0].device.type == "cuda":
-            kwargs.setdefault("fused", True)
-        return torch.optim.Adam(params, **kwargs)
+        return adam(params, params[0].device, **kwargs)
 
     def state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s state dict (same keys and order as the unfused module's), CPU copies."""

@@ -30,6 +30,7 @@ from galaxybench.errors import DataError, InputError, TrialDiverged
 from galaxybench.registry import REBALANCERS
 from galaxybench.stages._common import (
     FiniteWatch,
+    adam,
     autocast,
     batches,
     cpu_copy,
@@ -263,8 +264,8 @@ class _Training:
         # a few dozen images per class otherwise hops from one single image to the next. The
         # rates are constant, so a run split across budget rungs equals one uninterrupted run.
         self.opts = (
-            torch.optim.Adam(self.gen.parameters(), lr=c.lr, betas=c.betas),
-            torch.optim.Adam(self.disc.parameters(), lr=c.lr * c.d_lr_scale, betas=c.betas),
+            adam(self.gen.parameters(), device, lr=c.lr, betas=c.betas),
+            adam(self.disc.parameters(), device, lr=c.lr * c.d_lr_scale, betas=c.betas),
         )
         self.shuffle = seeded_generator(seed)  # CPU: index permutations
         self.noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device

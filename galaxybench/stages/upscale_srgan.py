@@ -28,6 +28,7 @@ from galaxybench.images import check_images
 from galaxybench.registry import UPSCALERS
 from galaxybench.stages._common import (
     FiniteWatch,
+    adam,
     autocast,
     batches,
     cpu_copy,
@@ -69,8 +70,8 @@ class _Trainer:
         self.hr_images = to_tensor_uint8(train.hr, device)  # (n, 3, 2h, 2h) uint8
         self.gen = _prepare_model(build_generator(cfg.srgan), device)
         self.disc = _prepare_model(build_discriminator(cfg.srgan, train.hr.shape[-1]), device)
-        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
-        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.srgan.lr, betas=_ADAM_BETAS)
+        self.opt_g = adam(self.gen.parameters(), device, lr=cfg.srgan.lr, betas=_ADAM_BETAS)
+        self.opt_d = adam(self.disc.parameters(), device, lr=cfg.srgan.lr, betas=_ADAM_BETAS)
         self.history: dict[str, list[float]] = {
             "pretrain_mse": [],
             "content_mse": [],

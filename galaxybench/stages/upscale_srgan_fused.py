@@ -35,6 +35,7 @@ from galaxybench.config import Config
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import DataError, TrialDiverged
 from galaxybench.stages._common import (
+    adam,
     autocast,
     batches,
     cpu_copy,
@@ -75,10 +76,10 @@ class _FusedTrainer:
             # channels_last weights send vmap's adaptive_avg_pool2d to a per-member fallback.
             gens.append(build_generator(cfg.srgan).to(self.device))
             discs.append(build_discriminator(cfg.srgan, hr_size).to(self.device))
-        # Optimizer state as an unfused Adam saves it (a fused CUDA Adam records fused=True).
+        # Optimizer settings as the unfused trainer's Adam on this device saves them.
         self.param_groups = {
-            "opt_g": _unfused_groups(gens[0], cfg.srgan.lr),
-            "opt_d": _unfused_groups(discs[0], cfg.srgan.lr),
+            "opt_g": _unfused_groups(gens[0], cfg.srgan.lr, self.device),
+            "opt_d": _unfused_groups(discs[0], cfg.srgan.lr, self.device),
         }
         self.gen, self.disc = FusedModules(gens), FusedModules(discs)
         self.opt_g = self.gen.adam(lr=cfg.srgan.lr, betas=_ADAM_BETAS)
@@ -231,11 +232,10 @@ class _FusedTrainer:
         )
 
 
-def _unfused_groups(model: torch.nn.Module, lr: float) -> list[dict]:
-    """The param_groups an unfused Adam over ``model`` saves (its defaults, parameter ids)."""
-    return torch.optim.Adam(model.parameters(), lr=lr, betas=_ADAM_BETAS).state_dict()[
-        "param_groups"
-    ]
+def _unfused_groups(model: torch.nn.Module, lr: float, device: torch.device) -> list[dict]:
+    """The param_groups the unfused trainer's Adam over ``model`` saves (its defaults,
+    parameter ids)."""
+    return adam(model.parameters(), device, lr=lr, betas=_ADAM_BETAS).state_dict()["param_groups"]
 
 
 def _mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
