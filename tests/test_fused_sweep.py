@@ -224,3 +224,26 @@ def test_the_real_pipeline_fused_under_tune_writes_the_unfused_lines(ray_session
         return {p.parent.relative_to(cache).as_posix() for p in cache.rglob("entry.json")}
 
     assert entries(runs["on"]) == entries(runs["off"])
+
+
+def test_a_groups_progress_line_names_its_members():
+    from galaxybench.sweep import progress
+    from galaxybench.sweep.ray_backend.trainable import _members_line
+
+    finals = [
+        {results.STATUS: "ok", results.REASON: ""},
+        {results.STATUS: "diverged", results.REASON: "cgan: non-finite loss (nan)"},
+        {results.STATUS: "ok", results.REASON: ""},
+    ]
+    line = _members_line(finals)
+    assert line == "fused group of 3 seeds: 2 ok, 1 diverged (cgan: non-finite loss (nan))"
+
+    from types import SimpleNamespace
+
+    trial = SimpleNamespace(  # what the progress callback reads of Tune's Trial
+        trial_id="abc_00001",
+        config={results.ROW: "top-1"},
+        last_result={results.STATUS: "diverged", results.REASON: line},
+    )
+    outcome = progress.trial_outcome("confirm", trial)
+    assert outcome[results.STATUS] == "diverged" and outcome[results.REASON] == line

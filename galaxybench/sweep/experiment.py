@@ -272,8 +272,10 @@ def _run_phase(
 
 def _planned_trials(spec: plan.PhaseSpec) -> int:
     """Trials a phase will run: its preset points, or the search's samples (times the grid)."""
-    if spec.space is None:
-        return len(spec.points)
+    if spec.space is None:  # a fused group counts its members
+        return sum(
+            len(plan.group_members(p)) if results.FUSE_SEEDS in p else 1 for p in spec.points
+        )
     n = spec.space.search.num_samples
     if spec.space.search.algorithm == "grid":
         for p in spec.space.params:
