@@ -178,18 +178,39 @@ def measured_rates(measured: dict | None) -> dict[str, float] | None:
     return {stage: flops[stage] / comp[stage] / 1e12 for stage in TRAINED}
 
 
+def fused_ratio(device: str) -> float | None:
+    """Fused over unfused confirm-phase images per second on ``device``, from
+    ``bench/fused_confirm.py``'s record of that card (None: not measured there)."""
+    import json
+
+    path = REPORTS / "gpu_fused_confirm.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    same = record.get("card") == device and not record.get("smoke")
+    return float(record["ratio"]) if same and record.get("ratio") else None
+
+
 def device_row(device: str, rates: dict[str, float], proj: dict) -> dict:
-    """A full paper trial and sweep at ``rates`` (TFLOP/s per stage) on ``device``."""
+    """A full paper trial and sweep at ``rates`` (TFLOP/s per stage) on ``device``; with a
+    measured fused ratio on that card, the sweep with its baseline and confirm phases fused."""
     by_stage = dict(proj["trial_flops_by_stage"])
     trial_s = sum(by_stage[stage] / (rates[stage] * 1e12) for stage in TRAINED)
     trial_s += by_stage["baseline"] / (rates["classifier"] * 1e12)
     mean_rate = proj["trial_flops"] / trial_s  # FLOP/s over a whole trial's mix of stages
     peak = next((v for word, v in PEAK_BY_WORD.items() if word in device), None)
+    ratio = fused_ratio(device)
+    fused = None
+    if ratio:  # the search stays unfused; confirmation runs and baselines run `ratio` faster
+        search = proj["search_flops"]
+        fused = (search + (proj["sweep_flops"] - search) / ratio) / mean_rate / 3600
     return {
         "device": device,
         "tflops_by_stage": {k: round(v, 4) for k, v in rates.items()},
         "trial_hours": trial_s / 3600,
         "sweep_device_hours": proj["sweep_flops"] / mean_rate / 3600,
+        "fused_confirm_ratio": ratio,
+        "sweep_device_hours_fused": fused,
         "fraction_of_bf16_peak": round(mean_rate / (peak * 1e12), 4) if peak else None,
     }
 
@@ -209,16 +230,22 @@ def srgan_ceiling(device: str) -> float | None:
 def _table(rows: list[dict], proj: dict) -> str:
     lines = [
         "| device | TFLOP/s SRGAN / cGAN / classifier (in the trial) | one paper trial "
-        "| whole paper sweep |",
-        "|---|---:|---:|---:|",
+        "| whole paper sweep | the same, confirmation seeds fused |",
+        "|---|---:|---:|---:|---:|",
     ]
     for row in rows:
         r = row["tflops_by_stage"]
         hours = row["trial_hours"]
         trial = f"{hours * 60:.1f} min" if hours < 2 else f"{hours:.1f} h"
+        fused = row.get("sweep_device_hours_fused")
+        fused_text = (
+            f"{fused:,.0f} device-hours ({row['fused_confirm_ratio']:.2f}x on confirm)"
+            if fused
+            else "not measured on this device"
+        )
         lines.append(
             f"| {row['device']} | {r['srgan']:.3g} / {r['cgan']:.3g} / {r['classifier']:.3g} | "
-            f"{trial} | {row['sweep_device_hours']:,.0f} device-hours |"
+            f"{trial} | {row['sweep_device_hours']:,.0f} device-hours | {fused_text} |"
         )
     return "\n".join(lines)
 
@@ -309,6 +336,7 @@ def projection(cfg, counts: dict[str, float]) -> dict:
     own = trial["cgan"] + trial["classifier"] + srgan_mean
     sweep = (search_eq + confirm) * own + search["seeds"] * trial["baseline"]
     return {
+        "search_flops": search_eq * own,
         "flops_per_image": per8,
         "trial_flops_by_stage": trial,
         "trial_flops": one,
