@@ -10,6 +10,18 @@ oracle``). The figures are the paired differences of test minority F1 (control -
 their 95 % t-intervals (scipy.stats.t, n - 1 degrees of freedom); ``ratio`` is the lower end of
 the weaker interval and ``goal`` 0: both controls fire when it lies above 0.
 
+Measured on the embedded v8 set (CPU, one thread; test minority F1, n = 5, 95 % t):
+
+    seeds 1-5 (the confirmation seeds; reports/bench/oracle_controls.json, and the same from
+    ``galaxybench validate``): oracle upscaler +0.253 [+0.098, +0.408], oracle rebalancer
+    +0.100 [+0.059, +0.142];
+    seeds 6-10 (a check, not the protocol's seeds): oracle upscaler +0.245 [+0.051, +0.440],
+    oracle rebalancer +0.032 [-0.154, +0.218].
+
+The oracle upscaler's effect is large; the oracle rebalancer's (about +0.06 over the ten seeds) is
+near the noise floor of one training run (``validate``'s baseline on another seed: MDE about
++0.21 at n = 5), so whether it resolves at n = 5 depends on the seeds.
+
 Usage: ``python bench/oracle_controls.py [--seeds 1,2,3,4,5] [--data PATH] [--smoke]``; the last
 line printed is JSON with ``bench``, ``ratio`` and ``goal``. ``--smoke`` trains one epoch on two
 seeds of the tiny synthetic smoke file at HR 16 (its figures mean nothing).
