@@ -33,6 +33,7 @@ SMOKE = (
     "gpu_default_sweep",
     "gpu_step_ceiling",
     "metrics_cost",
+    "oracle_controls",
     "paper_stage_costs",
     "search_efficiency",
     "stage_cache",

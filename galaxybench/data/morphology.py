@@ -5,8 +5,17 @@ Usage: ``img, z, pxscale = render_galaxy(np.random.default_rng(0), label=5, size
 Each Galaxy10 DECaLS class is a distribution over physical parameters, and neighbouring classes
 overlap on purpose where human classifiers disagree (Walmsley et al. 2022, Galaxy Zoo DECaLS):
 barred vs unbarred and tight vs loose spirals share a band of bar strength and pitch angle, round
-vs in-between smooth share axis ratios 0.72-0.82, disturbed vs merging share clumpy late-stage
-mergers and faint companions, edge-on with vs without bulge share bulge fractions 0.08-0.14.
+vs in-between smooth share axis ratios 0.72-0.82, disturbed vs merging share their systems (a
+lopsided clumpy remnant or two galaxies with tails, 70/30 and 30/70), edge-on with vs without
+bulge share bulge fractions 0.05-0.2.
+
+Where real Galaxy10 morphologies keep class evidence at a few pixels' scale, so do these: a
+disturbed post-merger remnant carries shells/ripples and a bulgeless edge-on disk a chain of
+star-forming knots, both with a spacing of 2.2-2.6 px at 32 px (4.4-5.2 px in the 64-px embedded
+render; fixed in field units like every morphology). The structure moves light without adding
+any, so the 2x2 area average that makes a 16-px LR image keeps little of it: true HR images tell
+these classes from their neighbours, bicubic upscales of LR mostly cannot (the benchmark's oracle
+upscaler control, ``bench/oracle_controls.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +65,21 @@ def _clumps(
     th = rng.uniform(0, 2 * np.pi, count)
     xs, ys = _to_sky(r, th, incl, pa, cx, cy)
     c.add_points(xs, ys, flux * rng.dirichlet(np.full(count, 0.7)), _tint(rng, BLUE))
+
+
+# Spacing of the fine structure in field units: 2.2-2.6 px at 32 px (the image spans 2 field units,
+# so 1 px of 32 is 0.0625): resolved at HR 32, mostly averaged away by the 2x2 area average that
+# makes LR 16 (its response to a period of 2.2-2.6 px is 0.1-0.3 along an axis).
+_FINE_PERIOD = (0.1375, 0.1625)
+
+
+def _modulate(c: Canvas, pattern: np.ndarray, window: np.ndarray, depth: float) -> None:
+    """Multiply the light by 1 + depth x window x pattern (pattern in [-1, 1], mean ~0).
+
+    Fine structure redistributes a galaxy's light without adding or removing it, so its area
+    average (what a coarser image keeps) is the unmodulated galaxy.
+    """
+    c.flux *= (1 + np.float32(depth) * window * pattern).astype(np.float32)[:, :, None]
 
 
 def _spheroid(
@@ -134,8 +158,15 @@ def _spiral(
         _clumps(c, rng, f_disk * f_arm * 0.3, knots, h, incl, pa, cx, cy)
 
 
-def _edge_on(c: Canvas, rng: np.random.Generator, flux: float, s: float, *, bulge: tuple) -> None:
-    """Thin disk seen at 80-90 degrees, bulge fraction from `bulge`, sometimes a dust lane."""
+def _edge_on(
+    c: Canvas, rng: np.random.Generator, flux: float, s: float, *, bulge: tuple, chain: bool
+) -> None:
+    """Thin disk seen at 80-90 degrees, bulge fraction from `bulge`, a dust lane in 40%.
+
+    ``chain``: a bulgeless late-type disk whose thin star-forming midplane breaks into a chain of
+    HII-region knots (Elmegreen's chain galaxies), a few hundred pc (2-3 px at 32 px) apart; the
+    smooth, bulge-hosting disks have none. At 16 px the beads average into a smooth disk.
+    """
     pa, h = rng.uniform(0, np.pi), 0.17 * s * rng.lognormal(0, 0.15)
     q, f_bulge = rng.uniform(0.07, 0.2), rng.uniform(*bulge)
     c.add(exp_disk(c, h=h, q=q, pa=pa), flux * (1 - f_bulge), _tint(rng, YELLOW))
@@ -145,11 +176,16 @@ def _edge_on(c: Canvas, rng: np.random.Generator, flux: float, s: float, *, bulg
         flux * f_bulge,
         _tint(rng, RED),
     )
-    if rng.random() < 0.3 + f_bulge:
-        v = (c.y - 0) * np.cos(pa) - c.x * np.sin(pa)
-        u = c.x * np.cos(pa) + c.y * np.sin(pa)
+    v = (c.y - 0) * np.cos(pa) - c.x * np.sin(pa)
+    u = c.x * np.cos(pa) + c.y * np.sin(pa)
+    if rng.random() < 0.4:
         tau = rng.uniform(0.4, 1.5) * np.exp(-0.5 * (v / (q * h * 0.3)) ** 2 - np.abs(u) / (3 * h))
         c.attenuate(tau.astype(np.float32), np.array([1.0, 0.75, 0.5], dtype=np.float32))
+    period, phase = rng.uniform(*_FINE_PERIOD), rng.uniform(0, 2 * np.pi)
+    if chain:
+        beads = np.cos(2 * np.pi * u / np.float32(period) + np.float32(phase))
+        window = np.exp(-0.5 * (v / (0.06 + 2 * q * h)) ** 2) * (np.abs(u) > 0.5 * re_b)
+        _modulate(c, beads, window.astype(np.float32), rng.uniform(0.7, 0.95))
 
 
 def _disturbed(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> None:
@@ -244,6 +280,31 @@ def _merging(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> None
         _clumps(c, rng, flux * rng.uniform(0.1, 0.3), int(rng.integers(3, 15)), 0.15 * s, 0.5, a)
 
 
+def _interacting(shells: bool):
+    """Disturbed and merging galaxies: the same two kinds of system (a lopsided clumpy remnant,
+    ``_disturbed``, or two galaxies with tails, ``_merging``), 70/30 for Disturbed and 30/70 for
+    Merging, told apart by fine structure. A post-merger remnant (Disturbed) carries a shell/ripple
+    system (Malin & Carter 1983; Quinn 1984): sharp concentric arcs 2.2-2.6 px apart at 32 px
+    around the body; an ongoing merger has not yet phase-wrapped its debris into shells. At 16 px
+    the ripples average away, as real shells fade from coarse images.
+    """
+
+    def draw(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> None:
+        if rng.random() < (0.7 if shells else 0.3):
+            _disturbed(c, rng, flux, s)
+        else:
+            _merging(c, rng, flux, s)
+        period, phase = rng.uniform(*_FINE_PERIOD), rng.uniform(0, 2 * np.pi)
+        if shells:
+            r = np.hypot(c.x, c.y)
+            ripples = np.cos(2 * np.pi * r / np.float32(period) + np.float32(phase))
+            r_in, r_out = 0.06 * s, rng.uniform(0.45, 0.7)
+            window = np.clip((r - r_in) / 0.05, 0, 1) * np.exp(-0.5 * (r / r_out) ** 4)
+            _modulate(c, ripples, window.astype(np.float32), rng.uniform(0.7, 0.95))
+
+    return draw
+
+
 def _smooth(q_range: tuple, n_range: tuple, size: float):
     def draw(c: Canvas, rng: np.random.Generator, flux: float, s: float) -> None:
         _spheroid(c, rng, flux, s * size, q=rng.uniform(*q_range), n=rng.uniform(*n_range))
@@ -260,11 +321,11 @@ def _spiral_class(**kw):
 
 # Label -> drawer, in Galaxy10 DECaLS order (galaxybench.data.classes.DECALS_CLASS_NAMES).
 _DRAWERS = (
-    _disturbed,
-    _merging,
+    _interacting(shells=True),  # Disturbed
+    _interacting(shells=False),  # Merging
     _smooth((0.72, 1.0), (2.5, 5.0), 0.9),  # Round Smooth
-    _smooth((0.42, 0.82), (1.5, 4.0), 1.0),  # In-between Round Smooth
-    _smooth((0.15, 0.45), (1.0, 2.5), 1.1),  # Cigar Shaped Smooth
+    _smooth((0.45, 0.82), (1.5, 4.0), 1.0),  # In-between Round Smooth
+    _smooth((0.15, 0.35), (1.0, 2.5), 1.1),  # Cigar Shaped Smooth
     _spiral_class(
         pitch_deg=(10, 30), arms=(2, 2, 2, 3), bar=(0.35, 1.0), bulge=(0.05, 0.35), knots=6
     ),
@@ -272,8 +333,8 @@ _DRAWERS = (
     _spiral_class(
         pitch_deg=(16, 35), arms=(2, 2, 3), bar=(0.0, 0.45), bulge=(0.02, 0.25), knots=10
     ),
-    lambda c, rng, f, s: _edge_on(c, rng, f, s, bulge=(0.0, 0.14)),  # Edge-on without Bulge
-    lambda c, rng, f, s: _edge_on(c, rng, f, s, bulge=(0.08, 0.5)),  # Edge-on with Bulge
+    lambda c, rng, f, s: _edge_on(c, rng, f, s, bulge=(0.0, 0.2), chain=True),  # without Bulge
+    lambda c, rng, f, s: _edge_on(c, rng, f, s, bulge=(0.05, 0.3), chain=False),  # with Bulge
 )
 
 
