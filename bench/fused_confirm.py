@@ -39,6 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import add_smoke_flag, finish, smoke_like_path
+from gpu_packing import _sets as packing_sets
 from paper_stage_costs import flops_per_image, trial_flops
 
 from galaxybench import load_data, load_profile, results
@@ -51,17 +52,10 @@ WARM_SEED = 99  # the warm-up trial's seed and split: not a member's
 
 
 def _sets(epochs: int, smoke: bool) -> list[str]:
-    sets = [
-        "upscale.method=srgan",
-        "rebalance.method=cgan",
-        f"srgan.pretrain_epochs={epochs}",
-        f"srgan.epochs={epochs}",
-        f"cgan.epochs={epochs}",
-        f"classifier.epochs={epochs}",
-        "classifier.patience=0",
-        "metrics.enabled=false",
-    ]
-    if smoke:  # tiny networks: the code path, not the figures
+    """The paper row at ``epochs`` per stage (gpu_packing's settings), no early stopping (both
+    runs train the same epochs); with ``smoke`` tiny networks: the code path, not the figures."""
+    sets = [*packing_sets(epochs), "classifier.patience=0"]
+    if smoke:
         sets += ["srgan.depth=1", "srgan.channels=8", "cgan.width=16", "data.hr_size=32"]
     return sets
 

@@ -46,7 +46,6 @@ from galaxybench.data.arrays import PreparedData
 from galaxybench.errors import TrialDiverged
 from galaxybench.registry import REBALANCERS, UPSCALERS
 from galaxybench.stages._common import set_threads
-from galaxybench.stages.rebalance_plan import plan_counts
 from galaxybench.trial.evaluate import default_device, evaluate_trial, scoring_minority
 from galaxybench.trial.reserve import withhold_reserve
 from galaxybench.trial.steps import (
@@ -57,6 +56,7 @@ from galaxybench.trial.steps import (
     rebalance,
     rebalancer_classes,
     rebalancer_stage,
+    rebalancing_plan,
     save_classifier,
     stage_seed,
     upscale_all,
@@ -191,12 +191,7 @@ def _prefill_rebalancer(members: list[_Member], device: torch.device) -> None:
     jobs, target = {}, 0
     for k, m in enumerate(members):
         train = m.ctx.data.subset("train")
-        k_classes = m.ctx.data.num_classes
-        plan = plan_counts(
-            np.bincount(train.labels, minlength=k_classes),
-            cfg.rebalance.threshold,
-            cfg.rebalance.target,
-        )
+        plan = rebalancing_plan(cfg, train, m.ctx.data.num_classes)
         if not plan:
             continue
         stage, parts, full = rebalancer_stage(m.ctx, rebalancer_classes(m.cfg, plan, train))

@@ -177,6 +177,14 @@ def _continue(
     return weights_of(state)
 
 
+def rebalancing_plan(cfg: Config, train: SplitArrays, num_classes: int) -> dict[int, int]:
+    """{class id: images to add} for the training split (empty without rebalancing)."""
+    if cfg.rebalance.method == "none":
+        return {}
+    counts = np.bincount(train.labels, minlength=num_classes)
+    return plan_counts(counts, cfg.rebalance.threshold, cfg.rebalance.target)
+
+
 def rebalancer_classes(cfg: Config, plan: dict[int, int], train: SplitArrays) -> list[int]:
     """The classes a trained rebalancer learns: the planned ones, or every training class."""
     if cfg.cgan.train_on == "augmented":
@@ -208,13 +216,7 @@ def rebalance(ctx: TrialContext, train: SplitArrays) -> tuple[np.ndarray, np.nda
     empty = (np.empty((0, 3, h, h), np.uint8), np.empty(0, np.int64))
     method = cfg.rebalance.method
     rebalancer = REBALANCERS.get(method)()
-    plan = (
-        {}
-        if method == "none"
-        else plan_counts(
-            np.bincount(train.labels, minlength=k), cfg.rebalance.threshold, cfg.rebalance.target
-        )
-    )
+    plan = rebalancing_plan(cfg, train, k)
     ctx.planned = dict(plan)
     if getattr(rebalancer, "needs_reserve", False):  # the oracle: real withheld images
         train = ctx.data.subset(RESERVE_SPLIT)
