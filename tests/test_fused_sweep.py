@@ -24,7 +24,7 @@ from conftest import write_galaxy10_h5
 from galaxybench import results
 from galaxybench.config import DataConfig, to_flat
 from galaxybench.errors import ConfigError
-from galaxybench.sweep import plan, run_experiment
+from galaxybench.sweep import groups, plan, run_experiment
 from galaxybench.sweep.space import load_search_space, parse_search_space
 
 SEEDS = [1, 2, 3]
@@ -42,26 +42,26 @@ def test_fuse_points_make_one_point_per_row_and_configuration():
     base = {k: v for k, v in base.items() if k != "seed"}
     best = {**base, "upscale.method": "srgan", "rebalance.method": "cgan"}
     points = plan.confirm_points(best, [best], base, tuple(SEEDS))
-    fused = plan.fuse_points(points)
+    fused = groups.fuse_points(points)
     assert len(fused) * len(SEEDS) == len(points)
-    members = [m for p in fused for m in plan.group_members(p)]
+    members = [m for p in fused for m in groups.group_members(p)]
     key = lambda p: (p[results.ROW], p["seed"], p[plan.SPLIT_SEED], plan.config_id(p))  # noqa: E731
     assert sorted(map(key, members)) == sorted(map(key, points))
     assert all(results.FUSE_SEEDS not in m for m in members)
     # The controls' noise-floor row runs seed s + offset on the split of s: kept per member.
-    controls = plan.fuse_points(plan.control_points(base, (1, 2)))
+    controls = groups.fuse_points(plan.control_points(base, (1, 2)))
     pairs = {p[results.ROW]: json.loads(p[results.FUSE_SEEDS]) for p in controls}
     assert any(seed != split for group in pairs.values() for seed, split in group)
 
 
 def test_fuses_follows_the_space_and_the_device(monkeypatch):
-    monkeypatch.delenv(plan.DEVICE_ENV, raising=False)
+    monkeypatch.delenv(groups.DEVICE_ENV, raising=False)
     on, off, auto = _space("on"), _space("off"), _space("auto")
-    assert plan.fuses(on) and not plan.fuses(off) and not plan.fuses(auto)  # auto: CPU trials
+    assert groups.fuses(on) and not groups.fuses(off) and not groups.fuses(auto)  # auto: CPU trials
     gpu = auto.with_options(gpus_per_trial=0.5)
-    assert plan.fuses(gpu)
-    monkeypatch.setenv(plan.DEVICE_ENV, "cpu")
-    assert not plan.fuses(gpu) and plan.fuses(on)
+    assert groups.fuses(gpu)
+    monkeypatch.setenv(groups.DEVICE_ENV, "cpu")
+    assert not groups.fuses(gpu) and groups.fuses(on)
 
 
 def test_a_space_refuses_an_unknown_fuse_mode():

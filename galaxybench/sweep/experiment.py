@@ -30,7 +30,7 @@ import yaml
 from galaxybench import budget, config, protocol, results, signals
 from galaxybench.errors import InputError
 from galaxybench.io import atomic_write_text
-from galaxybench.sweep import plan, splits
+from galaxybench.sweep import groups, plan, splits
 from galaxybench.sweep import progress as live
 from galaxybench.sweep.resources import resolve_resources
 from galaxybench.sweep.space import SearchSpace, parse_search_space
@@ -274,7 +274,7 @@ def _planned_trials(spec: plan.PhaseSpec) -> int:
     """Trials a phase will run: its preset points, or the search's samples (times the grid)."""
     if spec.space is None:  # a fused group counts its members
         return sum(
-            len(plan.group_members(p)) if results.FUSE_SEEDS in p else 1 for p in spec.points
+            len(groups.group_members(p)) if results.FUSE_SEEDS in p else 1 for p in spec.points
         )
     n = spec.space.search.num_samples
     if spec.space.search.algorithm == "grid":
@@ -309,7 +309,7 @@ def _run_phases(
     flat = {k: v for k, v in config.to_flat(base_cfg).items() if k != "seed"}
     baseline = {**flat, **protocol.BASELINE}
     # Fused groups (confirm.fuse): one Tune trial trains a row's seeds together (trial.group).
-    group = plan.fuse_points if plan.fuses(space) else list
+    group = groups.fuse_points if groups.fuses(space) else list
     specs = [
         plan.PhaseSpec(results.PHASE_BASELINE, points=group(plan.baseline_points(baseline, seeds)))
     ]

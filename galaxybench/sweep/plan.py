@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,44 +53,6 @@ class PhaseSpec:
 SPLIT_SEED = "data.split_seed"
 # Keys that name a replicate, not a configuration: left out of ``config_id``.
 _REPLICATE_KEYS = ("seed", results.ROW, SPLIT_SEED)
-
-
-# Environment variable that overrides the torch device of every trial: with "cpu", trials that Ray
-# schedules on (real or declared) GPUs run on the CPU, e.g. a simulated GPU cluster in tests.
-DEVICE_ENV = "GALAXYBENCH_DEVICE"
-
-
-def fuses(space: SearchSpace) -> bool:
-    """Whether the baseline and confirm phases run fused groups (``confirm.fuse``): ``on``, or
-    ``auto`` when trials run on CUDA (``$GALAXYBENCH_DEVICE``, else trials that hold GPUs)."""
-    if space.fuse != "auto":
-        return space.fuse == "on"
-    device = os.environ.get(DEVICE_ENV) or ("cuda" if space.gpu > 0 else "cpu")
-    return device.startswith("cuda")
-
-
-def fuse_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One point per row and configuration, its seeds fused: the first point's config with
-    ``results.FUSE_SEEDS`` = JSON [[seed, split seed], ...] in the order given (every point gets
-    the key, a lone one too: Tune's preset points share their keys)."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for p in points:
-        groups.setdefault((str(p.get(results.ROW)), config_id(p)), []).append(p)
-    out = []
-    for members in groups.values():
-        seeds = [[int(p["seed"]), int(p.get(SPLIT_SEED, p["seed"]))] for p in members]
-        out.append({**members[0], results.FUSE_SEEDS: json.dumps(seeds)})
-    return out
-
-
-def group_members(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The member configs of a fused point (``fuse_points``): seed and split seed set, the
-    group key gone."""
-    flat = {k: v for k, v in config.items() if k != results.FUSE_SEEDS}
-    return [
-        {**flat, "seed": seed, SPLIT_SEED: split}
-        for seed, split in json.loads(config[results.FUSE_SEEDS])
-    ]
 
 
 def point(flat: dict[str, Any], row: str, seed: int) -> dict[str, Any]:
@@ -367,44 +328,6 @@ def row_of(result: Any, phase: str) -> dict[str, Any]:
     if line[results.STATUS] != results.STATUS_OK:
         line.setdefault(results.REASON, "")
     return line
-
-
-@dataclass
-class _MemberResult:
-    """One member of a fused group's Tune result, shaped like a ``ray.tune.Result``."""
-
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    error: Any
-    path: str
-
-
-def rows_of(result: Any, phase: str) -> list[dict[str, Any]]:
-    """The results lines of one Tune result: one, or one per member of a fused group (its trial
-    id with ``-s<seed>``; Tune's wall seconds shared equally)."""
-    config = dict(result.config or {})
-    if results.FUSE_SEEDS not in config:
-        return [row_of(result, phase)]
-    metrics = dict(result.metrics or {})
-    members = group_members(config)
-    finals = json.loads(metrics.get(results.RESULT_JSONS) or "[]")
-    tid = _trial_id(result)
-    wall = float(metrics.get(results.TIME_TOTAL_S, 0.0) or 0.0) / max(len(members), 1)
-    rows = []
-    for k, member in enumerate(members):
-        metrics_k: dict[str, Any] = {results.TRIAL_ID: f"{tid}-s{member['seed']}"}
-        if k < len(finals):
-            metrics_k.update(finals[k], **{results.TIME_TOTAL_S: wall})
-        # A group that crashed (or ended without its members' results): a failed line each.
-        error = result.error if k >= len(finals) else None
-        rows.append(row_of(_MemberResult(metrics_k, member, error, str(result.path)), phase))
-    return rows
-
-
-def collect_rows(grid: Any, phase: str) -> list[dict[str, Any]]:
-    """The results/<phase>.jsonl lines of a finished ResultGrid, ordered by trial id."""
-    rows = [row for i in range(len(grid)) for row in rows_of(grid[i], phase)]
-    return sorted(rows, key=lambda r: r[results.TRIAL_ID])
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ from galaxybench.config import Config, flat_keys, from_flat
 from galaxybench.errors import InputError
 from galaxybench.protocol import ROW_SEARCH, top_row
 from galaxybench.sweep import plan
-from galaxybench.sweep.plan import DEVICE_ENV, SCALARS
+from galaxybench.sweep.groups import DEVICE_ENV, group_members
+from galaxybench.sweep.plan import SCALARS
 from galaxybench.sweep.space import SearchSpace
 
 if TYPE_CHECKING:  # the trial package imports torch; the trial function arrives as an argument
@@ -242,14 +243,14 @@ def _group_trainable(
     gpus: float,
     samples_dir: str | None,
 ) -> None:
-    """A fused group (``plan.fuse_points``): its members' trials, their training fused
+    """A fused group (``groups.fuse_points``): its members' trials, their training fused
     (``trial.group.evaluate_group``), reported once as ``results.RESULT_JSONS``, each member's
     final report as an unfused trial's. A trial function other than ``evaluate_trial`` runs its
     members one after another."""
     from galaxybench.trial import evaluate_trial
     from galaxybench.trial.group import evaluate_group
 
-    members = [_trial_inputs(m, data) for m in plan.group_members(config)]
+    members = [_trial_inputs(m, data) for m in group_members(config)]
     artifacts = [
         _artifacts_dir({**config, "seed": cfg.seed}, cfg, samples_dir) for cfg, _ in members
     ]

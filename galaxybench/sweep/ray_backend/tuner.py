@@ -1,6 +1,6 @@
 """One Ray Tune Tuner per phase: build or restore it, run it, turn its results into rows.
 
-The rows of ``results/<phase>.jsonl`` come from ``plan.collect_rows``; the order of the phases is
+The rows of ``results/<phase>.jsonl`` come from ``groups.collect_rows``; the order of the phases is
 ``sweep.experiment``.
 
 Usage::
@@ -21,7 +21,7 @@ from typing import Any
 from ray import tune
 
 from galaxybench import results, signals
-from galaxybench.sweep import plan
+from galaxybench.sweep import groups
 from galaxybench.sweep.plan import PhaseSpec
 from galaxybench.sweep.ray_backend.callbacks import ProgressCallback
 from galaxybench.sweep.ray_backend.search import phase_scheduler, search_alg
@@ -155,4 +155,4 @@ def run_phase(
         )
     with _stop_gracefully():
         grid = tuner.fit()
-    return plan.collect_rows(grid, spec.name)
+    return groups.collect_rows(grid, spec.name)
