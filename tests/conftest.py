@@ -183,3 +183,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def stage_plugin() -> Path:
     """The folder the plugin fixture is installed in (on sys.path and PYTHONPATH)."""
     return install_stage_plugin()
+
+
+def lr_hr_pairs(n: int = 64, hr: int = 16, seed: int = 0):
+    """Smooth blobs at HR and their 2x2 area-averaged LR (the prepared data's relation), as a
+    SplitArrays of n images with label 0: training pairs for the SRGAN tests."""
+    import torch.nn.functional as F
+
+    from galaxybench.data.arrays import SplitArrays
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:hr, 0:hr] / hr
+    images = []
+    for _ in range(n):
+        cx, cy, s = rng.uniform(0.3, 0.7, 3) * (1, 1, 0.4)
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))
+        images.append(np.stack([230 * blob * rng.uniform(0.4, 1) for _ in range(3)]))
+    hr_u8 = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    lr_u8 = F.avg_pool2d(torch.from_numpy(hr_u8).float(), 2).round().to(torch.uint8).numpy()
+    return SplitArrays(lr_u8, hr_u8, np.zeros(n, np.int64), np.arange(n, dtype=np.int64))

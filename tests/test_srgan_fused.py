@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from conftest import lr_hr_pairs
 from torch import nn
 
 from galaxybench.config import Config, SrganConfig
@@ -37,22 +37,8 @@ TRAIN_ATOL = 1e-4  # train-mode outputs
 WEIGHT_ATOL = 5e-4  # weights with a gradient, and BatchNorm running variances
 
 
-def _pairs(n: int, hr: int = 16, seed: int = 0) -> SplitArrays:
-    """Smooth blobs at HR and their 2x2 area-averaged LR (as tests/test_upscalers.py)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:hr, 0:hr] / hr
-    images = []
-    for _ in range(n):
-        cx, cy, s = rng.uniform(0.3, 0.7, 3) * (1, 1, 0.4)
-        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))
-        images.append(np.stack([230 * blob * rng.uniform(0.4, 1) for _ in range(3)]))
-    hr_u8 = np.clip(np.round(images), 0, 255).astype(np.uint8)
-    lr_u8 = F.avg_pool2d(torch.from_numpy(hr_u8).float(), 2).round().to(torch.uint8).numpy()
-    return SplitArrays(lr_u8, hr_u8, np.zeros(n, np.int64), np.arange(n, dtype=np.int64))
-
-
 def _trains(n: int = 32) -> list[SplitArrays]:
-    return [_pairs(n, 16, seed=10 + k) for k in range(len(SEEDS))]
+    return [lr_hr_pairs(n, 16, seed=10 + k) for k in range(len(SEEDS))]
 
 
 def _unfused(train: SplitArrays, seed: int, epochs: int = EPOCHS, state=None) -> dict:
@@ -89,7 +75,7 @@ def _outputs(state: dict, train_mode: bool) -> torch.Tensor:
     gen = build_generator(CFG.srgan)
     gen.load_state_dict(state["gen"])
     gen.train(train_mode)
-    held = torch.from_numpy(_pairs(16, 16, seed=99).lr).float() / 127.5 - 1
+    held = torch.from_numpy(lr_hr_pairs(16, 16, seed=99).lr).float() / 127.5 - 1
     with torch.no_grad():
         return gen(held)
 
@@ -150,7 +136,7 @@ def test_fused_checkpoint_continues_unfused(trains):
 
 def test_unequal_sizes_are_refused(trains):
     with pytest.raises(ValueError, match="equal training sizes"):
-        srgan_train_to_fused(CFG, [trains[0], _pairs(24, 16)], SEEDS[:2], 1, device=CPU)
+        srgan_train_to_fused(CFG, [trains[0], lr_hr_pairs(24, 16)], SEEDS[:2], 1, device=CPU)
 
 
 def test_diverged_member_leaves_and_the_others_go_on(trains, unfused, monkeypatch):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import lr_hr_pairs
 
 from galaxybench import images
 from galaxybench.config import Config, SrganConfig
@@ -28,23 +29,9 @@ def _tiny_cfg(**srgan: object) -> Config:
     return Config(srgan=SrganConfig(**fields))
 
 
-def _pairs(n: int = 64, hr: int = 16, seed: int = 0) -> SplitArrays:
-    """Smooth blobs at HR and their 2x2 area-averaged LR (the prepared data's relation)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:hr, 0:hr] / hr
-    images = []
-    for _ in range(n):
-        cx, cy, s = rng.uniform(0.3, 0.7, 3) * (1, 1, 0.4)
-        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))
-        images.append(np.stack([230 * blob * rng.uniform(0.4, 1) for _ in range(3)]))
-    hr_u8 = np.clip(np.round(images), 0, 255).astype(np.uint8)
-    lr_u8 = F.avg_pool2d(torch.from_numpy(hr_u8).float(), 2).round().to(torch.uint8).numpy()
-    return SplitArrays(lr_u8, hr_u8, np.zeros(n, np.int64), np.arange(n, dtype=np.int64))
-
-
 @pytest.fixture(scope="module")
 def train() -> SplitArrays:
-    return _pairs()
+    return lr_hr_pairs()
 
 
 @pytest.fixture(scope="module")
