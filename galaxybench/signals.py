@@ -168,10 +168,29 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def terminate_workers(pool: Any) -> None:
-    """Stop a ``ProcessPoolExecutor``'s worker processes now (their tasks are abandoned)."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
+def terminate_workers(pool: Any, grace: float = 10.0) -> None:
+    """Stop a ``ProcessPoolExecutor``'s worker processes now (their tasks are abandoned).
+
+    Each worker gets SIGTERM, and SIGKILL when it is still alive ``grace`` seconds later. A worker
+    stopped while it sends a result leaves half a message in the executor's result pipe, and the
+    executor's manager thread then waits for the rest forever: ``shutdown(wait=True)`` (and the
+    interpreter's exit, which joins that thread) would hang. Once every worker is gone, this
+    process's copy of the pipe's write end is the last one: closing it ends that read with EOF,
+    which the executor handles as a broken pool. (``ProcessPoolExecutor`` has no public way to do
+    this before Python 3.14's ``terminate_workers``, which does not close the pipe either.)
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            process.join(grace)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if processes and writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
     pool.shutdown(wait=True, cancel_futures=True)

@@ -266,3 +266,50 @@ def test_the_resume_command_repeats_what_the_sweep_needs(tmp_path: Path):
         f"galaxybench sweep --name exp --storage '{tmp_path / 'a b'}' --resume "
         "--address auto --tracker mlflow --no-report"
     )
+
+
+HALF_A_RESULT = """
+import multiprocessing, os, struct, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from galaxybench.signals import terminate_workers
+
+def init(event):
+    global started
+    started = event
+
+def half_a_result():
+    # What a worker stopped mid-send leaves: a message header and part of its body in the
+    # executor's result pipe (the worker's result queue is a local of the calling frame).
+    queue = sys._getframe(1).f_locals["result_queue"]
+    os.write(queue._writer.fileno(), struct.pack("!i", 1 << 20) + b"x" * 1000)
+    started.set()
+    time.sleep(600)
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    event = ctx.Event()
+    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=init, initargs=(event,))
+    future = pool.submit(half_a_result)
+    assert event.wait(60), "the worker never wrote its half message"
+    time.sleep(0.5)  # the manager thread is reading the rest, which never comes
+    terminate_workers(pool)
+    print("stopped", type(future.exception(timeout=5)).__name__, flush=True)
+"""
+
+
+def test_terminate_workers_returns_when_a_worker_died_mid_result(tmp_path: Path):
+    """The hang CI met once in ``data synth`` under SIGTERM, made certain: a worker stopped while
+    sending its result must not leave ``terminate_workers`` (nor the exit) waiting forever."""
+    script = tmp_path / "half_a_result.py"
+    script.write_text(HALF_A_RESULT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "stopped BrokenProcessPool"
