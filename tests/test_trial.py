@@ -107,6 +107,20 @@ def test_cache_trains_srgan_once_across_cgan_settings(data, tmp_path) -> None:
     assert len(list((tmp_path / "upscale_srgan").glob("*/entry.json"))) == 1
 
 
+def test_quality_false_skips_the_quality_metrics_and_changes_nothing_else(data, tmp_path) -> None:
+    """A sweep's search trials run with ``quality=False``: same scores, no secondary metrics."""
+    cfg = _cfg("upscale.method=srgan", "rebalance.method=cgan", "metrics.enabled=true")
+    full = evaluate_trial(cfg, data, cache_dir=tmp_path)
+    lean = evaluate_trial(cfg, data, cache_dir=tmp_path, quality=False)
+    quality = {results.PSNR_SRGAN, results.PSNR_BICUBIC, results.FID_DOMAIN, results.CAS_ACCURACY}
+    assert quality <= set(full.metrics) and not quality & set(lean.metrics)
+    kept = set(lean.metrics) - {results.STAGE_SECONDS, results.COMPUTE_SECONDS}
+    kept -= {results.COMPUTE_SECONDS_TOTAL, results.GAN_EPOCHS, results.GAN_EPOCHS_TRAINED}
+    assert kept and {k: lean.metrics[k] for k in kept} == {k: full.metrics[k] for k in kept}
+    assert "quality" in full.metrics[results.STAGE_SECONDS]
+    assert "quality" not in lean.metrics[results.STAGE_SECONDS]
+
+
 def test_no_test_image_reaches_any_fit(data, monkeypatch) -> None:
     import galaxybench.trial.steps as stages
     from galaxybench.registry import REBALANCERS, UPSCALERS

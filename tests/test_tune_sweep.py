@@ -57,6 +57,8 @@ def _crash_once(marker_dir: str):
     def trial(cfg, data, report=None, **kwargs):
         from galaxybench.trial import evaluate_trial
 
+        with (Path(marker_dir) / "quality").open("a") as f:  # what each call was asked for
+            f.write(f"{cfg.seed} {kwargs.get('quality', True)}\n")
         marker = Path(marker_dir) / "crashed"
         if not marker.exists():
             marker.write_text("first attempt crashed")
@@ -97,6 +99,10 @@ def test_smoke_sweep_end_to_end_with_a_crash_retried(tmp_path, data):
     json.loads((exp / "summary.json").read_text())
     assert (exp / "sweep.yaml").exists() and (exp / "ray.log").exists()
     assert (exp / "samples" / "top-1_seed1" / "samples.npz").exists()  # images for the report
+    # Search trials (seed 0) are ranked by their validation objective alone: asked for no
+    # secondary quality metrics; the baseline and confirm trials (seed 1) measure them.
+    asked = {tuple(x.split()) for x in (tmp_path / "quality").read_text().splitlines()}
+    assert asked == {("0", "False"), ("1", "True")}
     # Ray Tune's own API reads the phases; Optuna's reads the journal.
     analysis = ExperimentAnalysis(str(exp / "search"))
     frame = analysis.dataframe()

@@ -256,6 +256,14 @@ def _sample_caption(folder: str, file: str) -> str:
     return f"{row}: {stem.replace('_', ' ')}"
 
 
+def _first_seeds(folders: list[str]) -> set[str]:
+    """Of folders named ``<row>_seed<k>``, the first in sorted order of each row."""
+    first: dict[str, str] = {}
+    for folder in sorted(folders):
+        first.setdefault(_SEED_SUFFIX.sub("", folder), folder)
+    return set(first.values())
+
+
 def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     """Copy the PNGs trials wrote under samples/ (or figures/), one seed per row.
 
@@ -265,8 +273,19 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     # Trials save their sample images as arrays (samples/<row>_seed<k>/samples.npz); they are
     # drawn here, into a scratch folder inside the report, never into the experiment.
     drawn = fig_dir / ".samples"
-    for npz in sorted(exp.path.glob(f"samples/*/{SAMPLES_FILE}")):
-        render_samples(npz.parent, drawn / "samples" / npz.parent.name)
+    arrays = sorted(exp.path.glob(f"samples/*/{SAMPLES_FILE}"))
+    kept = _first_seeds(
+        [npz.parent.name for npz in arrays]
+        + [
+            p.parent.name
+            for sub in ("figures", "samples")
+            if (exp.path / sub).is_dir()
+            for p in (exp.path / sub).rglob("*.png")
+        ]
+    )
+    for npz in arrays:
+        if npz.parent.name in kept:  # the other seeds' images would be drawn to be dropped
+            render_samples(npz.parent, drawn / "samples" / npz.parent.name)
     found = sorted(
         p
         for root in (exp.path, drawn)
@@ -275,13 +294,8 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
         for p in (root / sub).rglob("*.png")
         if p.is_file()
     )
-    first_seed: dict[str, str] = {}
-    for p in found:
-        folder = p.parent.name
-        first_seed.setdefault(_SEED_SUFFIX.sub("", folder), folder)
-    found = [
-        p for p in found if first_seed.get(_SEED_SUFFIX.sub("", p.parent.name)) == p.parent.name
-    ]
+    kept = _first_seeds([p.parent.name for p in found])
+    found = [p for p in found if p.parent.name in kept]
     out = []
     for src in found[:MAX_TRIAL_IMAGES]:
         with src.open("rb") as fh:

@@ -237,6 +237,7 @@ def _evaluate(
     *,
     baseline: bool,
     artifacts_dir: str | Path | None,
+    quality: bool = True,
 ) -> PipelineOutput:
     """The pipeline, the baseline delta, quality metrics and figures of one trial."""
     out = _run_pipeline(ctx, report, timer)
@@ -251,7 +252,7 @@ def _evaluate(
         metrics[results.BASELINE_CLASSIFIER_STATUS_REASON] = base_out.run.degenerate_reason
         metrics[results.BASELINE_DEGENERATE] = base_out.run.degenerate_reason is not None
         metrics[results.MINORITY_F1_DELTA] = metrics[results.MINORITY_F1] - base_f1
-    if ctx.cfg.metrics.enabled:
+    if quality and ctx.cfg.metrics.enabled:
         from galaxybench.trial.quality import quality_metrics
 
         with timer("quality"):
@@ -291,6 +292,7 @@ def evaluate_trial(
     artifacts_dir: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
     budget_fraction: float = budget.FULL,
+    quality: bool = True,
 ) -> results.TrialResult:
     """Run and score one trial of ``cfg`` on ``data``.
 
@@ -310,6 +312,9 @@ def evaluate_trial(
         budget_fraction: a rung of the budget ladder (``galaxybench.budget``): every trained
             stage runs that fraction of its epochs, a GAN continuing from its cached shorter
             run. Below 1 the result holds validation metrics only (no test, baseline, quality).
+        quality: False skips the secondary quality metrics (SR fidelity, generative quality,
+            CAS) even where ``metrics.enabled``: a sweep's search trials, which are ranked by
+            their validation objective alone (the confirm rows measure quality).
 
     Returns:
         A TrialResult; a GAN that diverges gives status ``diverged`` with the reason (no raise).
@@ -339,7 +344,9 @@ def evaluate_trial(
         provenance=results.provenance(),
     )
     try:
-        out = _evaluate(ctx, report, timer, baseline=baseline, artifacts_dir=artifacts_dir)
+        out = _evaluate(
+            ctx, report, timer, baseline=baseline, artifacts_dir=artifacts_dir, quality=quality
+        )
     except TrialDiverged as exc:
         log.info("trial diverged: %s", exc)
         result.status, result.reason = results.STATUS_DIVERGED, str(exc)

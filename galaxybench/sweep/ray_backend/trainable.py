@@ -227,7 +227,10 @@ def trainable(
         num_threads=max(1, int(cpus)),
         artifacts_dir=artifacts,
     )
-    climb = tuple(ladder) if ladder and config.get(results.ROW) == ROW_SEARCH else None
+    search = config.get(results.ROW) == ROW_SEARCH
+    if search:  # ranked by the validation objective alone: no secondary quality metrics
+        kwargs["quality"] = False
+    climb = tuple(ladder) if ladder and search else None
     result, rung_fields = _run_trial(trial_fn, cfg, data, kwargs, climb)
     if artifacts is not None:
         _copy_samples_to_trial_dir(Path(artifacts))
