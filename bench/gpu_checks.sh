@@ -7,7 +7,9 @@
 #      a fused group agrees with its unfused trials at bf16 tolerance);
 #   4. bench/fused_confirm.py: one paper row on 5 seeds, fused and unfused (gpu_fused_confirm);
 #   5. bench/gpu_step_ceiling.py: the paper's SRGAN, cGAN and classifier steps alone at batch
-#      16/64/256, eager and graphed (the ceiling a trial's stage is measured against);
+#      16/64/256, eager and graphed (the trainer's own CUDA graph, what trials use, and
+#      torch.compile's reduce-overhead): the ceiling a trial's stage is measured against, and
+#      which graphed form is faster;
 #   6. one paper trial, every stage 1 epoch, timed per stage (bench/paper_stage_costs.py);
 #   7. bench/gpu_default_sweep.py: the default sweep with trials packed 8 to the card;
 #   8. trials per hour at 1, 2 and 4 trials per GPU (bench/gpu_packing.py).

@@ -98,11 +98,20 @@ class FiniteWatch:
         if not self.deferred:
             check_finite(self.stage, *losses)
             return
-        for loss in losses:
+        for loss in losses:  # in place: a CUDA graph that replays this updates the same flag
             value = loss.detach().float().sum()
             finite = torch.isfinite(value)
-            self._first = torch.where(self._finite & ~finite, value, self._first)
-            self._finite = self._finite & finite
+            self._first.copy_(torch.where(self._finite & ~finite, value, self._first))
+            self._finite.logical_and_(finite)
+
+    def tensors(self) -> list[torch.Tensor]:
+        """The device tensors the watch updates in place (a graphed step restores them)."""
+        return [self._finite, self._first]
+
+    def reset(self) -> None:
+        """Start a new epoch's watch on the same device tensors (in place)."""
+        self._finite.fill_(True)
+        self._first.zero_()
 
     def check(self) -> None:
         """Raise TrialDiverged if any observed loss was NaN or infinite (reads the device)."""
@@ -134,12 +143,18 @@ def batches(
     return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
 
 
-def adam(params, device: torch.device | str, **kwargs) -> torch.optim.Adam:
+def adam(
+    params, device: torch.device | str, *, graphed: bool = False, **kwargs
+) -> torch.optim.Adam:
     """``torch.optim.Adam``; on CUDA its fused kernel (one launch for every parameter tensor
-    instead of a few per tensor: the optimizer step of a small network is launch-bound). On a
-    CPU the default implementation, so CPU runs keep their numbers."""
+    instead of a few per tensor: the optimizer step of a small network is launch-bound), made
+    ``capturable`` when its steps are replayed as a CUDA graph (``graphed``; the fused kernel's
+    arithmetic is the same either way). On a CPU the default implementation, so CPU runs keep
+    their numbers."""
     if torch.device(device).type == "cuda":
         kwargs.setdefault("fused", True)
+        if graphed:
+            kwargs.setdefault("capturable", True)
     return torch.optim.Adam(params, **kwargs)
 
 

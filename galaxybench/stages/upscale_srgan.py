@@ -37,6 +37,7 @@ from galaxybench.stages._common import (
     to_tensor_uint8,
     to_uint8,
 )
+from galaxybench.stages._graphs import GraphedStep, graphs_wanted
 from galaxybench.stages.base import Upscaler, Weights
 from galaxybench.stages.upscale_srgan_nets import Generator, build_discriminator, build_generator
 
@@ -70,8 +71,19 @@ class _Trainer:
         self.hr_images = to_tensor_uint8(train.hr, device)  # (n, 3, 2h, 2h) uint8
         self.gen = _prepare_model(build_generator(cfg.srgan), device)
         self.disc = _prepare_model(build_discriminator(cfg.srgan, train.hr.shape[-1]), device)
-        self.opt_g = adam(self.gen.parameters(), device, lr=cfg.srgan.lr, betas=_ADAM_BETAS)
-        self.opt_d = adam(self.disc.parameters(), device, lr=cfg.srgan.lr, betas=_ADAM_BETAS)
+        graphed = graphs_wanted(device)
+        opt = dict(lr=cfg.srgan.lr, betas=_ADAM_BETAS, graphed=graphed)
+        self.opt_g = adam(self.gen.parameters(), device, **opt)
+        self.opt_d = adam(self.disc.parameters(), device, **opt)
+        # One watch for the whole fit, reset each epoch: a graphed step updates its tensors.
+        self.watch = FiniteWatch(STAGE, device)
+        nets = dict(
+            modules=[self.gen, self.disc],
+            optimizers=[self.opt_g, self.opt_d],
+            also=self.watch.tensors(),
+        )
+        self.pretrain_step = GraphedStep(self._pretrain_step, enabled=graphed, **nets)
+        self.adversarial_step = GraphedStep(self._adversarial_step, enabled=graphed, **nets)
         self.history: dict[str, list[float]] = {
             "pretrain_mse": [],
             "content_mse": [],
@@ -88,46 +100,65 @@ class _Trainer:
         """(LR, HR) float batches in [-1, 1]: (B, 3, h, h), (B, 3, 2h, 2h)."""
         return _batch(self.lr_images, idx), _batch(self.hr_images, idx)
 
-    def pretrain_steps(self, watch: FiniteWatch) -> tuple[torch.Tensor, int]:
+    def _pretrain_step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One pixel-MSE step of the generator alone; the batch MSE, detached."""
+        x, y = self._pair(idx)
+        with autocast(self.device):
+            sr = self.gen(x)
+        loss = F.mse_loss(sr.float(), y)
+        self.watch.observe(loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return loss.detach()
+
+    def pretrain_steps(self) -> tuple[torch.Tensor, int]:
         """One epoch of pixel-MSE steps of the generator alone (SRResNet), without reading the
         device: (the sum of the batch MSEs as a device scalar, the number of steps)."""
         self.gen.train()
         total = torch.zeros((), device=self.device)
         steps = self._epoch_batches()
         for idx in steps:
-            x, y = self._pair(idx)
-            with autocast(self.device):
-                sr = self.gen(x)
-            loss = F.mse_loss(sr.float(), y)
-            watch.observe(loss)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-            total += loss.detach()
+            total += self.pretrain_step(idx)
         return total, len(steps)
 
     def pretrain_epoch(self) -> float:
         """One epoch of pixel-MSE training of the generator alone (SRResNet); mean MSE."""
-        watch = FiniteWatch(STAGE, self.device)
-        total, steps = self.pretrain_steps(watch)
-        watch.check()  # the epoch's one read of the device
+        self.watch.reset()
+        total, steps = self.pretrain_steps()
+        self.watch.check()  # the epoch's one read of the device
         return float(total) / steps
 
-    def _discriminator_step(
-        self, y: torch.Tensor, sr: torch.Tensor, watch: FiniteWatch
-    ) -> torch.Tensor:
+    def _discriminator_step(self, y: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
         with autocast(self.device):
             d_real, d_fake = self.disc(y).float(), self.disc(sr.detach()).float()
         loss = F.binary_cross_entropy_with_logits(
             d_real, torch.ones_like(d_real)
         ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        watch.observe(loss)
+        self.watch.observe(loss)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
         return loss.detach()
 
-    def adversarial_steps(self, watch: FiniteWatch) -> torch.Tensor:
+    def _adversarial_step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One D step then one G step; (content MSE, adversarial BCE, D loss), detached."""
+        x, y = self._pair(idx)
+        with autocast(self.device):
+            sr = self.gen(x)
+        loss_d = self._discriminator_step(y, sr)
+        with autocast(self.device):
+            d_gen = self.disc(sr).float()
+        content = F.mse_loss(sr.float(), y)
+        adversarial = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        loss_g = content + self.cfg.adversarial_weight * adversarial
+        self.watch.observe(loss_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return torch.stack([content.detach(), adversarial.detach(), loss_d])
+
+    def adversarial_steps(self) -> torch.Tensor:
         """One epoch of D then G steps, without reading the device: the means of (content MSE,
         adversarial BCE, D loss) as a device tensor of shape (3,)."""
         self.gen.train()
@@ -135,27 +166,14 @@ class _Trainer:
         sums = torch.zeros(3, device=self.device)
         steps = self._epoch_batches()
         for idx in steps:
-            x, y = self._pair(idx)
-            with autocast(self.device):
-                sr = self.gen(x)
-            loss_d = self._discriminator_step(y, sr, watch)
-            with autocast(self.device):
-                d_gen = self.disc(sr).float()
-            content = F.mse_loss(sr.float(), y)
-            adversarial = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-            loss_g = content + self.cfg.adversarial_weight * adversarial
-            watch.observe(loss_g)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
-            sums += torch.stack([content.detach(), adversarial.detach(), loss_d])
+            sums += self.adversarial_step(idx)
         return sums / len(steps)
 
     def adversarial_epoch(self) -> tuple[float, float, float]:
         """One epoch of D then G steps; mean (content MSE, adversarial BCE, D loss)."""
-        watch = FiniteWatch(STAGE, self.device)
-        means = self.adversarial_steps(watch)
-        watch.check()  # the epoch's one read of the device
+        self.watch.reset()
+        means = self.adversarial_steps()
+        self.watch.check()  # the epoch's one read of the device
         content_mean, adv_mean, d_mean = means.tolist()
         return content_mean, adv_mean, d_mean
 

@@ -1,0 +1,163 @@
+"""Graphed training steps (``stages/_graphs.py``) train exactly what eager steps train.
+
+A CUDA graph cannot run on a CPU, so a stand-in with the same three calls runs here: its capture
+executes the step once (a real capture records it without running it; ``GraphedStep`` puts the
+state back either way) and its replay re-runs the recorded step into the captured output tensor,
+as a real replay rewrites it. What is checked is ``GraphedStep``'s own part: the warm-up and the
+capture leave weights, BatchNorm buffers and Adam state as they found them, replays read the
+copied indices, another shape runs eagerly, a failed capture falls back with the state restored.
+On a GPU, ``tests/test_gpu_sync.py`` runs the real graphs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from galaxybench.config import Config, SrganConfig
+from galaxybench.data.arrays import SplitArrays
+from galaxybench.errors import TrialDiverged
+from galaxybench.stages import _common, upscale_srgan
+from galaxybench.stages._graphs import GRAPHS_ENV, GraphedStep, graphs_wanted
+
+
+class StandInGraph:
+    """The calls ``GraphedStep`` makes of a CUDA graph, on a CPU."""
+
+    captures = 0
+
+    def warm_up(self, run, steps):
+        for _ in range(steps):
+            run()
+
+    def capture(self, run):
+        type(self).captures += 1
+        self.run = run
+        self.out = run().clone()
+        return self.out
+
+    def replay(self):
+        self.out.copy_(self.run())
+
+
+class FailingGraph(StandInGraph):
+    def capture(self, run):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+
+def _train(n: int = 40, hr: int = 16) -> SplitArrays:
+    rng = np.random.default_rng(0)
+    hr_images = rng.integers(0, 256, (n, 3, hr, hr), dtype=np.uint8)
+    lr = hr_images.reshape(n, 3, hr // 2, 2, hr // 2, 2).mean((3, 5)).astype(np.uint8)
+    return SplitArrays(lr, hr_images, np.arange(n) % 3, np.arange(n, dtype=np.int64))
+
+
+def _trainer(graph_factory=None) -> upscale_srgan._Trainer:
+    cfg = Config(srgan=SrganConfig(depth=1, channels=8, batch_size=8, pretrain_epochs=1, epochs=2))
+    trainer = upscale_srgan._Trainer(cfg, _train(), seed=3, device=torch.device("cpu"))
+    if graph_factory is not None:
+        nets = dict(
+            modules=[trainer.gen, trainer.disc],
+            optimizers=[trainer.opt_g, trainer.opt_d],
+            also=trainer.watch.tensors(),
+        )
+        for name in ("pretrain_step", "adversarial_step"):
+            step = getattr(trainer, f"_{name}")
+            setattr(
+                trainer, name, GraphedStep(step, enabled=True, graph_factory=graph_factory, **nets)
+            )
+    return trainer
+
+
+def _state(trainer: upscale_srgan._Trainer) -> dict[str, torch.Tensor]:
+    out = {f"gen.{k}": v for k, v in trainer.gen.state_dict().items()}
+    out |= {f"disc.{k}": v for k, v in trainer.disc.state_dict().items()}
+    for name in ("opt_g", "opt_d"):
+        for i, state in getattr(trainer, name).state_dict()["state"].items():
+            out |= {f"{name}.{i}.{k}": torch.as_tensor(v) for k, v in state.items()}
+    return out
+
+
+def _assert_same(a: upscale_srgan._Trainer, b: upscale_srgan._Trainer) -> None:
+    sa, sb = _state(a), _state(b)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    assert a.history == b.history
+
+
+def test_graphed_steps_train_what_eager_steps_train():
+    torch.set_num_threads(1)
+    eager, graphed = _trainer(), _trainer(StandInGraph)
+    StandInGraph.captures = 0
+    for trainer in (eager, graphed):
+        trainer.train_to(0, 3)  # 1 pretraining epoch, then 2 adversarial ones (5 steps each)
+    assert StandInGraph.captures == 2  # one graph per step kind, replayed from then on
+    assert graphed.adversarial_step.graph is not None
+    _assert_same(eager, graphed)
+    assert eager.history["content_mse"][0] != eager.history["content_mse"][1]  # it trained
+
+
+def test_a_capture_that_fails_trains_on_eagerly_from_the_restored_state():
+    eager, fallback = _trainer(), _trainer(FailingGraph)
+    for trainer in (eager, fallback):
+        trainer.train_to(0, 3)
+    assert "operation not permitted" in fallback.adversarial_step.failed
+    assert fallback.adversarial_step.graph is None
+    _assert_same(eager, fallback)
+
+
+def test_another_shape_runs_eagerly_and_replays_read_the_copied_indices():
+    calls = []
+
+    def step(idx):
+        calls.append(idx.clone())
+        return idx.float().sum()
+
+    graphed = GraphedStep(step, modules=[], optimizers=[], enabled=True, graph_factory=StandInGraph)
+    assert float(graphed(torch.tensor([1, 2]))) == 3.0  # captured (after the warm-up)
+    assert float(graphed(torch.tensor([5, 7]))) == 12.0  # replayed on the new indices
+    assert float(graphed(torch.tensor([4]))) == 4.0  # a ragged batch: eagerly
+    assert graphed.static_idx.tolist() == [5, 7]  # which the graph never saw
+    off = GraphedStep(step, modules=[], optimizers=[], enabled=False)
+    assert float(off(torch.tensor([1, 1]))) == 2.0 and off.graph is None
+
+
+def test_a_deferred_watch_updates_its_tensors_in_place_so_a_replay_still_catches_nan():
+    watch = _common.FiniteWatch("srgan", torch.device("cpu"), deferred=True)
+    finite, first = watch._finite, watch._first
+    losses = iter(
+        [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(float("nan"))] + [torch.tensor(3.0)] * 8
+    )
+
+    def step(idx):
+        loss = next(losses)
+        watch.observe(loss)
+        return loss
+
+    graphed = GraphedStep(
+        step,
+        modules=[],
+        optimizers=[],
+        also=watch.tensors(),
+        enabled=True,
+        graph_factory=StandInGraph,
+    )
+    graphed(torch.tensor([0]))  # warm-up (3 steps, the NaN among them), capture, replay
+    watch.check()  # the warm-up's steps were undone, and what the watch saw of them too
+    for _ in range(3):
+        graphed(torch.tensor([0]))
+    watch.check()  # finite so far
+    assert watch._finite is finite and watch._first is first
+    losses = iter([torch.tensor(float("inf"))] * 4)
+    graphed(torch.tensor([0]))
+    with pytest.raises(TrialDiverged, match="inf"):
+        watch.check()
+
+
+def test_graphs_are_for_cuda_only_and_can_be_turned_off(monkeypatch):
+    assert not graphs_wanted("cpu")
+    assert graphs_wanted("cuda")
+    monkeypatch.setenv(GRAPHS_ENV, "0")
+    assert not graphs_wanted("cuda")
