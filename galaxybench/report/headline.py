@@ -9,6 +9,10 @@ Usage::
 Everything is read from the stored results (records' configs, ``sweep.yaml``, ``summary.json``);
 a fact the experiment did not store is written "n/a", never guessed. A comparison is "resolved"
 when the 95% t-interval of the paired difference (by seed and split) excludes 0.
+
+This module writes the finding and assembles the headline; the data line is in
+``headline_data``, the headroom and captured sentences in ``headline_headroom``, row names and
+number formats in ``headline_words`` (all re-exported here).
 """
 
 from __future__ import annotations
@@ -16,61 +20,31 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import PurePath
-from typing import Any
 
 import pandas as pd
 
 from galaxybench import results
-from galaxybench.protocol import (
-    ROW_BASELINE,
-    ROW_CGAN_OFF,
-    ROW_DIHEDRAL,
-    ROW_ORACLE,
-    ROW_ORACLE_BEST,
-    ROW_ORACLE_REBALANCER,
-    ROW_OVERSAMPLE,
-    ROW_SRGAN_OFF,
-    ROW_WEIGHTED_CE,
-    top_row,
-)
+from galaxybench.protocol import ROW_BASELINE, ROW_ORACLE_REBALANCER
 from galaxybench.report import power, stats
 from galaxybench.report.experiment import Experiment
+from galaxybench.report.headline_data import DATA_INFO_KEYS, data_line, data_name
+from galaxybench.report.headline_headroom import captured, headroom, oracle_counts
+from galaxybench.report.headline_words import (
+    ABLATIONS,
+    NA,
+    ORACLE_ROW,
+    PIPELINE_BOUND_ROW,
+    ROW_LABELS,
+    SEARCHED_ROW,
+    _abs,
+    _at_n,
+    _ci,
+    _fmt,
+    _gain_text,
+    is_gan_row,
+    row_label,
+)
 from galaxybench.report.tables import row_scores
-
-NA = "n/a"
-ORACLE_ROW = ROW_ORACLE
-PIPELINE_BOUND_ROW = ROW_ORACLE_BEST  # the spelling the sweep writes (protocol)
-# What a row is, in words; rows not listed keep their own name.
-ROW_LABELS = {
-    ORACLE_ROW: "oracle upscaler (bound on upscaling)",
-    PIPELINE_BOUND_ROW: "oracle + best rebalancer (pipeline upper bound)",
-    ROW_ORACLE_REBALANCER: "oracle rebalancer (bound on rebalancing)",
-    ROW_OVERSAMPLE: "plain oversampling",
-    ROW_WEIGHTED_CE: "weighted cross-entropy",
-    ROW_DIHEDRAL: "dihedral augmentation",
-    ROW_BASELINE: "baseline",
-}
-# The row of the configuration the search chose, and what its ablation rows are.
-SEARCHED_ROW = top_row(1)
-ABLATIONS = {
-    ROW_SRGAN_OFF: "the searched configuration with bicubic upscaling",
-    ROW_CGAN_OFF: "the searched configuration without its cGAN",
-}
-# Keys of the data's preparation facts (PreparedData.info), looked for in these places.
-DATA_INFO_KEYS = ("data_info",)
-
-
-def row_label(row: str) -> str:
-    """What a leaderboard row is, in words ("oracle" -> "oracle upscaler (bound on upscaling)")."""
-    return ROW_LABELS.get(row, row)
-
-
-def is_gan_row(config: dict[str, Any]) -> bool:
-    """A row that trains a GAN (SRGAN upscaler or cGAN rebalancer) and is not a bound."""
-    return (
-        config.get("upscale.method") == "srgan" or config.get("rebalance.method") == "cgan"
-    ) and config.get("upscale.method") != "oracle"
 
 
 @dataclass
@@ -90,106 +64,6 @@ class Headline:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:+.{digits}f}"
-
-
-def _ci(g: stats.PairedGain) -> str:
-    if g.n < 2:
-        return f"no interval at n = {g.n}"
-    return f"[{_fmt(g.ci_low)}, {_fmt(g.ci_high)}]"
-
-
-def _gain_text(g: stats.PairedGain) -> str:
-    """ "+0.060 [+0.030, +0.090]", or "+0.060, no interval at n = 1"."""
-    return f"{_fmt(g.mean)} {_ci(g)}" if g.n >= 2 else f"{_fmt(g.mean)}, {_ci(g)}"
-
-
-def _at_n(g: stats.PairedGain) -> str:
-    """ " (resolved at n = 5)"; "" at n < 2, where the gain text already says there is none."""
-    return f" ({'resolved' if g.resolved else 'not resolved'} at n = {g.n})" if g.n >= 2 else ""
-
-
-def _data_info(exp: Experiment) -> dict[str, Any]:
-    for source in (exp.summary, exp.sweep):
-        for key in DATA_INFO_KEYS:
-            if isinstance(source.get(key), dict):
-                return source[key]
-    for r in exp.records:
-        if isinstance(r.get("data_info"), dict):
-            return r["data_info"]
-    return {}
-
-
-def data_name(exp: Experiment) -> str:
-    """The data by name: the embedded synthetic set or the file's basename, never a path."""
-    for value in (exp.summary.get("data"), exp.sweep.get("data")):
-        if isinstance(value, str) and value.strip():
-            text = value.strip()
-            if "embedded" in text.lower():
-                return "embedded synthetic Galaxy10-format set"
-            if "(" in text:  # "downloaded Galaxy10 DECaLS (/path/file.h5; name)": keep the words
-                return text.split("(", 1)[0].strip() + f" ({PurePath(_path_in(text)).name})"
-            return PurePath(text).name if "/" in text else text
-    fingerprints = {r.get("data_fingerprint") for r in exp.records} - {None, ""}
-    if fingerprints:
-        return f"unnamed data (not recorded; fingerprint {sorted(fingerprints)[0][:12]})"
-    return NA
-
-
-def _path_in(text: str) -> str:
-    inner = text.split("(", 1)[1].rstrip(")")
-    return inner.split(";", 1)[0].strip()
-
-
-def _values(exp: Experiment, key: str) -> list[Any]:
-    base = exp.sweep.get("resolved_base_config")
-    found = [r["config"].get(key) for r in exp.confirmed if key in r["config"]]
-    if not found and isinstance(base, dict):
-        found = [base.get(key)]
-    return sorted({v for v in found if v is not None}, key=repr)
-
-
-def _join(values: list[Any]) -> str:
-    return "/".join(str(v) for v in values) if values else NA
-
-
-def data_line(exp: Experiment) -> str:
-    """ "Data: <name>; N = ... after dedupe; HR/LR px; epochs of each stage; seeds; splits."""
-    info = _data_info(exp)
-    counts = info.get("counts")
-    n = sum(counts) if isinstance(counts, list) else None
-    if n is None and isinstance(info.get("n_read"), int):
-        n = info["n_read"] - int(info.get("n_duplicates_dropped") or 0)
-    dropped = info.get("n_duplicates_dropped")
-    n_text = (
-        NA
-        if n is None
-        else f"{n}" + (f" ({dropped} duplicates dropped)" if dropped is not None else "")
-    )
-    split = info.get("split_counts")
-    split_text = (
-        "/".join(str(split.get(k, NA)) for k in ("train", "val", "test"))
-        if isinstance(split, dict)
-        else NA
-    )
-    hr = _values(exp, "data.hr_size")
-    lr = _values(exp, "data.lr_size") or [int(v) // 2 for v in hr if isinstance(v, int)]
-    epochs = (
-        f"SRGAN {_join(_values(exp, 'srgan.pretrain_epochs'))} pre-train + "
-        f"{_join(_values(exp, 'srgan.epochs'))}, cGAN {_join(_values(exp, 'cgan.epochs'))}, "
-        f"classifier {_join(_values(exp, 'classifier.epochs'))}"
-    )
-    seeds = sorted({r.get("seed") for r in exp.confirmed} - {None}, key=repr)
-    splits = _values(exp, "data.split_seed")
-    return (
-        f"Data: {data_name(exp)}; N = {n_text} after dedupe; train/val/test {split_text}; "
-        f"HR {_join(hr)} px, LR {_join(lr)} px; epochs: {epochs}; "
-        f"confirmation seeds {_join(seeds)} (n = {len(seeds)}); "
-        f"split seed{'s' if len(splits) > 1 else ''} {_join(splits)}."
-    )
 
 
 def _best(board: pd.DataFrame, rows: list[str]) -> str | None:
@@ -297,131 +171,6 @@ def _comparison(exp: Experiment, gan: str | None, classical: str | None, failed:
     )
 
 
-def _abs(g: stats.PairedGain) -> stats.PairedGain:
-    if g.mean >= 0:
-        return g
-    return stats.PairedGain(g.n, -g.mean, -g.ci_high, -g.ci_low, 1.0 - g.win_share)
-
-
-def headroom(exp: Experiment) -> str:
-    """Oracle upscaler minus baseline: what any upscaler could add on this data, with its CI."""
-    oracle = row_scores(exp, ORACLE_ROW)
-    if not oracle:
-        return "Headroom: no oracle-upscaler row was run, so the upscaling headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
-    if g.n == 0:
-        return "Headroom: the oracle upscaler has no result paired with the baseline."
-    if g.n < 2:
-        return (
-            f"Headroom: oracle upscaler minus baseline {_fmt(g.mean)}, no interval at "
-            f"n = {g.n}: one seed cannot tell whether an upscaler can help on this data."
-        )
-    if g.resolved and g.mean > 0:
-        tail = "an upscaler can show an effect on this data"
-    elif g.resolved:
-        tail = "true HR images score below LR input here, so upscaling cannot help"
-    else:
-        tail = "within noise: no upscaler can show an effect on this data at this n"
-    return (
-        f"Headroom: oracle upscaler minus baseline {_gain_text(g)} at n = {g.n} "
-        f"({stats.interval_label()}); {tail}." + _rebalancing_headroom(exp)
-    )
-
-
-def _rebalancing_headroom(exp: Experiment) -> str:
-    """ " Oracle rebalancer minus baseline ...; it adds ...": the rebalancing headroom, or ""."""
-    oracle = row_scores(exp, ROW_ORACLE_REBALANCER)
-    if not oracle:
-        return " No oracle-rebalancer row was run, so the rebalancing headroom is unknown."
-    g = stats.paired_gain(oracle, row_scores(exp, ROW_BASELINE))
-    if g.n < 2:
-        return f" Oracle rebalancer minus baseline {_gain_text(g)}." if g.n else ""
-    tail = (
-        "a rebalancer can show an effect on this data"
-        if g.resolved and g.mean > 0
-        else "adding real images does not help here"
-        if g.resolved
-        else "within noise: no rebalancer can show an effect on this data at this n"
-    )
-    return (
-        f" Oracle rebalancer minus baseline {_gain_text(g)} at n = {g.n}; {tail}; "
-        f"it adds withheld real images, min(plan, reserve) per class: {oracle_counts(exp)}."
-    )
-
-
-def _span(values: list[int]) -> str:
-    return str(values[0]) if min(values) == max(values) else f"{min(values)}-{max(values)}"
-
-
-def oracle_counts(exp: Experiment) -> str:
-    """ "Disturbed 26 of 92 planned, ..." over the oracle rebalancer's ok runs (ranges when
-    the seeds' splits differ); "n/a" when its runs did not record them."""
-    runs = [
-        r
-        for r in exp.confirmed
-        if str(r.get(results.ROW)) == ROW_ORACLE_REBALANCER
-        and r.get(results.STATUS) == results.STATUS_OK
-    ]
-    planned = [r.get(results.PLANNED_PER_CLASS) for r in runs]
-    added = [r.get(results.ADDED_PER_CLASS) or {} for r in runs]
-    if not runs or not all(isinstance(p, dict) for p in planned):
-        return NA
-    classes = sorted({c for p in planned for c in p}, key=str)
-    parts = [
-        f"{c} {_span([a.get(c, 0) for a in added])} of {_span([p.get(c, 0) for p in planned])} "
-        "planned"
-        for c in classes
-    ]
-    return ", ".join(parts) if parts else "the plan asked for none"
-
-
-def _fraction_text(r: power.Ratio, which: str) -> str:
-    if not r.defined:
-        return f"undefined for the {which} headroom (not resolved at n = {r.n})"
-    return f"{_fmt(r.value, 2)} [{_fmt(r.ci_low, 2)}, {_fmt(r.ci_high, 2)}] of the {which} headroom"
-
-
-def captured(exp: Experiment, board: pd.DataFrame) -> str:
-    """ "Captured: top-1 +0.44 [+0.20, +0.70] of the rebalancing headroom; ..." for every
-    generative row (a cGAN row against the oracle rebalancer, an SRGAN row against the oracle
-    upscaler), with Fieller's interval; "" when there is no such row."""
-    configs = {str(r.get(results.ROW)): r["config"] for r in exp.confirmed}
-    bounds = {ROW_BASELINE, ORACLE_ROW, PIPELINE_BOUND_ROW, ROW_ORACLE_REBALANCER}
-    rows = [
-        str(r)
-        for r, n in zip(board[results.ROW], board["n"], strict=True)
-        if n > 0 and str(r) not in bounds and is_gan_row(configs.get(str(r), {}))
-    ]
-    if not rows:
-        return ""
-    base = row_scores(exp, ROW_BASELINE)
-    oracles = {"upscaling": row_scores(exp, ORACLE_ROW)}
-    oracles["rebalancing"] = row_scores(exp, ROW_ORACLE_REBALANCER)
-    parts = []
-    for row in rows:
-        cfg, scores = configs[row], row_scores(exp, row)
-        which = [
-            w
-            for w, m in (("rebalancing", "rebalance.method"), ("upscaling", "upscale.method"))
-            if cfg.get(m) in ("cgan", "srgan")
-        ]
-        texts = [
-            _fraction_text(power.captured_fraction(scores, base, oracles[w]), w)
-            for w in which
-            if oracles[w]
-        ]
-        if texts:
-            parts.append(f"{row} " + ", ".join(texts))
-    if not parts:
-        return ""
-    return (
-        "Captured: "
-        + "; ".join(parts)
-        + f" (row - baseline over oracle - baseline; {round(100 * stats.CONFIDENCE)}% Fieller "
-        "interval; undefined where the headroom's t-interval includes 0)."
-    )
-
-
 def search_failures(exp: Experiment) -> str:
     """ "" when the search produced a usable configuration, else why none survived (counts)."""
     search = exp.phase(results.PHASE_SEARCH)
@@ -444,3 +193,26 @@ def headline(exp: Experiment, board: pd.DataFrame) -> Headline:
         search=search_failures(exp),
         captured=captured(exp, board),
     )
+
+
+__all__ = [
+    "ABLATIONS",
+    "DATA_INFO_KEYS",
+    "NA",
+    "ORACLE_ROW",
+    "PIPELINE_BOUND_ROW",
+    "ROW_LABELS",
+    "SEARCHED_ROW",
+    "Headline",
+    "captured",
+    "data_line",
+    "data_name",
+    "finding",
+    "headline",
+    "headroom",
+    "is_gan_row",
+    "oracle_counts",
+    "row_label",
+    "search_failures",
+    "searched_failures",
+]
