@@ -8,9 +8,10 @@ the ceiling a real trial's stage can reach at that batch size: a trial that read
 its steps, copies indices per step or waits on data falls below it. On CUDA each GAN step also
 runs in the two graphed forms the issue asked to compare: the whole step captured as one CUDA
 graph by the trainer itself (``graph``: ``stages/_graphs.py``, what trials use on CUDA; SRGAN
-only so far) and the networks compiled with ``torch.compile(mode="reduce-overhead")``
-(``compile``) when that compiles. The ratio is the faster graphed form over eager SRGAN images per
-second at batch 16 (goal >= 1); ``faster`` names it.
+and cGAN, not the classifier, whose last batch is ragged) and the networks compiled with
+``torch.compile(mode="reduce-overhead")`` (``compile``) when that compiles. The ratio is the
+faster graphed form over eager SRGAN images per second at batch 16 (goal >= 1); ``faster`` names
+it.
 
 Usage: python bench/gpu_step_ceiling.py [--device cuda] [--batches 16,64,256] [--steps 20]
        python bench/gpu_step_ceiling.py --smoke     # tiny sizes on the CPU: the code path only
@@ -19,10 +20,11 @@ Usage: python bench/gpu_step_ceiling.py [--device cuda] [--batches 16,64,256] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,31 +51,37 @@ def _data(n: int, hr: int, classes: int = 4) -> SplitArrays:
     return SplitArrays(lr, hr_images, labels, np.arange(n, dtype=np.int64))
 
 
-def _srgan(cfg: Config, data: SplitArrays, device: torch.device, mode: str) -> Callable:
+@contextlib.contextmanager
+def _graphs_switch(on: bool) -> Iterator[None]:
+    """Trainers built inside graph their steps (on CUDA) or not: they read the switch then."""
     saved = os.environ.get(_graphs.GRAPHS_ENV)
-    os.environ[_graphs.GRAPHS_ENV] = "1" if mode == "graph" else "0"
-    try:  # the trainer reads the switch when it is built
-        trainer = upscale_srgan._Trainer(cfg, data, seed=0, device=device)
+    os.environ[_graphs.GRAPHS_ENV] = "1" if on else "0"
+    try:
+        yield
     finally:
         if saved is None:
             os.environ.pop(_graphs.GRAPHS_ENV)
         else:
             os.environ[_graphs.GRAPHS_ENV] = saved
+
+
+def _srgan(cfg: Config, data: SplitArrays, device: torch.device, mode: str) -> Callable:
+    with _graphs_switch(mode == "graph"):
+        trainer = upscale_srgan._Trainer(cfg, data, seed=0, device=device)
     if mode == "compile":
         trainer.gen = torch.compile(trainer.gen, mode="reduce-overhead")
         trainer.disc = torch.compile(trainer.disc, mode="reduce-overhead")
     return trainer.adversarial_steps
 
 
-def _cgan(cfg: Config, data: SplitArrays, device: torch.device, mode: str) -> Callable | None:
-    if mode == "graph":
-        return None  # not captured as one graph yet
+def _cgan(cfg: Config, data: SplitArrays, device: torch.device, mode: str) -> Callable:
     images, labels, ids = rebalance_cgan._training_images(data, sorted(set(data.labels)), device)
-    run = rebalance_cgan._Training(cfg, len(ids), int(images.shape[-1]), seed=0, device=device)
+    with _graphs_switch(mode == "graph"):
+        run = rebalance_cgan._Training(cfg, len(ids), int(images.shape[-1]), seed=0, device=device)
     if mode == "compile":
         run.gen = torch.compile(run.gen, mode="reduce-overhead")
         run.disc = torch.compile(run.disc, mode="reduce-overhead")
-    return lambda: run.epoch_steps(images, labels, _common.FiniteWatch("cgan", device))
+    return lambda: run.epoch_steps(images, labels)
 
 
 def _classifier(cfg: Config, data: SplitArrays, device: torch.device, mode: str) -> Callable | None:

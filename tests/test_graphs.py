@@ -11,6 +11,8 @@ On a GPU, ``tests/test_gpu_sync.py`` runs the real graphs.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ import torch
 from galaxybench.config import Config, SrganConfig
 from galaxybench.data.arrays import SplitArrays
 from galaxybench.errors import TrialDiverged
-from galaxybench.stages import _common, upscale_srgan
+from galaxybench.stages import _common, rebalance_cgan, upscale_srgan
 from galaxybench.stages._graphs import GRAPHS_ENV, GraphedStep, graphs_wanted
 
 
@@ -99,6 +101,39 @@ def test_graphed_steps_train_what_eager_steps_train():
     assert eager.history["content_mse"][0] != eager.history["content_mse"][1]  # it trained
 
 
+def test_a_graphed_cgan_trains_what_the_eager_one_trains(monkeypatch):
+    """Its latent vectors are drawn outside the step, so graphs leave the noise stream alone."""
+    torch.set_num_threads(1)
+    data = _train(48)
+    images, labels, ids = rebalance_cgan._training_images(data, [0, 1, 2], torch.device("cpu"))
+    cfg = Config().replace(**{"cgan.batch_size": 8, "cgan.width": 8, "data.hr_size": 16})
+    monkeypatch.setattr(
+        rebalance_cgan, "GraphedStep", functools.partial(GraphedStep, graph_factory=StandInGraph)
+    )
+    runs = []
+    for graphed in (False, True):
+        side = int(images.shape[-1])
+        run = rebalance_cgan._Training(cfg, len(ids), side, seed=5, device=torch.device("cpu"))
+        run.graphed = graphed
+        run.train_to(images, labels, 2)
+        runs.append(run)
+    eager, graphed = runs
+    assert graphed._graphed[2].graph is not None and eager._graphed[2].graph is None
+    for a, b in zip(eager.checkpoint().values(), graphed.checkpoint().values(), strict=True):
+        flat_a, flat_b = _flatten(a), _flatten(b)
+        assert len(flat_a) == len(flat_b)
+        for x, y in zip(flat_a, flat_b, strict=True):
+            assert torch.equal(x, y) if torch.is_tensor(x) else x == y
+
+
+def _flatten(obj) -> list:
+    if isinstance(obj, dict):
+        return [x for k in sorted(obj, key=str) for x in _flatten(obj[k])]
+    if isinstance(obj, (list, tuple)):
+        return [x for v in obj for x in _flatten(v)]
+    return [obj]
+
+
 def test_a_capture_that_fails_trains_on_eagerly_from_the_restored_state():
     eager, fallback = _trainer(), _trainer(FailingGraph)
     for trainer in (eager, fallback):
@@ -119,7 +154,7 @@ def test_another_shape_runs_eagerly_and_replays_read_the_copied_indices():
     assert float(graphed(torch.tensor([1, 2]))) == 3.0  # captured (after the warm-up)
     assert float(graphed(torch.tensor([5, 7]))) == 12.0  # replayed on the new indices
     assert float(graphed(torch.tensor([4]))) == 4.0  # a ragged batch: eagerly
-    assert graphed.static_idx.tolist() == [5, 7]  # which the graph never saw
+    assert graphed.static_inputs[0].tolist() == [5, 7]  # which the graph never saw
     off = GraphedStep(step, modules=[], optimizers=[], enabled=False)
     assert float(off(torch.tensor([1, 1]))) == 2.0 and off.graph is None
 

@@ -18,9 +18,13 @@ weights and optimizer). When capturing fails the trainer goes on eagerly and say
 
 Usage::
 
-    step = GraphedStep(self._step, modules=[gen, disc], optimizers=[opt_g, opt_d])
+    step = GraphedStep(self._step, modules=[gen, disc], optimizers=[opt_g, opt_d],
+                       also=watch.tensors(), enabled=graphs_wanted(device))
     for idx in batches(...):
         losses = step(idx)            # a tensor the graph rewrites: use it before the next step
+
+Random numbers are drawn outside the step and passed in (``step(idx, z)``): a graph replays the
+kernels it recorded, not the host calls that chose a generator's offset.
 """
 
 from __future__ import annotations
@@ -81,8 +85,9 @@ class GraphedStep:
     """Call ``step(idx)`` for every batch; on CUDA the full-size batches replay one graph.
 
     Args:
-        step: one training step of a batch of indices (a device tensor); returns a tensor (the
-            step's detached losses). It must read no host value and make no host decision.
+        step: one training step of its input tensors (a batch's device indices, its latent
+            vectors); returns a tensor (the step's detached losses). It must read no host value,
+            make no host decision and draw no random numbers.
         modules, optimizers: what the step trains; their tensors are restored after the warm-up.
         also: other tensors the step changes in place (a ``FiniteWatch``'s), restored likewise.
         enabled: False runs ``step`` eagerly always (a CPU).
@@ -91,7 +96,7 @@ class GraphedStep:
 
     def __init__(
         self,
-        step: Callable[[torch.Tensor], torch.Tensor],
+        step: Callable[..., torch.Tensor],
         *,
         modules: Sequence[nn.Module],
         optimizers: Sequence[torch.optim.Optimizer],
@@ -103,21 +108,21 @@ class GraphedStep:
         self.also = list(also)
         self.enabled, self.graph_factory = enabled, graph_factory
         self.graph: Any = None
-        self.static_idx: torch.Tensor | None = None
+        self.static_inputs: list[torch.Tensor] = []
         self.static_out: torch.Tensor | None = None
         self.failed: str | None = None
 
-    def _capture(self, idx: torch.Tensor) -> None:
+    def _capture(self, inputs: tuple[torch.Tensor, ...]) -> None:
         tensors, states = _mutable_state(self.modules, self.optimizers)
         tensors += self.also
         saved = [t.detach().clone() for t in tensors]
         had_state = [bool(s) for s in states]
         saved_states = [{k: v.clone() for k, v in s.items() if torch.is_tensor(v)} for s in states]
-        static_idx = idx.clone()
+        static = [t.clone() for t in inputs]
         graph = self.graph_factory()
         try:
-            graph.warm_up(lambda: self.step(static_idx), WARMUP_STEPS)
-            static_out = graph.capture(lambda: self.step(static_idx))
+            graph.warm_up(lambda: self.step(*static), WARMUP_STEPS)
+            static_out = graph.capture(lambda: self.step(*static))
         finally:  # the warm-up trained: put back what it changed, captured or not
             with torch.no_grad():
                 for t, v in zip(tensors, saved, strict=True):
@@ -127,17 +132,19 @@ class GraphedStep:
                     for k, v in state.items():
                         if torch.is_tensor(v):
                             v.copy_(old[k]) if had else v.zero_()
-        self.graph, self.static_idx, self.static_out = graph, static_idx, static_out
+        self.graph, self.static_inputs, self.static_out = graph, static, static_out
 
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         if self.enabled and self.graph is None and self.failed is None:
             try:
-                self._capture(idx)
+                self._capture(inputs)
             except Exception as exc:  # a capture failure costs speed, not the run
                 self.failed = f"{type(exc).__name__}: {exc}"
                 log.warning("CUDA graph capture failed; training eagerly: %s", self.failed)
-        if self.graph is None or idx.shape != self.static_idx.shape:
-            return self.step(idx)  # a CPU, a failed capture, or another shape (a ragged batch)
-        self.static_idx.copy_(idx)
+        shapes = [t.shape for t in inputs]
+        if self.graph is None or shapes != [t.shape for t in self.static_inputs]:
+            return self.step(*inputs)  # a CPU, a failed capture, or another shape (ragged)
+        for static, t in zip(self.static_inputs, inputs, strict=True):
+            static.copy_(t)
         self.graph.replay()
         return self.static_out

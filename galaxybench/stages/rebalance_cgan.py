@@ -40,6 +40,7 @@ from galaxybench.stages._common import (
     to_tensor_uint8,
     to_uint8,
 )
+from galaxybench.stages._graphs import GraphedStep, graphs_wanted
 from galaxybench.stages.base import Rebalancer, Weights
 from galaxybench.stages.rebalance_cgan_nets import (
     Discriminator,
@@ -219,14 +220,13 @@ def _step(
     opts: tuple[torch.optim.Optimizer, ...],
     real: torch.Tensor,
     labels: torch.Tensor,
-    latent_dim: int,
-    noise: torch.Generator,
+    z: torch.Tensor,
     watch: FiniteWatch,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One discriminator then one generator update; returns the two losses (detached)."""
+    """One discriminator then one generator update on latent vectors ``z`` (drawn by the caller:
+    a CUDA graph of this step must not draw them); returns the two losses (detached)."""
     opt_g, opt_d = opts
     device = real.device
-    z = torch.randn((labels.shape[0], latent_dim), generator=noise, device=device)
     with autocast(device):
         fake = gen(z, labels)
         logits_real = disc(real, labels).float()
@@ -263,13 +263,22 @@ class _Training:
         # Two time-scale update rule (Heusel et al. 2017): a faster D keeps up with G, which on
         # a few dozen images per class otherwise hops from one single image to the next. The
         # rates are constant, so a run split across budget rungs equals one uninterrupted run.
+        self.graphed = graphs_wanted(device)
         self.opts = (
-            adam(self.gen.parameters(), device, lr=c.lr, betas=c.betas),
-            adam(self.disc.parameters(), device, lr=c.lr * c.d_lr_scale, betas=c.betas),
+            adam(self.gen.parameters(), device, lr=c.lr, betas=c.betas, graphed=self.graphed),
+            adam(
+                self.disc.parameters(),
+                device,
+                lr=c.lr * c.d_lr_scale,
+                betas=c.betas,
+                graphed=self.graphed,
+            ),
         )
         self.shuffle = seeded_generator(seed)  # CPU: index permutations
         self.noise = seeded_generator(seed + 1, device)  # latent vectors, drawn on the device
         self.history: list[tuple[float, float]] = []
+        self.watch = FiniteWatch("cgan", device)  # one for the fit, reset each epoch
+        self._graphed: tuple[torch.Tensor, torch.Tensor, GraphedStep] | None = None
 
     def checkpoint(self) -> dict:
         """Weights, optimizer states, both random streams and the loss history (CPU copies)."""
@@ -295,32 +304,48 @@ class _Training:
         self.noise.set_state(state["noise"])
         self.history = [(float(d), float(g)) for d, g in state["history"]]
 
-    def epoch_steps(
-        self, images: torch.Tensor, labels: torch.Tensor, watch: FiniteWatch
-    ) -> torch.Tensor:
+    def _step_of(self, images: torch.Tensor, labels: torch.Tensor) -> GraphedStep:
+        """The (graphed on CUDA) step over these training tensors: batch indices, z -> losses."""
+        if self._graphed is None or not (self._graphed[0] is images and self._graphed[1] is labels):
+            fmt = _memory_format(images.device)
+
+            def step(idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+                real = to_float(images[idx]).contiguous(memory_format=fmt)
+                losses = _step(self.gen, self.disc, self.opts, real, labels[idx], z, self.watch)
+                return torch.stack(losses)
+
+            graphed = GraphedStep(
+                step,
+                modules=[self.gen, self.disc],
+                optimizers=self.opts,
+                also=self.watch.tensors(),
+                enabled=self.graphed,
+            )
+            self._graphed = (images, labels, graphed)
+        return self._graphed[2]
+
+    def epoch_steps(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """One epoch of updates without reading the device: mean (D, G) losses, shape (2,)."""
         device, c = images.device, self.c
         totals = torch.zeros(2, device=device)
         steps = batches(
             images.shape[0], c.batch_size, generator=self.shuffle, drop_last=True, device=device
         )
+        step = self._step_of(images, labels)
         for idx in steps:  # device indices: slice on the device; uint8 -> float there too
-            real = to_float(images[idx]).contiguous(memory_format=_memory_format(device))
-            loss_d, loss_g = _step(
-                self.gen, self.disc, self.opts, real, labels[idx], c.latent_dim, self.noise, watch
-            )
-            totals += torch.stack([loss_d, loss_g])
+            z = torch.randn((idx.shape[0], c.latent_dim), generator=self.noise, device=device)
+            totals += step(idx, z)
         return totals / max(len(steps), 1)
 
     def train_to(self, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> None:
         """Epochs ``len(history)+1 .. epochs`` of alternating updates."""
-        device, c = images.device, self.c
+        c = self.c
         self.gen.train()
         self.disc.train()
         for epoch in range(len(self.history), epochs):
-            watch = FiniteWatch("cgan", device)
-            means = self.epoch_steps(images, labels, watch)
-            watch.check()  # the epoch's one read of the device
+            self.watch.reset()
+            means = self.epoch_steps(images, labels)
+            self.watch.check()  # the epoch's one read of the device
             d_mean, g_mean = means.tolist()
             self.history.append((d_mean, g_mean))
             log.debug("cgan epoch %d/%d: D %.4f G %.4f", epoch + 1, c.epochs, d_mean, g_mean)
