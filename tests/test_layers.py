@@ -21,7 +21,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "galaxybench"
 # Bottom to top (docs/architecture.md). A module may import modules of its own layer or below.
 LAYERS: list[set[str]] = [
     {"errors", "paths", "io", "signals"},
-    {"config", "registry", "results", "protocol", "cache", "budget", "samples"},
+    {
+        "config",
+        "config_checks",
+        "config_sections",
+        "config_tree",
+        "registry",
+        "results",
+        "protocol",
+        "cache",
+        "budget",
+        "samples",
+    },
     {"images"},
     {"data", "metrics"},
     {"stages"},
