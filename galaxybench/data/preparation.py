@@ -1,7 +1,8 @@
 """Prepare a Galaxy10-format file: dedupe by (ra, dec), resize to HR and LR, stratified split.
 
 Chunked reads, uint8 all the way, prepared arrays cached by fingerprint (docs/protocol.md, "Data,
-splits and seeds"; docs/architecture.md, "Data flow").
+splits and seeds"; docs/architecture.md, "Data flow"). Deduplication and the split are in
+``preparation_split``, the area resize in ``preparation_resize`` (both re-exported here).
 
 Usage::
 
@@ -19,22 +20,24 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
-from sklearn.model_selection import train_test_split
 
 from galaxybench.config import DataConfig, stable_hash
 from galaxybench.data import store
 from galaxybench.data._progress import progress_bar
-from galaxybench.data.arrays import SPLITS, PreparedData
+from galaxybench.data.arrays import PreparedData
+from galaxybench.data.preparation_resize import resize_block
+from galaxybench.data.preparation_split import (
+    DEDUPE_TOLERANCE_ARCSEC,
+    Dedupe,
+    _split_or_refuse,
+    dedupe,
+    stratified_split,
+)
 from galaxybench.data.read import (
     Galaxy10Meta,
     iter_chunks,
@@ -44,170 +47,23 @@ from galaxybench.data.read import (
 )
 from galaxybench.errors import DataError
 
+__all__ = [
+    "DEDUPE_TOLERANCE_ARCSEC",
+    "PREPARE_THREADS",
+    "PREPARE_VERSION",
+    "Dedupe",
+    "dedupe",
+    "prepare",
+    "resize_block",
+    "settings",
+    "stratified_split",
+]
+
 log = logging.getLogger(__name__)
 
-DEDUPE_TOLERANCE_ARCSEC = 0.5  # same object: positions closer than this
 PREPARE_VERSION = 1  # bump when the preparation changes: old cache entries stop matching
 # Block threads for gzip files (inflate + resize): one per core, at most 8.
 PREPARE_THREADS = min(8, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class Dedupe:
-    """Outcome of deduplication by position.
-
-    Attributes:
-        keep: (N,) bool, rows that survive.
-        groups: objects seen more than once.
-        conflicting: of those, objects whose copies disagree on the label (all copies dropped).
-        dropped: rows removed.
-    """
-
-    keep: np.ndarray
-    groups: int
-    conflicting: int
-    dropped: int
-
-
-def dedupe(
-    ra: np.ndarray | None,
-    dec: np.ndarray | None,
-    labels: np.ndarray,
-    *,
-    tolerance_arcsec: float = DEDUPE_TOLERANCE_ARCSEC,
-) -> Dedupe:
-    """Find rows of the same object (within ``tolerance_arcsec``); keep one copy if the labels
-    agree (the one with the smallest (ra, dec), whatever the row order), drop every copy if they
-    disagree. Rows with non-finite coordinates are kept as unique.
-    """
-    n = len(labels)
-    if ra is None or dec is None:
-        return Dedupe(np.ones(n, bool), 0, 0, 0)
-    ok = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
-    ra_r, dec_r = np.radians(ra[ok]), np.radians(dec[ok])
-    xyz = np.stack([np.cos(dec_r) * np.cos(ra_r), np.cos(dec_r) * np.sin(ra_r), np.sin(dec_r)], 1)
-    chord = 2 * np.sin(np.radians(tolerance_arcsec / 3600) / 2)  # angle -> unit-sphere chord
-    pairs = cKDTree(xyz).query_pairs(chord, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(ok),) * 2)
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
-    keep = np.ones(n, bool)
-    groups = conflicting = 0
-    for c in np.flatnonzero(sizes > 1):
-        rows = ok[comp == c]  # ascending file rows
-        groups += 1
-        if np.unique(labels[rows]).size > 1:
-            conflicting += 1
-            keep[rows] = False
-        else:  # keep the westernmost copy: the choice must not depend on the row order
-            keep[np.delete(rows, np.lexsort((dec[rows], ra[rows]))[0])] = False
-    return Dedupe(keep, groups, conflicting, int(n - keep.sum()))
-
-
-def _block_sums(t: torch.Tensor, f: int) -> torch.Tensor:
-    """(m, H, W, C) integer -> (m, H/f, W/f, C) sums of f x f blocks, by strided adds.
-
-    Integer adds of strided views are several times faster than a float area resize and exact.
-    """
-    acc = torch.int16 if f * f * 255 * 4 < 2**15 else torch.int32  # room for the LR sums too
-    rows = t[:, 0::f].to(acc, copy=True).contiguous()  # never a view of t: += below
-    for i in range(1, f):
-        rows += t[:, i::f]
-    m, h, w, c = rows.shape
-    cols = rows.view(m, h, w // f, f, c)
-    out = cols[:, :, :, 0].clone()
-    for i in range(1, f):
-        out += cols[:, :, :, i]
-    return out
-
-
-def _round_mean(sums: torch.Tensor, count: int) -> torch.Tensor:
-    """Block sums -> uint8 means rounded half up: floor(sum / count + 1/2)."""
-    if count & (count - 1) == 0:  # a power of two: a shift is the cheap floor division
-        return ((sums + count // 2) >> (count.bit_length() - 1)).to(torch.uint8)
-    return torch.div(sums + count // 2, count, rounding_mode="floor").to(torch.uint8)
-
-
-def _channels_first(x: torch.Tensor) -> torch.Tensor:
-    """(m, h, w, 1 or 3) -> contiguous (m, 3, h, w), replicating a greyscale channel."""
-    return x.permute(0, 3, 1, 2).expand(-1, 3, -1, -1).contiguous()
-
-
-def resize_block(block: np.ndarray, hr_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Area-average (m, H, W[, 3]) uint8 to HR (m, 3, S, S) and LR (m, 3, S/2, S/2) uint8.
-
-    Each output pixel is the mean of the native pixels it covers, rounded half up. LR is the
-    2x2 mean of the unrounded HR, so LR is HR's own degradation (what SRGAN inverts). When H is a
-    multiple of S the means are exact integer block sums; otherwise torch's "area" resize.
-    """
-    x = torch.from_numpy(block)
-    if x.ndim == 3:  # greyscale: one channel now, replicated at the end
-        x = x.unsqueeze(-1)
-    native = x.shape[1]
-    if native % hr_size == 0:
-        f = native // hr_size
-        hr_sums = _block_sums(x, f)  # (m, S, S, C)
-        lr_sums = _block_sums(hr_sums, 2)  # sums over 2f x 2f native pixels
-        return (
-            _channels_first(_round_mean(hr_sums, f * f)),
-            _channels_first(_round_mean(lr_sums, 4 * f * f)),
-        )
-    xf = x.permute(0, 3, 1, 2).float()  # (m, C, H, W)
-    hr = F.interpolate(xf, size=(hr_size, hr_size), mode="area")
-    lr = F.avg_pool2d(hr, 2)
-    to_uint8 = lambda y: y.add(0.5).floor_().clamp_(0, 255).to(torch.uint8)  # noqa: E731
-    return (
-        to_uint8(hr).expand(-1, 3, -1, -1).contiguous(),
-        to_uint8(lr).expand(-1, 3, -1, -1).contiguous(),
-    )
-
-
-def stratified_split(
-    labels: np.ndarray, data_cfg: DataConfig, *, order: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Disjoint stratified train/val/test positions drawn with ``data_cfg.split_seed``.
-
-    Args:
-        labels: (N,) class ids.
-        order: a canonical permutation of the rows (e.g. sorted by position on the sky); the
-            split then assigns each object the same split whatever the file's row order.
-
-    Raises:
-        ValueError: a class too small to stratify (sklearn's message).
-    """
-    pos = np.arange(len(labels)) if order is None else np.asarray(order)
-    seed = data_cfg.split_seed
-    rest, test = train_test_split(
-        pos, test_size=data_cfg.test_fraction, stratify=labels[pos], random_state=seed
-    )
-    val_share = data_cfg.val_fraction / (1.0 - data_cfg.test_fraction)
-    train, val = train_test_split(
-        rest, test_size=val_share, stratify=labels[rest], random_state=seed
-    )
-    return {
-        "train": np.sort(train).astype(np.int64),
-        "val": np.sort(val).astype(np.int64),
-        "test": np.sort(test).astype(np.int64),
-    }
-
-
-def _split_or_refuse(
-    meta: Galaxy10Meta, labels: np.ndarray, order: np.ndarray, data_cfg: DataConfig
-) -> dict[str, np.ndarray]:
-    counts = np.bincount(labels, minlength=meta.num_classes)
-    try:
-        splits = stratified_split(labels, data_cfg, order=order)
-        present = np.stack([np.bincount(labels[splits[s]], minlength=len(counts)) for s in SPLITS])
-        short = np.flatnonzero(present.min(axis=0) == 0)
-    except ValueError:
-        short = np.flatnonzero(counts == counts.min())
-    if short.size:
-        k = int(short[0])
-        raise DataError(
-            f"{meta.path}: class {meta.class_names[k]!r} has {counts[k]} images after "
-            "deduplication, too few to appear in every split (train, val, test)"
-        )
-    return splits
 
 
 def settings(data_cfg: DataConfig) -> dict[str, object]:
