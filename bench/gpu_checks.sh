@@ -4,7 +4,8 @@
 #   1. the card's name and memory;
 #   2. one rehearsal file of ROWS rows (Galaxy10 DECaLS layout), shared by the steps below;
 #   3. the gpu-marked tests (CPU and CUDA agree; an epoch of each stage never waits on the GPU;
-#      a fused group agrees with its unfused trials at bf16 tolerance);
+#      CUDA-graphed GAN steps train what eager ones train; a fused group agrees with its unfused
+#      trials at bf16 tolerance);
 #   4. bench/fused_confirm.py: one paper row on 5 seeds, fused and unfused (gpu_fused_confirm);
 #   5. bench/gpu_step_ceiling.py: the paper's SRGAN, cGAN and classifier steps alone at batch
 #      16/64/256, eager and graphed (the trainer's own CUDA graph, what trials use, and
@@ -47,7 +48,7 @@ step() {  # step SECONDS NAME COMMAND...: run with a limit, keep its log, note a
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu_card.txt"
 step 60 data "$py" -c "from pathlib import Path; from galaxybench.data.rehearsal import write_like; write_like(Path('$data'), n=$rows)"
-step 90 tests "$py" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py tests/test_gpu_sync.py tests/test_group.py
+step 90 tests "$py" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py tests/test_gpu_sync.py tests/test_graphs.py tests/test_group.py
 step 150 fused_confirm "$py" bench/fused_confirm.py --data "$data"
 step 100 step_ceiling "$py" bench/gpu_step_ceiling.py
 step 80 paper_trial "$py" bench/paper_stage_costs.py --data "$data"
