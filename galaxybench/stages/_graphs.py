@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,13 +60,16 @@ class _CudaGraph:
     def warm_up(self, run: Callable[[], Any], steps: int) -> None:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(side), warnings.catch_warnings():
+            # A capturable Adam warns once when it steps outside a capture: here it must.
+            warnings.filterwarnings("ignore", message=".*capturable=True.*")
             for _ in range(steps):
                 run()
         torch.cuda.current_stream().wait_stream(side)
 
     def capture(self, run: Callable[[], torch.Tensor]) -> torch.Tensor:
-        with torch.cuda.graph(self.graph):
+        # thread_local: CUDA calls of other threads (a Ray worker's) do not break the capture.
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             return run()
 
     def replay(self) -> None:
