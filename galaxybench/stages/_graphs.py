@@ -79,9 +79,13 @@ class _CudaGraph:
 def _mutable_state(
     modules: Sequence[nn.Module], optimizers: Sequence[torch.optim.Optimizer]
 ) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
-    """Every tensor a training step changes in place, and the optimizers' per-parameter states."""
+    """Every tensor a training step changes in place, and the optimizers' per-parameter states
+    (empty for a parameter not stepped yet; read with ``get``: indexing the optimizer's
+    defaultdict would add empty entries to its state dict)."""
     tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
-    states = [opt.state[p] for opt in optimizers for g in opt.param_groups for p in g["params"]]
+    states = [
+        opt.state.get(p, {}) for opt in optimizers for g in opt.param_groups for p in g["params"]
+    ]
     return tensors, states
 
 
