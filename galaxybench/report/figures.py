@@ -256,6 +256,17 @@ def _sample_caption(folder: str, file: str) -> str:
     return f"{row}: {stem.replace('_', ' ')}"
 
 
+def _pngs(root: Path) -> list[Path]:
+    """The PNG files under ``root``'s figures/ and samples/ folders."""
+    return [
+        p
+        for sub in ("figures", "samples")
+        if (root / sub).is_dir()
+        for p in (root / sub).rglob("*.png")
+        if p.is_file()
+    ]
+
+
 def _first_seeds(folders: list[str]) -> set[str]:
     """Of folders named ``<row>_seed<k>``, the first in sorted order of each row."""
     first: dict[str, str] = {}
@@ -274,28 +285,13 @@ def copy_trial_images(exp: Experiment, fig_dir: Path) -> list[ReportFigure]:
     # drawn here, into a scratch folder inside the report, never into the experiment.
     drawn = fig_dir / ".samples"
     arrays = sorted(exp.path.glob(f"samples/*/{SAMPLES_FILE}"))
-    kept = _first_seeds(
-        [npz.parent.name for npz in arrays]
-        + [
-            p.parent.name
-            for sub in ("figures", "samples")
-            if (exp.path / sub).is_dir()
-            for p in (exp.path / sub).rglob("*.png")
-        ]
-    )
+    written = _pngs(exp.path)
+    kept = _first_seeds([npz.parent.name for npz in arrays] + [p.parent.name for p in written])
     for npz in arrays:
         if npz.parent.name in kept:  # the other seeds' images would be drawn to be dropped
             render_samples(npz.parent, drawn / "samples" / npz.parent.name)
-    found = sorted(
-        p
-        for root in (exp.path, drawn)
-        for sub in ("figures", "samples")
-        if (root / sub).is_dir()
-        for p in (root / sub).rglob("*.png")
-        if p.is_file()
-    )
-    kept = _first_seeds([p.parent.name for p in found])
-    found = [p for p in found if p.parent.name in kept]
+    # Drawn folders carry the names of the npz folders, so ``kept`` covers them too.
+    found = [p for p in sorted(written + _pngs(drawn)) if p.parent.name in kept]
     out = []
     for src in found[:MAX_TRIAL_IMAGES]:
         with src.open("rb") as fh:

@@ -149,8 +149,9 @@ class GraphedStep:
             except Exception as exc:  # a capture failure costs speed, not the run
                 self.failed = f"{type(exc).__name__}: {exc}"
                 log.warning("CUDA graph capture failed; training eagerly: %s", self.failed)
-        shapes = [t.shape for t in inputs]
-        if self.graph is None or shapes != [t.shape for t in self.static_inputs]:
+        if self.graph is None or any(
+            t.shape != static.shape for t, static in zip(inputs, self.static_inputs, strict=True)
+        ):
             return self.step(*inputs)  # a CPU, a failed capture, or another shape (ragged)
         for static, t in zip(self.static_inputs, inputs, strict=True):
             static.copy_(t)
